@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install everything the tests need and run the whole suite, twice:
+#   .venv        newest numcodecs, zarr-python 3.x, tensorstore, h5py
+#   .venv-zarr2  numcodecs 0.15.x and zarr-python 2.18 (the reference for byte-identical metadata)
+# The same tests run in both; interop tests talk to whichever zarr-python is installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+
+make_env() {
+    local dir=$1
+    shift
+    [ -x "$dir/bin/python" ] || "$PY" -m venv "$dir"
+    "$dir/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]" "$@"
+}
+
+make_env .venv 'zarr>=3' 'numcodecs>=0.16'
+make_env .venv-zarr2 'zarr>=2.18,<3' 'numcodecs>=0.15,<0.16'
+
+.venv/bin/ruff check src tests benchmarks examples
+.venv/bin/ruff format --check src tests benchmarks examples
+
+echo "== suite with $(.venv-zarr2/bin/python -c 'import zarr, numcodecs; print("zarr", zarr.__version__, "numcodecs", numcodecs.__version__)')"
+.venv-zarr2/bin/python -m pytest -q "$@"
+echo "== suite with $(.venv/bin/python -c 'import zarr, numcodecs; print("zarr", zarr.__version__, "numcodecs", numcodecs.__version__)')"
+.venv/bin/python -m pytest -q "$@"

@@ -1,0 +1,73 @@
+"""zarrkit: chunked, compressed N-dimensional arrays in the Zarr v2 format.
+
+A drop-in implementation of the zarr 2 API: ``import zarrkit as zarr``.
+
+>>> import zarrkit
+>>> z = zarrkit.zeros((10000, 10000), chunks=(1000, 1000), dtype='i4')
+>>> z[0, :3] = 1
+>>> z[0, :4]
+array([1, 1, 1, 0], dtype=int32)
+"""
+
+from numcodecs import Blosc
+
+from . import codecs, storage
+from .convenience import load, open, save, save_array, save_group
+from .core import Array
+from .creation import (
+    array,
+    create,
+    empty,
+    empty_like,
+    full,
+    full_like,
+    ones,
+    ones_like,
+    open_array,
+    open_like,
+    zeros,
+    zeros_like,
+)
+from .errors import *  # noqa: F403
+from .pipeline.executor import get_num_threads, set_num_threads
+from .storage import (
+    DirectoryStore,
+    KVStore,
+    MemoryStore,
+    NestedDirectoryStore,
+)
+from .sync import ProcessSynchronizer, ThreadSynchronizer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Array",
+    "Blosc",
+    "DirectoryStore",
+    "KVStore",
+    "MemoryStore",
+    "NestedDirectoryStore",
+    "ProcessSynchronizer",
+    "ThreadSynchronizer",
+    "array",
+    "codecs",
+    "create",
+    "empty",
+    "empty_like",
+    "full",
+    "full_like",
+    "get_num_threads",
+    "load",
+    "ones",
+    "ones_like",
+    "open",
+    "open_array",
+    "open_like",
+    "save",
+    "save_array",
+    "save_group",
+    "set_num_threads",
+    "storage",
+    "zeros",
+    "zeros_like",
+]

@@ -1,0 +1,122 @@
+"""User attributes (``.zattrs``) of arrays and groups."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+from .errors import ReadOnlyError
+from .formats.v2 import decode_attrs, encode_attrs
+
+
+class Attributes(MutableMapping):
+    """A dict-like view of a JSON document in the store.
+
+    Every change is written through at once (under the synchronizer's lock for the key, after
+    re-reading the document, so concurrent writers of different keys do not lose updates).
+
+    >>> from zarrkit.storage import MemoryStore
+    >>> a = Attributes(MemoryStore())
+    >>> a['answer'] = 42
+    >>> a.asdict()
+    {'answer': 42}
+    """
+
+    def __init__(
+        self,
+        store: MutableMapping,
+        key: str = ".zattrs",
+        read_only: bool = False,
+        cache: bool = True,
+        synchronizer: Any = None,
+    ) -> None:
+        self.store = store
+        self.key = key
+        self.read_only = read_only
+        self.cache = cache
+        self.synchronizer = synchronizer
+        self._cached: dict | None = None
+
+    def _read(self) -> dict:
+        try:
+            raw = self.store[self.key]
+        except KeyError:
+            return {}
+        return decode_attrs(raw, self.key)
+
+    def asdict(self) -> dict:
+        """The attributes as a plain dict (a copy)."""
+        if self.cache and self._cached is not None:
+            return dict(self._cached)
+        d = self._read()
+        if self.cache:
+            self._cached = d
+        return dict(d)
+
+    def refresh(self) -> None:
+        """Forget cached attributes and read them again."""
+        self._cached = None
+        if self.cache:
+            self._cached = self._read()
+
+    def _lock(self) -> Any:
+        if self.synchronizer is None:
+            return contextlib.nullcontext()
+        return self.synchronizer[self.key]
+
+    def _update(self, change: Any) -> None:
+        if self.read_only:
+            raise ReadOnlyError("attributes")
+        with self._lock():
+            d = self._read()
+            change(d)
+            self.store[self.key] = encode_attrs(d)
+            self._cached = d if self.cache else None
+
+    def __getitem__(self, key: str) -> Any:
+        return self.asdict()[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        encode_attrs({key: value})  # fail before writing if not JSON-serialisable
+        self._update(lambda d: d.__setitem__(key, value))
+
+    def __delitem__(self, key: str) -> None:
+        def drop(d: dict) -> None:
+            del d[key]
+
+        self._update(drop)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        """Set several attributes with one write."""
+        new = dict(*args, **kwargs)
+        encode_attrs(new)
+        self._update(lambda d: d.update(new))
+
+    def put(self, d: dict) -> None:
+        """Replace all attributes with ``d``."""
+        encode_attrs(d)
+
+        def replace(cur: dict) -> None:
+            cur.clear()
+            cur.update(d)
+
+        self._update(replace)
+
+    def keys(self):  # type: ignore[override]
+        return self.asdict().keys()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.asdict()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.asdict())
+
+    def __len__(self) -> int:
+        return len(self.asdict())
+
+    def __repr__(self) -> str:
+        return repr(self.asdict())
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self))

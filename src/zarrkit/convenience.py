@@ -1,0 +1,121 @@
+"""Convenience functions: open, save and load arrays (and groups) in one call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import storage
+from .creation import array as _array
+from .creation import open_array
+from .errors import PathNotFoundError
+from .storage.base import contains_array, contains_group, normalize_storage_path
+
+__all__ = ["open", "save", "save_array", "load"]
+
+
+def open(store: Any = None, mode: str = "a", *, zarr_version: int | None = None,
+         path: str | None = None, **kwargs: Any) -> Any:
+    """Open an array or a group, whichever ``store`` holds at ``path``.
+
+    With ``mode='w'``/``'w-'``/``'a'`` a new array is created when ``shape`` is given,
+    otherwise a new group.
+
+    >>> import zarrkit, tempfile, os
+    >>> z = zarrkit.open(os.path.join(tempfile.mkdtemp(), 'x.zarr'), mode='w', shape=(3,), dtype='i4')
+    >>> z[:] = 5
+    >>> z[:]
+    array([5, 5, 5], dtype=int32)
+    """
+    if zarr_version not in (None, 2):
+        raise ValueError(f"zarrkit reads and writes Zarr v2 only, got zarr_version={zarr_version}")
+    store = storage.normalize_store_arg(store, mode=mode, storage_options=kwargs.get("storage_options"))
+    path = normalize_storage_path(path)
+    if mode in ("w", "w-", "x"):
+        if "shape" in kwargs:
+            return open_array(store, mode=mode, path=path, **kwargs)
+        return _open_group(store, mode=mode, path=path, **kwargs)
+    if mode == "a":
+        if "shape" in kwargs or contains_array(store, path):
+            return open_array(store, mode=mode, path=path, **kwargs)
+        return _open_group(store, mode=mode, path=path, **kwargs)
+    if mode in ("r", "r+"):
+        if contains_array(store, path):
+            return open_array(store, mode=mode, path=path, **kwargs)
+        if contains_group(store, path):
+            return _open_group(store, mode=mode, path=path, **kwargs)
+        raise PathNotFoundError(path)
+    raise ValueError(f"mode must be one of 'r', 'r+', 'a', 'w', 'w-', 'x'; got {mode!r}")
+
+
+def _open_group(store: Any, **kwargs: Any) -> Any:
+    from .hierarchy import open_group
+
+    return open_group(store, **kwargs)
+
+
+def save_array(store: Any, arr: Any, *, zarr_version: int | None = None,
+               path: str | None = None, **kwargs: Any) -> None:
+    """Save one NumPy array to ``store`` (replacing what is at ``path``).
+
+    >>> import zarrkit, numpy as np, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> zarrkit.save_array(d, np.arange(4))
+    >>> zarrkit.load(d)
+    array([0, 1, 2, 3])
+    """
+    may_close = isinstance(store, str)
+    store = storage.normalize_store_arg(store, mode="w")
+    try:
+        _array(arr, store=store, overwrite=True, path=path, **kwargs)
+    finally:
+        if may_close:
+            store.close()
+
+
+def save_group(store: Any, *args: Any, zarr_version: int | None = None,
+               path: str | None = None, **kwargs: Any) -> None:
+    """Save several NumPy arrays as members of a group (``arr_0``, ... or by keyword)."""
+    from .hierarchy import group
+
+    if not args and not kwargs:
+        raise ValueError("at least one array must be provided")
+    may_close = isinstance(store, str)
+    store = storage.normalize_store_arg(store, mode="w")
+    try:
+        g = group(store, overwrite=True, path=path)
+        for i, a in enumerate(args):
+            g.array(f"arr_{i}", a, overwrite=True)
+        for name, a in kwargs.items():
+            g.array(name, a, overwrite=True)
+    finally:
+        if may_close:
+            store.close()
+
+
+def save(store: Any, *args: Any, zarr_version: int | None = None, path: str | None = None,
+         **kwargs: Any) -> None:
+    """Save one array (``save(store, a)``) or several as a group (``save(store, a, b=b)``)."""
+    if len(args) == 0 and len(kwargs) == 0:
+        raise ValueError("at least one array must be provided")
+    if len(args) == 1 and len(kwargs) == 0:
+        save_array(store, args[0], path=path)
+    else:
+        save_group(store, *args, path=path, **kwargs)
+
+
+def load(store: Any, zarr_version: int | None = None, path: str | None = None) -> Any:
+    """Load an array into memory as a NumPy array, or a group as a lazy dict of arrays."""
+    store = storage.normalize_store_arg(store)
+    path = normalize_storage_path(path)
+    if contains_array(store, path):
+        return open_array(store, mode="r", path=path)[...]
+    if contains_group(store, path):
+        from .hierarchy import LazyLoader, open_group
+
+        return LazyLoader(open_group(store, mode="r", path=path))
+    raise PathNotFoundError(path)
+
+
+_np = np  # keep numpy imported for doctests that rely on it

@@ -1,0 +1,722 @@
+"""The :class:`Array` facade: properties, selection dispatch, resize/append, info, pickling.
+
+All data access goes through :class:`zarrkit.pipeline.chunks.ChunkPipeline`; all index
+arithmetic lives in :mod:`zarrkit.indexing`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import math
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from . import indexing as ix
+from ._info import InfoReporter, bytes_text, type_name
+from .attrs import Attributes
+from .errors import ArrayNotFoundError, ReadOnlyError
+from .formats.meta import ArrayMeta
+from .formats.v2 import ARRAY_KEY, ATTRS_KEY, decode_array_meta, encode_array_meta
+from .pipeline.chunks import ChunkPipeline
+from .pipeline.codec_chain import CodecChain
+from .storage.base import Store, normalize_storage_path, prefix_of
+
+__all__ = ["Array"]
+
+
+class Array:
+    """A chunked, compressed N-dimensional array in a store.
+
+    Parameters
+    ----------
+    store : MutableMapping
+        Where metadata and chunks live.
+    path : str, optional
+        Path of the array within the store.
+    read_only : bool
+        Refuse every write.
+    chunk_store : MutableMapping, optional
+        Separate store for chunks (metadata stays in ``store``).
+    synchronizer : object, optional
+        Per-key locks (:class:`zarrkit.sync.ThreadSynchronizer` or ``ProcessSynchronizer``).
+    cache_metadata : bool
+        Keep metadata in memory; set False when other processes may resize the array.
+    cache_attrs : bool
+        Keep user attributes in memory.
+    write_empty_chunks : bool
+        With False, chunks equal to the fill value everywhere are not stored (and deleted).
+    strict_missing : bool
+        With True, reading a chunk that is not in the store raises ``MissingChunkError``
+        instead of giving the fill value.
+
+    >>> import zarrkit
+    >>> z = zarrkit.zeros((4, 4), chunks=(2, 2), dtype='i4')
+    >>> z[1, :] = 7
+    >>> z[:2]
+    array([[0, 0, 0, 0],
+           [7, 7, 7, 7]], dtype=int32)
+    """
+
+    def __init__(
+        self,
+        store: Any,
+        path: str | None = None,
+        read_only: bool = False,
+        chunk_store: Any = None,
+        synchronizer: Any = None,
+        cache_metadata: bool = True,
+        cache_attrs: bool = True,
+        partial_decompress: bool = False,
+        write_empty_chunks: bool = True,
+        zarr_version: int | None = None,
+        meta_array: Any = None,
+        strict_missing: bool = False,
+    ) -> None:
+        from .storage import normalize_store_arg
+
+        if zarr_version not in (None, 2):
+            raise ValueError(f"zarrkit reads and writes Zarr v2 only, got zarr_version={zarr_version}")
+        self._store: Store = normalize_store_arg(store)
+        self._chunk_store: Store | None = (
+            None if chunk_store is None else normalize_store_arg(chunk_store)
+        )
+        self._path = normalize_storage_path(path)
+        self._key_prefix = prefix_of(self._path)
+        self._read_only = bool(read_only)
+        self._synchronizer = synchronizer
+        self._cache_metadata = cache_metadata
+        self._cache_attrs = cache_attrs
+        self._partial_decompress = partial_decompress
+        self._write_empty_chunks = write_empty_chunks
+        self._strict_missing = strict_missing
+        self._meta: ArrayMeta
+        self._load_metadata()
+        self._attrs = Attributes(
+            self._store,
+            key=self._key_prefix + ATTRS_KEY,
+            read_only=read_only,
+            cache=cache_attrs,
+            synchronizer=synchronizer,
+        )
+
+    # -- metadata ------------------------------------------------------------------------
+    @property
+    def _meta_key(self) -> str:
+        return self._key_prefix + ARRAY_KEY
+
+    def _load_metadata(self) -> None:
+        key = self._meta_key
+        try:
+            raw = self._store[key]
+        except KeyError:
+            raise ArrayNotFoundError(self._path) from None
+        meta = decode_array_meta(raw, key)
+        if getattr(self, "_meta", None) is not None and self._meta == meta:
+            return
+        self._set_meta(meta)
+
+    def _set_meta(self, meta: ArrayMeta) -> None:
+        self._meta = meta
+        self._chain = CodecChain(meta, where=self._meta_key)
+        self._pipeline = ChunkPipeline(
+            self.chunk_store,
+            self._path,
+            meta,
+            self._chain,
+            synchronizer=self._synchronizer,
+            write_empty_chunks=self._write_empty_chunks,
+            strict=self._strict_missing,
+        )
+
+    def _refresh(self) -> None:
+        if not self._cache_metadata:
+            self._load_metadata()
+
+    def _write_metadata(self, meta: ArrayMeta) -> None:
+        object_codec = self._chain.filters[0] if meta.dtype.hasobject and self._chain.filters else None
+        self._store[self._meta_key] = encode_array_meta(meta, object_codec)
+        self._set_meta(meta)
+
+    def _meta_lock(self) -> Any:
+        if self._synchronizer is None:
+            return contextlib.nullcontext()
+        return self._synchronizer[self._meta_key]
+
+    def _check_writable(self) -> None:
+        if self._read_only:
+            raise ReadOnlyError("array")
+
+    # -- properties ----------------------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        """The store holding the metadata."""
+        return self._store
+
+    @property
+    def chunk_store(self) -> Store:
+        """The store holding the chunks (``store`` unless a separate one was given)."""
+        return self._store if self._chunk_store is None else self._chunk_store
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def name(self) -> str | None:
+        """``'/' + path``, or None for an array at the root of its store."""
+        return "/" + self._path if self._path else None
+
+    @property
+    def basename(self) -> str | None:
+        return self.name.split("/")[-1] if self.name else None
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
+    @read_only.setter
+    def read_only(self, value: bool) -> None:
+        self._read_only = bool(value)
+        self._attrs.read_only = bool(value)
+
+    @property
+    def synchronizer(self) -> Any:
+        return self._synchronizer
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        self._refresh()
+        return self._meta.shape
+
+    @shape.setter
+    def shape(self, value: Any) -> None:
+        self.resize(value)
+
+    @property
+    def chunks(self) -> tuple[int, ...]:
+        self._refresh()
+        return self._meta.chunks
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._meta.dtype
+
+    @property
+    def compressor(self) -> Any:
+        return self._chain.compressor
+
+    @property
+    def filters(self) -> list | None:
+        return list(self._chain.filters) or None
+
+    @property
+    def fill_value(self) -> Any:
+        return self._meta.fill_value
+
+    @fill_value.setter
+    def fill_value(self, value: Any) -> None:
+        from dataclasses import replace
+
+        from .formats.v2 import normalize_fill_value
+
+        self._check_writable()
+        with self._meta_lock():
+            self._load_metadata()
+            self._write_metadata(replace(self._meta, fill_value=normalize_fill_value(value, self.dtype)))
+
+    @property
+    def order(self) -> str:
+        return self._meta.order
+
+    @property
+    def write_empty_chunks(self) -> bool:
+        return self._write_empty_chunks
+
+    @property
+    def attrs(self) -> Attributes:
+        """User attributes (``.zattrs``)."""
+        return self._attrs
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def itemsize(self) -> int:
+        return self.dtype.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        """Uncompressed size of all items in bytes."""
+        return self.size * self.itemsize
+
+    @property
+    def nbytes_stored(self) -> int:
+        """Bytes in the store for this array: metadata, attributes and chunks."""
+        n = self._store.getsize(self._path)
+        if self._chunk_store is not None:
+            n += self._chunk_store.getsize(self._path)
+        return n
+
+    @property
+    def cdata_shape(self) -> tuple[int, ...]:
+        """Number of chunks along each dimension."""
+        self._refresh()
+        return self._meta.cdata_shape
+
+    @property
+    def nchunks(self) -> int:
+        self._refresh()
+        return self._meta.nchunks
+
+    @property
+    def nchunks_initialized(self) -> int:
+        """Number of chunks present in the store."""
+        self._refresh()
+        sep = re.escape(self._meta.separator)
+        pattern = re.compile(r"\d+" + (rf"{sep}\d+" * (self.ndim - 1)) + r"\Z")
+        return sum(1 for k in self.chunk_store.keys_under(self._path) if pattern.match(k))
+
+    initialized = nchunks_initialized
+
+    @property
+    def vindex(self) -> _VIndex:
+        """Coordinate and mask selection: ``z.vindex[[0, 2], [1, 3]]``."""
+        return _VIndex(self)
+
+    @property
+    def oindex(self) -> _OIndex:
+        """Orthogonal selection: ``z.oindex[[0, 2], :]``."""
+        return _OIndex(self)
+
+    @property
+    def blocks(self) -> _BlockIndex:
+        """Selection of whole chunks by chunk index: ``z.blocks[0, 1:3]``."""
+        return _BlockIndex(self)
+
+    @property
+    def info(self) -> InfoReporter:
+        """A report of the array's configuration and storage."""
+        return InfoReporter(self)
+
+    def info_items(self) -> list[tuple[str, str]]:
+        items: list[tuple[str, str]] = []
+        if self.name is not None:
+            items.append(("Name", self.name))
+        items += [
+            ("Type", type_name(self)),
+            ("Data type", str(self.dtype)),
+            ("Shape", str(self.shape)),
+            ("Chunk shape", str(self.chunks)),
+            ("Order", self.order),
+            ("Read-only", str(self.read_only)),
+        ]
+        for i, f in enumerate(self.filters or []):
+            items.append((f"Filter [{i}]", repr(f)))
+        items.append(("Compressor", repr(self.compressor)))
+        if self._synchronizer is not None:
+            items.append(("Synchronizer type", type_name(self._synchronizer)))
+        items.append(("Store type", type_name(self._store)))
+        if self._chunk_store is not None:
+            items.append(("Chunk store type", type_name(self._chunk_store)))
+        nbytes, stored = self.nbytes, self.nbytes_stored
+        items.append(("No. bytes", bytes_text(nbytes)))
+        if stored > 0:
+            items.append(("No. bytes stored", bytes_text(stored)))
+            items.append(("Storage ratio", f"{nbytes / stored:.1f}"))
+        items.append(("Chunks initialized", f"{self.nchunks_initialized}/{self.nchunks}"))
+        return items
+
+    # -- reading -------------------------------------------------------------------------
+    def __getitem__(self, selection: Any) -> Any:
+        """NumPy-style access: basic selection, else coordinate, else orthogonal (as zarr 2)."""
+        fields, sel = ix.pop_fields(selection)
+        if ix.is_basic_selection(sel):
+            return self.get_basic_selection(sel, fields=fields)
+        if ix.is_pure_fancy(sel, self.ndim):
+            return self.vindex[selection]
+        return self.get_orthogonal_selection(sel, fields=fields)
+
+    def get_basic_selection(self, selection: Any = Ellipsis, out: Any = None, fields: Any = None) -> Any:
+        """Integers, slices (step >= 1) and ``...``; integer dimensions are dropped."""
+        self._refresh()
+        return self._get(ix.BasicIndexer(selection, self._meta.shape, self._meta.chunks), out, fields)
+
+    def get_orthogonal_selection(self, selection: Any, out: Any = None, fields: Any = None) -> Any:
+        """Outer indexing: each dimension by integer, slice, or 1-D integer/Boolean array."""
+        self._refresh()
+        indexer = ix.OrthogonalIndexer(selection, self._meta.shape, self._meta.chunks)
+        return self._get(indexer, out, fields)
+
+    def get_coordinate_selection(self, selection: Any, out: Any = None, fields: Any = None) -> Any:
+        """Points: one integer array per dimension, broadcast together."""
+        self._refresh()
+        indexer = ix.CoordinateIndexer(selection, self._meta.shape, self._meta.chunks)
+        return self._get(indexer, out, fields)
+
+    def get_mask_selection(self, selection: Any, out: Any = None, fields: Any = None) -> Any:
+        """Items where a Boolean array of the array's shape is True."""
+        self._refresh()
+        indexer = ix.MaskIndexer(selection, self._meta.shape, self._meta.chunks)
+        return self._get(indexer, out, fields)
+
+    def get_block_selection(self, selection: Any, out: Any = None, fields: Any = None) -> Any:
+        """Whole chunks by chunk index."""
+        self._refresh()
+        indexer = ix.BlockIndexer(selection, self._meta.shape, self._meta.chunks)
+        return self._get(indexer, out, fields)
+
+    def _get(self, indexer: ix.Indexer, out: Any, fields: Any) -> Any:
+        out_dtype = ix.check_fields(fields, self._meta.dtype)
+        if out is not None:
+            if not isinstance(out, np.ndarray):
+                raise TypeError(f"out must be a NumPy array, got {type(out).__name__}")
+            if out.shape != indexer.shape:
+                raise ValueError(
+                    f"out has shape {out.shape}, the selection has shape {indexer.shape}"
+                )
+            buffer = out.reshape(indexer.buffer_shape)
+            if not np.shares_memory(buffer, out) and out.size:
+                buffer = np.empty(indexer.buffer_shape, dtype=out.dtype, order=self.order)
+            self._pipeline.read(indexer, buffer, fields)
+            if not np.shares_memory(buffer, out) and out.size:
+                out[...] = indexer.finish(buffer)
+            return out
+        buffer = np.empty(indexer.buffer_shape, dtype=out_dtype, order=self._meta.order)
+        self._pipeline.read(indexer, buffer, fields)
+        result = indexer.finish(buffer)
+        if result.shape == () and not out_dtype.shape:
+            return result[()]
+        return result
+
+    # -- writing -------------------------------------------------------------------------
+    def __setitem__(self, selection: Any, value: Any) -> None:
+        fields, sel = ix.pop_fields(selection)
+        if ix.is_basic_selection(sel):
+            self.set_basic_selection(sel, value, fields=fields)
+        elif ix.is_pure_fancy(sel, self.ndim):
+            self.vindex[selection] = value
+        else:
+            self.set_orthogonal_selection(sel, value, fields=fields)
+
+    def set_basic_selection(self, selection: Any, value: Any, fields: Any = None) -> None:
+        self._check_writable()
+        self._refresh()
+        self._set(ix.BasicIndexer(selection, self._meta.shape, self._meta.chunks), value, fields)
+
+    def set_orthogonal_selection(self, selection: Any, value: Any, fields: Any = None) -> None:
+        self._check_writable()
+        self._refresh()
+        indexer = ix.OrthogonalIndexer(selection, self._meta.shape, self._meta.chunks)
+        self._set(indexer, value, fields)
+
+    def set_coordinate_selection(self, selection: Any, value: Any, fields: Any = None) -> None:
+        self._check_writable()
+        self._refresh()
+        indexer = ix.CoordinateIndexer(selection, self._meta.shape, self._meta.chunks)
+        self._set(indexer, value, fields)
+
+    def set_mask_selection(self, selection: Any, value: Any, fields: Any = None) -> None:
+        self._check_writable()
+        self._refresh()
+        indexer = ix.MaskIndexer(selection, self._meta.shape, self._meta.chunks)
+        self._set(indexer, value, fields)
+
+    def set_block_selection(self, selection: Any, value: Any, fields: Any = None) -> None:
+        self._check_writable()
+        self._refresh()
+        indexer = ix.BlockIndexer(selection, self._meta.shape, self._meta.chunks)
+        self._set(indexer, value, fields)
+
+    def _set(self, indexer: ix.Indexer, value: Any, fields: Any) -> None:
+        out_dtype = ix.check_fields(fields, self._meta.dtype)
+        sel_shape = indexer.shape
+        basic = isinstance(indexer, ix.BasicIndexer | ix.BlockIndexer) and not indexer.drop_axes
+        if _is_lazy_source(value) and basic:
+            if tuple(value.shape) != sel_shape:
+                raise ValueError(
+                    f"value has shape {tuple(value.shape)}, the selection has shape {sel_shape}"
+                )
+            self._pipeline.write(indexer, value, fields)
+            return
+        value = self._as_value_array(value, out_dtype, sel_shape)
+        if value.ndim:
+            value = indexer.value_for_buffer(value)
+        self._pipeline.write(indexer, value, fields)
+
+    def _as_value_array(self, value: Any, dtype: np.dtype, sel_shape: tuple[int, ...]) -> np.ndarray:
+        if dtype.hasobject:
+            if sel_shape == () or isinstance(value, (str, bytes)) or not _is_sequence(value):
+                box = np.empty((), dtype=object)
+                box[()] = value
+                return box
+            arr = np.empty(sel_shape, dtype=object) if _ragged(value, sel_shape) else None
+            if arr is not None:
+                for i, v in enumerate(value):
+                    arr[i] = v
+                return arr
+            value = np.asarray(value, dtype=object)
+        else:
+            if _is_lazy_source(value):
+                value = np.asarray(value)
+            try:
+                value = np.asarray(value, dtype=dtype) if dtype.shape == () else np.asarray(value)
+            except (ValueError, TypeError) as e:
+                raise type(e)(f"cannot store {_short(value)} in an array of dtype {dtype}: {e}") from None
+        if value.ndim == 0:
+            return value
+        if sel_shape == () and value.size == 1:
+            return value.reshape(())
+        if value.shape != sel_shape:
+            try:
+                value = np.broadcast_to(value, sel_shape)
+            except ValueError:
+                raise ValueError(
+                    f"parameter 'value': expected array with shape {sel_shape}, got {value.shape}"
+                ) from None
+        return value
+
+    # -- shape changes -------------------------------------------------------------------
+    def resize(self, *args: Any) -> None:
+        """Change the shape; chunks wholly outside the new shape are deleted.
+
+        Only the chunks that are cut off are touched: they are computed from index ranges,
+        never by listing the store.
+        """
+        self._check_writable()
+        from ._normalize import normalize_shape
+
+        new_shape = normalize_shape(args[0] if len(args) == 1 else args)
+        with self._meta_lock():
+            self._load_metadata()
+            old = self._meta
+            if len(new_shape) != old.ndim:
+                raise ValueError(
+                    f"new shape {new_shape} has {len(new_shape)} dimensions, "
+                    f"the array has {old.ndim}"
+                )
+            new = old.with_shape(new_shape)
+            self._write_metadata(new)
+            self._pipeline.delete_chunks(_cut_chunks(old.cdata_shape, new.cdata_shape))
+
+    def append(self, data: Any, axis: int = 0) -> tuple[int, ...]:
+        """Grow along ``axis`` and write ``data`` into the new part; returns the new shape."""
+        self._check_writable()
+        if not hasattr(data, "shape"):
+            data = np.asanyarray(data)
+        with self._meta_lock():
+            self._load_metadata()
+            shape = self._meta.shape
+            if not -len(shape) <= axis < len(shape):
+                raise ValueError(f"axis {axis} is out of range for an array of {len(shape)} dimensions")
+            axis %= len(shape)
+            if len(data.shape) != len(shape) or any(
+                a != b for i, (a, b) in enumerate(zip(shape, data.shape)) if i != axis
+            ):
+                raise ValueError(
+                    f"shape of data to append {tuple(data.shape)} is not compatible with the "
+                    f"array's shape {shape}; all dimensions must match except axis {axis}"
+                )
+            new_shape = tuple(s + (data.shape[i] if i == axis else 0) for i, s in enumerate(shape))
+            self._write_metadata(self._meta.with_shape(new_shape))
+            sel = tuple(
+                slice(shape[i], new_shape[i]) if i == axis else slice(None) for i in range(len(shape))
+            )
+        self[sel] = data
+        return new_shape
+
+    # -- digests -------------------------------------------------------------------------
+    def digest(self, hashname: str = "sha1") -> bytes:
+        """Hash of every chunk (in index order), the metadata and the attributes."""
+        h = hashlib.new(hashname)
+        keys = [self._pipeline.key(c) for c in itertools.product(*map(range, self.cdata_shape))]
+        for start in range(0, len(keys), 1024):
+            batch = keys[start : start + 1024]
+            found = self.chunk_store.getitems(batch)
+            for k in batch:
+                h.update(_to_bytes(found.get(k, b"")))
+        h.update(_to_bytes(self._store.get(self._meta_key, b"")))
+        h.update(_to_bytes(self._store.get(self._attrs.key, b"")))
+        return h.digest()
+
+    def hexdigest(self, hashname: str = "sha1") -> str:
+        return self.digest(hashname).hex()
+
+    # -- python protocols ----------------------------------------------------------------
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of unsized object")
+        return self.shape[0]
+
+    def __iter__(self) -> Iterator[Any]:
+        return self.islice()
+
+    def islice(self, start: int | None = None, end: int | None = None) -> Iterator[Any]:
+        """Iterate over the first dimension, decoding each chunk once."""
+        if not self.shape:
+            raise TypeError("iteration over a 0-d array")
+        start = 0 if start is None else start
+        end = self.shape[0] if end is None or end > self.shape[0] else end
+        for name, v in (("start", start), ("end", end)):
+            if not isinstance(v, int) or v < 0:
+                raise ValueError(f"{name} must be a nonnegative integer, got {v!r}")
+        step = self.chunks[0]
+        block, block_start = None, -1
+        for j in range(start, end):
+            b0 = j - j % step
+            if b0 != block_start:
+                block, block_start = self[b0 : b0 + step], b0
+            yield block[j - b0]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        a = self[...]
+        if not isinstance(a, np.ndarray):
+            a = np.asarray(a)
+        return a if dtype is None else a.astype(dtype)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Array)
+            and self._store == other._store
+            and self._read_only == other._read_only
+            and self._path == other._path
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        r = f"<{type_name(self)}"
+        if self.name:
+            r += f" {self.name!r}"
+        r += f" {self.shape} {self.dtype}"
+        if self._read_only:
+            r += " read-only"
+        return r + ">"
+
+    def _repr_html_(self) -> str:
+        return self.info._repr_html_()
+
+    def __getstate__(self) -> dict:
+        return {
+            "store": self._store,
+            "path": self._path,
+            "read_only": self._read_only,
+            "chunk_store": self._chunk_store,
+            "synchronizer": self._synchronizer,
+            "cache_metadata": self._cache_metadata,
+            "cache_attrs": self._cache_attrs,
+            "partial_decompress": self._partial_decompress,
+            "write_empty_chunks": self._write_empty_chunks,
+            "strict_missing": self._strict_missing,
+        }
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state)
+
+    def __dask_tokenize__(self) -> tuple:
+        return (type(self).__name__, id(self._store), self._path, self.shape, str(self.dtype), self.chunks)
+
+
+# -- accessors ---------------------------------------------------------------------------
+
+
+class _VIndex:
+    def __init__(self, array: Array) -> None:
+        self.array = array
+
+    def __getitem__(self, selection: Any) -> Any:
+        fields, sel = ix.pop_fields(selection)
+        if ix.is_mask_selection(sel):
+            return self.array.get_mask_selection(sel, fields=fields)
+        if isinstance(sel, tuple) or ix.is_array_like(sel) or ix.is_integer(sel):
+            return self.array.get_coordinate_selection(sel, fields=fields)
+        raise ix.VindexInvalidSelectionError(selection)
+
+    def __setitem__(self, selection: Any, value: Any) -> None:
+        fields, sel = ix.pop_fields(selection)
+        if ix.is_mask_selection(sel):
+            self.array.set_mask_selection(sel, value, fields=fields)
+        elif isinstance(sel, tuple) or ix.is_array_like(sel) or ix.is_integer(sel):
+            self.array.set_coordinate_selection(sel, value, fields=fields)
+        else:
+            raise ix.VindexInvalidSelectionError(selection)
+
+
+class _OIndex:
+    def __init__(self, array: Array) -> None:
+        self.array = array
+
+    def __getitem__(self, selection: Any) -> Any:
+        fields, sel = ix.pop_fields(selection)
+        return self.array.get_orthogonal_selection(sel, fields=fields)
+
+    def __setitem__(self, selection: Any, value: Any) -> None:
+        fields, sel = ix.pop_fields(selection)
+        self.array.set_orthogonal_selection(sel, value, fields=fields)
+
+
+class _BlockIndex:
+    def __init__(self, array: Array) -> None:
+        self.array = array
+
+    def __getitem__(self, selection: Any) -> Any:
+        fields, sel = ix.pop_fields(selection)
+        return self.array.get_block_selection(sel, fields=fields)
+
+    def __setitem__(self, selection: Any, value: Any) -> None:
+        fields, sel = ix.pop_fields(selection)
+        self.array.set_block_selection(sel, value, fields=fields)
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def _cut_chunks(old: tuple[int, ...], new: tuple[int, ...]) -> Iterator[tuple[int, ...]]:
+    """Chunk coordinates in the ``old`` grid that are outside the ``new`` grid."""
+    for d in range(len(old)):
+        if new[d] >= old[d]:
+            continue
+        ranges = [
+            range(min(o, n)) if i < d else range(n, o) if i == d else range(o)
+            for i, (o, n) in enumerate(zip(old, new))
+        ]
+        yield from itertools.product(*ranges)
+
+
+def _is_lazy_source(value: Any) -> bool:
+    return (
+        not isinstance(value, (np.ndarray, np.generic, str, bytes))
+        and hasattr(value, "shape")
+        and hasattr(value, "__getitem__")
+    )
+
+
+def _is_sequence(value: Any) -> bool:
+    return isinstance(value, (list, tuple, np.ndarray)) or _is_lazy_source(value)
+
+
+def _ragged(value: Any, sel_shape: tuple[int, ...]) -> bool:
+    return (
+        len(sel_shape) == 1
+        and isinstance(value, (list, tuple))
+        and len(value) == sel_shape[0]
+        and any(isinstance(v, (list, tuple, np.ndarray)) for v in value)
+    )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) < 60 else text[:57] + "..."
+
+
+def _to_bytes(v: Any) -> bytes:
+    return v if isinstance(v, bytes) else memoryview(v).tobytes()

@@ -1,0 +1,426 @@
+"""Array creation: user arguments -> :class:`ArrayMeta` -> metadata in the store -> Array."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from . import storage
+from ._normalize import (
+    check_codec,
+    normalize_chunks,
+    normalize_dimension_separator,
+    normalize_dtype,
+    normalize_order,
+    normalize_shape,
+)
+from .core import Array
+from .errors import ArrayNotFoundError, ContainsArrayError, ContainsGroupError
+from .formats.meta import ArrayMeta
+from .formats.v2 import (
+    ARRAY_KEY,
+    GROUP_KEY,
+    encode_array_meta,
+    encode_group_meta,
+    normalize_fill_value,
+)
+from .storage.base import (
+    Store,
+    contains_array,
+    contains_group,
+    normalize_storage_path,
+    prefix_of,
+)
+
+__all__ = [
+    "create",
+    "empty",
+    "zeros",
+    "ones",
+    "full",
+    "array",
+    "open_array",
+    "empty_like",
+    "zeros_like",
+    "ones_like",
+    "full_like",
+    "open_like",
+    "init_array",
+    "init_group",
+]
+
+
+def _require_parent_groups(store: Store, path: str, overwrite: bool) -> None:
+    """Make sure every ancestor of ``path`` is a group (zarr 2 does the same)."""
+    if not path:
+        return
+    segments = path.split("/")
+    for i in range(len(segments)):
+        p = "/".join(segments[:i])
+        if contains_array(store, p):
+            if not overwrite:
+                raise ContainsArrayError(p)
+            store.delitems([prefix_of(p) + ARRAY_KEY])
+            store[prefix_of(p) + GROUP_KEY] = encode_group_meta()
+        elif not contains_group(store, p):
+            store[prefix_of(p) + GROUP_KEY] = encode_group_meta()
+
+
+def init_array(
+    store: Any,
+    shape: Any,
+    chunks: Any = True,
+    dtype: Any = None,
+    compressor: Any = "default",
+    fill_value: Any = None,
+    order: str = "C",
+    overwrite: bool = False,
+    path: str | None = None,
+    chunk_store: Any = None,
+    filters: Any = None,
+    object_codec: Any = None,
+    dimension_separator: str | None = None,
+) -> ArrayMeta:
+    """Write the metadata of a new array into ``store`` and return its record.
+
+    Refuses to replace an existing array or group unless ``overwrite`` is set; with it, the
+    old contents below ``path`` are deleted first.
+    """
+    store = storage.normalize_store_arg(store)
+    path = normalize_storage_path(path)
+    shape = normalize_shape(shape)
+    dtype, object_codec = normalize_dtype("f8" if dtype is None else dtype, object_codec)
+    chunks = normalize_chunks(chunks, shape, dtype.itemsize)
+    order = normalize_order(order)
+    if compressor == "default":
+        compressor = storage.default_compressor
+    check_codec(compressor, "compressor")
+    filters = list(filters) if filters else []
+    for f in filters:
+        check_codec(f, "filter")
+    filter_configs = [f.get_config() for f in filters]
+    if dtype.hasobject:
+        if object_codec is None:
+            if not filters:
+                raise ValueError(
+                    "missing object_codec for object array: pass object_codec= a numcodecs "
+                    "object codec (e.g. numcodecs.VLenUTF8(), numcodecs.JSON(), "
+                    "numcodecs.MsgPack()), or use dtype=str / dtype=bytes / dtype='array:i8'"
+                )
+            warnings.warn(
+                "missing object_codec for object array; assuming the first filter encodes objects",
+                FutureWarning,
+                stacklevel=3,
+            )
+        else:
+            check_codec(object_codec, "object_codec")
+            filter_configs.insert(0, object_codec.get_config())
+    elif object_codec is not None:
+        warnings.warn("an object_codec is only needed for object arrays", stacklevel=3)
+    if dimension_separator is None:
+        dimension_separator = getattr(store, "_dimension_separator", None)
+    dimension_separator = normalize_dimension_separator(dimension_separator)
+    fill_value = normalize_fill_value(fill_value, dtype)
+    meta = ArrayMeta(
+        shape=shape,
+        chunks=chunks,
+        dtype=dtype,
+        fill_value=fill_value,
+        order=order,
+        compressor=compressor.get_config() if compressor is not None else None,
+        filters=tuple(filter_configs) or None,
+        dimension_separator=dimension_separator,
+    )
+    if dtype.hasobject and fill_value is not None and object_codec is not None:
+        encoded = encode_array_meta(meta, object_codec)
+    else:
+        encoded = encode_array_meta(meta)
+    chunk_store = None if chunk_store is None else storage.normalize_store_arg(chunk_store)
+    if overwrite:
+        store.rmdir(path)
+        if chunk_store is not None:
+            chunk_store.rmdir(path)
+    elif contains_array(store, path):
+        raise ContainsArrayError(path)
+    elif contains_group(store, path):
+        raise ContainsGroupError(path)
+    _require_parent_groups(store, path, overwrite)
+    store[prefix_of(path) + ARRAY_KEY] = encoded
+    return meta
+
+
+def init_group(
+    store: Any, overwrite: bool = False, path: str | None = None, chunk_store: Any = None
+) -> None:
+    """Write the metadata of a new group into ``store``."""
+    store = storage.normalize_store_arg(store)
+    path = normalize_storage_path(path)
+    if overwrite:
+        store.rmdir(path)
+        if chunk_store is not None:
+            storage.normalize_store_arg(chunk_store).rmdir(path)
+    elif contains_array(store, path):
+        raise ContainsArrayError(path)
+    elif contains_group(store, path):
+        raise ContainsGroupError(path)
+    _require_parent_groups(store, path, overwrite)
+    store[prefix_of(path) + GROUP_KEY] = encode_group_meta()
+
+
+def create(
+    shape: Any,
+    chunks: Any = True,
+    dtype: Any = None,
+    compressor: Any = "default",
+    fill_value: Any = 0,
+    order: str = "C",
+    store: Any = None,
+    synchronizer: Any = None,
+    overwrite: bool = False,
+    path: str | None = None,
+    chunk_store: Any = None,
+    filters: Any = None,
+    cache_metadata: bool = True,
+    cache_attrs: bool = True,
+    read_only: bool = False,
+    object_codec: Any = None,
+    dimension_separator: str | None = None,
+    write_empty_chunks: bool = True,
+    *,
+    zarr_version: int | None = None,
+    meta_array: Any = None,
+    storage_options: dict | None = None,
+    strict_missing: bool = False,
+) -> Array:
+    """Create an array.
+
+    >>> import zarrkit
+    >>> z = zarrkit.create((10000, 10000), chunks=(1000, 1000), dtype='i4')
+    >>> z
+    <zarrkit.core.Array (10000, 10000) int32>
+    """
+    if zarr_version not in (None, 2):
+        raise ValueError(f"zarrkit writes Zarr v2 only, got zarr_version={zarr_version}")
+    store = storage.normalize_store_arg(store, storage_options=storage_options)
+    init_array(
+        store,
+        shape=shape,
+        chunks=chunks,
+        dtype=dtype,
+        compressor=compressor,
+        fill_value=fill_value,
+        order=order,
+        overwrite=overwrite,
+        path=path,
+        chunk_store=chunk_store,
+        filters=filters,
+        object_codec=object_codec,
+        dimension_separator=dimension_separator,
+    )
+    return Array(
+        store,
+        path=path,
+        read_only=read_only,
+        chunk_store=chunk_store,
+        synchronizer=synchronizer,
+        cache_metadata=cache_metadata,
+        cache_attrs=cache_attrs,
+        write_empty_chunks=write_empty_chunks,
+        strict_missing=strict_missing,
+    )
+
+
+def empty(shape: Any, **kwargs: Any) -> Array:
+    """An array with no fill value: unwritten chunks read as uninitialised memory."""
+    return create(shape=shape, fill_value=None, **kwargs)
+
+
+def zeros(shape: Any, **kwargs: Any) -> Array:
+    """An array whose unwritten items read as 0."""
+    return create(shape=shape, fill_value=0, **kwargs)
+
+
+def ones(shape: Any, **kwargs: Any) -> Array:
+    """An array whose unwritten items read as 1."""
+    return create(shape=shape, fill_value=1, **kwargs)
+
+
+def full(shape: Any, fill_value: Any, **kwargs: Any) -> Array:
+    """An array whose unwritten items read as ``fill_value``."""
+    return create(shape=shape, fill_value=fill_value, **kwargs)
+
+
+def _shape_chunks(a: Any) -> tuple[Any, Any]:
+    shape = getattr(a, "shape", None)
+    chunks = getattr(a, "chunks", None)
+    if chunks is not None and not (
+        isinstance(chunks, tuple) and all(isinstance(c, (int, np.integer)) for c in chunks)
+    ):
+        chunks = None  # e.g. dask's tuple-of-tuples chunks
+    return shape, chunks
+
+
+def array(data: Any, **kwargs: Any) -> Array:
+    """Create an array filled with ``data`` (any array-like; written chunk by chunk).
+
+    >>> import zarrkit, numpy as np
+    >>> z = zarrkit.array(np.arange(10), chunks=5)
+    >>> z[:]
+    array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    """
+    if not hasattr(data, "shape") or not hasattr(data, "dtype"):
+        data = np.asanyarray(data)
+    if kwargs.get("dtype") is None:
+        kwargs["dtype"] = data.dtype
+    shape, chunks = _shape_chunks(data)
+    kwargs["shape"] = shape
+    if kwargs.get("chunks") is None:
+        kwargs["chunks"] = chunks if chunks is not None else True
+    read_only = kwargs.pop("read_only", False)
+    z = create(**kwargs)
+    z[...] = data
+    z.read_only = read_only
+    return z
+
+
+def open_array(
+    store: Any = None,
+    mode: str = "a",
+    shape: Any = None,
+    chunks: Any = True,
+    dtype: Any = None,
+    compressor: Any = "default",
+    fill_value: Any = 0,
+    order: str = "C",
+    synchronizer: Any = None,
+    filters: Any = None,
+    cache_metadata: bool = True,
+    cache_attrs: bool = True,
+    path: str | None = None,
+    object_codec: Any = None,
+    chunk_store: Any = None,
+    storage_options: dict | None = None,
+    partial_decompress: bool = False,
+    write_empty_chunks: bool = True,
+    *,
+    zarr_version: int | None = None,
+    dimension_separator: str | None = None,
+    meta_array: Any = None,
+    strict_missing: bool = False,
+) -> Array:
+    """Open an array, creating it as ``mode`` allows.
+
+    Modes: ``'r'`` read only, must exist; ``'r+'`` read/write, must exist; ``'a'`` read/write,
+    created if missing; ``'w'`` created, replacing what is there; ``'w-'``/``'x'`` created,
+    failing if something is there.
+    """
+    if zarr_version not in (None, 2):
+        raise ValueError(f"zarrkit reads and writes Zarr v2 only, got zarr_version={zarr_version}")
+    store = storage.normalize_store_arg(store, mode=mode, storage_options=storage_options)
+    path = normalize_storage_path(path)
+    chunk_store = None if chunk_store is None else storage.normalize_store_arg(chunk_store)
+
+    def init(overwrite: bool) -> None:
+        if shape is None:
+            raise ValueError(f"shape must be given to create an array (mode={mode!r})")
+        init_array(
+            store,
+            shape=shape,
+            chunks=chunks,
+            dtype=dtype,
+            compressor=compressor,
+            fill_value=fill_value,
+            order=order,
+            filters=filters,
+            overwrite=overwrite,
+            path=path,
+            object_codec=object_codec,
+            chunk_store=chunk_store,
+            dimension_separator=dimension_separator,
+        )
+
+    if mode in ("r", "r+"):
+        if not contains_array(store, path):
+            if contains_group(store, path):
+                raise ContainsGroupError(path)
+            raise ArrayNotFoundError(path)
+    elif mode == "a":
+        if contains_group(store, path):
+            raise ContainsGroupError(path)
+        if not contains_array(store, path):
+            init(False)
+    elif mode == "w":
+        init(True)
+    elif mode in ("w-", "x"):
+        if contains_group(store, path):
+            raise ContainsGroupError(path)
+        if contains_array(store, path):
+            raise ContainsArrayError(path)
+        init(False)
+    else:
+        raise ValueError(f"mode must be one of 'r', 'r+', 'a', 'w', 'w-', 'x'; got {mode!r}")
+    return Array(
+        store,
+        path=path,
+        read_only=mode == "r",
+        chunk_store=chunk_store,
+        synchronizer=synchronizer,
+        cache_metadata=cache_metadata,
+        cache_attrs=cache_attrs,
+        partial_decompress=partial_decompress,
+        write_empty_chunks=write_empty_chunks,
+        strict_missing=strict_missing,
+    )
+
+
+def _like_args(a: Any, kwargs: dict) -> dict:
+    shape, chunks = _shape_chunks(a)
+    if shape is not None:
+        kwargs.setdefault("shape", shape)
+    if chunks is not None:
+        kwargs.setdefault("chunks", chunks)
+    if hasattr(a, "dtype"):
+        kwargs.setdefault("dtype", a.dtype)
+    if isinstance(a, Array):
+        kwargs.setdefault("compressor", a.compressor)
+        kwargs.setdefault("order", a.order)
+        kwargs.setdefault("filters", a.filters)
+    else:
+        kwargs.setdefault("compressor", "default")
+        kwargs.setdefault("order", "C")
+    return kwargs
+
+
+def empty_like(a: Any, **kwargs: Any) -> Array:
+    """An empty array like ``a`` (shape, chunks, dtype, compressor, order, filters)."""
+    return empty(**_like_args(a, kwargs))
+
+
+def zeros_like(a: Any, **kwargs: Any) -> Array:
+    """A zero-filled array like ``a``."""
+    return zeros(**_like_args(a, kwargs))
+
+
+def ones_like(a: Any, **kwargs: Any) -> Array:
+    """A one-filled array like ``a``."""
+    return ones(**_like_args(a, kwargs))
+
+
+def full_like(a: Any, **kwargs: Any) -> Array:
+    """An array like ``a`` filled with ``fill_value`` (default: ``a.fill_value``)."""
+    kwargs = _like_args(a, kwargs)
+    if "fill_value" not in kwargs:
+        if not hasattr(a, "fill_value"):
+            raise ValueError("fill_value must be given")
+        kwargs["fill_value"] = a.fill_value
+    return full(**kwargs)
+
+
+def open_like(a: Any, path: Any, **kwargs: Any) -> Array:
+    """Open an array like ``a`` at ``path``."""
+    kwargs = _like_args(a, kwargs)
+    if isinstance(a, Array):
+        kwargs.setdefault("fill_value", a.fill_value)
+    return open_array(path, **kwargs)

@@ -1,0 +1,150 @@
+"""Exceptions raised by zarrkit.
+
+The names are those of zarr 2, so ``except zarr.errors.ContainsArrayError`` keeps working.
+Each one also subclasses the builtin that fits, so generic handlers catch it too.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ZarrkitError",
+    "ContainsArrayError",
+    "ContainsGroupError",
+    "ArrayNotFoundError",
+    "GroupNotFoundError",
+    "PathNotFoundError",
+    "ReadOnlyError",
+    "BoundsCheckError",
+    "NegativeStepError",
+    "VindexInvalidSelectionError",
+    "MetadataError",
+    "CorruptChunkError",
+    "MissingChunkError",
+    "BadCompressorError",
+    "CopyError",
+    "err_too_many_indices",
+]
+
+
+class ZarrkitError(Exception):
+    """Base class of every zarrkit-specific exception."""
+
+
+class _PathError(ZarrkitError, ValueError):
+    _template = "{path!r}"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(self._template.format(path=path))
+
+
+class ContainsArrayError(_PathError):
+    """An array already exists where something else was to be created."""
+
+    _template = "path {path!r} contains an array"
+
+
+class ContainsGroupError(_PathError):
+    """A group already exists where something else was to be created."""
+
+    _template = "path {path!r} contains a group"
+
+
+class _NotFound(_PathError, KeyError):
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.args[0]
+
+
+class ArrayNotFoundError(_NotFound):
+    """No array metadata at the path."""
+
+    _template = "array not found at path {path!r}"
+
+
+class GroupNotFoundError(_NotFound):
+    """No group metadata at the path."""
+
+    _template = "group not found at path {path!r}"
+
+
+class PathNotFoundError(_NotFound):
+    """Neither an array nor a group at the path."""
+
+    _template = "nothing found at path {path!r}"
+
+
+class ReadOnlyError(ZarrkitError, PermissionError):
+    """A write was attempted on a read-only array, group, attributes or store."""
+
+    def __init__(self, what: str = "object") -> None:
+        super().__init__(f"{what} is read-only")
+
+
+class BoundsCheckError(ZarrkitError, IndexError):
+    """An index falls outside the array."""
+
+    def __init__(self, dim_len: int, index: object = None) -> None:
+        if index is None:
+            msg = f"index out of bounds for dimension with length {dim_len}"
+        else:
+            msg = f"index {index} is out of bounds for dimension with length {dim_len}"
+        super().__init__(msg)
+
+
+class NegativeStepError(ZarrkitError, IndexError):
+    """A slice with a negative step was used."""
+
+    def __init__(self) -> None:
+        super().__init__("only slices with step >= 1 are supported")
+
+
+class VindexInvalidSelectionError(ZarrkitError, IndexError):
+    """A selection that neither coordinate nor mask indexing accepts."""
+
+    def __init__(self, selection: object) -> None:
+        super().__init__(
+            "unsupported selection type for vectorized indexing; only "
+            "coordinate selection (tuple of integer arrays) and mask selection "
+            f"(single Boolean array) are supported; got {selection!r}"
+        )
+
+
+class MetadataError(ZarrkitError, ValueError):
+    """Metadata that cannot be parsed or is missing required keys."""
+
+
+class CorruptChunkError(ZarrkitError, ValueError):
+    """The stored bytes of a chunk could not be decoded."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        self.key = key
+        super().__init__(f"chunk {key!r} could not be decoded: {reason}")
+
+
+class MissingChunkError(ZarrkitError, KeyError):
+    """Strict reads: chunks that are not in the store."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self.keys = keys
+        shown = ", ".join(repr(k) for k in keys[:10])
+        more = f" and {len(keys) - 10} more" if len(keys) > 10 else ""
+        super().__init__(f"missing chunks (strict mode): {shown}{more}")
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+class BadCompressorError(ZarrkitError, TypeError):
+    """The compressor is not a numcodecs codec."""
+
+    def __init__(self, compressor: object) -> None:
+        super().__init__(f"bad compressor; expected Codec object, found {compressor!r}")
+
+
+class CopyError(ZarrkitError, RuntimeError):
+    """A copy could not proceed (for example the destination exists)."""
+
+
+def err_too_many_indices(selection: object, shape: tuple[int, ...]) -> IndexError:
+    """Return the error for a selection with more indices than dimensions."""
+    return IndexError(f"too many indices for array; expected {len(shape)}, got {len(selection)}")

@@ -1,0 +1,1 @@
+"""On-disk formats: metadata records and their translators."""

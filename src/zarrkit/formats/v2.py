@@ -1,0 +1,316 @@
+"""Zarr v2 metadata: ``.zarray`` / ``.zgroup`` / ``.zattrs`` JSON to records and back.
+
+The JSON is written exactly as zarr-python 2.x writes it (indent 4, sorted keys, ASCII only),
+so that the bytes are identical for the same call.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+from ..errors import MetadataError
+from .meta import ArrayMeta, GroupMeta
+
+ZARR_FORMAT = 2
+ARRAY_KEY = ".zarray"
+GROUP_KEY = ".zgroup"
+ATTRS_KEY = ".zattrs"
+CONSOLIDATED_KEY = ".zmetadata"
+
+
+class _NumberEncoder(json.JSONEncoder):
+    def default(self, o: Any) -> Any:
+        if isinstance(o, np.bool_):
+            return bool(o)
+        if isinstance(o, numbers.Integral):
+            return int(o)
+        if isinstance(o, numbers.Real):
+            return float(o)
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+        return super().default(o)
+
+
+def json_dumps(obj: Any) -> bytes:
+    """Serialise ``obj`` the way zarr-python 2.x does (for .zarray, .zattrs, .zmetadata)."""
+    text = json.dumps(
+        obj,
+        indent=4,
+        sort_keys=True,
+        ensure_ascii=True,
+        separators=(",", ": "),
+        cls=_NumberEncoder,
+    )
+    return text.encode("ascii")
+
+
+def json_loads(raw: bytes | str, key: str = "") -> Any:
+    """Parse JSON metadata, naming ``key`` in the error when it is not valid JSON."""
+    try:
+        if isinstance(raw, (bytes, bytearray, memoryview)):
+            raw = bytes(raw).decode("utf-8")
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise MetadataError(f"metadata at {key!r} is not valid JSON: {e}") from None
+
+
+# -- dtypes --------------------------------------------------------------------------------
+
+
+def encode_dtype(dtype: np.dtype) -> Any:
+    """``'<i4'`` for simple dtypes, a list of ``[name, type(, shape)]`` for structured ones."""
+    if dtype.fields is None:
+        return dtype.str
+    return [list(_jsonable_descr(d)) for d in dtype.descr]
+
+
+def _jsonable_descr(d: tuple) -> tuple:
+    name, typ = d[0], d[1]
+    if isinstance(typ, list):
+        typ = [list(_jsonable_descr(x)) for x in typ]
+    if len(d) == 3:
+        return (name, typ, list(d[2]))
+    return (name, typ)
+
+
+def _descr_to_tuples(d: Any) -> Any:
+    if isinstance(d, list):
+        out = []
+        for item in d:
+            if isinstance(item, list):
+                name, typ, *shape = item
+                typ = _descr_to_tuples(typ) if isinstance(typ, list) else typ
+                out.append((name, typ, tuple(shape[0])) if shape else (name, typ))
+            else:
+                out.append(item)
+        return out
+    return d
+
+
+def decode_dtype(d: Any) -> np.dtype:
+    """Inverse of :func:`encode_dtype`."""
+    if isinstance(d, list):
+        return np.dtype(_descr_to_tuples(d))
+    return np.dtype(d)
+
+
+# -- fill values ---------------------------------------------------------------------------
+
+
+def normalize_fill_value(fill_value: Any, dtype: np.dtype) -> Any:
+    """Turn a user fill value into a NumPy scalar of ``dtype`` (None stays None)."""
+    if fill_value is None or dtype.hasobject:
+        return fill_value
+    if not isinstance(fill_value, (np.void, str, bytes)):
+        try:
+            is_zero = bool(np.all(fill_value == 0))
+        except Exception:
+            is_zero = False
+        if is_zero and not isinstance(fill_value, np.ndarray):
+            return np.zeros((), dtype=dtype)[()]
+    if dtype.kind == "U":
+        if not isinstance(fill_value, str):
+            raise ValueError(
+                f"fill_value {fill_value!r} is not valid for dtype {dtype}; "
+                "nested fill values or non-string values are not supported for unicode arrays"
+            )
+        return fill_value
+    try:
+        if isinstance(fill_value, bytes) and dtype.kind == "V":
+            return np.array(fill_value, dtype=dtype.str).view(dtype)[()]
+        return np.array(fill_value, dtype=dtype)[()]
+    except Exception as e:
+        raise ValueError(f"fill_value {fill_value!r} is not valid for dtype {dtype}: {e}") from None
+
+
+def encode_fill_value(v: Any, dtype: np.dtype, object_codec: Any = None) -> Any:
+    """The JSON form of a fill value, as zarr-python 2.x writes it."""
+    if v is None:
+        return None
+    if dtype.kind == "V" and dtype.hasobject:
+        if object_codec is None:
+            raise ValueError("missing object_codec for object array")
+        return base64.standard_b64encode(object_codec.encode(v)).decode("ascii")
+    kind = dtype.kind
+    if kind == "f":
+        if np.isnan(v):
+            return "NaN"
+        if np.isposinf(v):
+            return "Infinity"
+        if np.isneginf(v):
+            return "-Infinity"
+        return float(v)
+    if kind == "c":
+        f8 = np.dtype("f8")
+        return [encode_fill_value(v.real, f8), encode_fill_value(v.imag, f8)]
+    if kind in "SV":
+        return base64.standard_b64encode(bytes(v) if kind == "V" else v).decode("ascii")
+    if kind in "mM":
+        return int(np.asarray(v).view("i8"))
+    if kind == "b":
+        return bool(v)
+    if kind in "iu":
+        return int(v)
+    return v
+
+
+def decode_fill_value(v: Any, dtype: np.dtype, object_codec: Any = None) -> Any:
+    """Inverse of :func:`encode_fill_value`."""
+    if v is None:
+        return None
+    kind = dtype.kind
+    if kind == "V" and dtype.hasobject:
+        if object_codec is None:
+            raise ValueError("missing object_codec for object array")
+        return np.array(object_codec.decode(base64.standard_b64decode(v)), dtype=dtype)[()]
+    if kind == "f":
+        if v == "NaN":
+            return dtype.type(np.nan)
+        if v == "Infinity":
+            return dtype.type(np.inf)
+        if v == "-Infinity":
+            return dtype.type(-np.inf)
+        return np.array(v, dtype=dtype)[()]
+    if kind == "c":
+        f8 = np.dtype("f8")
+        re, im = decode_fill_value(v[0], f8), decode_fill_value(v[1], f8)
+        return np.array(complex(re, im), dtype=dtype)[()]
+    if kind == "S":
+        try:
+            v = base64.standard_b64decode(v)
+        except Exception:
+            pass  # be lenient: early writers stored e.g. 0
+        return np.array(v, dtype=dtype.str).view(dtype)[()]
+    if kind == "V":
+        return np.array(base64.standard_b64decode(v), dtype=dtype.str).view(dtype)[()]
+    if kind == "U":
+        return v
+    return np.array(v, dtype=dtype)[()]
+
+
+# -- arrays --------------------------------------------------------------------------------
+
+_REQUIRED = ("zarr_format", "shape", "chunks", "dtype", "compressor", "fill_value", "order")
+
+
+def encode_array_meta(meta: ArrayMeta, object_codec: Any = None) -> bytes:
+    """``.zarray`` bytes for a record."""
+    doc: dict[str, Any] = {
+        "zarr_format": ZARR_FORMAT,
+        "shape": list(meta.shape),
+        "chunks": list(meta.chunks),
+        "dtype": encode_dtype(meta.dtype),
+        "compressor": meta.compressor,
+        "fill_value": encode_fill_value(meta.fill_value, meta.dtype, object_codec),
+        "order": meta.order,
+        "filters": list(meta.filters) if meta.filters else None,
+    }
+    if meta.dimension_separator:
+        doc["dimension_separator"] = meta.dimension_separator
+    doc.update(meta.extra)
+    return json_dumps(doc)
+
+
+def decode_array_meta(raw: bytes | str | dict, key: str = ARRAY_KEY) -> ArrayMeta:
+    """Parse ``.zarray`` bytes (or an already parsed dict) into a record.
+
+    Errors name the missing or bad key and where the metadata came from.
+    """
+    doc = raw if isinstance(raw, dict) else json_loads(raw, key)
+    if not isinstance(doc, dict):
+        raise MetadataError(f"metadata at {key!r} is not a JSON object")
+    for k in _REQUIRED:
+        if k not in doc:
+            raise MetadataError(f"metadata at {key!r} is missing required key {k!r}")
+    if doc["zarr_format"] != ZARR_FORMAT:
+        raise MetadataError(
+            f"metadata at {key!r} has zarr_format {doc['zarr_format']!r}; only 2 is supported"
+        )
+    try:
+        shape = tuple(int(s) for s in doc["shape"])
+        chunks = tuple(int(c) for c in doc["chunks"])
+    except (TypeError, ValueError):
+        raise MetadataError(f"metadata at {key!r} has a bad 'shape' or 'chunks'") from None
+    if len(shape) != len(chunks):
+        raise MetadataError(f"metadata at {key!r}: 'shape' and 'chunks' differ in length")
+    if any(s < 0 for s in shape) or any(c <= 0 for c in chunks):
+        raise MetadataError(f"metadata at {key!r}: negative shape or non-positive chunks")
+    try:
+        dtype = decode_dtype(doc["dtype"])
+    except (TypeError, ValueError) as e:
+        raise MetadataError(f"metadata at {key!r} has a bad 'dtype': {e}") from None
+    order = doc["order"]
+    if order not in ("C", "F"):
+        raise MetadataError(f"metadata at {key!r} has a bad 'order': {order!r}")
+    sep = doc.get("dimension_separator")
+    if sep not in (None, ".", "/"):
+        raise MetadataError(f"metadata at {key!r} has a bad 'dimension_separator': {sep!r}")
+    filters = doc.get("filters")
+    compressor = doc["compressor"]
+    if compressor is not None and not (isinstance(compressor, dict) and "id" in compressor):
+        raise MetadataError(f"metadata at {key!r} has a bad 'compressor': {compressor!r}")
+    object_codec = None
+    if dtype.hasobject and filters:
+        from numcodecs import get_codec
+
+        object_codec = get_codec(dict(filters[0]))
+    try:
+        fill_value = decode_fill_value(doc["fill_value"], dtype, object_codec)
+    except Exception as e:
+        raise MetadataError(f"metadata at {key!r} has a bad 'fill_value': {e}") from None
+    known = set(_REQUIRED) | {"filters", "dimension_separator"}
+    return ArrayMeta(
+        shape=shape,
+        chunks=chunks,
+        dtype=dtype,
+        fill_value=fill_value,
+        order=order,
+        compressor=compressor,
+        filters=tuple(filters) if filters else None,
+        dimension_separator=sep,
+        extra={k: v for k, v in doc.items() if k not in known},
+    )
+
+
+# -- groups and attributes -----------------------------------------------------------------
+
+
+def encode_group_meta(meta: GroupMeta | None = None) -> bytes:
+    """``.zgroup`` bytes."""
+    return json_dumps({"zarr_format": ZARR_FORMAT})
+
+
+def decode_group_meta(raw: bytes | str | dict, key: str = GROUP_KEY) -> GroupMeta:
+    """Parse ``.zgroup`` bytes."""
+    doc = raw if isinstance(raw, dict) else json_loads(raw, key)
+    if not isinstance(doc, dict) or "zarr_format" not in doc:
+        raise MetadataError(f"metadata at {key!r} is missing required key 'zarr_format'")
+    if doc["zarr_format"] != ZARR_FORMAT:
+        raise MetadataError(
+            f"metadata at {key!r} has zarr_format {doc['zarr_format']!r}; only 2 is supported"
+        )
+    return GroupMeta()
+
+
+def encode_attrs(attrs: dict) -> bytes:
+    """``.zattrs`` bytes."""
+    return json_dumps(attrs)
+
+
+def decode_attrs(raw: bytes | str, key: str = ATTRS_KEY) -> dict:
+    """Parse ``.zattrs`` bytes."""
+    doc = json_loads(raw, key)
+    if not isinstance(doc, dict):
+        raise MetadataError(f"attributes at {key!r} are not a JSON object")
+    return doc
+
+
+def nbytes_of(meta: ArrayMeta) -> int:
+    """Uncompressed size of the whole array in bytes."""
+    return math.prod(meta.shape) * meta.dtype.itemsize

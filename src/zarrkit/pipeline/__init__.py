@@ -1,0 +1,1 @@
+"""The chunk pipeline: codec chain, thread pool and the batched read/write engine."""

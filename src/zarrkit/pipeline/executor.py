@@ -1,0 +1,85 @@
+"""One shared thread pool for chunk work.
+
+Codecs (Blosc, Zstd, LZ4, ...) and file I/O release the GIL, so threads give real
+parallelism. Calls made from inside a pool thread (a nested read, a store that reads its
+batch in parallel from a decode task) run inline, which rules out pool deadlocks.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_pool_pid: int | None = None
+_local = threading.local()
+_max_workers = int(os.environ.get("ZARRKIT_THREADS", "0")) or max(2, min(32, os.cpu_count() or 2))
+
+
+def set_num_threads(n: int) -> None:
+    """Size of the pool used for chunk work (1 runs everything inline)."""
+    global _max_workers, _pool
+    with _lock:
+        _max_workers = max(1, int(n))
+        if _pool is not None:
+            _pool.shutdown(wait=False)
+            _pool = None
+
+
+def get_num_threads() -> int:
+    return _max_workers
+
+
+def _get_pool() -> ThreadPoolExecutor:
+    global _pool, _pool_pid
+    pid = os.getpid()
+    if _pool is None or _pool_pid != pid:  # a forked child needs its own threads
+        with _lock:
+            if _pool is None or _pool_pid != pid:
+                _pool = ThreadPoolExecutor(
+                    max_workers=_max_workers,
+                    thread_name_prefix="zarrkit",
+                    initializer=_mark_worker,
+                )
+                _pool_pid = pid
+    return _pool
+
+
+def _mark_worker() -> None:
+    _local.in_worker = True
+
+
+def in_worker() -> bool:
+    """True inside a pool thread."""
+    return getattr(_local, "in_worker", False)
+
+
+def run_parallel(fn: Callable[[T], R], items: Sequence[T], inline: bool = False) -> list[R]:
+    """``[fn(x) for x in items]``, spread over the pool when that helps.
+
+    Runs inline for zero or one item, inside a pool thread, when the pool has one thread,
+    or when ``inline`` is set. The first exception raised by ``fn`` propagates after all
+    submitted work has finished.
+    """
+    if inline or len(items) <= 1 or _max_workers <= 1 or in_worker():
+        return [fn(x) for x in items]
+    futures = [_get_pool().submit(fn, x) for x in items]
+    results: list[Any] = []
+    error: BaseException | None = None
+    for f in futures:
+        try:
+            results.append(f.result())
+        except BaseException as e:  # noqa: BLE001 - re-raised below after the others finish
+            if error is None:
+                error = e
+            results.append(None)
+    if error is not None:
+        raise error
+    return results

@@ -1,0 +1,216 @@
+"""Stores on a local file system: one file per key, written atomically."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from ..pipeline.executor import run_parallel
+from .base import Store, normalize_storage_path
+
+_TEMP_SUFFIX = ".partial"
+
+
+class DirectoryStore(Store):
+    """Keys are files below a directory; ``'a/b/0.0'`` is the file ``a/b/0.0``.
+
+    Every write goes to a temporary file next to its target, then an atomic rename, so a
+    crash or an error never leaves a torn chunk: readers see the old value or the new one.
+
+    >>> import tempfile
+    >>> store = DirectoryStore(tempfile.mkdtemp())
+    >>> store['foo/.zgroup'] = b'{}'
+    >>> store['foo/.zgroup']
+    b'{}'
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        normalize_keys: bool = False,
+        dimension_separator: str | None = None,
+    ) -> None:
+        self.path = os.path.abspath(os.fspath(path))
+        self.normalize_keys = normalize_keys
+        self._dimension_separator = dimension_separator
+
+    def __getstate__(self) -> dict:
+        return {
+            "path": self.path,
+            "normalize_keys": self.normalize_keys,
+            "sep": self._dimension_separator,
+            "ro": self._read_only,
+        }
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["path"], state["normalize_keys"], state["sep"])
+        self._read_only = state.get("ro", False)
+
+    def _file(self, key: str) -> str:
+        if self.normalize_keys:
+            key = key.lower()
+        key = normalize_storage_path(key)
+        if not key:
+            raise KeyError(key)
+        return os.path.join(self.path, *key.split("/"))
+
+    def __getitem__(self, key: str) -> bytes:
+        try:
+            with open(self._file(key), "rb") as f:
+                return f.read()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise KeyError(key) from None
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._check_writable()
+        target = self._file(key)
+        folder = os.path.dirname(target)
+        if os.path.isdir(target):
+            raise KeyError(f"{key!r} is a directory in {self.path!r}")
+        os.makedirs(folder, exist_ok=True)
+        temp = os.path.join(folder, f".{os.path.basename(target)}.{uuid.uuid4().hex}{_TEMP_SUFFIX}")
+        try:
+            with open(temp, "wb") as f:
+                f.write(value if isinstance(value, (bytes, bytearray)) else memoryview(value))
+            os.replace(temp, target)
+        except BaseException:
+            try:
+                os.remove(temp)
+            except OSError:
+                pass
+            raise
+
+    def __delitem__(self, key: str) -> None:
+        self._check_writable()
+        target = self._file(key)
+        if os.path.isdir(target):
+            shutil.rmtree(target)
+            return
+        try:
+            os.remove(target)
+        except FileNotFoundError:
+            raise KeyError(key) from None
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            return os.path.isfile(self._file(str(key)))
+        except (KeyError, ValueError):
+            return False
+
+    def __iter__(self) -> Iterator[str]:
+        root = self.path
+        for folder, dirs, files in os.walk(root):
+            dirs.sort()
+            rel = os.path.relpath(folder, root)
+            rel = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+            for name in sorted(files):
+                if not name.endswith(_TEMP_SUFFIX):
+                    yield rel + name
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def getitems(self, keys: Iterable[str], *, contexts: Any = None) -> dict[str, bytes]:
+        keys = list(keys)
+
+        def read(key: str) -> tuple[str, bytes | None]:
+            try:
+                return key, self[key]
+            except KeyError:
+                return key, None
+
+        return {k: v for k, v in run_parallel(read, keys) if v is not None}
+
+    def setitems(self, values: Mapping[str, Any]) -> None:
+        self._check_writable()
+        run_parallel(lambda kv: self.__setitem__(*kv), list(values.items()))
+
+    def delitems(self, keys: Iterable[str]) -> None:
+        self._check_writable()
+
+        def remove(key: str) -> None:
+            try:
+                os.remove(self._file(key))
+            except FileNotFoundError:
+                pass
+
+        run_parallel(remove, list(keys))
+
+    def listdir(self, path: str = "") -> list[str]:
+        folder = os.path.join(self.path, *normalize_storage_path(path).split("/"))
+        try:
+            names = os.listdir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return sorted(n for n in names if not n.endswith(_TEMP_SUFFIX))
+
+    def keys_under(self, path: str = "") -> list[str]:
+        path = normalize_storage_path(path)
+        folder = os.path.join(self.path, *path.split("/")) if path else self.path
+        out = []
+        for sub, dirs, files in os.walk(folder):
+            rel = os.path.relpath(sub, folder)
+            rel = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+            out.extend(rel + f for f in files if not f.endswith(_TEMP_SUFFIX))
+        return sorted(out)
+
+    def rmdir(self, path: str = "") -> None:
+        self._check_writable()
+        path = normalize_storage_path(path)
+        folder = os.path.join(self.path, *path.split("/")) if path else self.path
+        if os.path.isdir(folder):
+            shutil.rmtree(folder)
+
+    def getsize(self, path: str = "") -> int:
+        path = normalize_storage_path(path)
+        target = os.path.join(self.path, *path.split("/")) if path else self.path
+        if os.path.isfile(target):
+            return os.path.getsize(target)
+        if not os.path.isdir(target):
+            return 0
+        total = 0
+        for sub, _dirs, files in os.walk(target):
+            total += sum(os.path.getsize(os.path.join(sub, f)) for f in files)
+        return total
+
+    def rename(self, src_path: str, dst_path: str) -> None:
+        self._check_writable()
+        src = os.path.join(self.path, *normalize_storage_path(src_path).split("/"))
+        dst = os.path.join(self.path, *normalize_storage_path(dst_path).split("/"))
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        os.rename(src, dst)
+
+    def clear(self) -> None:
+        self._check_writable()
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self.path == other.path
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.path!r})"
+
+
+class NestedDirectoryStore(DirectoryStore):
+    """A :class:`DirectoryStore` whose new arrays use ``'/'`` between chunk indices.
+
+    The separator only sets the default for arrays created here; an existing array always
+    uses the ``dimension_separator`` of its own metadata.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        normalize_keys: bool = False,
+        dimension_separator: str | None = "/",
+    ) -> None:
+        if dimension_separator is None:
+            dimension_separator = "/"
+        if dimension_separator != "/":
+            raise ValueError("NestedDirectoryStore only supports '/' as dimension_separator")
+        super().__init__(path, normalize_keys=normalize_keys, dimension_separator="/")
