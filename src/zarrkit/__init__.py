@@ -12,7 +12,18 @@ array([1, 1, 1, 0], dtype=int32)
 from numcodecs import Blosc
 
 from . import codecs, storage
-from .convenience import load, open, save, save_array, save_group
+from .convenience import (
+    consolidate_metadata,
+    copy,
+    copy_all,
+    copy_store,
+    load,
+    open,
+    open_consolidated,
+    save,
+    save_array,
+    save_group,
+)
 from .core import Array
 from .creation import (
     array,
@@ -35,6 +46,7 @@ from .storage import (
     KVStore,
     MemoryStore,
     NestedDirectoryStore,
+    ZipStore,
 )
 from .sync import ProcessSynchronizer, ThreadSynchronizer
 
@@ -49,7 +61,13 @@ __all__ = [
     "NestedDirectoryStore",
     "ProcessSynchronizer",
     "ThreadSynchronizer",
+    "ZipStore",
     "array",
+    "consolidate_metadata",
+    "copy",
+    "copy_all",
+    "copy_store",
+    "open_consolidated",
     "codecs",
     "create",
     "empty",

@@ -4,19 +4,35 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from . import storage
+from .copying import copy, copy_all, copy_store  # noqa: F401 - public names
 from .creation import array as _array
 from .creation import open_array
 from .errors import PathNotFoundError
 from .storage.base import contains_array, contains_group, normalize_storage_path
 
-__all__ = ["open", "save", "save_array", "load"]
+__all__ = [
+    "open",
+    "save",
+    "save_array",
+    "save_group",
+    "load",
+    "consolidate_metadata",
+    "open_consolidated",
+    "copy",
+    "copy_all",
+    "copy_store",
+]
 
 
-def open(store: Any = None, mode: str = "a", *, zarr_version: int | None = None,
-         path: str | None = None, **kwargs: Any) -> Any:
+def open(
+    store: Any = None,
+    mode: str = "a",
+    *,
+    zarr_version: int | None = None,
+    path: str | None = None,
+    **kwargs: Any,
+) -> Any:
     """Open an array or a group, whichever ``store`` holds at ``path``.
 
     With ``mode='w'``/``'w-'``/``'a'`` a new array is created when ``shape`` is given,
@@ -30,7 +46,9 @@ def open(store: Any = None, mode: str = "a", *, zarr_version: int | None = None,
     """
     if zarr_version not in (None, 2):
         raise ValueError(f"zarrkit reads and writes Zarr v2 only, got zarr_version={zarr_version}")
-    store = storage.normalize_store_arg(store, mode=mode, storage_options=kwargs.get("storage_options"))
+    store = storage.normalize_store_arg(
+        store, mode=mode, storage_options=kwargs.get("storage_options")
+    )
     path = normalize_storage_path(path)
     if mode in ("w", "w-", "x"):
         if "shape" in kwargs:
@@ -55,8 +73,9 @@ def _open_group(store: Any, **kwargs: Any) -> Any:
     return open_group(store, **kwargs)
 
 
-def save_array(store: Any, arr: Any, *, zarr_version: int | None = None,
-               path: str | None = None, **kwargs: Any) -> None:
+def save_array(
+    store: Any, arr: Any, *, zarr_version: int | None = None, path: str | None = None, **kwargs: Any
+) -> None:
     """Save one NumPy array to ``store`` (replacing what is at ``path``).
 
     >>> import zarrkit, numpy as np, tempfile
@@ -74,8 +93,9 @@ def save_array(store: Any, arr: Any, *, zarr_version: int | None = None,
             store.close()
 
 
-def save_group(store: Any, *args: Any, zarr_version: int | None = None,
-               path: str | None = None, **kwargs: Any) -> None:
+def save_group(
+    store: Any, *args: Any, zarr_version: int | None = None, path: str | None = None, **kwargs: Any
+) -> None:
     """Save several NumPy arrays as members of a group (``arr_0``, ... or by keyword)."""
     from .hierarchy import group
 
@@ -94,8 +114,9 @@ def save_group(store: Any, *args: Any, zarr_version: int | None = None,
             store.close()
 
 
-def save(store: Any, *args: Any, zarr_version: int | None = None, path: str | None = None,
-         **kwargs: Any) -> None:
+def save(
+    store: Any, *args: Any, zarr_version: int | None = None, path: str | None = None, **kwargs: Any
+) -> None:
     """Save one array (``save(store, a)``) or several as a group (``save(store, a, b=b)``)."""
     if len(args) == 0 and len(kwargs) == 0:
         raise ValueError("at least one array must be provided")
@@ -118,4 +139,47 @@ def load(store: Any, zarr_version: int | None = None, path: str | None = None) -
     raise PathNotFoundError(path)
 
 
-_np = np  # keep numpy imported for doctests that rely on it
+def consolidate_metadata(store: Any, metadata_key: str = ".zmetadata", *, path: str = "") -> Any:
+    """Gather every ``.zgroup``/``.zarray``/``.zattrs`` below ``path`` into one key.
+
+    Readers then get the whole hierarchy's metadata with a single store read
+    (:func:`open_consolidated`). Returns the group opened that way.
+    """
+    from .formats.v2 import json_dumps, json_loads
+
+    store = storage.normalize_store_arg(store, mode="w")
+    path = normalize_storage_path(path)
+    prefix = path + "/" if path else ""
+    names = (".zarray", ".zgroup", ".zattrs")
+    keys = [k for k in store.keys() if k.startswith(prefix) and k.rsplit("/", 1)[-1] in names]
+    values = store.getitems(keys)
+    doc = {
+        "zarr_consolidated_format": 1,
+        "metadata": {k[len(prefix) :]: json_loads(values[k], k) for k in keys if k in values},
+    }
+    store[prefix + metadata_key] = json_dumps(doc)
+    return open_consolidated(store, metadata_key=metadata_key, path=path)
+
+
+def open_consolidated(
+    store: Any, metadata_key: str = ".zmetadata", mode: str = "r+", **kwargs: Any
+) -> Any:
+    """Open a hierarchy using its consolidated metadata (one store read for all metadata).
+
+    The metadata are read-only (creating members, resizing or changing attributes raises
+    ``ReadOnlyError``); array data stay writable with ``mode='r+'``.
+    """
+    from .storage.consolidated import ConsolidatedMetadataStore
+
+    if mode not in ("r", "r+"):
+        raise ValueError(f"open_consolidated takes mode 'r' or 'r+', got {mode!r}")
+    store = storage.normalize_store_arg(
+        store, mode=mode, storage_options=kwargs.pop("storage_options", None)
+    )
+    path = normalize_storage_path(kwargs.pop("path", None))
+    prefix = path + "/" if path else ""
+    meta_store = ConsolidatedMetadataStore(store, metadata_key=prefix + metadata_key)
+    if prefix:
+        meta_store.meta_store = {prefix + k: v for k, v in meta_store.meta_store.items()}
+    chunk_store = kwargs.pop("chunk_store", None) or store
+    return open(meta_store, mode=mode, path=path, chunk_store=chunk_store, **kwargs)

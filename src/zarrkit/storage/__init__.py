@@ -26,8 +26,10 @@ from .base import (
     contains_group,
     normalize_storage_path,
 )
+from .consolidated import ConsolidatedMetadataStore
 from .directory import DirectoryStore, NestedDirectoryStore
 from .memory import MemoryStore
+from .zip import ZipStore
 
 __all__ = [
     "Store",
@@ -36,6 +38,8 @@ __all__ = [
     "MemoryStore",
     "DirectoryStore",
     "NestedDirectoryStore",
+    "ZipStore",
+    "ConsolidatedMetadataStore",
     "default_compressor",
     "normalize_store_arg",
     "contains_array",
@@ -53,7 +57,15 @@ BaseStore = Store
 #: Compressor of arrays created without ``compressor=``; read at creation time.
 default_compressor: Any = Blosc()
 
-for _cls in (Store, KVStore, MemoryStore, DirectoryStore, NestedDirectoryStore):
+for _cls in (
+    Store,
+    KVStore,
+    MemoryStore,
+    DirectoryStore,
+    NestedDirectoryStore,
+    ZipStore,
+    ConsolidatedMetadataStore,
+):
     _cls.__module__ = __name__
 
 
@@ -69,6 +81,8 @@ def normalize_store_arg(store: Any, mode: str = "a", storage_options: dict | Non
                 f"URL stores ({store!r}) need the fsspec store, which this version of zarrkit "
                 "does not include yet; pass a local path or a MutableMapping"
             )
+        if store.endswith(".zip"):
+            return ZipStore(store, mode="r" if mode == "r" else "a")
         return DirectoryStore(store)
     return as_store(store)
 

@@ -134,10 +134,8 @@ class Store(MutableMapping):
         if path and path in self:
             return _size_of(self[path])
         prefix = prefix_of(path)
-        return sum(_size_of(v) for v in self.getitems(self.keys_under_full(prefix)).values())
-
-    def keys_under_full(self, prefix: str) -> list[str]:
-        return [k for k in self.keys() if k.startswith(prefix)]
+        keys = [k for k in self.keys() if k.startswith(prefix)]
+        return sum(_size_of(v) for v in self.getitems(keys).values())
 
     def rename(self, src_path: str, dst_path: str) -> None:
         """Move everything below ``src_path`` to ``dst_path``."""

@@ -151,7 +151,7 @@ class DirectoryStore(Store):
         path = normalize_storage_path(path)
         folder = os.path.join(self.path, *path.split("/")) if path else self.path
         out = []
-        for sub, dirs, files in os.walk(folder):
+        for sub, _dirs, files in os.walk(folder):
             rel = os.path.relpath(sub, folder)
             rel = "" if rel == "." else rel.replace(os.sep, "/") + "/"
             out.extend(rel + f for f in files if not f.endswith(_TEMP_SUFFIX))

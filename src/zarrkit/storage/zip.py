@@ -1,0 +1,163 @@
+"""A store inside a single Zip file."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import ReadOnlyError
+from .base import Store, normalize_storage_path, prefix_of
+
+_DELETED = object()
+
+
+class ZipStore(Store):
+    """Keys are members of a Zip archive.
+
+    A Zip file cannot replace a member in place. Instead of silently appending a duplicate
+    entry (which readers resolve inconsistently), a rewritten or deleted key is held in memory
+    and the archive is rebuilt once, atomically, on :meth:`flush` or :meth:`close`. Close the
+    store when done writing.
+
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), 'x.zip')
+    >>> with ZipStore(path, mode='w') as s:
+    ...     s['a'] = b'1'
+    ...     s['a'] = b'2'
+    >>> ZipStore(path, mode='r')['a']
+    b'2'
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        compression: int = zipfile.ZIP_STORED,
+        allowZip64: bool = True,
+        mode: str = "a",
+        dimension_separator: str | None = None,
+    ) -> None:
+        self.path = os.path.abspath(os.fspath(path))
+        self.compression = compression
+        self.allowZip64 = allowZip64
+        self.mode = mode
+        self._dimension_separator = dimension_separator
+        self._read_only = mode == "r"
+        self._lock = threading.RLock()
+        self._overlay: dict[str, Any] = {}
+        self._open(mode)
+
+    def _open(self, mode: str) -> None:
+        self.zf = zipfile.ZipFile(
+            self.path, mode=mode, compression=self.compression, allowZip64=self.allowZip64
+        )
+        self._names = set(self.zf.namelist())
+
+    def __getstate__(self) -> dict:
+        self.flush()
+        return {
+            "path": self.path,
+            "compression": self.compression,
+            "allowZip64": self.allowZip64,
+            "mode": "a" if self.mode in ("w", "x") else self.mode,
+            "sep": self._dimension_separator,
+        }
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(
+            state["path"], state["compression"], state["allowZip64"], state["mode"], state["sep"]
+        )
+
+    def __getitem__(self, key: str) -> bytes:
+        with self._lock:
+            v = self._overlay.get(key)
+            if v is _DELETED:
+                raise KeyError(key)
+            if v is not None:
+                return v
+            if key not in self._names:
+                raise KeyError(key)
+            return self.zf.read(key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if self._read_only:
+            raise ReadOnlyError("zip store")
+        value = value if isinstance(value, bytes) else memoryview(value).tobytes()
+        with self._lock:
+            if key in self._names or key in self._overlay:
+                self._overlay[key] = value  # rewritten on flush/close
+                return
+            info = zipfile.ZipInfo(key, date_time=time.localtime(time.time())[:6])
+            info.compress_type = self.compression
+            info.external_attr = 0o644 << 16
+            self.zf.writestr(info, value)
+            self._names.add(key)
+
+    def __delitem__(self, key: str) -> None:
+        if self._read_only:
+            raise ReadOnlyError("zip store")
+        with self._lock:
+            if key not in self:
+                raise KeyError(key)
+            self._overlay[key] = _DELETED
+
+    def __contains__(self, key: object) -> bool:
+        with self._lock:
+            v = self._overlay.get(key)  # type: ignore[call-overload]
+            if v is _DELETED:
+                return False
+            return v is not None or key in self._names
+
+    def __iter__(self) -> Iterator[str]:
+        with self._lock:
+            keys = (self._names | set(self._overlay)) - {
+                k for k, v in self._overlay.items() if v is _DELETED
+            }
+        return iter(sorted(keys))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def rmdir(self, path: str = "") -> None:
+        if self._read_only:
+            raise ReadOnlyError("zip store")
+        prefix = prefix_of(normalize_storage_path(path))
+        with self._lock:
+            for k in list(self):
+                if k.startswith(prefix):
+                    self._overlay[k] = _DELETED
+
+    def flush(self) -> None:
+        """Write pending rewrites and deletions (rebuilds the archive if there are any)."""
+        with self._lock:
+            if self._read_only or not self._overlay:
+                return
+            temp = self.path + ".rebuild"
+            with zipfile.ZipFile(
+                temp, "w", compression=self.compression, allowZip64=self.allowZip64
+            ) as out:
+                for key in self:
+                    info = zipfile.ZipInfo(key, date_time=time.localtime(time.time())[:6])
+                    info.compress_type = self.compression
+                    info.external_attr = 0o644 << 16
+                    out.writestr(info, self[key])
+            self.zf.close()
+            os.replace(temp, self.path)
+            self._overlay.clear()
+            self._open("a")
+
+    def close(self) -> None:
+        """Flush and close the archive."""
+        with self._lock:
+            if self.zf.fp is None:
+                return
+            self.flush()
+            self.zf.close()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ZipStore) and self.path == other.path
+
+    __hash__ = None  # type: ignore[assignment]
