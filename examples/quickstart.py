@@ -12,8 +12,9 @@ import zarrkit
 def main(path: str = "data/quickstart.zarr") -> None:
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     compressor = Blosc(cname="zstd", clevel=3, shuffle=Blosc.BITSHUFFLE)
-    z = zarrkit.open(path, mode="w", shape=(4000, 4000), chunks=(1000, 1000), dtype="i4",
-                     compressor=compressor)
+    z = zarrkit.open(
+        path, mode="w", shape=(4000, 4000), chunks=(1000, 1000), dtype="i4", compressor=compressor
+    )
     data = np.arange(16_000_000, dtype="i4").reshape(4000, 4000)
     z[:] = data
     z.attrs["description"] = "a ramp of integers"

@@ -12,6 +12,7 @@ array([1, 1, 1, 0], dtype=int32)
 from numcodecs import Blosc
 
 from . import codecs, storage
+from ._tree import tree
 from .convenience import (
     consolidate_metadata,
     copy,
@@ -40,12 +41,18 @@ from .creation import (
     zeros_like,
 )
 from .errors import *  # noqa: F403
+from .hierarchy import Group, group, open_group
 from .pipeline.executor import get_num_threads, set_num_threads
 from .storage import (
+    DBMStore,
     DirectoryStore,
     KVStore,
+    LMDBStore,
+    LRUStoreCache,
     MemoryStore,
+    N5Store,
     NestedDirectoryStore,
+    SQLiteStore,
     ZipStore,
 )
 from .sync import ProcessSynchronizer, ThreadSynchronizer
@@ -53,14 +60,23 @@ from .sync import ProcessSynchronizer, ThreadSynchronizer
 __version__ = "0.1.0"
 
 __all__ = [
+    "Group",
+    "group",
+    "open_group",
+    "tree",
     "Array",
     "Blosc",
+    "DBMStore",
     "DirectoryStore",
+    "LMDBStore",
+    "LRUStoreCache",
+    "N5Store",
     "KVStore",
     "MemoryStore",
     "NestedDirectoryStore",
     "ProcessSynchronizer",
     "ThreadSynchronizer",
+    "SQLiteStore",
     "ZipStore",
     "array",
     "consolidate_metadata",

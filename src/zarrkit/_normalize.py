@@ -74,7 +74,9 @@ def normalize_chunks(chunks: Any, shape: tuple[int, ...], typesize: int) -> tupl
     try:
         chunks = tuple(chunks)
     except TypeError:
-        raise TypeError(f"chunks must be an integer, a tuple, True or False, got {chunks!r}") from None
+        raise TypeError(
+            f"chunks must be an integer, a tuple, True or False, got {chunks!r}"
+        ) from None
     if len(chunks) > len(shape):
         raise ValueError(
             f"chunks {chunks!r} have more dimensions ({len(chunks)}) than shape {shape!r}"
@@ -107,16 +109,32 @@ def normalize_dimension_separator(sep: str | None) -> str | None:
 
 
 def normalize_dtype(dtype: Any, object_codec: Any = None) -> tuple[np.dtype, Any]:
-    """Return ``(dtype, object_codec)``; handles ``str``, ``bytes`` and ``'array:T'``."""
+    """Return ``(dtype, object_codec)``; handles the object-array shorthands as zarr 2 does.
+
+    ``str`` (or ``'str'``) is ``object`` + ``VLenUTF8()``, ``bytes`` is ``object`` +
+    ``VLenBytes()`` and ``'array:T'`` is ``object`` + ``VLenArray(T)``; an ``object_codec``
+    given by the caller wins over the shorthand's codec.
+    """
     import numcodecs
 
     if dtype is str or (isinstance(dtype, str) and dtype == "str"):
-        return np.dtype(object), object_codec or numcodecs.VLenUTF8()
+        return np.dtype(object), numcodecs.VLenUTF8() if object_codec is None else object_codec
     if dtype is bytes or (isinstance(dtype, str) and dtype == "bytes"):
-        return np.dtype(object), object_codec or numcodecs.VLenBytes()
-    if isinstance(dtype, str) and dtype.startswith("array:"):
+        return np.dtype(object), numcodecs.VLenBytes() if object_codec is None else object_codec
+    if isinstance(dtype, str) and (dtype == "array" or dtype.startswith("array:")):
         inner = dtype[len("array:") :]
-        return np.dtype(object), object_codec or numcodecs.VLenArray(inner)
+        try:
+            item = np.dtype(inner) if inner else None
+        except TypeError:
+            item = None
+        if item is None or item.hasobject or item.fields is not None or item.shape:
+            raise TypeError(
+                f"bad dtype {dtype!r}: 'array:T' needs a NumPy primitive item dtype T, "
+                "e.g. 'array:i4' or 'array:f8'"
+            )
+        if object_codec is None:
+            object_codec = numcodecs.VLenArray(inner)
+        return np.dtype(object), object_codec
     try:
         out = np.dtype(dtype)
     except TypeError as e:

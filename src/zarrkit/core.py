@@ -80,7 +80,9 @@ class Array:
         from .storage import normalize_store_arg
 
         if zarr_version not in (None, 2):
-            raise ValueError(f"zarrkit reads and writes Zarr v2 only, got zarr_version={zarr_version}")
+            raise ValueError(
+                f"zarrkit reads and writes Zarr v2 only, got zarr_version={zarr_version}"
+            )
         self._store: Store = normalize_store_arg(store)
         self._chunk_store: Store | None = (
             None if chunk_store is None else normalize_store_arg(chunk_store)
@@ -138,7 +140,13 @@ class Array:
             self._load_metadata()
 
     def _write_metadata(self, meta: ArrayMeta) -> None:
-        object_codec = self._chain.filters[0] if meta.dtype.hasobject and self._chain.filters else None
+        from dataclasses import replace
+
+        # zarr 2 names the separator in use whenever it rewrites metadata (resize, append, ...)
+        meta = replace(meta, dimension_separator=meta.separator)
+        object_codec = (
+            self._chain.filters[0] if meta.dtype.hasobject and self._chain.filters else None
+        )
         self._store[self._meta_key] = encode_array_meta(meta, object_codec)
         self._set_meta(meta)
 
@@ -227,7 +235,9 @@ class Array:
         self._check_writable()
         with self._meta_lock():
             self._load_metadata()
-            self._write_metadata(replace(self._meta, fill_value=normalize_fill_value(value, self.dtype)))
+            self._write_metadata(
+                replace(self._meta, fill_value=normalize_fill_value(value, self.dtype))
+            )
 
     @property
     def order(self) -> str:
@@ -269,9 +279,9 @@ class Array:
 
     @property
     def cdata_shape(self) -> tuple[int, ...]:
-        """Number of chunks along each dimension."""
+        """Number of chunks along each dimension (``(1,)`` for a 0-d array, as zarr 2)."""
         self._refresh()
-        return self._meta.cdata_shape
+        return self._meta.cdata_shape or (1,)
 
     @property
     def nchunks(self) -> int:
@@ -346,10 +356,20 @@ class Array:
             return self.vindex[selection]
         return self.get_orthogonal_selection(sel, fields=fields)
 
-    def get_basic_selection(self, selection: Any = Ellipsis, out: Any = None, fields: Any = None) -> Any:
-        """Integers, slices (step >= 1) and ``...``; integer dimensions are dropped."""
+    def get_basic_selection(
+        self, selection: Any = Ellipsis, out: Any = None, fields: Any = None
+    ) -> Any:
+        """Integers, slices (step >= 1) and ``...``; integer dimensions are dropped.
+
+        As in zarr 2, ``...`` on a 0-d array gives a 0-d array, ``()`` gives a scalar.
+        """
         self._refresh()
-        return self._get(ix.BasicIndexer(selection, self._meta.shape, self._meta.chunks), out, fields)
+        indexer = ix.BasicIndexer(selection, self._meta.shape, self._meta.chunks)
+        keep_0d = not self._meta.shape and (
+            selection is Ellipsis
+            or (isinstance(selection, tuple) and any(s is Ellipsis for s in selection))
+        )
+        return self._get(indexer, out, fields, keep_0d=keep_0d)
 
     def get_orthogonal_selection(self, selection: Any, out: Any = None, fields: Any = None) -> Any:
         """Outer indexing: each dimension by integer, slice, or 1-D integer/Boolean array."""
@@ -375,26 +395,30 @@ class Array:
         indexer = ix.BlockIndexer(selection, self._meta.shape, self._meta.chunks)
         return self._get(indexer, out, fields)
 
-    def _get(self, indexer: ix.Indexer, out: Any, fields: Any) -> Any:
+    def _get(self, indexer: ix.Indexer, out: Any, fields: Any, keep_0d: bool = False) -> Any:
         out_dtype = ix.check_fields(fields, self._meta.dtype)
+        # a subarray field (('i2', (2,))) adds its item dimensions after the selection's
+        item_shape = out_dtype.shape
+        buffer_shape = indexer.buffer_shape + item_shape
         if out is not None:
             if not isinstance(out, np.ndarray):
                 raise TypeError(f"out must be a NumPy array, got {type(out).__name__}")
-            if out.shape != indexer.shape:
+            if out.shape != indexer.shape + item_shape:
                 raise ValueError(
-                    f"out has shape {out.shape}, the selection has shape {indexer.shape}"
+                    f"out has shape {out.shape}, the selection has shape "
+                    f"{indexer.shape + item_shape}"
                 )
-            buffer = out.reshape(indexer.buffer_shape)
-            if not np.shares_memory(buffer, out) and out.size:
-                buffer = np.empty(indexer.buffer_shape, dtype=out.dtype, order=self.order)
+            buffer = out.reshape(buffer_shape)
+            if not np.may_share_memory(buffer, out) and out.size:
+                buffer = np.empty(buffer_shape, dtype=out.dtype, order=self.order)
             self._pipeline.read(indexer, buffer, fields)
-            if not np.shares_memory(buffer, out) and out.size:
+            if not np.may_share_memory(buffer, out) and out.size:
                 out[...] = indexer.finish(buffer)
             return out
-        buffer = np.empty(indexer.buffer_shape, dtype=out_dtype, order=self._meta.order)
+        buffer = np.empty(buffer_shape, dtype=out_dtype.base, order=self._meta.order)
         self._pipeline.read(indexer, buffer, fields)
         result = indexer.finish(buffer)
-        if result.shape == () and not out_dtype.shape:
+        if result.shape == () and not out_dtype.shape and not keep_0d:
             return result[()]
         return result
 
@@ -439,7 +463,9 @@ class Array:
 
     def _set(self, indexer: ix.Indexer, value: Any, fields: Any) -> None:
         out_dtype = ix.check_fields(fields, self._meta.dtype)
-        sel_shape = indexer.shape
+        # a subarray field (('i2', (2,))) takes values with its item dimensions at the end
+        sel_shape = indexer.shape + out_dtype.shape
+        out_dtype = out_dtype.base
         basic = isinstance(indexer, ix.BasicIndexer | ix.BlockIndexer) and not indexer.drop_axes
         if _is_lazy_source(value) and basic:
             if tuple(value.shape) != sel_shape:
@@ -449,11 +475,17 @@ class Array:
             self._pipeline.write(indexer, value, fields)
             return
         value = self._as_value_array(value, out_dtype, sel_shape)
+        if out_dtype.hasobject and value.size > self._pipeline.batch:
+            # the pipeline stores nothing of a batch whose encoding fails, but a write of
+            # several batches could stop half way: check every item against the codec first
+            self._chain.encode_objects(value.reshape(-1))
         if value.ndim:
             value = indexer.value_for_buffer(value)
         self._pipeline.write(indexer, value, fields)
 
-    def _as_value_array(self, value: Any, dtype: np.dtype, sel_shape: tuple[int, ...]) -> np.ndarray:
+    def _as_value_array(
+        self, value: Any, dtype: np.dtype, sel_shape: tuple[int, ...]
+    ) -> np.ndarray:
         if dtype.hasobject:
             if sel_shape == () or isinstance(value, (str, bytes)) or not _is_sequence(value):
                 box = np.empty((), dtype=object)
@@ -471,7 +503,9 @@ class Array:
             try:
                 value = np.asarray(value, dtype=dtype) if dtype.shape == () else np.asarray(value)
             except (ValueError, TypeError) as e:
-                raise type(e)(f"cannot store {_short(value)} in an array of dtype {dtype}: {e}") from None
+                raise type(e)(
+                    f"cannot store {_short(value)} in an array of dtype {dtype}: {e}"
+                ) from None
         if value.ndim == 0:
             return value
         if sel_shape == () and value.size == 1:
@@ -511,13 +545,19 @@ class Array:
     def append(self, data: Any, axis: int = 0) -> tuple[int, ...]:
         """Grow along ``axis`` and write ``data`` into the new part; returns the new shape."""
         self._check_writable()
-        if not hasattr(data, "shape"):
+        if self._meta.dtype.hasobject:
+            # ragged items stay items; every one must encode before the array grows
+            data = _object_items(data, self.ndim)
+            self._chain.encode_objects(data.reshape(-1))
+        elif not hasattr(data, "shape"):
             data = np.asanyarray(data)
         with self._meta_lock():
             self._load_metadata()
             shape = self._meta.shape
             if not -len(shape) <= axis < len(shape):
-                raise ValueError(f"axis {axis} is out of range for an array of {len(shape)} dimensions")
+                raise ValueError(
+                    f"axis {axis} is out of range for an array of {len(shape)} dimensions"
+                )
             axis %= len(shape)
             if len(data.shape) != len(shape) or any(
                 a != b for i, (a, b) in enumerate(zip(shape, data.shape)) if i != axis
@@ -529,7 +569,8 @@ class Array:
             new_shape = tuple(s + (data.shape[i] if i == axis else 0) for i, s in enumerate(shape))
             self._write_metadata(self._meta.with_shape(new_shape))
             sel = tuple(
-                slice(shape[i], new_shape[i]) if i == axis else slice(None) for i in range(len(shape))
+                slice(shape[i], new_shape[i]) if i == axis else slice(None)
+                for i in range(len(shape))
             )
         self[sel] = data
         return new_shape
@@ -623,7 +664,14 @@ class Array:
         self.__init__(**state)
 
     def __dask_tokenize__(self) -> tuple:
-        return (type(self).__name__, id(self._store), self._path, self.shape, str(self.dtype), self.chunks)
+        return (
+            type(self).__name__,
+            id(self._store),
+            self._path,
+            self.shape,
+            str(self.dtype),
+            self.chunks,
+        )
 
 
 # -- accessors ---------------------------------------------------------------------------
@@ -702,6 +750,16 @@ def _is_lazy_source(value: Any) -> bool:
 
 def _is_sequence(value: Any) -> bool:
     return isinstance(value, (list, tuple, np.ndarray)) or _is_lazy_source(value)
+
+
+def _object_items(data: Any, ndim: int) -> np.ndarray:
+    """``data`` as an object array; a list of sequences for a 1-d array is a list of items."""
+    if ndim == 1 and isinstance(data, (list, tuple)):
+        arr = np.empty(len(data), dtype=object)
+        for i, v in enumerate(data):
+            arr[i] = v
+        return arr
+    return np.asarray(data, dtype=object)
 
 
 def _ragged(value: Any, sel_shape: tuple[int, ...]) -> bool:

@@ -6,6 +6,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+from numcodecs.compat import ensure_ndarray_like
 
 from . import storage
 from ._normalize import (
@@ -68,6 +69,39 @@ def _require_parent_groups(store: Store, path: str, overwrite: bool) -> None:
             store[prefix_of(p) + GROUP_KEY] = encode_group_meta()
 
 
+_OBJECT_CODEC_HINT = (
+    "pass object_codec= a numcodecs object codec (e.g. numcodecs.VLenUTF8(), "
+    "numcodecs.VLenBytes(), numcodecs.JSON(), numcodecs.MsgPack()), "
+    "or use dtype=str / dtype=bytes / dtype='array:i8'"
+)
+
+
+def _check_object_codec(codec: Any, what: str, fill_value: Any, dtype: np.dtype) -> None:
+    """Refuse a codec that cannot turn objects into bytes, or cannot encode the fill value.
+
+    Checked at creation so that the mistake shows at once, not at the first write.
+    """
+    try:
+        encoded = codec.encode(np.empty(0, dtype=dtype))
+        if ensure_ndarray_like(encoded).dtype.hasobject:
+            raise TypeError("it returns objects")
+    except Exception as e:
+        raise ValueError(
+            f"{what} {codec!r} cannot encode Python objects ({e}); {_OBJECT_CODEC_HINT}"
+        ) from None
+    if fill_value is None or dtype.kind != "O":
+        return
+    box = np.empty(1, dtype=object)
+    box[0] = fill_value
+    try:
+        codec.encode(box)
+    except Exception as e:
+        raise ValueError(
+            f"fill_value {fill_value!r} cannot be encoded by the object codec "
+            f"{type(codec).__name__}: {e}; use fill_value=None or a value the codec accepts"
+        ) from None
+
+
 def init_array(
     store: Any,
     shape: Any,
@@ -90,25 +124,29 @@ def init_array(
     """
     store = storage.normalize_store_arg(store)
     path = normalize_storage_path(path)
-    shape = normalize_shape(shape)
     dtype, object_codec = normalize_dtype("f8" if dtype is None else dtype, object_codec)
+    # a subarray dtype such as ('i4', (3,)) adds trailing dimensions, as in zarr 2
+    shape = normalize_shape(shape) + dtype.shape
+    dtype = dtype.base
     chunks = normalize_chunks(chunks, shape, dtype.itemsize)
     order = normalize_order(order)
-    if compressor == "default":
+    if shape == ():
+        compressor = None  # a 0-d array holds one value: zarr 2 never compresses it
+    elif isinstance(compressor, str) and compressor == "none":
+        compressor = None  # accepted by zarr 2 for compatibility
+    elif isinstance(compressor, str) and compressor == "default":
         compressor = storage.default_compressor
     check_codec(compressor, "compressor")
     filters = list(filters) if filters else []
     for f in filters:
         check_codec(f, "filter")
     filter_configs = [f.get_config() for f in filters]
+    fill_value = normalize_fill_value(fill_value, dtype)
     if dtype.hasobject:
         if object_codec is None:
             if not filters:
-                raise ValueError(
-                    "missing object_codec for object array: pass object_codec= a numcodecs "
-                    "object codec (e.g. numcodecs.VLenUTF8(), numcodecs.JSON(), "
-                    "numcodecs.MsgPack()), or use dtype=str / dtype=bytes / dtype='array:i8'"
-                )
+                raise ValueError(f"missing object_codec for object array: {_OBJECT_CODEC_HINT}")
+            _check_object_codec(filters[0], "the first filter", fill_value, dtype)
             warnings.warn(
                 "missing object_codec for object array; assuming the first filter encodes objects",
                 FutureWarning,
@@ -116,13 +154,13 @@ def init_array(
             )
         else:
             check_codec(object_codec, "object_codec")
+            _check_object_codec(object_codec, "object_codec", fill_value, dtype)
             filter_configs.insert(0, object_codec.get_config())
     elif object_codec is not None:
         warnings.warn("an object_codec is only needed for object arrays", stacklevel=3)
     if dimension_separator is None:
         dimension_separator = getattr(store, "_dimension_separator", None)
     dimension_separator = normalize_dimension_separator(dimension_separator)
-    fill_value = normalize_fill_value(fill_value, dtype)
     meta = ArrayMeta(
         shape=shape,
         chunks=chunks,
@@ -133,10 +171,7 @@ def init_array(
         filters=tuple(filter_configs) or None,
         dimension_separator=dimension_separator,
     )
-    if dtype.hasobject and fill_value is not None and object_codec is not None:
-        encoded = encode_array_meta(meta, object_codec)
-    else:
-        encoded = encode_array_meta(meta)
+    encoded = encode_array_meta(meta, object_codec)  # None: the first filter, if any
     chunk_store = None if chunk_store is None else storage.normalize_store_arg(chunk_store)
     if overwrite:
         store.rmdir(path)
@@ -271,8 +306,12 @@ def array(data: Any, **kwargs: Any) -> Array:
     array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
     """
     if not hasattr(data, "shape") or not hasattr(data, "dtype"):
-        data = np.asanyarray(data)
+        # items for an object array stay as given (a '<U' array would drop trailing NULs)
+        dtype = kwargs.get("dtype")
+        to_objects = dtype is not None and normalize_dtype(dtype)[0].hasobject
+        data = np.asarray(data, dtype=object) if to_objects else np.asanyarray(data)
     if kwargs.get("dtype") is None:
+        _inherit_object_codec(data, kwargs)
         kwargs["dtype"] = data.dtype
     shape, chunks = _shape_chunks(data)
     kwargs["shape"] = shape
@@ -321,6 +360,10 @@ def open_array(
     store = storage.normalize_store_arg(store, mode=mode, storage_options=storage_options)
     path = normalize_storage_path(path)
     chunk_store = None if chunk_store is None else storage.normalize_store_arg(chunk_store)
+    if dimension_separator is None and type(store) is storage.KVStore:
+        # zarr 2's open_array writes "." explicitly for a plain mapping (its KVStore has no
+        # separator of its own); other stores give their own default
+        dimension_separator = "."
 
     def init(overwrite: bool) -> None:
         if shape is None:
@@ -375,12 +418,30 @@ def open_array(
     )
 
 
+def _inherit_object_codec(a: Any, kwargs: dict) -> None:
+    """Copying an object array keeps its object codec (its first filter), as ``object_codec``.
+
+    zarr 2 passes it on as a plain filter, which works but warns (FutureWarning).
+    """
+    if (
+        isinstance(a, Array)
+        and a.dtype.hasobject
+        and a.filters
+        and kwargs.get("object_codec") is None
+        and kwargs.get("filters") is None
+    ):
+        kwargs["object_codec"] = a.filters[0]
+        kwargs["filters"] = a.filters[1:] or None
+
+
 def _like_args(a: Any, kwargs: dict) -> dict:
     shape, chunks = _shape_chunks(a)
     if shape is not None:
         kwargs.setdefault("shape", shape)
     if chunks is not None:
         kwargs.setdefault("chunks", chunks)
+    if kwargs.get("dtype") is None:
+        _inherit_object_codec(a, kwargs)
     if hasattr(a, "dtype"):
         kwargs.setdefault("dtype", a.dtype)
     if isinstance(a, Array):

@@ -30,6 +30,13 @@ from .errors import (
 Shape = tuple[int, ...]
 
 
+class IndexShapeError(IndexError, ValueError):
+    """Coordinate arrays that cannot be broadcast together.
+
+    An ``IndexError`` as in NumPy, and a ``ValueError`` as zarr 2 raised for it.
+    """
+
+
 class ChunkProjection(NamedTuple):
     """How one chunk takes part in a selection.
 
@@ -48,6 +55,9 @@ class ChunkProjection(NamedTuple):
 
 
 def is_integer(x: Any) -> bool:
+    """An integer index: a Python or NumPy integer, or a 0-d integer array (as in NumPy)."""
+    if isinstance(x, np.ndarray):
+        return x.ndim == 0 and x.dtype.kind in "iu"
     return isinstance(x, numbers.Integral) and not isinstance(x, (bool, np.bool_))
 
 
@@ -222,15 +232,21 @@ class Indexer:
         raise NotImplementedError
 
     def finish(self, buffer: np.ndarray) -> np.ndarray:
-        """Turn the filled working buffer into the result."""
+        """Turn the filled working buffer into the result.
+
+        Trailing dimensions past ``buffer_shape`` (those of a subarray field such as
+        ``('i2', (2,))``) are kept as they are.
+        """
         if self.drop_axes:
-            return buffer.reshape(self.shape, order="A") if buffer.size else buffer.reshape(self.shape)
+            shape = self.shape + buffer.shape[len(self.buffer_shape) :]
+            # only length-1 axes go, so order 'A' keeps a view of either memory order
+            return buffer.reshape(shape, order="A") if buffer.size else buffer.reshape(shape)
         return buffer
 
     def value_for_buffer(self, value: np.ndarray) -> np.ndarray:
-        """Shape a value of the result's shape like the working buffer (for writes)."""
+        """Shape a value of the result's shape (plus any item dimensions) like the buffer."""
         if self.drop_axes:
-            return value.reshape(self.buffer_shape)
+            return value.reshape(self.buffer_shape + value.shape[len(self.shape) :])
         return value
 
 
@@ -260,15 +276,16 @@ class _ProductIndexer(Indexer):
         if not self.dims:
             yield ChunkProjection((), (), (), True)
             return
+        has_ints = any(isinstance(d, IntDim) for d in self.dims)
         for combo in itertools.product(*(list(d.parts()) for d in self.dims)):
-            coords = tuple(p.chunk for p in combo)
-            complete = all(p.complete for p in combo)
-            if not self.has_arrays:
-                chunk_sel = tuple(p.chunk_sel for p in combo)
-                out_sel = tuple(p.out_sel for p in combo if p.out_sel is not None)
-            else:
+            # one zip transposes the parts (chunk, chunk_sel, out_sel, complete) per field:
+            # this loop runs once per chunk, so it avoids per-field generator expressions
+            coords, chunk_sel, out_sel, complete = zip(*combo)
+            if self.has_arrays:
                 chunk_sel, out_sel = self._outer(combo)
-            yield ChunkProjection(coords, chunk_sel, out_sel, complete)
+            elif has_ints:
+                out_sel = tuple(s for s in out_sel if s is not None)
+            yield ChunkProjection(coords, chunk_sel, out_sel, all(complete))
 
     def _outer(self, combo: tuple[_DimPart, ...]) -> tuple[Any, Any]:
         chunk_items: list[Any] = []
@@ -356,7 +373,7 @@ class CoordinateIndexer(Indexer):
             arrays = np.broadcast_arrays(*arrays)
         except ValueError:
             shapes = ", ".join(str(a.shape) for a in arrays)
-            raise IndexError(
+            raise IndexShapeError(
                 f"coordinate arrays of shapes {shapes} cannot be broadcast together"
             ) from None
         self.shape = arrays[0].shape if arrays else ()
@@ -367,10 +384,10 @@ class CoordinateIndexer(Indexer):
         self._n = n
 
     def finish(self, buffer: np.ndarray) -> np.ndarray:
-        return buffer.reshape(self.shape)
+        return buffer.reshape(self.shape + buffer.shape[1:])
 
     def value_for_buffer(self, value: np.ndarray) -> np.ndarray:
-        return value.reshape(self.buffer_shape)
+        return value.reshape(self.buffer_shape + value.shape[len(self.shape) :])
 
     def __iter__(self) -> Iterator[ChunkProjection]:
         if self._n == 0:
@@ -448,26 +465,41 @@ def is_basic_selection(selection: Any) -> bool:
     return all(is_integer(s) or isinstance(s, slice) or s is Ellipsis for s in items)
 
 
-def _is_int_seq(x: Any) -> bool:
+def _index_array(x: Any) -> np.ndarray | None:
+    """``x`` as an array if it is a list or ndarray (any nesting) of integers or Booleans."""
     if isinstance(x, list):
-        return len(x) > 0 and all(is_integer(e) for e in x) or x == []
-    return isinstance(x, np.ndarray) and x.dtype.kind in "iu" and x.ndim > 0
+        try:
+            arr = np.asarray(x)
+        except ValueError:  # ragged
+            return None
+        if arr.size == 0:  # empty lists ([], [[]]) select nothing, as in NumPy
+            arr = arr.astype(np.intp)
+    elif isinstance(x, np.ndarray):
+        arr = x
+    else:
+        return None
+    return arr if arr.ndim > 0 and arr.dtype.kind in "iub" else None
 
 
-def _is_bool_seq(x: Any) -> bool:
-    if isinstance(x, list):
-        return len(x) > 0 and all(isinstance(e, (bool, np.bool_)) for e in x)
-    return isinstance(x, np.ndarray) and x.dtype.kind == "b"
+def _is_int_array(x: Any) -> bool:
+    arr = _index_array(x)
+    return arr is not None and arr.dtype.kind in "iu"
 
 
 def is_pure_fancy(selection: Any, ndim: int) -> bool:
-    """Only integers and integer arrays, at least one array: a coordinate selection (zarr 2)."""
-    if ndim == 1 and (_is_int_seq(selection) or _is_bool_seq(selection)):
-        return True
-    if not isinstance(selection, tuple) or len(selection) != ndim:
+    """True for a selection that ``z[...]`` treats as coordinate (or mask) selection.
+
+    As in zarr 2: one integer array per dimension, integers allowed, at least one array;
+    on a 1-D array also a bare integer or Boolean array. A Boolean array with the array's
+    number of dimensions is a mask selection, as in NumPy.
+    """
+    if not isinstance(selection, tuple):
+        arr = _index_array(selection)
+        return arr is not None and (ndim == 1 or (arr.dtype.kind == "b" and arr.ndim == ndim))
+    if len(selection) != ndim:
         return False
-    return all(is_integer(e) or _is_int_seq(e) for e in selection) and any(
-        _is_int_seq(e) for e in selection
+    return all(is_integer(e) or _is_int_array(e) for e in selection) and any(
+        _is_int_array(e) for e in selection
     )
 
 
@@ -477,7 +509,8 @@ def is_mask_selection(selection: Any) -> bool:
         if len(selection) != 1:
             return False
         selection = selection[0]
-    return _is_bool_seq(selection)
+    arr = _index_array(selection)
+    return arr is not None and arr.dtype.kind == "b"
 
 
 def pop_fields(selection: Any) -> tuple[Any, Any]:

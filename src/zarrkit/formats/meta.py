@@ -32,6 +32,14 @@ class ArrayMeta:
     zarr_format: int = 2
     extra: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # hold codec configs in their JSON form (lists, not tuples; Python numbers), so that a
+        # record made from ``codec.get_config()`` equals the one read back from .zarray
+        if self.compressor is not None:
+            object.__setattr__(self, "compressor", _as_json_value(self.compressor))
+        if self.filters is not None:
+            object.__setattr__(self, "filters", tuple(_as_json_value(f) for f in self.filters))
+
     @property
     def ndim(self) -> int:
         return len(self.shape)
@@ -74,13 +82,30 @@ class ArrayMeta:
         )
 
 
+def _as_json_value(obj: Any) -> Any:
+    """``obj`` as JSON gives it back: tuples become lists, NumPy scalars Python ones."""
+    if isinstance(obj, dict):
+        return {k: _as_json_value(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_as_json_value(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
 def _same_fill(a: Any, b: Any) -> bool:
+    """Fill values are the same when they are stored the same (NaN and NaT equal themselves)."""
     if a is None or b is None:
         return a is b
     try:
-        if np.asarray(a).dtype.kind in "fc" and np.asarray(b).dtype.kind in "fc":
-            return bool(np.all((np.asarray(a) == np.asarray(b)) | (np.isnan(a) & np.isnan(b))))
-        return bool(np.all(np.asarray(a) == np.asarray(b)))
+        x, y = np.asarray(a), np.asarray(b)
+        if x.dtype.kind in "fc" and y.dtype.kind in "fc":
+            return bool(np.all((x == y) | (np.isnan(x) & np.isnan(y))))
+        if x.dtype.kind in "mM" and y.dtype.kind in "mM":
+            return bool(np.all((x == y) | (np.isnat(x) & np.isnat(y))))
+        if x.dtype.kind == "V" and x.dtype == y.dtype:
+            return x.tobytes() == y.tobytes()  # stored as base64 of these bytes
+        return bool(np.all(x == y))
     except Exception:
         return a == b
 

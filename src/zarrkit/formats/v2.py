@@ -106,6 +106,15 @@ def decode_dtype(d: Any) -> np.dtype:
 def normalize_fill_value(fill_value: Any, dtype: np.dtype) -> Any:
     """Turn a user fill value into a NumPy scalar of ``dtype`` (None stays None)."""
     if fill_value is None or dtype.hasobject:
+        if fill_value is not None and dtype.kind == "O":
+            # zarr 2 stores an object array's fill value as is in the JSON of .zarray
+            try:
+                json.dumps(fill_value, cls=_NumberEncoder)
+            except (TypeError, ValueError) as e:
+                raise ValueError(
+                    f"fill_value {fill_value!r} of an object array must be a JSON value "
+                    f"(it is stored as is in .zarray), e.g. None, '' or 0: {e}"
+                ) from None
         return fill_value
     if not isinstance(fill_value, (np.void, str, bytes)):
         try:
@@ -150,7 +159,9 @@ def encode_fill_value(v: Any, dtype: np.dtype, object_codec: Any = None) -> Any:
         f8 = np.dtype("f8")
         return [encode_fill_value(v.real, f8), encode_fill_value(v.imag, f8)]
     if kind in "SV":
-        return base64.standard_b64encode(bytes(v) if kind == "V" else v).decode("ascii")
+        # a structured item's raw bytes (bytes(v) fails for datetime fields)
+        raw = np.asarray(v, dtype=dtype).tobytes() if kind == "V" else v
+        return base64.standard_b64encode(raw).decode("ascii")
     if kind in "mM":
         return int(np.asarray(v).view("i8"))
     if kind == "b":
@@ -165,6 +176,8 @@ def decode_fill_value(v: Any, dtype: np.dtype, object_codec: Any = None) -> Any:
     if v is None:
         return None
     kind = dtype.kind
+    if kind == "O":
+        return v  # the JSON value itself; np.array() would turn a list into an array
     if kind == "V" and dtype.hasobject:
         if object_codec is None:
             raise ValueError("missing object_codec for object array")
@@ -200,7 +213,15 @@ _REQUIRED = ("zarr_format", "shape", "chunks", "dtype", "compressor", "fill_valu
 
 
 def encode_array_meta(meta: ArrayMeta, object_codec: Any = None) -> bytes:
-    """``.zarray`` bytes for a record."""
+    """``.zarray`` bytes for a record.
+
+    For object arrays the fill value is encoded with ``object_codec``, which defaults to the
+    first filter (where zarr 2 keeps the object codec), as zarr-python 2.x does.
+    """
+    if object_codec is None and meta.dtype.hasobject and meta.filters:
+        from numcodecs import get_codec
+
+        object_codec = get_codec(dict(meta.filters[0]))
     doc: dict[str, Any] = {
         "zarr_format": ZARR_FORMAT,
         "shape": list(meta.shape),

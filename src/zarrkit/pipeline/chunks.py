@@ -27,6 +27,11 @@ from ..storage.base import Store, prefix_of
 from .codec_chain import CodecChain
 from .executor import get_num_threads, run_parallel
 
+# errors of codecs that refuse to decode (not corruption), e.g. unpickling without opt-in
+_REFUSED: tuple[type[BaseException], ...] = tuple(
+    t for t in (getattr(getattr(numcodecs, "errors", None), "UnsafeDecodeError", None),) if t
+)
+
 _BATCH_BYTES = 128 * 2**20
 _MAX_BATCH = 1024
 
@@ -70,6 +75,8 @@ class ChunkPipeline:
     def _decode(self, key: str, data: Any) -> np.ndarray:
         try:
             return self.chain.decode(data)
+        except _REFUSED:
+            raise  # e.g. numcodecs refusing to unpickle: the chunk is not corrupt
         except Exception as e:
             raise CorruptChunkError(key, f"{type(e).__name__}: {e}") from e
 
@@ -94,6 +101,9 @@ class ChunkPipeline:
         fill = self.meta.fill_value
         if fill is not None and fields is not None:
             fill = np.asarray(fill, dtype=self.meta.dtype)[fields]
+        elif fill is not None and self.meta.dtype.kind == "O":
+            fill = np.empty((), dtype=object)  # one item, even if the fill is a list
+            fill[()] = self.meta.fill_value
         direct_ok = fields is None and self.chain.can_decode_into and out.dtype == self.meta.dtype
         contiguous = "c_contiguous" if self.meta.order == "C" else "f_contiguous"
 
@@ -104,12 +114,10 @@ class ChunkPipeline:
                     out[p.out_selection] = fill
                 return
             if direct_ok and p.complete:
-                dest = out[p.out_selection]
-                if (
-                    dest.size == self.chunk_size
-                    and getattr(dest.flags, contiguous)
-                    and np.shares_memory(dest, out)
-                ):
+                # complete projections index the output with slices (and integers, which
+                # the Ellipsis keeps from turning a 0-d destination into a scalar copy)
+                dest = out[(*p.out_selection, Ellipsis)]
+                if dest.size == self.chunk_size and getattr(dest.flags, contiguous):
                     try:
                         self.chain.decode_into(data, dest)
                         return
@@ -172,12 +180,17 @@ class ChunkPipeline:
                 key = keys[i]
                 v = value if scalar else (pieces[i] if lazy else value[p.out_selection])
                 if fields is None and p.complete:
-                    if scalar:
+                    edge = _is_edge(p, meta)
+                    if scalar and not edge:
                         chunk = np.empty(meta.chunks, dtype=meta.dtype, order=meta.order)
                         chunk.fill(v)
                     else:
-                        chunk = self._new_chunk() if _is_edge(p, meta) else np.empty(
-                            meta.chunks, dtype=meta.dtype, order=meta.order
+                        # the part of an edge chunk outside the array holds the fill value
+                        # (as zarr 2 writes it, so the stored bytes are the same)
+                        chunk = (
+                            self._new_chunk()
+                            if edge
+                            else np.empty(meta.chunks, dtype=meta.dtype, order=meta.order)
                         )
                         chunk[p.chunk_selection] = v
                 else:
@@ -227,12 +240,23 @@ def _is_edge(p: ChunkProjection, meta: ArrayMeta) -> bool:
     return any((c + 1) * n > s for c, n, s in zip(p.chunk_coords, meta.chunks, meta.shape))
 
 
+def _same_item(x: Any, fill: Any) -> bool:
+    """One object item is the fill value: same type and equal (a ragged row never is)."""
+    if type(x) is not type(fill):
+        return False
+    try:
+        eq = x == fill
+    except Exception:
+        return False
+    return isinstance(eq, (bool, np.bool_)) and bool(eq)
+
+
 def _is_fill(chunk: np.ndarray, fill: Any) -> bool:
     """True when every item of ``chunk`` equals the fill value."""
     if fill is None:
         return False
     if chunk.dtype.hasobject:
-        return all(x == fill for x in chunk.ravel(order="K"))
+        return all(_same_item(x, fill) for x in chunk.ravel(order="K"))
     if chunk.dtype.names is not None or chunk.dtype.kind == "V":
         f = np.asarray(fill, dtype=chunk.dtype).tobytes()
         raw = np.ascontiguousarray(chunk).view(np.uint8).reshape(-1, chunk.dtype.itemsize)

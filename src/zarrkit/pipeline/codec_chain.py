@@ -6,6 +6,7 @@ filter, as in zarr 2, so object arrays need nothing special here beyond the obje
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numcodecs
@@ -42,9 +43,13 @@ class CodecChain:
         self.dtype = meta.dtype
         self.order = meta.order
         self.chunk_shape = meta.chunks
+        self.chunk_items = math.prod(meta.chunks)
         self.is_object = meta.dtype.hasobject
         # decoding straight into the caller's buffer is possible with no filters
-        self.can_decode_into = self.compressor is not None and not self.filters and not self.is_object
+        self.can_decode_into = (
+            self.compressor is not None and not self.filters and not self.is_object
+        )
+        self.blosc_compressor = isinstance(self.compressor, numcodecs.Blosc)
         self.uses_blosc = isinstance(self.compressor, numcodecs.Blosc) or any(
             isinstance(f, numcodecs.Blosc) for f in self.filters
         )
@@ -55,17 +60,35 @@ class CodecChain:
             chunk = np.asfortranarray(chunk)
         else:
             chunk = np.ascontiguousarray(chunk)
-        data: Any = chunk
-        for f in self.filters:
+        data: Any = self.encode_objects(chunk) if self.is_object else chunk
+        for f in self.filters[1:] if self.is_object else self.filters:
             data = f.encode(data)
-        if self.is_object is False and isinstance(data, np.ndarray) and data.dtype == object:
-            raise TypeError("cannot encode an object chunk without an object codec")
+        if isinstance(data, np.ndarray) and data.dtype.hasobject:
+            raise TypeError(
+                f"the object codec {self.filters[0]!r} did not turn the objects into bytes"
+            )
         if self.compressor is not None:
-            data = self.compressor.encode(data)
+            data = self.compressor.encode(_plain_records(data))
         if isinstance(data, bytes):
             return data
         arr = ensure_ndarray_like(data)
         return arr.tobytes(order="A")
+
+    def encode_objects(self, values: np.ndarray) -> Any:
+        """Encode an object array with the object codec (the first filter, as in zarr 2).
+
+        An item the codec cannot encode raises the codec's error (same type), naming the codec.
+        """
+        if not self.filters:
+            raise TypeError(
+                "cannot encode an object array: its metadata names no object codec "
+                "(the first filter of an object array)"
+            )
+        codec = self.filters[0]
+        try:
+            return codec.encode(values)
+        except Exception as e:
+            raise _object_encode_error(codec, e) from e
 
     def decode(self, data: Any) -> np.ndarray:
         """Stored bytes -> chunk array of the chunk shape, in the array's memory order."""
@@ -73,19 +96,63 @@ class CodecChain:
             data = self.compressor.decode(data)
         for f in reversed(self.filters):
             data = f.decode(data)
-        arr = ensure_ndarray_like(data)
+        # codecs return bytes; np.frombuffer is much cheaper than ensure_ndarray_like there
+        if type(data) is bytes:
+            arr = np.frombuffer(data, dtype=np.uint8)
+        else:
+            arr = ensure_ndarray_like(data)
         if self.is_object:
             if arr.dtype != object:
                 raise TypeError("object codec did not produce objects")
+            if arr.shape == tuple(self.chunk_shape):
+                # JSON, MsgPack and Pickle give the chunk back in its shape, items in logical
+                # order: reshaping in the array's memory order would scramble an F-order chunk
+                return arr
         else:
             arr = arr.view(self.dtype)
         arr = arr.reshape(-1, order="A")
-        expected = int(np.prod(self.chunk_shape, dtype=np.int64))
+        expected = self.chunk_items
         if arr.size != expected:
-            raise ValueError(f"decoded {arr.size} items, expected {expected} for chunk shape {self.chunk_shape}")
+            raise ValueError(
+                f"decoded {arr.size} items, expected {expected} for chunk shape {self.chunk_shape}"
+            )
         return arr.reshape(self.chunk_shape, order=self.order)
 
     def decode_into(self, data: Any, dest: np.ndarray) -> None:
         """Decode straight into ``dest``: contiguous in the array's order, chunk-sized, same dtype."""
+        if self.blosc_compressor:
+            # Blosc fills a larger ``out`` without complaint: a short chunk would leave the
+            # rest of ``dest`` uninitialised, so check the size in its header first
+            nbytes = _blosc_nbytes(data)
+            if nbytes != dest.nbytes:
+                raise ValueError(
+                    f"decoded {nbytes} bytes, expected {dest.nbytes} for chunk shape "
+                    f"{self.chunk_shape}"
+                )
         flat = dest.reshape(-1, order=self.order)
-        self.compressor.decode(data, out=flat)  # type: ignore[union-attr]
+        self.compressor.decode(data, out=_plain_records(flat))  # type: ignore[union-attr]
+
+
+def _blosc_nbytes(data: Any) -> int:
+    """Uncompressed size recorded in a Blosc header (little-endian uint32 at bytes 4-8)."""
+    return int(np.frombuffer(data, dtype="<u4", count=1, offset=4)[0])
+
+
+def _plain_records(data: Any) -> Any:
+    """Structured items as unstructured ``V<n>`` of the same size.
+
+    numcodecs >= 0.16 compressors reject structured arrays with datetime fields (the buffer
+    protocol cannot express them); the same bytes and item size give the same output.
+    """
+    if isinstance(data, np.ndarray) and data.dtype.names is not None and not data.dtype.hasobject:
+        return data.view(f"V{data.dtype.itemsize}")
+    return data
+
+
+def _object_encode_error(codec: Codec, e: Exception) -> Exception:
+    """``e`` of an object codec, re-made with a message that names the codec."""
+    msg = f"cannot encode the value with the array's object codec {type(codec).__name__}: {e}"
+    try:
+        return type(e)(msg)
+    except Exception:  # exceptions with other constructors, e.g. UnicodeEncodeError
+        return ValueError(msg) if isinstance(e, ValueError) else TypeError(msg)

@@ -26,9 +26,14 @@ from .base import (
     contains_group,
     normalize_storage_path,
 )
+from .cache import LRUStoreCache
 from .consolidated import ConsolidatedMetadataStore
+from .dbm import DBMStore
 from .directory import DirectoryStore, NestedDirectoryStore
+from .lmdb import LMDBStore
 from .memory import MemoryStore
+from .n5 import N5Store
+from .sqlite import SQLiteStore
 from .zip import ZipStore
 
 __all__ = [
@@ -39,7 +44,12 @@ __all__ = [
     "DirectoryStore",
     "NestedDirectoryStore",
     "ZipStore",
+    "SQLiteStore",
     "ConsolidatedMetadataStore",
+    "DBMStore",
+    "LMDBStore",
+    "LRUStoreCache",
+    "N5Store",
     "default_compressor",
     "normalize_store_arg",
     "contains_array",
@@ -64,7 +74,11 @@ for _cls in (
     DirectoryStore,
     NestedDirectoryStore,
     ZipStore,
+    SQLiteStore,
     ConsolidatedMetadataStore,
+    DBMStore,
+    LMDBStore,
+    LRUStoreCache,
 ):
     _cls.__module__ = __name__
 
@@ -81,6 +95,8 @@ def normalize_store_arg(store: Any, mode: str = "a", storage_options: dict | Non
                 f"URL stores ({store!r}) need the fsspec store, which this version of zarrkit "
                 "does not include yet; pass a local path or a MutableMapping"
             )
+        if store.rstrip("/").endswith(".n5"):
+            return N5Store(store)
         if store.endswith(".zip"):
             return ZipStore(store, mode="r" if mode == "r" else "a")
         return DirectoryStore(store)

@@ -8,6 +8,7 @@ an fsspec ``FSMap``) is adapted by :func:`as_store`, keeping its own batch metho
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
 
@@ -200,12 +201,14 @@ class KVStore(Store):
 
     def getitems(self, keys: Iterable[str], *, contexts: Any = None) -> dict[str, Any]:
         inner = self._mutable_mapping
-        batched = getattr(type(inner), "getitems", None)
-        if batched is not None and not isinstance(inner, Store):
-            # an fsspec FSMap: one concurrent request for the batch
-            return dict(inner.getitems(list(keys), on_error="omit"))
         if isinstance(inner, Store):
             return inner.getitems(keys, contexts=contexts)
+        if _is_fsspec_map(inner):
+            # an fsspec FSMap: one concurrent request for the batch
+            return dict(inner.getitems(list(keys), on_error="omit"))
+        if getattr(type(inner), "getitems", None) is not None:
+            # a store of the zarr 2 protocol: getitems(keys, *, contexts), absent keys left out
+            return dict(inner.getitems(list(keys), contexts={} if contexts is None else contexts))
         out = {}
         for k in keys:
             v = inner.get(k)
@@ -233,6 +236,12 @@ class KVStore(Store):
 
     def __repr__(self) -> str:
         return f"<{type(self).__module__}.{type(self).__name__}: \n{self._mutable_mapping!r}\n at {id(self):#x}>"
+
+
+def _is_fsspec_map(obj: Any) -> bool:
+    """True for an fsspec ``FSMap`` (whose ``getitems`` takes ``on_error``, not ``contexts``)."""
+    mapping = sys.modules.get("fsspec.mapping")
+    return mapping is not None and isinstance(obj, mapping.FSMap)
 
 
 def as_store(store: Any) -> Store:

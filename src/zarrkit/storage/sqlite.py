@@ -26,8 +26,9 @@ class SQLiteStore(Store):
     >>> s.close()
     """
 
-    def __init__(self, path: str | os.PathLike, dimension_separator: str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, path: str | os.PathLike, dimension_separator: str | None = None, **kwargs: Any
+    ) -> None:
         path = os.fspath(path)
         self.path = path if path == ":memory:" else os.path.abspath(path)
         self.kwargs = kwargs
@@ -99,7 +100,9 @@ class SQLiteStore(Store):
 
     def setitems(self, values: Mapping[str, Any]) -> None:
         self._check_writable()
-        rows = [(k, v if isinstance(v, bytes) else memoryview(v).tobytes()) for k, v in values.items()]
+        rows = [
+            (k, v if isinstance(v, bytes) else memoryview(v).tobytes()) for k, v in values.items()
+        ]
         with self._lock, self.conn:
             self.conn.executemany("REPLACE INTO zarr(k, v) VALUES (?, ?)", rows)
 

@@ -1,0 +1,698 @@
+"""Groups: named containers of arrays and other groups (the zarr 2 / h5py ``Group`` API).
+
+A group is a ``.zgroup`` document at a path of a store; its members are the arrays and groups
+directly below that path. Member names may be paths (``'foo/bar/baz'``) reaching any depth, and
+creating a member creates the groups above it. A name starting with ``'/'`` is taken from the
+root of the store, as in h5py.
+
+>>> import zarrkit
+>>> root = zarrkit.group()
+>>> z = root.zeros('foo/bar/baz', shape=(10, 10), chunks=(5, 5), dtype='i4')
+>>> root['foo/bar']
+<zarrkit.hierarchy.Group '/foo/bar'>
+>>> sorted(root['foo'])
+['bar']
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from itertools import islice
+from keyword import iskeyword
+from typing import Any
+
+import numpy as np
+
+from . import creation, storage
+from ._info import InfoReporter, type_name
+from ._normalize import normalize_shape
+from ._tree import TreeViewer
+from .attrs import Attributes
+from .core import Array
+from .errors import ContainsArrayError, ContainsGroupError, GroupNotFoundError, ReadOnlyError
+from .formats.v2 import ATTRS_KEY, GROUP_KEY, decode_group_meta
+from .storage.base import (
+    Store,
+    contains_array,
+    contains_group,
+    normalize_storage_path,
+    prefix_of,
+)
+
+__all__ = ["Group", "group", "open_group", "LazyLoader"]
+
+_GROUP_MODES = ("r", "r+", "a", "w", "w-", "x")
+
+
+def _normalize_group_store(
+    store: Any, mode: str = "a", storage_options: dict | None = None
+) -> Store:
+    """A store for a group: a new :class:`MemoryStore` when none is given (as zarr 2)."""
+    if store is None:
+        return storage.MemoryStore()
+    return storage.normalize_store_arg(store, mode=mode, storage_options=storage_options)
+
+
+class Group(MutableMapping):
+    """A group of arrays and groups in a store.
+
+    Parameters
+    ----------
+    store : MutableMapping or str
+        Where the hierarchy lives (a path means a :class:`DirectoryStore`).
+    path : str, optional
+        Path of the group within the store.
+    read_only : bool
+        Refuse every write (member creation, deletion, moves, attributes).
+    chunk_store : MutableMapping, optional
+        Separate store for the chunks of member arrays.
+    cache_attrs : bool
+        Keep user attributes in memory.
+    synchronizer : object, optional
+        Locks shared with member arrays (:class:`zarrkit.sync.ThreadSynchronizer`, ...).
+
+    Raises ``ContainsArrayError`` if an array is at ``path`` and ``GroupNotFoundError`` if no
+    group is there.
+    """
+
+    def __init__(
+        self,
+        store: Any,
+        path: str | None = None,
+        read_only: bool = False,
+        chunk_store: Any = None,
+        cache_attrs: bool = True,
+        synchronizer: Any = None,
+        zarr_version: int | None = None,
+        *,
+        meta_array: Any = None,
+    ) -> None:
+        if zarr_version not in (None, 2):
+            raise ValueError(
+                f"zarrkit reads and writes Zarr v2 only, got zarr_version={zarr_version}"
+            )
+        self._store: Store = _normalize_group_store(store)
+        self._chunk_store: Store | None = (
+            None if chunk_store is None else storage.normalize_store_arg(chunk_store)
+        )
+        self._path = normalize_storage_path(path)
+        self._key_prefix = prefix_of(self._path)
+        self._read_only = bool(read_only)
+        self._synchronizer = synchronizer
+        self._cache_attrs = cache_attrs
+        if contains_array(self._store, self._path):
+            raise ContainsArrayError(self._path)
+        meta_key = self._key_prefix + GROUP_KEY
+        try:
+            raw = self._store[meta_key]
+        except KeyError:
+            raise GroupNotFoundError(self._path) from None
+        decode_group_meta(raw, meta_key)
+        self._attrs = Attributes(
+            self._store,
+            key=self._key_prefix + ATTRS_KEY,
+            read_only=self._read_only,
+            cache=cache_attrs,
+            synchronizer=synchronizer,
+        )
+
+    # -- properties ----------------------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        """The store holding the hierarchy's metadata."""
+        return self._store
+
+    @property
+    def chunk_store(self) -> Store | None:
+        """The separate chunk store, or None when chunks live in ``store``."""
+        return self._chunk_store
+
+    @property
+    def path(self) -> str:
+        """Path of the group within its store (``''`` for the root)."""
+        return self._path
+
+    @property
+    def name(self) -> str:
+        """h5py-style name: ``'/'`` for the root, else ``'/' + path``."""
+        return "/" + self._path
+
+    @property
+    def basename(self) -> str:
+        """Last segment of the name (``''`` for the root)."""
+        return self.name.split("/")[-1]
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
+    @property
+    def synchronizer(self) -> Any:
+        return self._synchronizer
+
+    @property
+    def attrs(self) -> Attributes:
+        """User attributes, stored in the group's ``.zattrs``."""
+        return self._attrs
+
+    @property
+    def meta_array(self) -> np.ndarray:
+        """The array type of data read from members (always NumPy here)."""
+        return np.empty(())
+
+    @property
+    def info(self) -> InfoReporter:
+        """A report of the group: name, type, store, members."""
+        return InfoReporter(self)
+
+    def info_items(self) -> list[tuple[str, str]]:
+        """The ``(label, value)`` pairs of :attr:`info`."""
+        items = [
+            ("Name", self.name),
+            ("Type", type_name(self)),
+            ("Read-only", str(self._read_only)),
+        ]
+        if self._synchronizer is not None:
+            items.append(("Synchronizer type", type_name(self._synchronizer)))
+        items.append(("Store type", type_name(self._store)))
+        if self._chunk_store is not None:
+            items.append(("Chunk store type", type_name(self._chunk_store)))
+        array_keys = sorted(self.array_keys())
+        group_keys = sorted(self.group_keys())
+        items += [
+            ("No. members", str(len(self))),
+            ("No. arrays", str(len(array_keys))),
+            ("No. groups", str(len(group_keys))),
+        ]
+        if array_keys:
+            items.append(("Arrays", ", ".join(array_keys)))
+        if group_keys:
+            items.append(("Groups", ", ".join(group_keys)))
+        return items
+
+    # -- members -------------------------------------------------------------------------
+    def _item_path(self, item: Any) -> str:
+        """Store path of member ``item``; a leading ``'/'`` means from the store's root."""
+        absolute = isinstance(item, str) and item.startswith("/")
+        path = normalize_storage_path(item)
+        if absolute or not self._path:
+            return path
+        return self._key_prefix + path if path else self._path
+
+    def _member_kwargs(self) -> dict[str, Any]:
+        return {
+            "read_only": self._read_only,
+            "chunk_store": self._chunk_store,
+            "cache_attrs": self._cache_attrs,
+            "synchronizer": self._synchronizer,
+        }
+
+    def _child_paths(self) -> Iterator[tuple[str, str]]:
+        for key in sorted(self._store.listdir(self._path)):
+            yield key, self._key_prefix + key
+
+    def __iter__(self) -> Iterator[str]:
+        """Names of the members (arrays and groups), sorted."""
+        for key, path in self._child_paths():
+            if contains_array(self._store, path) or contains_group(self._store, path):
+                yield key
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __contains__(self, item: object) -> bool:
+        path = self._item_path(item)
+        return contains_array(self._store, path) or contains_group(self._store, path)
+
+    def __getitem__(self, item: str) -> Array | Group:
+        """The array or group at ``item`` (a name or a '/'-separated path); KeyError if none."""
+        path = self._item_path(item)
+        if contains_array(self._store, path):
+            kw = self._member_kwargs()
+            return Array(self._store, path=path, **kw)
+        if contains_group(self._store, path):
+            return Group(self._store, path=path, **self._member_kwargs())
+        raise KeyError(item)
+
+    def __setitem__(self, item: str, value: Any) -> None:
+        """Store ``value`` as an array named ``item``, replacing what is there."""
+        self.array(item, value, overwrite=True)
+
+    def __delitem__(self, item: str) -> None:
+        """Delete the member ``item`` and everything below it."""
+
+        def delete() -> None:
+            path = self._item_path(item)
+            if not (contains_array(self._store, path) or contains_group(self._store, path)):
+                raise KeyError(item)
+            self._store.rmdir(path)
+            if self._chunk_store is not None:
+                self._chunk_store.rmdir(path)
+
+        self._write_op(delete)
+
+    def __getattr__(self, item: str) -> Any:
+        # Members as attributes (``root.foo``). Never answer the probes of IPython/Jupyter
+        # (``_repr_html_``, ``_ipython_display_``, ...) nor dunder lookups: a store round trip
+        # each, and a member named like a probe would be displayed wrongly.
+        if item.startswith(("__", "_repr_", "_ipython_")) or "_store" not in self.__dict__:
+            raise AttributeError(item)
+        try:
+            return self[item]
+        except (KeyError, ValueError):
+            raise AttributeError(
+                f"{type(self).__name__!r} object has no attribute or member {item!r}"
+            ) from None
+
+    def __dir__(self) -> list[str]:
+        names = set(super().__dir__())
+        names.update(k for k in self if k.isidentifier() and not iskeyword(k))
+        return sorted(names)
+
+    def _ipython_key_completions_(self) -> list[str]:
+        return sorted(self)
+
+    def group_keys(self) -> Iterator[str]:
+        """Names of the member groups, sorted."""
+        for key, path in self._child_paths():
+            if contains_group(self._store, path):
+                yield key
+
+    def groups(self) -> Iterator[tuple[str, Group]]:
+        """``(name, Group)`` pairs of the member groups, sorted by name."""
+        for key, path in self._child_paths():
+            if contains_group(self._store, path):
+                yield key, Group(self._store, path=path, **self._member_kwargs())
+
+    def array_keys(self, recurse: bool = False) -> Iterator[str]:
+        """Names of the member arrays (with ``recurse``, of every array below, depth first)."""
+        for key, _ in self._walk_arrays(recurse, load=False):
+            yield key
+
+    def arrays(self, recurse: bool = False) -> Iterator[tuple[str, Array]]:
+        """``(name, Array)`` pairs of the member arrays (with ``recurse``, of all below)."""
+        yield from self._walk_arrays(recurse, load=True)
+
+    def _walk_arrays(self, recurse: bool, load: bool) -> Iterator[tuple[str, Any]]:
+        for key, path in self._child_paths():
+            if contains_array(self._store, path):
+                yield (
+                    key,
+                    (Array(self._store, path=path, **self._member_kwargs()) if load else None),
+                )
+            elif recurse and contains_group(self._store, path):
+                child = Group(self._store, path=path, **self._member_kwargs())
+                yield from child._walk_arrays(recurse, load)
+
+    # -- visiting ------------------------------------------------------------------------
+    def visitvalues(self, func: Callable[[Any], Any]) -> Any:
+        """Call ``func(member)`` on every array and group below, depth first, sorted.
+
+        Stops and returns the first result that is not None.
+        """
+
+        def walk(obj: Any) -> Iterator[Any]:
+            yield obj
+            if isinstance(obj, Group):
+                for key in sorted(obj):
+                    yield from walk(obj[key])
+
+        for obj in islice(walk(self), 1, None):
+            result = func(obj)
+            if result is not None:
+                return result
+        return None
+
+    def visit(self, func: Callable[[str], Any]) -> Any:
+        """Call ``func(relative_path)`` on every member below (see :meth:`visitvalues`)."""
+        skip = len(self.name)
+        return self.visitvalues(lambda obj: func(obj.name[skip:].lstrip("/")))
+
+    def visitkeys(self, func: Callable[[str], Any]) -> Any:
+        """Same as :meth:`visit`."""
+        return self.visit(func)
+
+    def visititems(self, func: Callable[[str, Any], Any]) -> Any:
+        """Call ``func(relative_path, member)`` on every member below."""
+        skip = len(self.name)
+        return self.visitvalues(lambda obj: func(obj.name[skip:].lstrip("/"), obj))
+
+    def tree(self, expand: bool | int = False, level: int | None = None) -> TreeViewer:
+        """A tree view of the hierarchy below this group (text repr, HTML in Jupyter).
+
+        ``level`` limits the depth shown; ``expand`` opens the HTML view's nodes (True: all,
+        an int: that many levels).
+
+        >>> import zarrkit
+        >>> g = zarrkit.group()
+        >>> _ = g.zeros('foo/bar', shape=(2, 3), dtype='i2')
+        >>> g.tree()
+        /
+         └── foo
+             └── bar (2, 3) int16
+        """
+        return TreeViewer(self, expand=expand, level=level)
+
+    # -- writes ----------------------------------------------------------------------------
+    def _write_op(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if self._read_only:
+            raise ReadOnlyError("group")
+        lock = (
+            contextlib.nullcontext()
+            if self._synchronizer is None
+            else self._synchronizer[GROUP_KEY]
+        )
+        with lock:
+            return f(*args, **kwargs)
+
+    def _new_group(self, path: str) -> Group:
+        return Group(self._store, path=path, **self._member_kwargs())
+
+    def create_group(self, name: str, overwrite: bool = False) -> Group:
+        """Create a sub-group (and the groups above it); it must not exist unless ``overwrite``."""
+
+        def make() -> Group:
+            path = self._item_path(name)
+            creation.init_group(
+                self._store, path=path, chunk_store=self._chunk_store, overwrite=overwrite
+            )
+            return self._new_group(path)
+
+        return self._write_op(make)
+
+    def create_groups(self, *names: str, overwrite: bool = False) -> tuple[Group, ...]:
+        """Create several sub-groups."""
+        return tuple(self.create_group(n, overwrite=overwrite) for n in names)
+
+    def require_group(self, name: str, overwrite: bool = False) -> Group:
+        """The sub-group ``name``, created if it does not exist (an array there is an error)."""
+
+        def get_or_make() -> Group:
+            path = self._item_path(name)
+            if not contains_group(self._store, path):
+                creation.init_group(
+                    self._store, path=path, chunk_store=self._chunk_store, overwrite=overwrite
+                )
+            return self._new_group(path)
+
+        return self._write_op(get_or_make)
+
+    def require_groups(self, *names: str) -> tuple[Group, ...]:
+        """Require several sub-groups."""
+        return tuple(self.require_group(n) for n in names)
+
+    def _creation_kwargs(self, name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        if "mode" in kwargs:
+            raise TypeError("'mode' is not an argument of group member creation")
+        kwargs.setdefault("synchronizer", self._synchronizer)
+        kwargs.setdefault("cache_attrs", self._cache_attrs)
+        kwargs["store"] = self._store
+        kwargs["path"] = self._item_path(name)
+        kwargs["chunk_store"] = self._chunk_store
+        return kwargs
+
+    def _make(self, factory: Callable[..., Array], name: str, *args: Any, **kwargs: Any) -> Array:
+        return self._write_op(lambda: factory(*args, **self._creation_kwargs(name, kwargs)))
+
+    def create_dataset(self, name: str, **kwargs: Any) -> Array:
+        """Create an array (h5py's name); with ``data=`` it is filled from that data.
+
+        Other keyword arguments are those of :func:`zarrkit.create`.
+        """
+        data = kwargs.pop("data", None)
+        if data is None:
+            return self._make(creation.create, name, **kwargs)
+        return self._make(creation.array, name, data, **kwargs)
+
+    def require_dataset(
+        self, name: str, shape: Any, dtype: Any = None, exact: bool = False, **kwargs: Any
+    ) -> Array:
+        """The array ``name``, created if missing; an existing one must match.
+
+        Its shape must equal ``shape`` and ``dtype`` must cast safely to its dtype (be equal with
+        ``exact=True``), otherwise TypeError (as h5py).
+        """
+
+        def get_or_make() -> Array:
+            path = self._item_path(name)
+            if not contains_array(self._store, path):
+                kw = self._creation_kwargs(name, dict(kwargs, shape=shape, dtype=dtype))
+                return creation.create(**kw)
+            a = Array(
+                self._store,
+                path=path,
+                read_only=self._read_only,
+                chunk_store=self._chunk_store,
+                synchronizer=kwargs.get("synchronizer", self._synchronizer),
+                cache_metadata=kwargs.get("cache_metadata", True),
+                cache_attrs=kwargs.get("cache_attrs", self._cache_attrs),
+            )
+            want_shape = normalize_shape(shape)
+            if want_shape != a.shape:
+                raise TypeError(
+                    f"shape do not match existing array; expected {a.shape}, got {want_shape}"
+                )
+            want_dtype = np.dtype(dtype)
+            if exact:
+                if want_dtype != a.dtype:
+                    raise TypeError(
+                        f"dtypes do not match exactly; expected {a.dtype}, got {want_dtype}"
+                    )
+            elif not np.can_cast(want_dtype, a.dtype):
+                raise TypeError(f"dtypes ({want_dtype}, {a.dtype}) cannot be safely cast")
+            return a
+
+        return self._write_op(get_or_make)
+
+    def create(self, name: str, **kwargs: Any) -> Array:
+        """Create an array (see :func:`zarrkit.create`)."""
+        return self._make(creation.create, name, **kwargs)
+
+    def empty(self, name: str, **kwargs: Any) -> Array:
+        """Create an array without fill value."""
+        return self._make(creation.empty, name, **kwargs)
+
+    def zeros(self, name: str, **kwargs: Any) -> Array:
+        """Create an array that reads as 0 where unwritten."""
+        return self._make(creation.zeros, name, **kwargs)
+
+    def ones(self, name: str, **kwargs: Any) -> Array:
+        """Create an array that reads as 1 where unwritten."""
+        return self._make(creation.ones, name, **kwargs)
+
+    def full(self, name: str, fill_value: Any, **kwargs: Any) -> Array:
+        """Create an array that reads as ``fill_value`` where unwritten."""
+        return self._make(creation.full, name, fill_value=fill_value, **kwargs)
+
+    def array(self, name: str, data: Any, **kwargs: Any) -> Array:
+        """Create an array filled with ``data``."""
+        return self._make(creation.array, name, data, **kwargs)
+
+    def empty_like(self, name: str, data: Any, **kwargs: Any) -> Array:
+        """Create an empty array like ``data``."""
+        return self._make(creation.empty_like, name, data, **kwargs)
+
+    def zeros_like(self, name: str, data: Any, **kwargs: Any) -> Array:
+        """Create a zero-filled array like ``data``."""
+        return self._make(creation.zeros_like, name, data, **kwargs)
+
+    def ones_like(self, name: str, data: Any, **kwargs: Any) -> Array:
+        """Create a one-filled array like ``data``."""
+        return self._make(creation.ones_like, name, data, **kwargs)
+
+    def full_like(self, name: str, data: Any, **kwargs: Any) -> Array:
+        """Create an array like ``data`` filled with ``fill_value`` (default: data's)."""
+        return self._make(creation.full_like, name, data, **kwargs)
+
+    def open_like(self, name: str, data: Any, mode: str = "a", **kwargs: Any) -> Array:
+        """Open (creating as ``mode`` allows) the array ``name`` with ``data``'s layout."""
+        kwargs = creation._like_args(data, kwargs)
+        if isinstance(data, Array):
+            kwargs.setdefault("fill_value", data.fill_value)
+        kwargs = self._creation_kwargs(name, kwargs)
+        return self._write_op(lambda: creation.open_array(mode=mode, **kwargs))
+
+    def move(self, source: str, dest: str) -> None:
+        """Move (rename) the member at ``source`` to ``dest``; both relative to this group."""
+
+        def op() -> None:
+            src = self._item_path(source)
+            dst = self._item_path(dest)
+            if not (contains_array(self._store, src) or contains_group(self._store, src)):
+                raise ValueError(f'The source, "{src}", does not exist.')
+            if contains_array(self._store, dst) or contains_group(self._store, dst):
+                raise ValueError(f'The dest, "{dst}", already exists.')
+            if "/" in dst:
+                parent = dst.rsplit("/", 1)[0]
+                if not contains_group(self._store, parent):
+                    creation.init_group(self._store, path=parent, chunk_store=self._chunk_store)
+            self._store.rename(src, dst)
+            if self._chunk_store is not None:
+                self._chunk_store.rename(src, dst)
+
+        self._write_op(op)
+
+    # -- object protocol -------------------------------------------------------------------
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Group)
+            and self._store == other._store
+            and self._read_only == other._read_only
+            and self._path == other._path
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        r = f"<{type_name(self)} {self.name!r}"
+        if self._read_only:
+            r += " read-only"
+        return r + ">"
+
+    def __enter__(self) -> Group:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        close = getattr(self._store, "close", None)
+        if callable(close):
+            close()
+
+    def __getstate__(self) -> dict:
+        return {
+            "store": self._store,
+            "path": self._path,
+            "read_only": self._read_only,
+            "chunk_store": self._chunk_store,
+            "cache_attrs": self._cache_attrs,
+            "synchronizer": self._synchronizer,
+        }
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state)
+
+
+def group(
+    store: Any = None,
+    overwrite: bool = False,
+    chunk_store: Any = None,
+    cache_attrs: bool = True,
+    synchronizer: Any = None,
+    path: str | None = None,
+    *,
+    zarr_version: int | None = None,
+    meta_array: Any = None,
+) -> Group:
+    """Create a group, or open the one already at ``path`` (``overwrite`` replaces it).
+
+    >>> import zarrkit
+    >>> zarrkit.group()
+    <zarrkit.hierarchy.Group '/'>
+    """
+    if zarr_version not in (None, 2):
+        raise ValueError(f"zarrkit writes Zarr v2 only, got zarr_version={zarr_version}")
+    store = _normalize_group_store(store, mode="w")
+    path = normalize_storage_path(path)
+    if overwrite or not contains_group(store, path):
+        creation.init_group(store, overwrite=overwrite, chunk_store=chunk_store, path=path)
+    return Group(
+        store,
+        path=path,
+        read_only=False,
+        chunk_store=chunk_store,
+        cache_attrs=cache_attrs,
+        synchronizer=synchronizer,
+    )
+
+
+def open_group(
+    store: Any = None,
+    mode: str = "a",
+    cache_attrs: bool = True,
+    synchronizer: Any = None,
+    path: str | None = None,
+    chunk_store: Any = None,
+    storage_options: dict | None = None,
+    *,
+    zarr_version: int | None = None,
+    meta_array: Any = None,
+) -> Group:
+    """Open a group, creating it as ``mode`` allows.
+
+    Modes: ``'r'`` read only, must exist; ``'r+'`` read/write, must exist; ``'a'`` read/write,
+    created if missing; ``'w'`` created, replacing what is there; ``'w-'``/``'x'`` created,
+    failing if anything is there.
+    """
+    if zarr_version not in (None, 2):
+        raise ValueError(f"zarrkit reads and writes Zarr v2 only, got zarr_version={zarr_version}")
+    if mode not in _GROUP_MODES:
+        raise ValueError(f"mode must be one of {', '.join(map(repr, _GROUP_MODES))}; got {mode!r}")
+    store = _normalize_group_store(store, mode=mode, storage_options=storage_options)
+    if chunk_store is not None:
+        chunk_store = storage.normalize_store_arg(
+            chunk_store, mode=mode, storage_options=storage_options
+        )
+    path = normalize_storage_path(path)
+    has_group = contains_group(store, path)
+    if mode in ("r", "r+", "a") and not has_group and contains_array(store, path):
+        raise ContainsArrayError(path)
+    if mode in ("r", "r+"):
+        if not has_group:
+            raise GroupNotFoundError(path)
+    elif mode == "w":
+        creation.init_group(store, overwrite=True, path=path, chunk_store=chunk_store)
+    elif mode == "a":
+        if not has_group:
+            creation.init_group(store, path=path, chunk_store=chunk_store)
+    else:  # 'w-' / 'x'
+        if contains_array(store, path):
+            raise ContainsArrayError(path)
+        if has_group:
+            raise ContainsGroupError(path)
+        creation.init_group(store, path=path, chunk_store=chunk_store)
+    return Group(
+        store,
+        path=path,
+        read_only=mode == "r",
+        chunk_store=chunk_store,
+        cache_attrs=cache_attrs,
+        synchronizer=synchronizer,
+    )
+
+
+class LazyLoader(Mapping):
+    """What :func:`zarrkit.load` returns for a group: arrays read into NumPy on first access.
+
+    >>> import zarrkit, numpy as np
+    >>> g = zarrkit.group()
+    >>> g['a'] = np.arange(3)
+    >>> loader = LazyLoader(g)
+    >>> loader
+    <LazyLoader: a>
+    >>> loader['a']
+    array([0, 1, 2])
+    """
+
+    def __init__(self, grp: Group) -> None:
+        self.grp = grp
+        self.cache: dict[str, Any] = {}
+
+    def __getitem__(self, item: str) -> Any:
+        try:
+            return self.cache[item]
+        except KeyError:
+            value = self.grp[item][...]
+            self.cache[item] = value
+            return value
+
+    def __len__(self) -> int:
+        return len(self.grp)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.grp)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self.grp
+
+    def __repr__(self) -> str:
+        return "<LazyLoader: " + ", ".join(sorted(self.grp.array_keys())) + ">"

@@ -1,0 +1,211 @@
+"""A store in a DBM-style database (``dbm``, ``dbm.dumb``, ``bsddb3.btopen``, ...)."""
+
+from __future__ import annotations
+
+import dbm
+import os
+import threading
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from .base import Store
+
+_DEFAULT_OPEN = dbm.open
+
+
+class DBMStore(Store):
+    """Keys and values in a database opened by any DBM-style ``open`` function.
+
+    Parameters
+    ----------
+    path : str
+        Database file (some modules add suffixes such as ``.dat``/``.dir``).
+    flag : str
+        ``'r'`` read only, ``'w'`` read/write an existing database, ``'c'`` (default)
+        read/write and create if missing, ``'n'`` always start empty.
+    mode : int
+        Permission bits of a new database file.
+    open : callable
+        ``open(path, flag, mode, **open_kwargs)`` returning a mapping of bytes to bytes;
+        ``dbm.open`` by default (which picks what this Python has, maybe only ``dbm.dumb``).
+    write_lock : bool
+        Serialise the use of the database by the threads of this process (default True;
+        DBM modules are generally not thread-safe).
+
+    The database opens lazily, in the process that first uses the store, so a store pickles
+    to its parameters. DBM databases are not safe for several processes writing at once:
+    writing from a process other than the one that created the store emits a
+    ``RuntimeWarning``; use :class:`LMDBStore` or :class:`SQLiteStore` for that. Call
+    :meth:`flush` or :meth:`close` (or use ``with``) so that writes reach the disk.
+
+    >>> import dbm.dumb, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), 'x.db')
+    >>> with DBMStore(path, open=dbm.dumb.open) as s:
+    ...     s['foo/.zgroup'] = b'{}'
+    >>> DBMStore(path, open=dbm.dumb.open, flag='r')['foo/.zgroup']
+    b'{}'
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        flag: str = "c",
+        mode: int = 0o666,
+        open: Callable[..., Any] | None = None,
+        write_lock: bool = True,
+        dimension_separator: str | None = None,
+        **open_kwargs: Any,
+    ) -> None:
+        self.path = os.path.abspath(os.fspath(path))
+        self.flag = flag
+        self.mode = mode
+        self.open = _DEFAULT_OPEN if open is None else open
+        self.write_lock = write_lock
+        self.open_kwargs = open_kwargs
+        self._dimension_separator = dimension_separator
+        self._read_only = flag.startswith("r")
+        self._lock: Any = threading.RLock() if write_lock else _NoLock()
+        self._db: Any = None
+        self._pid: int | None = None
+        self._owner_pid = os.getpid()
+        self._warned = False
+        self._reopen_flag = flag
+
+    def __getstate__(self) -> dict:
+        self.flush()
+        return {
+            "path": self.path,
+            "flag": self._reopen_flag,
+            "mode": self.mode,
+            "open": self.open,
+            "write_lock": self.write_lock,
+            "sep": self._dimension_separator,
+            "open_kwargs": self.open_kwargs,
+            "owner": self._owner_pid,
+        }
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(
+            state["path"],
+            state["flag"],
+            state["mode"],
+            state["open"],
+            state["write_lock"],
+            state["sep"],
+            **state["open_kwargs"],
+        )
+        self._owner_pid = state["owner"]
+
+    @property
+    def db(self) -> Any:
+        """The open database (opened here, in this process, on first use)."""
+        if self._db is None or self._pid != os.getpid():
+            with self._lock:
+                if self._db is None or self._pid != os.getpid():
+                    self._db = self.open(self.path, self._reopen_flag, self.mode, **self.open_kwargs)
+                    self._pid = os.getpid()
+                    if self._reopen_flag == "n":
+                        self._reopen_flag = "c"  # reopening must not empty it again
+        return self._db
+
+    def _check_write(self) -> None:
+        self._check_writable()
+        if os.getpid() != self._owner_pid and not self._warned:
+            self._warned = True
+            warnings.warn(
+                f"DBMStore({self.path!r}) written from a second process: DBM databases are "
+                "not safe for concurrent writers; use LMDBStore or SQLiteStore instead",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+
+    def __getitem__(self, key: str) -> bytes:
+        with self._lock:
+            return bytes(self.db[key.encode("utf-8")])
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.setitems({key: value})
+
+    def __delitem__(self, key: str) -> None:
+        self._check_write()
+        with self._lock:
+            del self.db[key.encode("utf-8")]
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        with self._lock:
+            return key.encode("utf-8") in self.db
+
+    def __iter__(self) -> Iterator[str]:
+        with self._lock:
+            keys = [k.decode("utf-8") if isinstance(k, bytes) else k for k in self.db.keys()]
+        return iter(keys)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self.db)
+
+    def getitems(self, keys: Iterable[str], *, contexts: Any = None) -> dict[str, bytes]:
+        out = {}
+        with self._lock:
+            db = self.db
+            for k in keys:
+                try:
+                    out[k] = bytes(db[k.encode("utf-8")])
+                except KeyError:
+                    pass
+        return out
+
+    def setitems(self, values: Mapping[str, Any]) -> None:
+        self._check_write()
+        with self._lock:
+            db = self.db
+            for k, v in values.items():
+                db[k.encode("utf-8")] = v if isinstance(v, bytes) else memoryview(v).tobytes()
+
+    def delitems(self, keys: Iterable[str]) -> None:
+        self._check_write()
+        with self._lock:
+            db = self.db
+            for k in keys:
+                try:
+                    del db[k.encode("utf-8")]
+                except KeyError:
+                    pass
+
+    def flush(self) -> None:
+        """Write buffered changes to disk (where the DBM module buffers any)."""
+        with self._lock:
+            if self._db is None or self._pid != os.getpid() or self._read_only:
+                return
+            for name in ("sync", "_commit"):
+                method = getattr(self._db, name, None)
+                if method is not None:
+                    method()
+                    return
+
+    def close(self) -> None:
+        """Flush and close the database; it reopens on the next use."""
+        with self._lock:
+            if self._db is not None and self._pid == os.getpid():
+                self.flush()
+                self._db.close()
+            self._db = None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DBMStore) and (self.path, self.open) == (other.path, other.open)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.path!r})"
+
+
+class _NoLock:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None

@@ -1,0 +1,53 @@
+"""Shared fixtures for the zarrkit test suite."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import zarrkit.storage
+from zarrkit.storage import DirectoryStore, KVStore, MemoryStore, NestedDirectoryStore
+
+STORE_KINDS = ["memory", "kv", "directory", "nested"]
+
+
+def make_store(kind: str, tmp_path: Any) -> Any:
+    """A fresh, empty store of ``kind`` (directory kinds live below ``tmp_path``)."""
+    if kind == "memory":
+        return MemoryStore()
+    if kind == "kv":
+        return KVStore(dict())
+    if kind == "directory":
+        return DirectoryStore(str(tmp_path / "store.zarr"))
+    if kind == "nested":
+        return NestedDirectoryStore(str(tmp_path / "nested.zarr"))
+    raise ValueError(kind)
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """The name of each store kind in turn."""
+    return request.param
+
+
+@pytest.fixture
+def new_store(store_kind: str, tmp_path: Any) -> Callable[[], Any]:
+    """A factory of fresh stores of the current kind (each call gives a new one)."""
+    counter = iter(range(10**6))
+
+    def factory() -> Any:
+        sub = tmp_path / f"s{next(counter)}"
+        sub.mkdir()
+        return make_store(store_kind, sub)
+
+    return factory
+
+
+@pytest.fixture(autouse=True)
+def _restore_default_compressor() -> Any:
+    """Tests may replace ``zarrkit.storage.default_compressor``; put it back afterwards."""
+    saved = zarrkit.storage.default_compressor
+    yield
+    zarrkit.storage.default_compressor = saved
