@@ -51,3 +51,23 @@ def _restore_default_compressor() -> Any:
     saved = zarrkit.storage.default_compressor
     yield
     zarrkit.storage.default_compressor = saved
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that belong to the other environment's run are deselected, not skipped.
+
+    scripts/test.sh runs the whole suite twice (zarr-python 2.x + numcodecs 0.15, and
+    zarr-python 3.x + the newest numcodecs); a test marked
+    ``skipif(..., reason="checked in the zarr N environment run")`` runs in exactly one of them.
+    """
+    keep, other_env = [], []
+    for item in items:
+        marks = [
+            m
+            for m in item.iter_markers("skipif")
+            if "environment run" in str(m.kwargs.get("reason", "")) and m.args and m.args[0] is True
+        ]
+        (other_env if marks else keep).append(item)
+    if other_env:
+        config.hook.pytest_deselected(items=other_env)
+        items[:] = keep

@@ -117,6 +117,14 @@ def orthogonal_assign(a: np.ndarray, selection: Any, value: Any) -> None:
     a[np.ix_(*indices)] = full
 
 
+def coordinate_reference(a: np.ndarray, selection: tuple) -> np.ndarray:
+    """NumPy fancy indexing (the arrays broadcast together), except that integers alone
+    give a one-item array rather than a scalar, as in zarr 2 and 3."""
+    if all(np.ndim(s) == 0 for s in selection):
+        return np.asarray(a[selection]).reshape(1)
+    return a[selection]
+
+
 def block_reference(selection: Any, shape: Shape, chunks: Shape) -> tuple[slice, ...]:
     """The slices of ``shape`` covered by a block selection, from the chunk boundaries."""
     out = []
@@ -291,13 +299,12 @@ def test_coordinate_get_matches_numpy(setup: Any, data: st.DataObject, written: 
     shape, chunks, order = setup
     z, a = _make(shape, chunks, order, written)
     sel = data.draw(coordinate_selections(shape), label="selection")
-    expected = a[sel]  # NumPy fancy indexing: the arrays broadcast together
+    expected = coordinate_reference(a, sel)
     _assert_same(z.get_coordinate_selection(sel), expected)
     _assert_same(z.vindex[sel], expected)
-    if isinstance(expected, np.ndarray):
-        out = np.full(expected.shape, 99, dtype="i4")
-        assert z.get_coordinate_selection(sel, out=out) is out
-        _assert_same(out, expected)
+    out = np.full(expected.shape, 99, dtype="i4")
+    assert z.get_coordinate_selection(sel, out=out) is out
+    _assert_same(out, expected)
 
 
 @SETTINGS
@@ -481,12 +488,31 @@ def test_tutorial_dispatch_answers() -> None:
     _assert_same(z[:, [1, 3]], np.array([[-3, 3], [6, 8], [11, -4]]))
     # a Boolean array of the array's shape is a mask, as in NumPy
     mask = a % 4 == 0
-    _assert_same(z[mask], z.vindex[mask])
+    _assert_same(z[mask], a[mask])
+    z[mask] = -7
+    a[mask] = -7
+    _assert_same(z[...], a)
     # 1-D: integer and Boolean arrays
     z1 = zarrkit.array(np.arange(10), chunks=3)
     _assert_same(z1[[7, 1, 1, -1]], np.array([7, 1, 1, 9]))
     _assert_same(z1[np.arange(10) % 3 == 0], np.array([0, 3, 6, 9]))
     _assert_same(z1[[[1, 2], [3, 4]]], np.array([[1, 2], [3, 4]]))
+
+
+def test_zero_dim_integer_arrays_are_integers() -> None:
+    """As in NumPy, a 0-d integer array indexes like the integer it holds."""
+    a = np.arange(24).reshape(4, 6)
+    z = zarrkit.array(a, chunks=(3, 4))
+    i, j = np.array(2), np.array(-1, dtype="i2")
+    _assert_same(z[i], a[i])
+    _assert_same(z[i, j], a[i, j])
+    _assert_same(z[i, [0, 5, 5]], a[i, [0, 5, 5]])
+    _assert_same(z.oindex[[3, 0], j], a[[3, 0], j])
+    _assert_same(z.vindex[i, [0, 5]], a[i, [0, 5]])
+    _assert_same(z.blocks[np.array(1)], a[3:])
+    z[i, j] = 100
+    a[i, j] = 100
+    _assert_same(z[...], a)
 
 
 def _zarr2() -> Any:
@@ -538,6 +564,9 @@ def test_advanced_methods_agree_with_zarr2(order: str) -> None:
     _assert_same(ours.vindex[csel], theirs.vindex[csel])
     mask = rng.random(a.shape) < 0.3
     _assert_same(ours.vindex[mask], theirs.vindex[mask])
+    for points in [(6, 5, 4), (np.int8(-1), [2], 0), ([[1], [2]], 0, [[4, 3]])]:
+        _assert_same(ours.vindex[points], theirs.vindex[points])
+        _assert_same(ours.get_coordinate_selection(points), theirs.vindex[points])
     _assert_same(ours.blocks[1:, -1], theirs.blocks[1:, -1])
     for z in (ours, theirs):
         z.oindex[osel] = -1
@@ -892,6 +921,10 @@ def z35() -> zarrkit.Array:
         lambda z: z.set_orthogonal_selection(([1], [9]), 1),
         lambda z: z.blocks[2],
         lambda z: z.blocks[0, -4],
+        # the largest unsigned values must not wrap around to negative indices
+        lambda z: z.oindex[np.array([2**64 - 1], dtype="u8"), 0],
+        lambda z: z.vindex[np.array([1], dtype="u8"), np.array([2**63], dtype="u8")],
+        lambda z: z[np.uint64(2**64 - 1)],
     ],
 )
 def test_out_of_bounds_raise_bounds_check_error(z35: zarrkit.Array, action: Any) -> None:

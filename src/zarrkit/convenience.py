@@ -140,24 +140,32 @@ def load(store: Any, zarr_version: int | None = None, path: str | None = None) -
 
 
 def consolidate_metadata(store: Any, metadata_key: str = ".zmetadata", *, path: str = "") -> Any:
-    """Gather every ``.zgroup``/``.zarray``/``.zattrs`` below ``path`` into one key.
+    """Gather every ``.zgroup``/``.zarray``/``.zattrs`` of ``store`` into the one key
+    ``metadata_key``, written byte for byte as zarr 2 writes it.
 
     Readers then get the whole hierarchy's metadata with a single store read
-    (:func:`open_consolidated`). Returns the group opened that way.
+    (:func:`open_consolidated`). As in zarr 2, all the metadata of the store are gathered and
+    ``path`` only chooses the group returned, opened that way. Consolidate again after the
+    hierarchy changes.
+
+    >>> import zarrkit
+    >>> store = {}
+    >>> _ = zarrkit.group(store).zeros('foo/bar', shape=10)
+    >>> root = zarrkit.consolidate_metadata(store)
+    >>> sorted(zarrkit.storage.ConsolidatedMetadataStore(store))
+    ['.zgroup', 'foo/.zgroup', 'foo/bar/.zarray']
     """
-    from .formats.v2 import json_dumps, json_loads
+    from .formats.v2 import ARRAY_KEY, ATTRS_KEY, GROUP_KEY, json_dumps, json_loads
 
     store = storage.normalize_store_arg(store, mode="w")
-    path = normalize_storage_path(path)
-    prefix = path + "/" if path else ""
-    names = (".zarray", ".zgroup", ".zattrs")
-    keys = [k for k in store.keys() if k.startswith(prefix) and k.rsplit("/", 1)[-1] in names]
+    names = (ARRAY_KEY, GROUP_KEY, ATTRS_KEY)
+    keys = [k for k in store.keys() if k.rsplit("/", 1)[-1] in names]
     values = store.getitems(keys)
     doc = {
         "zarr_consolidated_format": 1,
-        "metadata": {k[len(prefix) :]: json_loads(values[k], k) for k in keys if k in values},
+        "metadata": {k: json_loads(values[k], k) for k in keys if k in values},
     }
-    store[prefix + metadata_key] = json_dumps(doc)
+    store[metadata_key] = json_dumps(doc)
     return open_consolidated(store, metadata_key=metadata_key, path=path)
 
 
@@ -167,19 +175,37 @@ def open_consolidated(
     """Open a hierarchy using its consolidated metadata (one store read for all metadata).
 
     The metadata are read-only (creating members, resizing or changing attributes raises
-    ``ReadOnlyError``); array data stay writable with ``mode='r+'``.
+    ``ReadOnlyError``); array data stay writable with ``mode='r+'``. Other keyword
+    arguments (``path``, ``chunk_store``, ``cache_attrs``, ...) go to :func:`open`.
+
+    The document is looked up at ``metadata_key`` from the store's root, as zarr 2 writes it;
+    with a ``path`` and no document there, ``path + '/' + metadata_key`` is tried, where
+    zarr 3 writes a group's consolidated metadata (keys relative to the group).
     """
     from .storage.consolidated import ConsolidatedMetadataStore
 
     if mode not in ("r", "r+"):
         raise ValueError(f"open_consolidated takes mode 'r' or 'r+', got {mode!r}")
+    zarr_version = kwargs.pop("zarr_version", None)
+    if zarr_version not in (None, 2):
+        raise ValueError(f"zarrkit reads and writes Zarr v2 only, got zarr_version={zarr_version}")
     store = storage.normalize_store_arg(
         store, mode=mode, storage_options=kwargs.pop("storage_options", None)
     )
     path = normalize_storage_path(kwargs.pop("path", None))
-    prefix = path + "/" if path else ""
-    meta_store = ConsolidatedMetadataStore(store, metadata_key=prefix + metadata_key)
-    if prefix:
-        meta_store.meta_store = {prefix + k: v for k, v in meta_store.meta_store.items()}
+    try:
+        meta_store = ConsolidatedMetadataStore(store, metadata_key=metadata_key)
+    except KeyError:
+        if not path:
+            raise
+        try:
+            meta_store = ConsolidatedMetadataStore(
+                store, metadata_key=path + "/" + metadata_key, path=path
+            )
+        except KeyError:
+            raise KeyError(
+                f"no consolidated metadata at key {metadata_key!r} "
+                f"nor {path + '/' + metadata_key!r}"
+            ) from None
     chunk_store = kwargs.pop("chunk_store", None) or store
     return open(meta_store, mode=mode, path=path, chunk_store=chunk_store, **kwargs)

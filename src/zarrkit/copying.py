@@ -1,7 +1,10 @@
 """Copying between stores, arrays and groups (zarrkit or h5py), streaming with bounded memory.
 
-Every copy first plans what it will do, so that with ``if_exists='raise'`` a conflict is found
-before anything is written: a refused copy copies nothing at all.
+Every copy first plans what it will do, then does it. With ``if_exists='raise'`` a conflict
+anywhere in the hierarchy is found while planning, so a refused copy writes nothing at all;
+a dry run is the plan logged. Array data move in slabs of whole destination chunks of at most
+:data:`COPY_BUFFER_BYTES`, and :func:`copy_store` reads keys in batches of about that size, so
+memory stays bounded whatever the size of the data.
 """
 
 from __future__ import annotations
@@ -11,15 +14,22 @@ import itertools
 import math
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from .errors import CopyError
 from .storage.base import as_store, normalize_storage_path
 
-__all__ = ["copy_store", "copy", "copy_all"]
+__all__ = ["copy_store", "copy", "copy_all", "COPY_BUFFER_BYTES"]
 
-#: Largest slab of an array copied at once (uncompressed bytes).
+#: Bytes moved at once: the largest slab of an array copied by :func:`copy` (uncompressed),
+#: and about the largest batch of values read by :func:`copy_store`.
 COPY_BUFFER_BYTES = 64 * 2**20
+
+#: Most keys :func:`copy_store` reads in one batch.
+_MAX_BATCH_KEYS = 256
 
 
 # -- logging and progress ----------------------------------------------------------------
@@ -44,14 +54,18 @@ def _log_writer(log: Any) -> Iterator[Callable[[str], None]]:
 def _summary(
     log: Callable[[str], None], dry_run: bool, n_copied: int, n_skipped: int, nbytes: int
 ) -> None:
-    prefix = "dry run: " if dry_run else ""
-    log(f"{prefix}all done: {n_copied:,} copied, {n_skipped:,} skipped, {nbytes:,} bytes copied")
+    """The closing line of a copy's log, worded as zarr 2 words it."""
+    if dry_run:
+        log(f"dry run: {n_copied:,} copied, {n_skipped:,} skipped")
+    else:
+        log(f"all done: {n_copied:,} copied, {n_skipped:,} skipped, {nbytes:,} bytes copied")
 
 
 class _Progress:
-    """``progress=True`` shows a tqdm bar if tqdm is installed; a callable gets (done, total)."""
+    """``progress=True`` shows a tqdm bar if tqdm is installed (nothing otherwise); a callable
+    is called as ``progress(done, total)`` after each step."""
 
-    def __init__(self, progress: Any, total: int, desc: str) -> None:
+    def __init__(self, progress: Any, total: int, desc: str, unit: str) -> None:
         self.callback: Callable[[int, int], None] | None = None
         self.bar = None
         self.total = total
@@ -62,9 +76,11 @@ class _Progress:
             except ImportError:
                 tqdm = None
             if tqdm is not None:
-                self.bar = tqdm(total=total, desc=desc, unit="B", unit_scale=True)
+                self.bar = tqdm(total=total, desc=desc, unit=unit, unit_scale=unit == "B")
         elif callable(progress):
             self.callback = progress
+        elif progress not in (None, False):
+            raise TypeError(f"progress must be True, False, None or a callable, got {progress!r}")
 
     def update(self, n: int) -> None:
         self.done += n
@@ -89,6 +105,12 @@ def _compile(patterns: Any, flags: int) -> list[re.Pattern]:
     return [re.compile(p, flags) for p in patterns]
 
 
+def _nbytes(v: Any) -> int:
+    if isinstance(v, (bytes, bytearray)):
+        return len(v)
+    return memoryview(v).nbytes
+
+
 def copy_store(
     source: Any,
     dest: Any,
@@ -102,17 +124,46 @@ def copy_store(
     log: Any = None,
     progress: Any = None,
 ) -> tuple[int, int, int]:
-    """Copy every key below ``source_path`` to ``dest_path``, bytes as they are.
+    """Copy every key below ``source_path`` of one store to ``dest_path`` of another, as bytes.
 
-    No decoding or re-encoding happens, so this is the fastest way to move a hierarchy.
-    ``excludes``/``includes`` are regular expressions matched against source keys (a key
-    matching an exclude is skipped unless it also matches an include). Returns
-    ``(n_copied, n_skipped, n_bytes_copied)``.
+    Nothing is decoded or re-encoded, so this is the fastest way to move a hierarchy.
+
+    Parameters
+    ----------
+    source, dest : MutableMapping
+        Stores (any dict-like).
+    source_path, dest_path : str
+        Copy only the keys below ``source_path``, to the same keys below ``dest_path``.
+    excludes, includes : str or list of str, optional
+        Regular expressions searched in each source key: a key matching an exclude is left out
+        unless it also matches an include.
+    flags : int
+        ``re`` flags for the expressions.
+    if_exists : {'raise', 'replace', 'skip'}
+        What to do with a key that exists in ``dest``. With ``'raise'`` the conflict is found
+        before anything is written.
+    dry_run : bool
+        Log what would be done, copy nothing.
+    log : callable, file-like or file name, optional
+        Where to write one line per key and a closing summary.
+    progress : bool or callable, optional
+        ``True`` shows a tqdm bar (when tqdm is installed); a callable is called as
+        ``progress(keys_done, keys_total)``.
+
+    Returns ``(n_copied, n_skipped, n_bytes_copied)``.
+
+    >>> import zarrkit
+    >>> src = zarrkit.group()
+    >>> _ = src.zeros('a', shape=4, chunks=2)
+    >>> dst = {}
+    >>> n_copied, n_skipped, n_bytes = zarrkit.copy_store(src.store, dst, excludes=r'^\\.zgroup$')
+    >>> sorted(dst)
+    ['a/.zarray']
     """
     if if_exists not in ("raise", "replace", "skip"):
         raise ValueError(f"if_exists must be 'raise', 'replace' or 'skip', got {if_exists!r}")
     src = as_store(source)
-    dst = as_store(dest) if dest is not None else None
+    dst = as_store(dest)
     sp = normalize_storage_path(source_path)
     dp = normalize_storage_path(dest_path)
     sp, dp = (sp + "/" if sp else ""), (dp + "/" if dp else "")
@@ -125,48 +176,52 @@ def copy_store(
         if any(p.search(key) for p in exc) and not any(p.search(key) for p in inc):
             continue
         dkey = dp + key[len(sp) :]
-        exists = dst is not None and if_exists != "replace" and dkey in dst
+        exists = if_exists != "replace" and dkey in dst
         if exists and if_exists == "raise":
             raise CopyError(f"key {dkey!r} exists in destination; nothing was copied")
         plan.append((key, dkey, not exists))
 
     n_copied = n_skipped = nbytes = 0
-    bar = _Progress(progress, len(plan), "copy_store")
-    with _log_writer(log) as write_log:
-        batch: list[tuple[str, str]] = []
+    bar = _Progress(progress, len(plan), "copy_store", "keys")
+    batch: list[tuple[str, str]] = []
+    batch_size = 1  # grows once value sizes are known, to about COPY_BUFFER_BYTES a batch
 
-        def flush() -> int:
-            if not batch or dry_run:
-                batch.clear()
-                return 0
-            values = src.getitems([k for k, _ in batch])
-            out = {dk: values[k] for k, dk in batch if k in values}
-            dst.setitems(out)  # type: ignore[union-attr]
+    def flush() -> int:
+        nonlocal batch_size
+        if dry_run:
+            bar.update(len(batch))
             batch.clear()
-            return sum(_nbytes(v) for v in out.values())
+            return 0
+        values = src.getitems([k for k, _ in batch])
+        missing = [k for k, _ in batch if k not in values]
+        if missing:
+            raise KeyError(f"source keys vanished during the copy: {missing}")
+        sizes = {k: _nbytes(v) for k, v in values.items()}
+        dst.setitems({dk: values[k] for k, dk in batch})
+        bar.update(len(batch))
+        batch.clear()
+        biggest = max(sizes.values(), default=0)
+        batch_size = max(1, min(_MAX_BATCH_KEYS, COPY_BUFFER_BYTES // max(biggest, 1)))
+        return sum(sizes.values())
 
+    with _log_writer(log) as write_log:
         for key, dkey, do_copy in plan:
             descr = key if dkey == key else f"{key} -> {dkey}"
             if do_copy:
                 write_log(f"copy {descr}")
                 n_copied += 1
                 batch.append((key, dkey))
-                if len(batch) >= 256:
+                if len(batch) >= batch_size:
                     nbytes += flush()
             else:
                 write_log(f"skip {descr}")
                 n_skipped += 1
-            bar.update(1)
-        nbytes += flush()
+                bar.update(1)
+        if batch:
+            nbytes += flush()
         _summary(write_log, dry_run, n_copied, n_skipped, nbytes)
     bar.close()
     return n_copied, n_skipped, nbytes
-
-
-def _nbytes(v: Any) -> int:
-    if isinstance(v, (bytes, bytearray)):
-        return len(v)
-    return memoryview(v).nbytes
 
 
 # -- arrays and groups -------------------------------------------------------------------
@@ -180,21 +235,32 @@ def _is_array(obj: Any) -> bool:
     return hasattr(obj, "shape") and hasattr(obj, "dtype")
 
 
+def _is_group(obj: Any) -> bool:
+    return hasattr(obj, "keys") and hasattr(obj, "require_group")
+
+
 def _slabs(
-    shape: tuple[int, ...], chunks: tuple[int, ...], itemsize: int
+    shape: tuple[int, ...], chunks: tuple[int, ...] | None, itemsize: int
 ) -> Iterator[tuple[slice, ...]]:
-    """Regions covering ``shape`` made of whole destination chunks, each under the copy buffer."""
+    """Regions covering ``shape`` made of whole chunks, each under ``COPY_BUFFER_BYTES``.
+
+    A slab is never smaller than one chunk. ``chunks=None`` (contiguous storage) means the
+    regions are made of single elements, so slabs are runs along the last axes.
+    """
     if not shape:
         yield ()
         return
     if any(s == 0 for s in shape):
         return
-    chunks = tuple(min(c, s) if s else c for c, s in zip(chunks, shape))
+    if not chunks:
+        chunks = (1,) * len(shape)
+    chunks = tuple(max(1, min(c, s)) for c, s in zip(chunks, shape))
+    itemsize = max(itemsize, 1)
     # grow the region from the last axis backwards while it fits the budget
     region = list(chunks)
     for axis in range(len(shape) - 1, -1, -1):
-        per_chunk = math.prod(region) * itemsize
-        n = max(1, COPY_BUFFER_BYTES // max(per_chunk, 1))
+        per_step = math.prod(region) * itemsize
+        n = max(1, COPY_BUFFER_BYTES // per_step)
         region[axis] = min(shape[axis], chunks[axis] * n)
         if region[axis] < shape[axis]:
             break
@@ -202,63 +268,163 @@ def _slabs(
         yield tuple(slice(o, min(o + r, s)) for o, r, s in zip(offset, region, shape))
 
 
+def _fully_initialized(obj: Any) -> bool:
+    return (
+        _is_array(obj)
+        and hasattr(obj, "nchunks_initialized")
+        and obj.nchunks_initialized == obj.nchunks
+    )
+
+
+def _json_value(v: Any) -> Any:
+    """An h5py attribute value as a JSON value (numpy scalars and arrays, bytes as text)."""
+    if isinstance(v, np.ndarray):
+        return [_json_value(x) for x in v.tolist()]
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, bytes):
+        return v.decode("utf-8")
+    if isinstance(v, (list, tuple)):
+        return [_json_value(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _json_value(x) for k, x in v.items()}
+    return v
+
+
+def _copy_attrs(source: Any, dest: Any) -> None:
+    """Copy user attributes, converting them to what the destination can hold."""
+    attrs = dict(source.attrs)
+    if _is_h5py(dest):
+        attrs.pop("filters", None)  # as zarr 2 does: a zarr array's filters are not HDF5's
+        for k, v in attrs.items():
+            try:
+                dest.attrs[k] = v
+            except (TypeError, ValueError) as e:
+                raise TypeError(
+                    f"attribute {k!r} of {source.name} cannot be stored in HDF5 ({e}); "
+                    "copy with without_attrs=True or change the attribute"
+                ) from None
+        return
+    if _is_h5py(source):
+        attrs = {k: _json_value(v) for k, v in attrs.items()}
+    dest.attrs.update(attrs)
+
+
+def _h5py_object_kind(dtype: np.dtype) -> tuple[str, Any]:
+    """What an h5py object dtype holds: ('str', None), ('bytes', None) or ('vlen', base)."""
+    import h5py
+
+    string = h5py.check_string_dtype(dtype)
+    if string is not None:
+        return ("str", None) if string.encoding == "utf-8" else ("bytes", None)
+    base = h5py.check_vlen_dtype(dtype)
+    if base is not None:
+        return "vlen", base
+    raise TypeError(f"cannot copy an HDF5 dataset of object dtype {dtype!r} (references?)")
+
+
+@dataclass
+class _Step:
+    """One object of a copy plan, in the order it is copied (groups before their members)."""
+
+    source: Any
+    parent: tuple[str, ...]  # names from the copy's destination group to the parent group
+    name: str
+    is_array: bool
+    do_copy: bool
+    replace: bool  # delete what is at ``name`` in the destination first
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.source.size) * self.source.dtype.itemsize
+
+
 class _Copier:
+    """Plans a copy (every check happens here), then carries the plan out."""
+
     def __init__(
         self,
-        log: Callable[[str], None],
         if_exists: str,
         dry_run: bool,
         shallow: bool,
         without_attrs: bool,
-        progress: Any,
         create_kws: dict,
     ) -> None:
-        self.log = log
         self.if_exists = if_exists
         self.dry_run = dry_run
         self.shallow = shallow
         self.without_attrs = without_attrs
-        self.progress = progress
         self.create_kws = create_kws
+        self.steps: list[_Step] = []
 
-    def check(self, source: Any, dest: Any, name: str, root: bool) -> None:
-        """Raise CopyError for any conflict, before anything is written."""
-        if dest is None or name not in dest:
-            return
-        existing = dest[name]
-        if _is_array(source):
-            raise CopyError(f"an object {name!r} already exists in destination {dest.name!r}")
-        if _is_array(existing):
-            raise CopyError(f"an array {name!r} already exists in destination {dest.name!r}")
-        if root or not self.shallow:
-            for k in source.keys():
-                self.check(source[k], existing, k, False)
-
-    def copy(self, source: Any, dest: Any, name: str, root: bool) -> tuple[int, int, int]:
-        if _is_array(source):
-            return self._copy_array(source, dest, name)
-        if root or not self.shallow:
-            return self._copy_group(source, dest, name)
-        return 0, 0, 0
-
-    def _copy_array(self, source: Any, dest: Any, name: str) -> tuple[int, int, int]:
+    # -- planning ------------------------------------------------------------------------
+    def plan(self, source: Any, dest: Any, parent: tuple[str, ...], name: str, root: bool) -> None:
+        """Add the steps that copy ``source`` to ``dest[name]``; ``dest`` is the existing
+        destination group, or None where the destination does not exist yet."""
         exists = dest is not None and name in dest
-        do_copy = True
-        if exists and self.if_exists == "skip":
-            do_copy = False
-        elif exists and self.if_exists == "skip_initialized":
-            ds = dest[name]
-            do_copy = not (
-                hasattr(ds, "nchunks_initialized") and ds.nchunks_initialized == ds.nchunks
-            )
-        if not do_copy:
-            self.log(f"skip {source.name} {source.shape} {source.dtype}")
-            return 0, 1, 0
-        self.log(f"copy {source.name} {source.shape} {source.dtype}")
-        if self.dry_run:
-            return 1, 0, 0
-        if exists:
-            del dest[name]
+        existing = dest[name] if exists else None
+        if _is_array(source):
+            do_copy = True
+            if exists:
+                if self.if_exists == "raise":
+                    raise CopyError(
+                        f"an object {name!r} already exists in destination {dest.name!r}"
+                    )
+                if self.if_exists == "skip":
+                    do_copy = False
+                elif self.if_exists == "skip_initialized":
+                    do_copy = not _fully_initialized(existing)
+            self.steps.append(_Step(source, parent, name, True, do_copy, exists and do_copy))
+            return
+        if not hasattr(source, "keys"):
+            raise TypeError(f"cannot copy {source!r}: it is neither an array nor a group")
+        if self.shallow and not root:
+            return
+        over_array = exists and _is_array(existing)
+        if over_array and self.if_exists == "raise":
+            raise CopyError(f"an array {name!r} already exists in destination {dest.name!r}")
+        if over_array and self.if_exists == "skip":
+            self.steps.append(_Step(source, parent, name, False, False, False))
+            return
+        self.steps.append(_Step(source, parent, name, False, True, over_array))
+        child_dest = existing if exists and not over_array else None
+        for key in source.keys():
+            self.plan(source[key], child_dest, parent + (name,), key, False)
+
+    # -- doing ---------------------------------------------------------------------------
+    def run(self, dest: Any, log: Callable[[str], None], progress: Any) -> tuple[int, int, int]:
+        """Carry the plan out into ``dest``; returns ``(n_copied, n_skipped, n_bytes)``."""
+        total = sum(s.nbytes for s in self.steps if s.is_array and s.do_copy)
+        bar = _Progress(progress if not self.dry_run else None, total, "copy", "B")
+        groups: dict[tuple[str, ...], Any] = {(): dest}
+        n_copied = n_skipped = nbytes = 0
+        try:
+            for step in self.steps:
+                src = step.source
+                label = f"{src.name} {src.shape} {src.dtype}" if step.is_array else src.name
+                if not step.do_copy:
+                    log(f"skip {label}")
+                    n_skipped += 1
+                    continue
+                log(f"copy {label}")
+                n_copied += 1
+                if self.dry_run:
+                    continue
+                parent = groups[step.parent]
+                if step.replace:
+                    del parent[step.name]
+                if step.is_array:
+                    nbytes += self._copy_array(src, parent, step.name, bar)
+                else:
+                    grp = parent.require_group(step.name)
+                    if not self.without_attrs:
+                        _copy_attrs(src, grp)
+                    groups[step.parent + (step.name,)] = grp
+        finally:
+            bar.close()
+        return n_copied, n_skipped, nbytes
+
+    def _create_kwargs(self, source: Any, dest: Any) -> dict:
         kws = dict(self.create_kws)
         src_h5, dst_h5 = _is_h5py(source), _is_h5py(dest)
         if getattr(source, "chunks", None) is not None:
@@ -268,60 +434,88 @@ class _Copier:
                 kws.setdefault(k, getattr(source, k))
             kws.setdefault("fillvalue", source.fillvalue)
         elif src_h5:
-            kws.setdefault("fill_value", source.fillvalue)
+            if source.dtype.kind == "O":
+                from numcodecs import VLenArray, VLenBytes, VLenUTF8
+
+                kind, base = _h5py_object_kind(source.dtype)
+                codec = {"str": VLenUTF8, "bytes": VLenBytes}.get(kind)
+                kws.setdefault("object_codec", codec() if codec else VLenArray(base))
+                kws.setdefault("fill_value", None)
+            else:
+                kws.setdefault("fill_value", source.fillvalue)
         elif dst_h5:
             kws.setdefault("chunks", True)
             kws.setdefault("compression", "gzip")
-            kws.setdefault("compression_opts", 1)
+            if kws["compression"] == "gzip":  # other filters (lzf, ...) take other options
+                kws.setdefault("compression_opts", 1)
             kws.setdefault("shuffle", False)
-            kws.setdefault("fillvalue", source.fill_value)
+            if source.dtype.kind != "O":
+                kws.setdefault("fillvalue", source.fill_value)
         else:
+            filters = source.filters
+            if source.dtype.hasobject and filters:
+                # the first filter of an object array is its object codec: name it as such
+                kws.setdefault("object_codec", filters[0])
+                filters = filters[1:] or None
             kws.setdefault("compressor", source.compressor)
-            kws.setdefault("filters", source.filters)
+            kws.setdefault("filters", filters)
             kws.setdefault("order", source.order)
             kws.setdefault("fill_value", source.fill_value)
-        ds = dest.create_dataset(name, shape=source.shape, dtype=source.dtype, **kws)
-        chunks = ds.chunks if ds.chunks else ds.shape
-        bar = _Progress(self.progress, ds.size * ds.dtype.itemsize, f"copy {source.name}")
-        for sel in _slabs(tuple(ds.shape), tuple(chunks), ds.dtype.itemsize):
-            block = source[sel]
-            ds[sel] = block
-            bar.update(math.prod(s.stop - s.start for s in sel) * ds.dtype.itemsize)
-        bar.close()
+        if dst_h5 and (not source.shape or 0 in source.shape):
+            # HDF5 cannot chunk (so neither compress) a scalar or an empty dataset
+            for k in ("chunks", "compression", "compression_opts", "shuffle", "fletcher32"):
+                kws.pop(k, None)
+        elif dst_h5 and isinstance(kws.get("chunks"), tuple):
+            # zarr chunks may overhang the shape, HDF5 chunks may not
+            kws["chunks"] = tuple(min(c, s) for c, s in zip(kws["chunks"], source.shape))
+        return kws
+
+    def _copy_array(self, source: Any, dest: Any, name: str, bar: _Progress) -> int:
+        kws = self._create_kwargs(source, dest)
+        dtype, reader = source.dtype, source
+        if _is_h5py(source) and dtype.kind == "O":
+            kind, _ = _h5py_object_kind(dtype)
+            dtype = np.dtype(object)
+            if kind == "str":
+                reader = source.asstr()
+        elif _is_h5py(dest) and dtype.kind == "O":
+            dtype = _h5py_dtype_for_objects(source)
+        ds = dest.create_dataset(name, shape=source.shape, dtype=dtype, **kws)
+        itemsize = ds.dtype.itemsize
+        for sel in _slabs(tuple(ds.shape), ds.chunks, itemsize):
+            ds[sel] = reader[sel]
+            bar.update(math.prod(s.stop - s.start for s in sel) * itemsize)
         if not self.without_attrs:
-            attrs = dict(source.attrs)
-            if dst_h5:
-                attrs.pop("filters", None)
-            ds.attrs.update(attrs)
-        return 1, 0, ds.size * ds.dtype.itemsize
-
-    def _copy_group(self, source: Any, dest: Any, name: str) -> tuple[int, int, int]:
-        exists_array = dest is not None and name in dest and _is_array(dest[name])
-        if exists_array and self.if_exists == "skip":
-            self.log(f"skip {source.name}")
-            return 0, 1, 0
-        self.log(f"copy {source.name}")
-        if not self.dry_run:
-            if exists_array:
-                del dest[name]
-            grp = dest.require_group(name)
-            if not self.without_attrs:
-                grp.attrs.update(dict(source.attrs))
-        else:
-            grp = dest[name] if dest is not None and name in dest else None
-        n_copied, n_skipped, nbytes = 1, 0, 0
-        for k in source.keys():
-            c, s, b = self.copy(source[k], grp, k, False)
-            n_copied, n_skipped, nbytes = n_copied + c, n_skipped + s, nbytes + b
-        return n_copied, n_skipped, nbytes
+            _copy_attrs(source, ds)
+        return int(ds.size) * itemsize
 
 
-def _check_if_exists(if_exists: str, dest: Any) -> None:
+def _h5py_dtype_for_objects(source: Any) -> Any:
+    """The h5py dtype that holds a zarrkit object array (by its object codec)."""
+    import h5py
+
+    codec = next(iter(source.filters or []), None)
+    codec_id = getattr(codec, "codec_id", None)
+    if codec_id == "vlen-utf8":
+        return h5py.string_dtype("utf-8")
+    if codec_id == "vlen-bytes":
+        return h5py.string_dtype("ascii")
+    if codec_id == "vlen-array":
+        return h5py.vlen_dtype(np.dtype(codec.dtype))
+    raise TypeError(
+        f"cannot copy object array {source.name} to HDF5: only strings, bytes and "
+        f"variable-length arrays have an HDF5 type (object codec {codec_id!r})"
+    )
+
+
+def _check_args(if_exists: str, dest: Any) -> None:
     valid = ("raise", "replace", "skip", "skip_initialized")
     if if_exists not in valid:
         raise ValueError(f"if_exists must be one of {valid}, got {if_exists!r}")
     if if_exists == "skip_initialized" and _is_h5py(dest):
         raise ValueError("if_exists='skip_initialized' can only be used when copying to zarrkit")
+    if not _is_group(dest):
+        raise ValueError(f"dest must be a group (zarrkit or h5py), got {dest!r}")
 
 
 def copy(
@@ -336,25 +530,57 @@ def copy(
     progress: Any = None,
     **create_kws: Any,
 ) -> tuple[int, int, int]:
-    """Copy an array or group (zarrkit or h5py) into the group ``dest``, chunk by chunk.
+    """Copy an array or a group (zarrkit or h5py) into the group ``dest``, chunk by chunk.
+
+    Parameters
+    ----------
+    source : array or group
+        A zarrkit array or group, or an h5py dataset, group or file.
+    dest : group
+        A zarrkit group or an h5py group or file.
+    name : str, optional
+        Name of the copy in ``dest`` (default: the source's own name).
+    shallow : bool
+        Copy only the arrays and groups directly in a source group, not those below.
+    without_attrs : bool
+        Leave user attributes behind.
+    log : callable, file-like or file name, optional
+        Where to write one line per object and a closing summary.
+    if_exists : {'raise', 'replace', 'skip', 'skip_initialized'}
+        What to do with an array that exists in the destination (groups merge). With
+        ``'raise'`` every conflict is found before anything is written, so a refused copy
+        copies nothing. ``'skip_initialized'`` skips only arrays whose chunks are all written.
+    dry_run : bool
+        Log what would be done, copy nothing.
+    progress : bool or callable, optional
+        ``True`` shows a tqdm bar (when tqdm is installed); a callable is called as
+        ``progress(bytes_done, bytes_total)`` over the whole copy.
+    **create_kws
+        Passed to the destination's ``create_dataset`` (e.g. ``chunks``, ``compressor``).
 
     Memory stays bounded by one slab of whole destination chunks (``COPY_BUFFER_BYTES``)
-    whatever the array size. Returns ``(n_copied, n_skipped, n_bytes_copied)``.
+    whatever the size of the arrays. Returns ``(n_copied, n_skipped, n_bytes_copied)``.
+
+    >>> import zarrkit, numpy as np
+    >>> src = zarrkit.group()
+    >>> _ = src.array('foo/bar', np.arange(10))
+    >>> zarrkit.copy(src['foo'], zarrkit.group(), log=print)
+    copy /foo
+    copy /foo/bar (10,) int64
+    all done: 2 copied, 0 skipped, 80 bytes copied
+    (2, 0, 80)
     """
-    _check_if_exists(if_exists, dest)
+    _check_args(if_exists, dest)
     if name is None:
         name = (getattr(source, "name", None) or "").split("/")[-1]
         if not name:
             raise TypeError(
-                "source has no name (it is a root group): give `name=` the name to copy to"
+                "source has no name (it is a root group or array): give `name=` the name to copy to"
             )
+    copier = _Copier(if_exists, dry_run, shallow, without_attrs, create_kws)
+    copier.plan(source, dest, (), name, True)
     with _log_writer(log) as write_log:
-        copier = _Copier(
-            write_log, if_exists, dry_run, shallow, without_attrs, progress, create_kws
-        )
-        if if_exists == "raise":
-            copier.check(source, dest, name, True)
-        n = copier.copy(source, dest, name, True)
+        n = copier.run(dest, write_log, progress)
         _summary(write_log, dry_run, *n)
     return n
 
@@ -370,20 +596,17 @@ def copy_all(
     progress: Any = None,
     **create_kws: Any,
 ) -> tuple[int, int, int]:
-    """Copy every member of group ``source`` into group ``dest`` (and the group's attributes)."""
-    _check_if_exists(if_exists, dest)
-    totals = [0, 0, 0]
+    """Copy every member of group ``source`` into group ``dest``, and the group's attributes.
+
+    Takes the arguments of :func:`copy`. Returns ``(n_copied, n_skipped, n_bytes_copied)``.
+    """
+    _check_args(if_exists, dest)
+    copier = _Copier(if_exists, dry_run, shallow, without_attrs, create_kws)
+    for key in source.keys():
+        copier.plan(source[key], dest, (), key, False)
     with _log_writer(log) as write_log:
-        copier = _Copier(
-            write_log, if_exists, dry_run, shallow, without_attrs, progress, create_kws
-        )
-        if if_exists == "raise":
-            for k in source.keys():
-                copier.check(source[k], dest, k, False)
-        for k in source.keys():
-            for i, v in enumerate(copier.copy(source[k], dest, k, False)):
-                totals[i] += v
+        n = copier.run(dest, write_log, progress)
         if not dry_run and not without_attrs:
-            dest.attrs.update(dict(source.attrs))
-        _summary(write_log, dry_run, *totals)
-    return totals[0], totals[1], totals[2]
+            _copy_attrs(source, dest)
+        _summary(write_log, dry_run, *n)
+    return n

@@ -101,6 +101,7 @@ def _check_slice(sel: slice, dim_len: int) -> tuple[int, int, int]:
 
 
 def _as_int_array(sel: Any, dim_len: int) -> np.ndarray:
+    """Integer indices as ``intp`` with negatives wrapped and bounds checked (Booleans as is)."""
     arr = np.asarray(sel)
     if arr.dtype.kind == "b":
         return arr
@@ -111,6 +112,9 @@ def _as_int_array(sel: Any, dim_len: int) -> np.ndarray:
             f"index arrays must hold integers or Booleans, got dtype {arr.dtype} "
             f"(for example {arr.ravel()[:3].tolist()!r})"
         )
+    if arr.dtype.kind == "u" and arr.size and arr.max() >= dim_len:
+        # checked before the cast to intp, which would wrap the largest values to negatives
+        raise BoundsCheckError(dim_len, int(arr.max()))
     arr = arr.astype(np.intp, copy=False)
     if arr.size:
         neg = arr < 0
@@ -351,7 +355,11 @@ class OrthogonalIndexer(_ProductIndexer):
 
 
 class CoordinateIndexer(Indexer):
-    """Points given by one integer array per dimension, broadcast together."""
+    """Points given by one integer array per dimension, broadcast together.
+
+    An integer counts as a one-item array, as in zarr 2 and 3: integers alone select one
+    point and give an array of shape ``(1,)``, not a scalar.
+    """
 
     def __init__(self, selection: Any, shape: Shape, chunks: Shape) -> None:
         if not isinstance(selection, tuple):
@@ -365,7 +373,7 @@ class CoordinateIndexer(Indexer):
         for sel in selection:
             if not (is_integer(sel) or is_array_like(sel)):
                 raise VindexInvalidSelectionError(selection)
-            arr = np.asarray(sel)
+            arr = np.asarray(sel).reshape(1) if is_integer(sel) else np.asarray(sel)
             if arr.dtype.kind == "b":
                 raise VindexInvalidSelectionError(selection)
             arrays.append(arr)
@@ -406,9 +414,7 @@ class CoordinateIndexer(Indexer):
         for a, b in zip(starts, ends):
             idx = slice(a, b) if order is None else order[a:b]
             coords = tuple(int(ci[idx][0]) for ci in chunk_idx)
-            chunk_sel = tuple(
-                p[idx] - c * cl for p, c, cl in zip(self.points, coords, self.chunks)
-            )
+            chunk_sel = tuple(p[idx] - c * cl for p, c, cl in zip(self.points, coords, self.chunks))
             yield ChunkProjection(coords, chunk_sel, idx, False)
 
 

@@ -62,6 +62,8 @@ _DATA_TYPES = (
 )
 
 _MODE_DEFAULT = 0
+# configurations of a block wrapper (ours, or zarr 2's) around the real compressor
+_WRAPPER_IDS = ("zarrkit.n5_wrapper", "n5_wrapper")
 _MODE_VARLENGTH = 1
 
 
@@ -79,7 +81,7 @@ def compression_to_n5(config: dict | None, dtype: np.dtype | None = None) -> dic
     """
     if config is None:
         return {"type": "raw"}
-    if config.get("id") == N5ChunkWrapper.codec_id:
+    if config.get("id") in _WRAPPER_IDS:
         return compression_to_n5(config.get("compressor_config"), dtype)
     cid = config["id"]
     if cid == "blosc":
@@ -110,6 +112,8 @@ def compression_to_n5(config: dict | None, dtype: np.dtype | None = None) -> dic
     if cid == "lz4":
         return {"type": "lz4", "acceleration": int(config.get("acceleration", 1))}
     if cid == "zstd":
+        if config.get("checksum"):
+            raise ValueError("N5 zstd compression has no checksum option: use Zstd(checksum=False)")
         return {"type": "zstd", "level": int(config.get("level", 0))}
     raise ValueError(
         f"N5 has no compression for the codec {cid!r}; use Blosc, GZip, Zlib, BZ2, "
@@ -134,8 +138,13 @@ def compression_from_n5(comp: Any, key: str = ATTRS_FILE) -> dict | None:
     if kind == "bzip2":
         return {"id": "bz2", "level": int(comp.get("blockSize", 9))}
     if kind == "xz":
-        return {"id": "lzma", "format": 1, "check": -1, "preset": int(comp.get("preset", 6)),
-                "filters": None}
+        return {
+            "id": "lzma",
+            "format": 1,
+            "check": -1,
+            "preset": int(comp.get("preset", 6)),
+            "filters": None,
+        }
     if kind == "blosc":
         return {
             "id": "blosc",
@@ -276,7 +285,9 @@ class N5ChunkWrapper(Codec):
     array([3, 4, 5], dtype=uint16)
     """
 
-    codec_id = "n5_wrapper"
+    # not zarr 2's "n5_wrapper": both register with numcodecs, and whichever module is
+    # imported last would otherwise decide which class zarrkit's arrays get
+    codec_id = "zarrkit.n5_wrapper"
 
     def __init__(
         self,

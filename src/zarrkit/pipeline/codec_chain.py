@@ -56,6 +56,7 @@ class CodecChain:
 
     def encode(self, chunk: np.ndarray) -> bytes:
         """Chunk array (chunk shape, array dtype) -> stored bytes."""
+        # 0-d chunks become 1-d here (MsgPack cannot encode a 0-d object array)
         if self.order == "F":
             chunk = np.asfortranarray(chunk)
         else:

@@ -7,47 +7,72 @@ from typing import Any
 
 from ..errors import MetadataError, ReadOnlyError
 from ..formats.v2 import CONSOLIDATED_KEY, json_dumps, json_loads
-from .base import Store, as_store
+from .base import Store, as_store, normalize_storage_path, prefix_of
 
 
 class ConsolidatedMetadataStore(Store):
     """Serves ``.zgroup``/``.zarray``/``.zattrs`` keys from the ``.zmetadata`` document.
 
-    The document is read with a single call to the underlying store. Every write raises
+    The document is read with a single call to the underlying store; every later metadata
+    lookup, listing included, is answered from memory. Every write raises
     :class:`~zarrkit.errors.ReadOnlyError`: metadata opened this way cannot drift from the
     consolidated copy. Array data live in the chunk store and stay writable.
+
+    Parameters
+    ----------
+    store : MutableMapping
+        The store holding the document (and usually the chunks).
+    metadata_key : str
+        Key of the document.
+    path : str
+        Where the document's keys are relative to (zarr 2 writes keys from the store's root,
+        ``''``; zarr 3 writes a group's ``.zmetadata`` with keys relative to that group).
     """
 
     _read_only = True
 
-    def __init__(self, store: Any, metadata_key: str = CONSOLIDATED_KEY) -> None:
+    def __init__(self, store: Any, metadata_key: str = CONSOLIDATED_KEY, path: str = "") -> None:
         self.store = as_store(store)
         self.metadata_key = metadata_key
+        self.path = normalize_storage_path(path)
         try:
             raw = self.store[metadata_key]
         except KeyError:
             raise KeyError(f"no consolidated metadata at key {metadata_key!r}") from None
         doc = json_loads(raw, metadata_key)
         if not isinstance(doc, dict) or doc.get("zarr_consolidated_format") != 1:
+            found = doc.get("zarr_consolidated_format") if isinstance(doc, dict) else None
             raise MetadataError(
-                f"consolidated metadata at {metadata_key!r} has no "
-                "'zarr_consolidated_format': 1 (unsupported or corrupt)"
+                f"consolidated metadata at {metadata_key!r}: unsupported or missing "
+                f"'zarr_consolidated_format' ({found!r}; 1 expected)"
             )
         meta = doc.get("metadata")
         if not isinstance(meta, dict):
             raise MetadataError(
                 f"consolidated metadata at {metadata_key!r} is missing the 'metadata' object"
             )
-        self.meta_store: dict[str, Any] = meta
+        prefix = prefix_of(self.path)
+        self.meta_store: dict[str, Any] = {prefix + k: v for k, v in meta.items()}
+        self._encoded: dict[str, bytes] = {}
+        self._children: dict[str, set[str]] = {}
+        for key in self.meta_store:
+            parts = key.split("/")
+            for i in range(len(parts)):
+                self._children.setdefault("/".join(parts[:i]), set()).add(parts[i])
 
     def __getstate__(self) -> dict:
-        return {"store": self.store, "metadata_key": self.metadata_key}
+        return {"store": self.store, "metadata_key": self.metadata_key, "path": self.path}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["store"], state["metadata_key"])
+        self.__init__(state["store"], state["metadata_key"], state.get("path", ""))
 
     def __getitem__(self, key: str) -> bytes:
-        return json_dumps(self.meta_store[key])
+        try:
+            return self._encoded[key]
+        except KeyError:
+            value = json_dumps(self.meta_store[key])
+            self._encoded[key] = value
+            return value
 
     def __contains__(self, key: object) -> bool:
         return key in self.meta_store
@@ -57,6 +82,10 @@ class ConsolidatedMetadataStore(Store):
 
     def __len__(self) -> int:
         return len(self.meta_store)
+
+    def listdir(self, path: str = "") -> list[str]:
+        """Names directly below ``path``, from an index built once."""
+        return sorted(self._children.get(normalize_storage_path(path), ()))
 
     def __setitem__(self, key: str, value: Any) -> None:
         raise ReadOnlyError("consolidated metadata")
@@ -84,6 +113,7 @@ class ConsolidatedMetadataStore(Store):
             isinstance(other, ConsolidatedMetadataStore)
             and self.store == other.store
             and self.metadata_key == other.metadata_key
+            and self.path == other.path
         )
 
     __hash__ = None  # type: ignore[assignment]

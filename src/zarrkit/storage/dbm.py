@@ -14,6 +14,21 @@ from .base import Store
 _DEFAULT_OPEN = dbm.open
 
 
+class _Handle:
+    """One open database of this process, shared by every store of its path (two handles
+    on one DBM file would each keep their own index and overwrite each other's)."""
+
+    def __init__(self, db: Any, writable: bool, locked: bool) -> None:
+        self.db = db
+        self.writable = writable
+        self.lock: Any = threading.RLock() if locked else _NoLock()
+        self.users = 0
+
+
+_handles: dict[tuple[str, Any, int], _Handle] = {}
+_handles_lock = threading.Lock()
+
+
 class DBMStore(Store):
     """Keys and values in a database opened by any DBM-style ``open`` function.
 
@@ -65,8 +80,7 @@ class DBMStore(Store):
         self.open_kwargs = open_kwargs
         self._dimension_separator = dimension_separator
         self._read_only = flag.startswith("r")
-        self._lock: Any = threading.RLock() if write_lock else _NoLock()
-        self._db: Any = None
+        self._handle: _Handle | None = None
         self._pid: int | None = None
         self._owner_pid = os.getpid()
         self._warned = False
@@ -98,16 +112,34 @@ class DBMStore(Store):
         self._owner_pid = state["owner"]
 
     @property
+    def _lock(self) -> Any:
+        return self._open().lock
+
+    @property
     def db(self) -> Any:
         """The open database (opened here, in this process, on first use)."""
-        if self._db is None or self._pid != os.getpid():
-            with self._lock:
-                if self._db is None or self._pid != os.getpid():
-                    self._db = self.open(self.path, self._reopen_flag, self.mode, **self.open_kwargs)
-                    self._pid = os.getpid()
-                    if self._reopen_flag == "n":
-                        self._reopen_flag = "c"  # reopening must not empty it again
-        return self._db
+        return self._open().db
+
+    def _open(self) -> _Handle:
+        handle = self._handle
+        if handle is not None and self._pid == os.getpid():
+            return handle
+        pid = os.getpid()
+        with _handles_lock:
+            handle = _handles.get((self.path, self.open, pid))
+            if handle is None:
+                db = self.open(self.path, self._reopen_flag, self.mode, **self.open_kwargs)
+                handle = _Handle(db, not self._read_only, self.write_lock)
+                _handles[(self.path, self.open, pid)] = handle
+            elif not handle.writable and not self._read_only:
+                raise ValueError(
+                    f"{self.path!r} is open read-only in this process; close that store first"
+                )
+            handle.users += 1
+            self._handle, self._pid = handle, pid
+            if self._reopen_flag == "n":
+                self._reopen_flag = "c"  # reopening must not empty it again
+        return handle
 
     def _check_write(self) -> None:
         self._check_writable()
@@ -177,22 +209,31 @@ class DBMStore(Store):
 
     def flush(self) -> None:
         """Write buffered changes to disk (where the DBM module buffers any)."""
-        with self._lock:
-            if self._db is None or self._pid != os.getpid() or self._read_only:
-                return
+        handle = self._handle
+        if handle is None or self._pid != os.getpid() or not handle.writable:
+            return
+        with handle.lock:
             for name in ("sync", "_commit"):
-                method = getattr(self._db, name, None)
+                method = getattr(handle.db, name, None)
                 if method is not None:
                     method()
                     return
 
     def close(self) -> None:
-        """Flush and close the database; it reopens on the next use."""
-        with self._lock:
-            if self._db is not None and self._pid == os.getpid():
-                self.flush()
-                self._db.close()
-            self._db = None
+        """Flush and close the database (once no other store of this process uses it); it
+        reopens on the next use."""
+        handle = self._handle
+        if handle is None or self._pid != os.getpid():
+            self._handle = None
+            return
+        self.flush()
+        with _handles_lock:
+            self._handle = None
+            handle.users -= 1
+            if handle.users <= 0:
+                _handles.pop((self.path, self.open, self._pid), None)
+                with handle.lock:
+                    handle.db.close()
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, DBMStore) and (self.path, self.open) == (other.path, other.open)

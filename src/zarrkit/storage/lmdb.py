@@ -21,6 +21,39 @@ def _import_lmdb() -> Any:
     return lmdb
 
 
+# LMDB forbids opening one environment twice in a process: stores of the same path share it
+_envs: dict[tuple[str, int], list] = {}  # (path, pid) -> [environment, number of users]
+_envs_lock = threading.Lock()
+
+
+def _acquire_env(lmdb: Any, path: str, kwargs: dict) -> Any:
+    with _envs_lock:
+        entry = _envs.get((path, os.getpid()))
+        if entry is None:
+            # an environment inherited through fork cannot be used here, and lmdb refuses to
+            # open the path again while it is open: close the inherited copy (the parent's
+            # stays open; the child only drops its own mapping)
+            for key in [k for k in _envs if k[0] == path]:
+                _envs.pop(key)[0].close()
+            entry = _envs[(path, os.getpid())] = [lmdb.open(path, **kwargs), 0]
+        entry[1] += 1
+        return entry[0]
+
+
+def _release_env(path: str) -> None:
+    with _envs_lock:
+        entry = _envs.get((path, os.getpid()))
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] <= 0:
+            del _envs[(path, os.getpid())]
+            env = entry[0]
+            if not env.flags().get("readonly"):
+                env.sync(True)
+            env.close()
+
+
 def _bytes(value: Any) -> bytes:
     return value if isinstance(value, bytes) else memoryview(value).tobytes()
 
@@ -41,7 +74,8 @@ class LMDBStore(Store):
         to make writes durable), ``max_spare_txns`` the number of CPUs.
 
     The environment opens lazily in the process that first uses it, so the store pickles to
-    its path and options. LMDB supports many reader and writer processes on one machine.
+    its path and options; stores of one path in one process share its environment (LMDB
+    forbids opening it twice). LMDB supports many reader and writer processes on one machine.
     Batched reads and writes (``getitems``/``setitems``/``delitems``) each run in one
     transaction.
 
@@ -92,7 +126,7 @@ class LMDBStore(Store):
         if self._env is None or self._pid != os.getpid():
             with self._lock:
                 if self._env is None or self._pid != os.getpid():
-                    self._env = self._lmdb.open(self.path, **self.kwargs)
+                    self._env = _acquire_env(self._lmdb, self.path, self.kwargs)
                     self._pid = os.getpid()
         return self._env
 
@@ -193,7 +227,7 @@ class LMDBStore(Store):
             if self._env is not None and self._pid == os.getpid():
                 if not self._read_only:
                     self._env.sync(True)
-                self._env.close()
+                _release_env(self.path)
             self._env = None
 
     def __eq__(self, other: object) -> bool:

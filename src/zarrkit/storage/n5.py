@@ -183,7 +183,9 @@ class N5Store(Store):
         if kind == "meta":
             return self._get_meta(key, parent, name)
         try:
-            return self._files[_block_path(parent, name) if kind == "chunk" else join_path(parent, name)]
+            return self._files[
+                _block_path(parent, name) if kind == "chunk" else join_path(parent, name)
+            ]
         except KeyError:
             raise KeyError(key) from None
 
@@ -197,7 +199,9 @@ class N5Store(Store):
             self._del_meta(key, parent, name)
             return
         try:
-            del self._files[_block_path(parent, name) if kind == "chunk" else join_path(parent, name)]
+            del self._files[
+                _block_path(parent, name) if kind == "chunk" else join_path(parent, name)
+            ]
         except KeyError:
             raise KeyError(key) from None
 
@@ -263,7 +267,9 @@ class N5Store(Store):
                 except KeyError:
                     pass
             else:
-                files[_block_path(parent, name) if kind == "chunk" else join_path(parent, name)] = key
+                files[_block_path(parent, name) if kind == "chunk" else join_path(parent, name)] = (
+                    key
+                )
         if files:
             for fkey, value in self._files.getitems(list(files)).items():
                 out[files[fkey]] = value
@@ -297,14 +303,14 @@ class N5Store(Store):
         out = {}
         for name, value in blocks.items():
             coords = [int(c) for c in name.split(".")]
-            valid = tuple(
-                min(c, s - i * c) for i, c, s in zip(coords, meta.chunks, meta.shape)
-            )
+            valid = tuple(min(c, s - i * c) for i, c, s in zip(coords, meta.chunks, meta.shape))
             if len(coords) == meta.ndim and valid != meta.chunks and min(valid, default=1) > 0:
                 if codec is None:
                     cfg = meta.compressor
                     codec = n5.N5ChunkWrapper(
-                        cfg["dtype"], cfg["chunk_shape"], cfg["compressor_config"]  # type: ignore[index]
+                        cfg["dtype"],
+                        cfg["chunk_shape"],
+                        cfg["compressor_config"],  # type: ignore[index]
                     )
                 value = codec.resize_block(value, valid)
             out[name] = value
@@ -321,7 +327,9 @@ class N5Store(Store):
                 except KeyError:
                     pass
             else:
-                files.append(_block_path(parent, name) if kind == "chunk" else join_path(parent, name))
+                files.append(
+                    _block_path(parent, name) if kind == "chunk" else join_path(parent, name)
+                )
         if files:
             self._files.delitems(files)
 

@@ -131,9 +131,14 @@ class ZipStore(Store):
                     self._overlay[k] = _DELETED
 
     def flush(self) -> None:
-        """Write pending rewrites and deletions (rebuilds the archive if there are any)."""
+        """Make the file complete and readable (rebuilding it for rewrites and deletions)."""
         with self._lock:
-            if self._read_only or not self._overlay:
+            if self._read_only or self.zf.fp is None:
+                return
+            if not self._overlay:
+                # closing writes the zip directory that other readers need; keep appending after
+                self.zf.close()
+                self._open("a")
                 return
             temp = self.path + ".rebuild"
             with zipfile.ZipFile(
