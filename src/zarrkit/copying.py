@@ -306,7 +306,14 @@ def _copy_attrs(source: Any, dest: Any) -> None:
                 ) from None
         return
     if _is_h5py(source):
-        attrs = {k: _json_value(v) for k, v in attrs.items()}
+        for k, v in attrs.items():
+            try:
+                attrs[k] = _json_value(v)
+            except UnicodeDecodeError as e:
+                raise TypeError(
+                    f"attribute {k!r} of {source.name} holds bytes that are not UTF-8 text "
+                    f"({e}); copy with without_attrs=True or change the attribute"
+                ) from None
     dest.attrs.update(attrs)
 
 
@@ -482,7 +489,9 @@ class _Copier:
             dtype = _h5py_dtype_for_objects(source)
         ds = dest.create_dataset(name, shape=source.shape, dtype=dtype, **kws)
         itemsize = ds.dtype.itemsize
-        for sel in _slabs(tuple(ds.shape), ds.chunks, itemsize):
+        # slabs of whole destination chunks; of source chunks where the destination has none
+        unit = ds.chunks or getattr(source, "chunks", None)
+        for sel in _slabs(tuple(ds.shape), unit, itemsize):
             ds[sel] = reader[sel]
             bar.update(math.prod(s.stop - s.start for s in sel) * itemsize)
         if not self.without_attrs:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import dbm
 import os
 import threading
@@ -27,6 +28,19 @@ class _Handle:
 
 _handles: dict[tuple[str, Any, int], _Handle] = {}
 _handles_lock = threading.Lock()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Close the databases still open at exit (dbm.dumb writes its index on close)."""
+    with _handles_lock:
+        for (_path, _open, pid), handle in list(_handles.items()):
+            if pid == os.getpid():
+                try:
+                    handle.db.close()
+                except Exception:  # noqa: BLE001 - exit goes on for the other databases
+                    pass
+        _handles.clear()
 
 
 class DBMStore(Store):

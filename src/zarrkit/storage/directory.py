@@ -67,11 +67,15 @@ class DirectoryStore(Store):
     def __setitem__(self, key: str, value: Any) -> None:
         self._check_writable()
         target = self._file(key)
-        folder = os.path.dirname(target)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        self._write_file(key, target, value)
+
+    def _write_file(self, key: str, target: str, value: Any) -> None:
+        """Write through a temporary file and an atomic rename; the folder exists."""
         if os.path.isdir(target):
             raise KeyError(f"{key!r} is a directory in {self.path!r}")
-        os.makedirs(folder, exist_ok=True)
-        temp = os.path.join(folder, f".{os.path.basename(target)}.{uuid.uuid4().hex}{_TEMP_SUFFIX}")
+        folder, name = os.path.split(target)
+        temp = os.path.join(folder, f".{name}.{uuid.uuid4().hex}{_TEMP_SUFFIX}")
         try:
             with open(temp, "wb") as f:
                 f.write(value if isinstance(value, (bytes, bytearray)) else memoryview(value))
@@ -126,7 +130,10 @@ class DirectoryStore(Store):
 
     def setitems(self, values: Mapping[str, Any]) -> None:
         self._check_writable()
-        run_parallel(lambda kv: self.__setitem__(*kv), list(values.items()))
+        items = [(k, self._file(k), v) for k, v in values.items()]
+        for folder in {os.path.dirname(t) for _, t, _ in items}:
+            os.makedirs(folder, exist_ok=True)
+        run_parallel(lambda item: self._write_file(*item), items)
 
     def delitems(self, keys: Iterable[str]) -> None:
         self._check_writable()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -60,7 +61,10 @@ class N5Store(Store):
     order 'C' and no filters; other arrays are refused with a ``ValueError``.
 
     Writes are atomic per file (see :class:`DirectoryStore`), so several threads or
-    processes may write different chunks of the same array.
+    processes may write different chunks of the same array. An array's metadata and user
+    attributes share its ``attributes.json``: this store updates it one writer at a time
+    within a process; separate processes must not change the metadata and the attributes
+    of one node at the same time.
 
     >>> import tempfile, os, zarrkit
     >>> store = N5Store(os.path.join(tempfile.mkdtemp(), 'data.n5'))
@@ -81,6 +85,8 @@ class N5Store(Store):
         self.path = os.path.abspath(os.fspath(path))
         self.normalize_keys = normalize_keys
         self._files = DirectoryStore(self.path)
+        # .zarray and .zattrs of a node share its attributes.json: one update at a time
+        self._meta_lock = threading.RLock()
 
     def __getstate__(self) -> dict:
         return {"path": self.path, "normalize_keys": self.normalize_keys, "ro": self._read_only}
@@ -149,6 +155,10 @@ class N5Store(Store):
 
     def _set_meta(self, key: str, parent: str, name: str, value: Any) -> None:
         raw = value if isinstance(value, (bytes, str)) else memoryview(value).tobytes()
+        with self._meta_lock:
+            self._update_meta(key, parent, name, raw)
+
+    def _update_meta(self, key: str, parent: str, name: str, raw: Any) -> None:
         attrs = self._load(parent) or {}
         if name == _ARRAY:
             keywords = n5.encode_array_attrs(decode_array_meta(raw, key))
@@ -167,6 +177,10 @@ class N5Store(Store):
         self._save(parent, attrs)
 
     def _del_meta(self, key: str, parent: str, name: str) -> None:
+        with self._meta_lock:
+            self._remove_meta(key, parent, name)
+
+    def _remove_meta(self, key: str, parent: str, name: str) -> None:
         attrs = self._load(parent)
         if name == _ATTRS:
             if not n5.user_attrs(attrs):
