@@ -646,22 +646,27 @@ class Array:
     def _repr_html_(self) -> str:
         return self.info._repr_html_()
 
-    def __getstate__(self) -> dict:
-        return {
-            "store": self._store,
-            "path": self._path,
-            "read_only": self._read_only,
-            "chunk_store": self._chunk_store,
-            "synchronizer": self._synchronizer,
-            "cache_metadata": self._cache_metadata,
-            "cache_attrs": self._cache_attrs,
-            "partial_decompress": self._partial_decompress,
-            "write_empty_chunks": self._write_empty_chunks,
-            "strict_missing": self._strict_missing,
-        }
-
-    def __setstate__(self, state: dict) -> None:
-        self.__init__(**state)
+    def __reduce__(self) -> tuple:
+        # constructor arguments only (a persistent store pickles to its parameters), with
+        # trailing defaults left out to keep the pickle small
+        args = [
+            self._store,
+            self._path,
+            self._read_only,
+            self._chunk_store,
+            self._synchronizer,
+            self._cache_metadata,
+            self._cache_attrs,
+            self._partial_decompress,
+            self._write_empty_chunks,
+            None,
+            None,
+            self._strict_missing,
+        ]
+        defaults = [None, "", False, None, None, True, True, False, True, None, None, False]
+        while len(args) > 1 and args[-1] == defaults[len(args) - 1]:
+            args.pop()
+        return (type(self), tuple(args))
 
     def __dask_tokenize__(self) -> tuple:
         return (

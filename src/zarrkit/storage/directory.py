@@ -14,6 +14,12 @@ from .base import Store, normalize_storage_path
 _TEMP_SUFFIX = ".partial"
 
 
+def _reopen_read_only(cls: type, args: tuple) -> DirectoryStore:
+    store = cls(*args)
+    store._read_only = True
+    return store
+
+
 class DirectoryStore(Store):
     """Keys are files below a directory; ``'a/b/0.0'`` is the file ``a/b/0.0``.
 
@@ -27,6 +33,8 @@ class DirectoryStore(Store):
     b'{}'
     """
 
+    _default_separator: str | None = None
+
     def __init__(
         self,
         path: str | os.PathLike,
@@ -37,17 +45,13 @@ class DirectoryStore(Store):
         self.normalize_keys = normalize_keys
         self._dimension_separator = dimension_separator
 
-    def __getstate__(self) -> dict:
-        return {
-            "path": self.path,
-            "normalize_keys": self.normalize_keys,
-            "sep": self._dimension_separator,
-            "ro": self._read_only,
-        }
-
-    def __setstate__(self, state: dict) -> None:
-        self.__init__(state["path"], state["normalize_keys"], state["sep"])
-        self._read_only = state.get("ro", False)
+    def __reduce__(self) -> tuple:
+        args = (self.path, self.normalize_keys, self._dimension_separator)
+        if not self._read_only:  # the common case: just the constructor arguments
+            if args[1:] == (False, type(self)._default_separator):
+                args = args[:1]
+            return (type(self), args)
+        return (_reopen_read_only, (type(self), args))
 
     def _file(self, key: str) -> str:
         if self.normalize_keys:
@@ -209,6 +213,8 @@ class NestedDirectoryStore(DirectoryStore):
     The separator only sets the default for arrays created here; an existing array always
     uses the ``dimension_separator`` of its own metadata.
     """
+
+    _default_separator = "/"
 
     def __init__(
         self,
