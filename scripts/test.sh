@@ -11,7 +11,9 @@ make_env() {
     local dir=$1
     shift
     [ -x "$dir/bin/python" ] || "$PY" -m venv "$dir"
-    "$dir/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]" "$@"
+    # (pip's notes about unused local index folders on this kind of machine are dropped)
+    "$dir/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]" "$@" \
+        2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 }
 
 make_env .venv 'zarr>=3' 'numcodecs>=0.16'

@@ -25,6 +25,7 @@ COVERED = [
     "tutorial_diagnostics",
     "tutorial_attrs",
     "tutorial_indexing",
+    "tutorial_storage",
     "tutorial_copy",
     "tutorial_strings",
     "tutorial_objects",
