@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -64,9 +65,21 @@ class ChunkPipeline:
     def key(self, coords: tuple[int, ...]) -> str:
         return self.prefix + self.meta.chunk_key(coords)
 
-    def _inline(self) -> bool:
-        # c-blosc with its global threads serialises every call behind one mutex
-        return self.chain.uses_blosc and numcodecs.blosc.use_threads is True
+    def _inline(self, n: int) -> bool:
+        """Run the codec work for ``n`` chunks in the calling thread rather than the pool."""
+        if not self.chain.uses_blosc:
+            return False
+        use_threads = numcodecs.blosc.use_threads
+        if use_threads is True:
+            # c-blosc with its global threads serialises every call behind one mutex
+            return True
+        # on the main thread Blosc already spreads one chunk over all cores: for a batch no
+        # larger than the pool, handing it to the pool only adds a hop
+        return (
+            use_threads is None
+            and n <= get_num_threads()
+            and threading.current_thread() is threading.main_thread()
+        )
 
     def _batches(self, n: int) -> Iterator[range]:
         for start in range(0, n, self.batch):
@@ -97,7 +110,7 @@ class ChunkPipeline:
         if not projections:
             return
         keys = [self.key(p.chunk_coords) for p in projections]
-        inline = self._inline()
+        inline = self._inline(len(projections))
         fill = self.meta.fill_value
         if fill is not None and fields is not None:
             fill = np.asarray(fill, dtype=self.meta.dtype)[fields]
@@ -205,7 +218,7 @@ class ChunkPipeline:
                     return key, None
                 return key, self.chain.encode(chunk)
 
-            results = run_parallel(build, batch, self._inline())
+            results = run_parallel(build, batch, self._inline(len(batch)))
             to_set = {k: v for k, v in results if v is not None}
             to_delete = [k for k, v in results if v is None]
             if to_set:
