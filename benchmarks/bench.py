@@ -1,17 +1,19 @@
-"""Time zarrkit against zarr-python 2.x on the same data, in one run.
+"""Time zarrkit against zarr-python 2.x and tensorstore on the same data, in one run.
 
-Run it in the environment that has both libraries::
+Run it in the environment that has all three libraries::
 
     .venv-zarr2/bin/python benchmarks/bench.py            # full sizes (8000 x 8000 int32)
     .venv-zarr2/bin/python benchmarks/bench.py --quick    # small smoke run
     .venv-zarr2/bin/python benchmarks/bench.py --cases read,region --repeat 5
+    .venv-zarr2/bin/python benchmarks/bench.py --libs zarrkit,tensorstore
     .venv-zarr2/bin/python benchmarks/bench.py --json results.json
 
 Every case is checked for correctness: results must equal NumPy's, each library must read
-what the other wrote, and the ``.zarray`` documents must be byte-identical; a failed check
-raises ``AssertionError``. Times are best-of-N after one warm-up run (the checked run);
-repetitions alternate between the libraries so that noise from other processes hits both
-alike. Without zarr 2 the script says so and times zarrkit alone.
+what every other one wrote, the ``.zarray`` documents of zarrkit and zarr 2 must be
+byte-identical and tensorstore's must say the same; a failed check raises
+``AssertionError``. Times are best-of-N after one warm-up run (the checked run); repetitions
+alternate between the libraries so that noise from other processes hits all alike. A library
+that is not installed is left out (the script says so).
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ import numpy as np
 import zarrkit
 
 ALL_OPS = ("write", "read", "region", "oindex", "vindex")
+LIB_NAMES = ("zarrkit", "zarr2", "tensorstore")  # zarrkit is the reference of the ratios
+OTHERS = LIB_NAMES[1:]
+# The .zarray keys that define the array; tensorstore writes them in its own JSON layout.
+ZARRAY_KEYS = ("zarr_format", "shape", "chunks", "dtype", "compressor", "fill_value", "order")
 
 
 @dataclass
@@ -54,6 +60,7 @@ class Config:
     seed: int = 0
     stores: tuple[str, ...] = ("dir", "mem")
     cases: tuple[str, ...] = ()
+    libs: tuple[str, ...] = ()  # empty: every installed library
     json: str | None = None
     quiet: bool = False
 
@@ -74,9 +81,9 @@ class Result:
         t = self.times.get(lib)
         return statistics.median(t) if t else None
 
-    def ratio(self) -> float | None:
-        """zarr2 time / zarrkit time (above 1: zarrkit is faster)."""
-        a, b = self.best("zarr2"), self.best("zarrkit")
+    def ratio(self, other: str = "zarr2") -> float | None:
+        """``other``'s time / zarrkit's time (above 1: zarrkit is faster)."""
+        a, b = self.best(other), self.best("zarrkit")
         return a / b if a is not None and b else None
 
 
@@ -92,55 +99,243 @@ def load_zarr2() -> ModuleType | None:
     return zarr if zarr.__version__.startswith("2.") else None
 
 
-@dataclass
+def load_tensorstore() -> ModuleType | None:
+    """tensorstore if importable, else None."""
+    try:
+        import tensorstore
+    except ImportError:
+        return None
+    return tensorstore
+
+
+def version_of(name: str) -> str | None:
+    """Installed version of one of ``LIB_NAMES``, None if it is not installed."""
+    if name == "zarrkit":
+        return zarrkit.__version__
+    if name == "zarr2":
+        zarr2 = load_zarr2()
+        return None if zarr2 is None else zarr2.__version__
+    if load_tensorstore() is None:
+        return None
+    from importlib.metadata import version  # tensorstore has no __version__
+
+    return version("tensorstore")
+
+
+def new_compressor() -> numcodecs.Blosc:
+    return numcodecs.Blosc(cname="lz4", clevel=5, shuffle=numcodecs.Blosc.SHUFFLE)
+
+
 class Lib:
+    """One library under test: makes arrays, lists their stored items, opens foreign items.
+
+    An array here is anything with the zarr 2 reading surface the cases use: ``z[sel]``,
+    ``z[sel] = value``, ``z.oindex[...]`` and ``z.vindex[...]``, all returning NumPy arrays.
+    """
+
     name: str
-    module: ModuleType
 
     def new_array(
         self, kind: str, tmp: str, shape: tuple[int, ...], chunks: tuple[int, ...]
     ) -> Any:
         """An empty int32 array with Blosc lz4 (clevel 5, shuffle) in a fresh store."""
+        raise NotImplementedError
+
+    def items(self, z: Any, kind: str) -> dict[str, bytes]:
+        """Every key of ``z``'s store (metadata and chunks) with its stored bytes."""
+        raise NotImplementedError
+
+    def open_items(self, items: dict[str, bytes]) -> Any:
+        """A read-only array over ``items`` (as returned by some library's ``items``)."""
+        raise NotImplementedError
+
+
+class ZarrLib(Lib):
+    """zarrkit or zarr-python 2.x: the same API, so one adapter serves both."""
+
+    def __init__(self, name: str, module: ModuleType) -> None:
+        self.name = name
+        self.module = module
+
+    def new_array(
+        self, kind: str, tmp: str, shape: tuple[int, ...], chunks: tuple[int, ...]
+    ) -> Any:
         if kind == "dir":
             path = tempfile.mkdtemp(prefix=f"{self.name}-", dir=tmp)
             store = self.module.DirectoryStore(path)
         else:
             store = self.module.MemoryStore()
-        compressor = numcodecs.Blosc(cname="lz4", clevel=5, shuffle=numcodecs.Blosc.SHUFFLE)
         return self.module.create(
-            shape, chunks=chunks, dtype="i4", compressor=compressor, store=store, overwrite=True
+            shape,
+            chunks=chunks,
+            dtype="i4",
+            compressor=new_compressor(),
+            store=store,
+            overwrite=True,
         )
 
+    def items(self, z: Any, kind: str) -> dict[str, bytes]:
+        if kind == "dir":
+            return dir_items(z.store.path)
+        return {k: bytes(z.store[k]) for k in z.store.keys()}
 
-def store_items(z: Any, kind: str) -> dict[str, bytes]:
-    """Every key of ``z``'s store (metadata and chunks) with its stored bytes."""
-    if kind == "dir":
-        root = z.store.path
-        out = {}
-        for name in os.listdir(root):
-            with open(os.path.join(root, name), "rb") as f:
-                out[name] = f.read()
-        return out
-    return {k: bytes(z.store[k]) for k in z.store.keys()}
+    def open_items(self, items: dict[str, bytes]) -> Any:
+        return self.module.open_array(dict(items), mode="r")
+
+
+def dir_items(root: str) -> dict[str, bytes]:
+    """The files of a flat directory store, by name."""
+    out = {}
+    for name in os.listdir(root):
+        with open(os.path.join(root, name), "rb") as f:
+            out[name] = f.read()
+    return out
+
+
+class TsArray:
+    """A tensorstore array behind the zarr 2 surface: each access is one blocking
+    ``.read().result()`` or ``.write(...).result()``."""
+
+    def __init__(self, store: Any, context: Any, path: str | None) -> None:
+        self.store = store  # the tensorstore.TensorStore
+        self.context = context  # holds the memory kvstore of a `mem` array
+        self.path = path  # directory of a `dir` array
+
+    def __getitem__(self, sel: Any) -> np.ndarray:
+        return self.store[sel].read().result()
+
+    def __setitem__(self, sel: Any, value: np.ndarray) -> None:
+        self.store[sel].write(value).result()
+
+    @property
+    def oindex(self) -> _TsIndexer:
+        return _TsIndexer(self.store.oindex)
+
+    @property
+    def vindex(self) -> _TsIndexer:
+        return _TsIndexer(self.store.vindex)
+
+
+class _TsIndexer:
+    def __init__(self, indexer: Any) -> None:
+        self.indexer = indexer
+
+    def __getitem__(self, sel: Any) -> np.ndarray:
+        return self.indexer[sel].read().result()
+
+
+class TensorstoreLib(Lib):
+    """tensorstore's ``zarr`` driver on a ``file`` (dir) or ``memory`` (mem) kvstore.
+
+    Its chunk cache is off (``cache_pool`` 0 bytes, the default) so that every read decodes,
+    as in zarrkit and zarr 2, and ``file_io_sync`` is off: zarrkit and zarr 2 do not fsync
+    either, and the page cache, not the disk, is what the ``dir`` cases measure.
+    """
+
+    name = "tensorstore"
+
+    def __init__(self, module: ModuleType) -> None:
+        self.module = module
+
+    def _context(self) -> Any:
+        return self.module.Context({"cache_pool": {"total_bytes_limit": 0}, "file_io_sync": False})
+
+    def new_array(
+        self, kind: str, tmp: str, shape: tuple[int, ...], chunks: tuple[int, ...]
+    ) -> Any:
+        context = self._context()
+        path = None
+        if kind == "dir":
+            path = tempfile.mkdtemp(prefix=f"{self.name}-", dir=tmp)
+            kvstore = {"driver": "file", "path": path + "/"}
+        else:
+            kvstore = {"driver": "memory"}
+        metadata = {
+            "shape": list(shape),
+            "chunks": list(chunks),
+            "dtype": "<i4",
+            "compressor": new_compressor().get_config(),
+            "fill_value": 0,
+            "order": "C",
+            "filters": None,
+        }
+        spec = {"driver": "zarr", "kvstore": kvstore, "metadata": metadata}
+        store = self.module.open(spec, create=True, delete_existing=True, context=context)
+        return TsArray(store.result(), context, path)
+
+    def items(self, z: TsArray, kind: str) -> dict[str, bytes]:
+        if kind == "dir":
+            return dir_items(z.path)
+        kv = self.module.KvStore.open({"driver": "memory"}, context=z.context).result()
+        return {k.decode(): bytes(kv.read(k).result().value) for k in kv.list().result()}
+
+    def open_items(self, items: dict[str, bytes]) -> TsArray:
+        context = self._context()
+        kv = self.module.KvStore.open({"driver": "memory"}, context=context).result()
+        for key, value in items.items():
+            kv.write(key, value).result()
+        spec = {"driver": "zarr", "kvstore": {"driver": "memory"}}
+        return TsArray(self.module.open(spec, open=True, context=context).result(), context, None)
+
+
+def available_libs(wanted: Sequence[str] = ()) -> tuple[list[Lib], list[str]]:
+    """The libraries to time (``wanted``, or all of ``LIB_NAMES``) that are installed,
+    in ``LIB_NAMES`` order, and the names of the missing ones."""
+    names = [n for n in LIB_NAMES if not wanted or n in wanted]
+    libs: list[Lib] = []
+    missing = []
+    for name in names:
+        if name == "zarrkit":
+            libs.append(ZarrLib("zarrkit", zarrkit))
+            continue
+        module = load_zarr2() if name == "zarr2" else load_tensorstore()
+        if module is None:
+            missing.append(name)
+        elif name == "zarr2":
+            libs.append(ZarrLib("zarr2", module))
+        else:
+            libs.append(TensorstoreLib(module))
+    return libs, missing
+
+
+def check_metadata(docs: dict[str, bytes]) -> None:
+    """The ``.zarray`` documents of all libraries describe the same array; zarrkit's and
+    zarr 2's are byte-identical (tensorstore lays out its JSON its own way)."""
+    if "zarrkit" in docs and "zarr2" in docs and docs["zarrkit"] != docs["zarr2"]:
+        raise AssertionError(f".zarray differs:\n{docs['zarrkit']!r}\n{docs['zarr2']!r}")
+    parsed = {name: json.loads(doc) for name, doc in docs.items()}
+    (first, ref), *rest = parsed.items()
+    for name, meta in rest:
+        for key in ZARRAY_KEYS:
+            if meta.get(key) != ref.get(key):
+                raise AssertionError(
+                    f".zarray {key!r}: {first} has {ref.get(key)!r}, {name} has {meta.get(key)!r}"
+                )
+        # filters null and no dimension_separator are the defaults: [] and "."
+        for key, default in (("filters", None), ("dimension_separator", ".")):
+            a, b = ref.get(key) or default, meta.get(key) or default
+            if a != b:
+                raise AssertionError(f".zarray {key!r}: {first} has {a!r}, {name} has {b!r}")
 
 
 def cross_check(libs: Sequence[Lib], arrays: dict[str, Any], kind: str, data: np.ndarray) -> None:
-    """Each library reads what the other wrote; the metadata documents are byte-identical.
+    """Each library reads what every other one wrote; the metadata documents agree.
 
     Chunk bytes are not compared: c-blosc with its global threads (zarr 2 in the main
     thread) writes blocks in the order its threads finish, so equal data can give different
     (equally valid) bytes from one run to the next.
     """
-    items = {lib.name: store_items(arrays[lib.name], kind) for lib in libs}
-    a, b = (items[lib.name] for lib in libs)
-    if a.keys() != b.keys():
-        raise AssertionError(f"keys differ: {sorted(a.keys() ^ b.keys())[:5]}")
-    if a[".zarray"] != b[".zarray"]:
-        raise AssertionError(f".zarray differs:\n{a['.zarray']!r}\n{b['.zarray']!r}")
+    items = {lib.name: lib.items(arrays[lib.name], kind) for lib in libs}
+    (first, ref), *rest = items.items()
+    for name, its in rest:
+        if its.keys() != ref.keys():
+            diff = sorted(its.keys() ^ ref.keys())[:5]
+            raise AssertionError(f"keys of {first} and {name} differ: {diff}")
+    check_metadata({name: its[".zarray"] for name, its in items.items()})
     for reader in libs:
         for writer in libs:
             if writer is not reader:
-                z = reader.module.open_array(dict(items[writer.name]), mode="r")
+                z = reader.open_items(items[writer.name])
                 check_equal(z[:], data, f"{reader.name} reading what {writer.name} wrote")
 
 
@@ -295,13 +490,11 @@ def _vindex(z: Any, rows: np.ndarray, cols: np.ndarray) -> Callable[[], Any]:
 
 def run(cfg: Config) -> list[Result]:
     """Run every selected case; returns the results (also printed unless ``quiet``)."""
-    zarr2 = load_zarr2()
-    libs = [Lib("zarrkit", zarrkit)]
-    if zarr2 is not None:
-        libs.append(Lib("zarr2", zarr2))
+    libs, missing = available_libs(cfg.libs)
     log = (lambda *a: None) if cfg.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
-    if zarr2 is None:
-        log("zarr-python 2.x is not installed here: timing zarrkit alone")
+    for name in missing:
+        what = "zarr-python 2.x" if name == "zarr2" else name
+        log(f"{what} is not installed here: timing without it")
     data = make_data(cfg.n, cfg.seed)
     layouts = [(cfg.chunk, ALL_OPS), (cfg.small_chunk, ("write", "read"))]
     results: list[Result] = []
@@ -330,40 +523,49 @@ def fmt_time(t: float | None) -> str:
 
 
 def table(results: Sequence[Result]) -> str:
-    """A plain-text table: best times of both libraries and the ratio zarr2/zarrkit."""
-    head = ("case", "zarrkit", "zarr2", "zarr2/zarrkit", "what")
+    """A plain-text table: best time of every library and its ratio to zarrkit's.
+
+    Every library has its columns, ``-`` where it did not run, so that tables of different
+    runs line up.
+    """
+    head = ["case", "zarrkit"]
+    for other in OTHERS:
+        head += [other, f"{other}/zarrkit"]
+    head.append("what")
     rows = [head]
     for r in results:
-        ratio = r.ratio()
-        rows.append(
-            (
-                r.case,
-                fmt_time(r.best("zarrkit")),
-                fmt_time(r.best("zarr2")),
-                "-" if ratio is None else f"{ratio:.2f}",
-                r.description,
-            )
-        )
+        row = [r.case, fmt_time(r.best("zarrkit"))]
+        for other in OTHERS:
+            ratio = r.ratio(other)
+            row += [fmt_time(r.best(other)), "-" if ratio is None else f"{ratio:.2f}"]
+        row.append(r.description)
+        rows.append(row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     lines = []
     for k, row in enumerate(rows):
         cells = [row[0].ljust(widths[0])]
-        cells += [row[i].rjust(widths[i]) for i in (1, 2, 3)]
-        cells.append(row[4])
+        cells += [row[i].rjust(widths[i]) for i in range(1, len(head) - 1)]
+        cells.append(row[-1])
         lines.append("  ".join(cells))
         if k == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
+def lib_label(name: str, version: str | None, ran: bool) -> str:
+    """``zarr 2.18.7``, ``tensorstore 0.1.86 (not run)``, ``zarr 2.x: not installed``."""
+    shown = "zarr" if name == "zarr2" else name
+    if version is None:
+        return f"{shown}{' 2.x' if name == 'zarr2' else ''}: not installed"
+    return f"{shown} {version}" + ("" if ran else " (not run)")
+
+
 def environment() -> dict[str, Any]:
-    zarr2 = load_zarr2()
     return {
         "python": sys.version.split()[0],
         "numpy": np.__version__,
         "numcodecs": numcodecs.__version__,
-        "zarrkit": zarrkit.__version__,
-        "zarr2": None if zarr2 is None else zarr2.__version__,
+        **{name: version_of(name) for name in LIB_NAMES},
         "cpu_count": os.cpu_count(),
         "zarrkit_threads": zarrkit.get_num_threads(),
     }
@@ -380,7 +582,7 @@ def to_json(cfg: Config, results: Sequence[Result]) -> dict[str, Any]:
                 "times": r.times,
                 "best": {lib: r.best(lib) for lib in r.times},
                 "median": {lib: r.median(lib) for lib in r.times},
-                "ratio_zarr2_over_zarrkit": r.ratio(),
+                **{f"ratio_{other}_over_zarrkit": r.ratio(other) for other in OTHERS},
             }
             for r in results
         ],
@@ -396,6 +598,9 @@ def parse_args(argv: Sequence[str] | None) -> Config:
     p.add_argument("--repeat", "-n", type=int, help="timed repetitions per case (best is shown)")
     p.add_argument("--cases", help="comma-separated substrings of case names, e.g. read,vindex/mem")
     p.add_argument("--stores", help="comma-separated store kinds: dir,mem")
+    p.add_argument(
+        "--libs", help=f"comma-separated libraries of {','.join(LIB_NAMES)} (default: installed)"
+    )
     p.add_argument("--json", nargs="?", const="-", help="write JSON to a file ('-': stdout)")
     p.add_argument("--size", type=int, help="side of the square array")
     p.add_argument("--chunk", type=int, help="chunk side of the main layout")
@@ -444,6 +649,14 @@ def parse_args(argv: Sequence[str] | None) -> Config:
         bad = set(cfg.stores) - {"dir", "mem"}
         if bad:
             p.error(f"unknown store kinds: {sorted(bad)}; use dir and/or mem")
+    if a.libs:
+        cfg.libs = tuple(s.strip() for s in a.libs.split(",") if s.strip())
+        bad = set(cfg.libs) - set(LIB_NAMES)
+        if bad or not cfg.libs:
+            p.error(f"unknown libraries: {sorted(bad)}; use some of {', '.join(LIB_NAMES)}")
+        missing = available_libs(cfg.libs)[1]
+        if missing:
+            p.error(f"not installed here: {', '.join(missing)}")
     return cfg
 
 
@@ -459,10 +672,12 @@ def main(argv: Sequence[str] | None = None) -> list[Result]:
             json.dump(to_json(cfg, results), f, indent=2)
     if not cfg.quiet:
         env = environment()
+        ran = {lib for r in results for lib in r.times}
+        others = ", ".join(lib_label(name, env[name], name in ran) for name in OTHERS)
         print(
-            f"zarrkit {env['zarrkit']} (threads {env['zarrkit_threads']}) vs zarr "
-            f"{env['zarr2'] or '2.x: not installed'}; numcodecs {env['numcodecs']}, "
-            f"numpy {env['numpy']}, {env['cpu_count']} cores; best of {cfg.repeat}"
+            f"zarrkit {env['zarrkit']} (threads {env['zarrkit_threads']}) vs {others}; "
+            f"numcodecs {env['numcodecs']}, numpy {env['numpy']}, {env['cpu_count']} cores; "
+            f"best of {cfg.repeat}"
         )
         print(table(results))
     return results

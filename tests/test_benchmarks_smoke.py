@@ -46,28 +46,75 @@ def bench():
     sys.modules.pop(spec.name, None)
 
 
+def installed(bench) -> set[str]:
+    libs = {"zarrkit"}
+    if bench.load_zarr2() is not None:
+        libs.add("zarr2")
+    if bench.load_tensorstore() is not None:
+        libs.add("tensorstore")
+    return libs
+
+
 def test_quick_run_prints_table_and_json(bench, tmp_path, capsys):
     out_json = tmp_path / "results.json"
     results = bench.main([*TINY, "--quiet", "--json", str(out_json)])
     assert [r.case for r in results] == CASES
-    has_zarr2 = bench.load_zarr2() is not None
-    libs = {"zarrkit", "zarr2"} if has_zarr2 else {"zarrkit"}
+    libs = installed(bench)
     for r in results:
         assert set(r.times) == libs
         assert all(len(t) == 2 and all(x > 0 for x in t) for t in r.times.values())
-        assert (r.ratio() is not None) == has_zarr2
+        for other in ("zarr2", "tensorstore"):
+            assert (r.ratio(other) is not None) == (other in libs)
     doc = json.loads(out_json.read_text())
     assert [r["case"] for r in doc["results"]] == CASES
     assert doc["config"]["n"] == 120
-    assert doc["environment"]["zarr2"] == (bench.load_zarr2().__version__ if has_zarr2 else None)
+    assert doc["environment"]["zarr2"] == (
+        bench.load_zarr2().__version__ if "zarr2" in libs else None
+    )
+    assert (doc["environment"]["tensorstore"] is not None) == ("tensorstore" in libs)
+    first = doc["results"][0]
+    assert set(first["best"]) == libs
+    assert first["ratio_tensorstore_over_zarrkit"] == results[0].ratio("tensorstore")
 
     results = bench.main([*TINY, "--cases", "vindex/mem,read/dir/c15", "--repeat", "1"])
     assert [r.case for r in results] == ["read/dir/c15", "vindex/mem/c40"]
     text = capsys.readouterr()
-    assert "zarr2/zarrkit" in text.out
+    assert "zarr2/zarrkit" in text.out and "tensorstore/zarrkit" in text.out
     assert "vindex/mem/c40" in text.out and "read/dir/c15" in text.out
-    if not has_zarr2:
+    if "zarr2" not in libs:
         assert "zarr-python 2.x is not installed" in text.err
+
+
+def test_libs_option_chooses_libraries(bench, capsys):
+    for chosen in (["zarrkit"], sorted(installed(bench) - {"zarr2"})):
+        results = bench.main([*TINY, "--quiet", "--libs", ",".join(chosen), "--cases", "region"])
+        assert [r.case for r in results] == ["region/dir/c40", "region/mem/c40"]
+        assert all(set(r.times) == set(chosen) for r in results)
+    with pytest.raises(SystemExit):
+        bench.main([*TINY, "--libs", "zarrkit,h5py"])
+    assert "unknown libraries" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["dir", "mem"])
+def test_cross_check_catches_foreign_chunks_and_metadata(bench, tmp_path, kind):
+    libs, missing = bench.available_libs(["zarrkit", "tensorstore"])
+    assert not missing  # tensorstore is installed in both test environments
+    data = bench.make_data(30, seed=3)
+    arrays = {lib.name: lib.new_array(kind, str(tmp_path), data.shape, (10, 10)) for lib in libs}
+    for z in arrays.values():
+        z[:] = data
+    bench.cross_check(libs, arrays, kind, data)  # each reads the other's chunks
+    arrays["tensorstore"][3, 4] = -7  # one chunk now disagrees with the data
+    with pytest.raises(AssertionError, match="zarrkit reading what tensorstore wrote"):
+        bench.cross_check(libs, arrays, kind, data)
+    arrays["tensorstore"] = libs[1].new_array(kind, str(tmp_path), data.shape, (10, 15))
+    arrays["tensorstore"][:] = data
+    with pytest.raises(AssertionError, match="keys of zarrkit and tensorstore differ"):
+        bench.cross_check(libs, arrays, kind, data)
+    ts_zarray = libs[1].items(arrays["tensorstore"], kind)[".zarray"]
+    zk_zarray = libs[0].items(arrays["zarrkit"], kind)[".zarray"]
+    with pytest.raises(AssertionError, match="'chunks'"):
+        bench.check_metadata({"zarrkit": zk_zarray, "tensorstore": ts_zarray})
 
 
 def test_check_equal_catches_wrong_results(bench):
