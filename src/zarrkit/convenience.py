@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from . import storage
@@ -23,6 +24,8 @@ __all__ = [
     "copy_all",
     "copy_store",
 ]
+
+_MODES = ("r", "r+", "a", "w", "w-", "x")
 
 
 def open(
@@ -46,6 +49,8 @@ def open(
     """
     if zarr_version not in (None, 2):
         raise ValueError(f"zarrkit reads and writes Zarr v2 only, got zarr_version={zarr_version}")
+    if mode not in _MODES:  # before opening: a path store may create a file
+        raise ValueError(f"mode must be one of {', '.join(map(repr, _MODES))}; got {mode!r}")
     store = storage.normalize_store_arg(
         store, mode=mode, storage_options=kwargs.get("storage_options")
     )
@@ -58,13 +63,12 @@ def open(
         if "shape" in kwargs or contains_array(store, path):
             return open_array(store, mode=mode, path=path, **kwargs)
         return _open_group(store, mode=mode, path=path, **kwargs)
-    if mode in ("r", "r+"):
-        if contains_array(store, path):
-            return open_array(store, mode=mode, path=path, **kwargs)
-        if contains_group(store, path):
-            return _open_group(store, mode=mode, path=path, **kwargs)
-        raise PathNotFoundError(path)
-    raise ValueError(f"mode must be one of 'r', 'r+', 'a', 'w', 'w-', 'x'; got {mode!r}")
+    # 'r' / 'r+'
+    if contains_array(store, path):
+        return open_array(store, mode=mode, path=path, **kwargs)
+    if contains_group(store, path):
+        return _open_group(store, mode=mode, path=path, **kwargs)
+    raise PathNotFoundError(path)
 
 
 def _open_group(store: Any, **kwargs: Any) -> Any:
@@ -84,7 +88,7 @@ def save_array(
     >>> zarrkit.load(d)
     array([0, 1, 2, 3])
     """
-    may_close = isinstance(store, str)
+    may_close = isinstance(store, (str, os.PathLike))  # a store opened here
     store = storage.normalize_store_arg(store, mode="w")
     try:
         _array(arr, store=store, overwrite=True, path=path, **kwargs)
@@ -101,7 +105,7 @@ def save_group(
 
     if not args and not kwargs:
         raise ValueError("at least one array must be provided")
-    may_close = isinstance(store, str)
+    may_close = isinstance(store, (str, os.PathLike))  # a store opened here
     store = storage.normalize_store_arg(store, mode="w")
     try:
         g = group(store, overwrite=True, path=path)
@@ -128,7 +132,7 @@ def save(
 
 def load(store: Any, zarr_version: int | None = None, path: str | None = None) -> Any:
     """Load an array into memory as a NumPy array, or a group as a lazy dict of arrays."""
-    store = storage.normalize_store_arg(store)
+    store = storage.normalize_store_arg(store, mode="r")
     path = normalize_storage_path(path)
     if contains_array(store, path):
         return open_array(store, mode="r", path=path)[...]
@@ -207,5 +211,7 @@ def open_consolidated(
                 f"no consolidated metadata at key {metadata_key!r} "
                 f"nor {path + '/' + metadata_key!r}"
             ) from None
-    chunk_store = kwargs.pop("chunk_store", None) or store
+    chunk_store = kwargs.pop("chunk_store", None)
+    if chunk_store is None:  # not `or`: an empty chunk store is falsy (and len() may be slow)
+        chunk_store = store
     return open(meta_store, mode=mode, path=path, chunk_store=chunk_store, **kwargs)

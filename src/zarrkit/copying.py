@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .errors import CopyError
+from .formats.v2 import json_dumps
 from .storage.base import as_store, normalize_storage_path
 
 __all__ = ["copy_store", "copy", "copy_all", "COPY_BUFFER_BYTES"]
@@ -232,7 +233,22 @@ def _is_h5py(obj: Any) -> bool:
 
 
 def _is_array(obj: Any) -> bool:
-    return hasattr(obj, "shape") and hasattr(obj, "dtype")
+    # ask the type: a group answers attribute lookups with its members ('shape', 'dtype')
+    return hasattr(type(obj), "shape") and hasattr(type(obj), "dtype")
+
+
+def _same_array(a: Any, b: Any) -> bool:
+    """True when ``a`` and ``b`` are the same stored array (replacing one deletes the other)."""
+    if _is_h5py(a) or _is_h5py(b):
+        return _is_h5py(a) and _is_h5py(b) and a == b  # h5py compares HDF5 object ids
+    if getattr(a, "path", None) != getattr(b, "path", None):
+        return False
+    sa, sb = getattr(a, "store", None), getattr(b, "store", None)
+    if sa is None or sb is None:
+        return False
+    # a store object, or two handles on one location (not equal contents of two memory stores)
+    where_a, where_b = getattr(sa, "path", None), getattr(sb, "path", None)
+    return sa is sb or (type(sa) is type(sb) and where_a is not None and where_a == where_b)
 
 
 def _is_group(obj: Any) -> bool:
@@ -305,16 +321,30 @@ def _copy_attrs(source: Any, dest: Any) -> None:
                     "copy with without_attrs=True or change the attribute"
                 ) from None
         return
-    if _is_h5py(source):
-        for k, v in attrs.items():
-            try:
-                attrs[k] = _json_value(v)
-            except UnicodeDecodeError as e:
-                raise TypeError(
-                    f"attribute {k!r} of {source.name} holds bytes that are not UTF-8 text "
-                    f"({e}); copy with without_attrs=True or change the attribute"
-                ) from None
-    dest.attrs.update(attrs)
+    dest.attrs.update(_zarr_attrs(source))
+
+
+def _zarr_attrs(source: Any) -> dict:
+    """The user attributes of ``source`` as a zarrkit destination stores them (h5py values
+    converted to JSON values); TypeError naming the attribute when one has no JSON form.
+    Called while planning too, so that such a copy writes nothing."""
+    attrs = dict(source.attrs)
+    from_h5py = _is_h5py(source)
+    for k, v in attrs.items():
+        try:
+            attrs[k] = _json_value(v) if from_h5py else v
+            json_dumps(attrs[k])
+        except UnicodeDecodeError as e:
+            raise TypeError(
+                f"attribute {k!r} of {source.name} holds bytes that are not UTF-8 text "
+                f"({e}); copy with without_attrs=True or change the attribute"
+            ) from None
+        except (TypeError, ValueError) as e:
+            raise TypeError(
+                f"attribute {k!r} of {source.name} has no JSON form ({e}); "
+                "copy with without_attrs=True or change the attribute"
+            ) from None
+    return attrs
 
 
 def _h5py_object_kind(dtype: np.dtype) -> tuple[str, Any]:
@@ -356,12 +386,14 @@ class _Copier:
         shallow: bool,
         without_attrs: bool,
         create_kws: dict,
+        to_zarr: bool,
     ) -> None:
         self.if_exists = if_exists
         self.dry_run = dry_run
         self.shallow = shallow
         self.without_attrs = without_attrs
         self.create_kws = create_kws
+        self.check_attrs = to_zarr and not without_attrs  # JSON-able, before any write
         self.steps: list[_Step] = []
 
     # -- planning ------------------------------------------------------------------------
@@ -381,6 +413,13 @@ class _Copier:
                     do_copy = False
                 elif self.if_exists == "skip_initialized":
                     do_copy = not _fully_initialized(existing)
+                if do_copy and _same_array(existing, source):
+                    raise CopyError(
+                        f"cannot replace {source.name!r} with itself: it would be deleted "
+                        "before being read; nothing was copied"
+                    )
+            if do_copy and self.check_attrs:
+                _zarr_attrs(source)
             self.steps.append(_Step(source, parent, name, True, do_copy, exists and do_copy))
             return
         if not hasattr(source, "keys"):
@@ -393,6 +432,8 @@ class _Copier:
         if over_array and self.if_exists == "skip":
             self.steps.append(_Step(source, parent, name, False, False, False))
             return
+        if self.check_attrs:
+            _zarr_attrs(source)
         self.steps.append(_Step(source, parent, name, False, True, over_array))
         child_dest = existing if exists and not over_array else None
         for key in source.keys():
@@ -586,7 +627,7 @@ def copy(
             raise TypeError(
                 "source has no name (it is a root group or array): give `name=` the name to copy to"
             )
-    copier = _Copier(if_exists, dry_run, shallow, without_attrs, create_kws)
+    copier = _Copier(if_exists, dry_run, shallow, without_attrs, create_kws, not _is_h5py(dest))
     copier.plan(source, dest, (), name, True)
     with _log_writer(log) as write_log:
         n = copier.run(dest, write_log, progress)
@@ -610,7 +651,9 @@ def copy_all(
     Takes the arguments of :func:`copy`. Returns ``(n_copied, n_skipped, n_bytes_copied)``.
     """
     _check_args(if_exists, dest)
-    copier = _Copier(if_exists, dry_run, shallow, without_attrs, create_kws)
+    copier = _Copier(if_exists, dry_run, shallow, without_attrs, create_kws, not _is_h5py(dest))
+    if copier.check_attrs:
+        _zarr_attrs(source)
     for key in source.keys():
         copier.plan(source[key], dest, (), key, False)
     with _log_writer(log) as write_log:

@@ -133,7 +133,16 @@ class Array:
             synchronizer=self._synchronizer,
             write_empty_chunks=self._write_empty_chunks,
             strict=self._strict_missing,
+            stored_shape=None if self._synchronizer is None else self._stored_shape,
         )
+
+    def _stored_shape(self) -> tuple[int, ...] | None:
+        """The shape in the store now (None if the metadata is gone)."""
+        try:
+            raw = self._store[self._meta_key]
+        except KeyError:
+            return None
+        return decode_array_meta(raw, self._meta_key).shape
 
     def _refresh(self) -> None:
         if not self._cache_metadata:
@@ -549,8 +558,10 @@ class Array:
             # ragged items stay items; every one must encode before the array grows
             data = _object_items(data, self.ndim)
             self._chain.encode_objects(data.reshape(-1))
-        elif not hasattr(data, "shape"):
+        elif not _is_lazy_source(data):
+            # converted before the array grows: data that cannot take the dtype fails here
             data = np.asanyarray(data)
+            data = self._as_value_array(data, self._meta.dtype, tuple(data.shape))
         with self._meta_lock():
             self._load_metadata()
             shape = self._meta.shape

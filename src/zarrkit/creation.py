@@ -53,8 +53,14 @@ __all__ = [
 ]
 
 
-def _require_parent_groups(store: Store, path: str, overwrite: bool) -> None:
-    """Make sure every ancestor of ``path`` is a group (zarr 2 does the same)."""
+def _require_parent_groups(
+    store: Store, path: str, overwrite: bool, chunk_store: Store | None = None
+) -> None:
+    """Make sure every ancestor of ``path`` is a group (zarr 2 does the same).
+
+    With ``overwrite``, an array in the way is removed whole (its chunks and attributes
+    too, as zarr 2 does), then replaced by a group.
+    """
     if not path:
         return
     segments = path.split("/")
@@ -63,7 +69,9 @@ def _require_parent_groups(store: Store, path: str, overwrite: bool) -> None:
         if contains_array(store, p):
             if not overwrite:
                 raise ContainsArrayError(p)
-            store.delitems([prefix_of(p) + ARRAY_KEY])
+            store.rmdir(p)
+            if chunk_store is not None:
+                chunk_store.rmdir(p)
             store[prefix_of(p) + GROUP_KEY] = encode_group_meta()
         elif not contains_group(store, p):
             store[prefix_of(p) + GROUP_KEY] = encode_group_meta()
@@ -181,7 +189,7 @@ def init_array(
         raise ContainsArrayError(path)
     elif contains_group(store, path):
         raise ContainsGroupError(path)
-    _require_parent_groups(store, path, overwrite)
+    _require_parent_groups(store, path, overwrite, chunk_store)
     store[prefix_of(path) + ARRAY_KEY] = encoded
     return meta
 
@@ -192,15 +200,16 @@ def init_group(
     """Write the metadata of a new group into ``store``."""
     store = storage.normalize_store_arg(store)
     path = normalize_storage_path(path)
+    chunk_store = None if chunk_store is None else storage.normalize_store_arg(chunk_store)
     if overwrite:
         store.rmdir(path)
         if chunk_store is not None:
-            storage.normalize_store_arg(chunk_store).rmdir(path)
+            chunk_store.rmdir(path)
     elif contains_array(store, path):
         raise ContainsArrayError(path)
     elif contains_group(store, path):
         raise ContainsGroupError(path)
-    _require_parent_groups(store, path, overwrite)
+    _require_parent_groups(store, path, overwrite, chunk_store)
     store[prefix_of(path) + GROUP_KEY] = encode_group_meta()
 
 

@@ -403,8 +403,12 @@ class Group(MutableMapping):
         return tuple(self.require_group(n) for n in names)
 
     def _creation_kwargs(self, name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-        if "mode" in kwargs:
-            raise TypeError("'mode' is not an argument of group member creation")
+        given = sorted({"mode", "store", "path", "chunk_store"} & set(kwargs))
+        if given:
+            # the group decides where its members live; zarr 2 raises TypeError here too
+            raise TypeError(
+                f"{', '.join(map(repr, given))}: not arguments of group member creation"
+            )
         kwargs.setdefault("synchronizer", self._synchronizer)
         kwargs.setdefault("cache_attrs", self._cache_attrs)
         kwargs["store"] = self._store
@@ -523,6 +527,8 @@ class Group(MutableMapping):
                 raise ValueError(f'The source, "{src}", does not exist.')
             if contains_array(self._store, dst) or contains_group(self._store, dst):
                 raise ValueError(f'The dest, "{dst}", already exists.')
+            if dst.startswith(prefix_of(src)):
+                raise ValueError(f'Cannot move "{src}" into itself ("{dst}").')
             if "/" in dst:
                 parent = dst.rsplit("/", 1)[0]
                 if not contains_group(self._store, parent):
@@ -661,7 +667,8 @@ def open_group(
 
 
 class LazyLoader(Mapping):
-    """What :func:`zarrkit.load` returns for a group: arrays read into NumPy on first access.
+    """What :func:`zarrkit.load` returns for a group: arrays read into NumPy on first access,
+    sub-groups as loaders of their own.
 
     >>> import zarrkit, numpy as np
     >>> g = zarrkit.group()
@@ -678,10 +685,12 @@ class LazyLoader(Mapping):
         self.cache: dict[str, Any] = {}
 
     def __getitem__(self, item: str) -> Any:
+        """An array member as a NumPy array; a group member as a :class:`LazyLoader`."""
         try:
             return self.cache[item]
         except KeyError:
-            value = self.grp[item][...]
+            member = self.grp[item]
+            value = LazyLoader(member) if isinstance(member, Group) else member[...]
             self.cache[item] = value
             return value
 

@@ -13,7 +13,6 @@ Semantics follow zarr 2, which differ from NumPy on purpose: ``oindex`` is ortho
 from __future__ import annotations
 
 import itertools
-import math
 import numbers
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -159,12 +158,19 @@ class SliceDim:
     def __init__(self, sel: slice, dim_len: int, chunk_len: int) -> None:
         self.start, self.stop, self.step = _check_slice(sel, dim_len)
         self.dim_len, self.chunk_len = dim_len, chunk_len
-        self.nitems = max(0, math.ceil((self.stop - self.start) / self.step))
+        # integer arithmetic throughout: float division is wrong past 2**53 items
+        self.nitems = max(0, -((self.start - self.stop) // self.step))
 
     def parts(self) -> Iterator[_DimPart]:
         if self.nitems == 0:
             return
         start, stop, step, cl = self.start, self.stop, self.step, self.chunk_len
+        if step > cl:
+            # at most one item per chunk: visit the items, not every chunk between them
+            for j in range(self.nitems):
+                c, within = divmod(start + j * step, cl)
+                yield _DimPart(c, slice(within, within + 1), slice(j, j + 1), False)
+            return
         last = start + (self.nitems - 1) * step
         for c in range(start // cl, last // cl + 1):
             offset = c * cl
@@ -176,7 +182,7 @@ class SliceDim:
             end = min(stop, offset + cl) - offset
             if first >= end:
                 continue
-            n = math.ceil((end - first) / step)
+            n = -((first - end) // step)
             out_start = (offset + first - start) // step
             in_bounds = min(cl, self.dim_len - offset)
             complete = step == 1 and first == 0 and end >= in_bounds
@@ -400,7 +406,7 @@ class CoordinateIndexer(Indexer):
     def __iter__(self) -> Iterator[ChunkProjection]:
         if self._n == 0:
             return
-        cdata = tuple(math.ceil(s / c) for s, c in zip(self.array_shape, self.chunks))
+        cdata = tuple(-(-s // c) for s, c in zip(self.array_shape, self.chunks))
         chunk_idx = [p // c for p, c in zip(self.points, self.chunks)]
         ravel = np.ravel_multi_index(chunk_idx, cdata) if chunk_idx else np.zeros(self._n, np.intp)
         if self._n > 1 and np.any(ravel[1:] < ravel[:-1]):
@@ -443,7 +449,7 @@ class BlockIndexer(_ProductIndexer):
         selection = replace_ellipsis(selection, shape)
         dims: list = []
         for sel, n, c in zip(selection, shape, chunks):
-            nblocks = math.ceil(n / c)
+            nblocks = -(-n // c)
             if is_integer(sel):
                 b = normalize_integer(sel, nblocks)
                 dim_sel = slice(b * c, min((b + 1) * c, n))

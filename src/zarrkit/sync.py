@@ -42,9 +42,18 @@ class _FileLock:
 
         self._thread_lock.acquire()
         if self._depth == 0:
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                os.makedirs(os.path.dirname(self.path), exist_ok=True)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except BaseException:
+                self._thread_lock.release()  # or every other thread would wait for ever
+                raise
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except BaseException:
+                os.close(fd)
+                self._thread_lock.release()
+                raise
             self._fd = fd
         self._depth += 1
         return self
@@ -73,8 +82,14 @@ class ProcessSynchronizer:
         self.path = os.path.abspath(path)
         self._mutex = threading.Lock()
         self._locks: dict[str, _FileLock] = {}
+        self._pid = os.getpid()
 
     def __getitem__(self, key: str) -> _FileLock:
+        if self._pid != os.getpid():
+            # a forked child: locks that other threads of the parent held at the fork were
+            # copied held, by threads that do not exist here; start with fresh ones (the file
+            # locks themselves still exclude the parent)
+            self.__init__(self.path)
         with self._mutex:
             lock = self._locks.get(key)
             if lock is None:

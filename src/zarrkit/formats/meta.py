@@ -52,7 +52,8 @@ class ArrayMeta:
     @property
     def cdata_shape(self) -> tuple[int, ...]:
         """Number of chunks along each dimension."""
-        return tuple(math.ceil(s / c) if c else 0 for s, c in zip(self.shape, self.chunks))
+        # integer division: float division is wrong past 2**53 chunks
+        return tuple(-(-s // c) if c else 0 for s, c in zip(self.shape, self.chunks))
 
     @property
     def nchunks(self) -> int:

@@ -5,9 +5,9 @@ per batch, then decoded and scattered into the output in the thread pool. A whol
 whose destination is contiguous in the array's order is decoded straight into the output.
 
 Writes mirror it: chunks only partly covered are fetched in one batch (under the
-synchronizer's per-key locks, held across the read-modify-write), merged and encoded in the
-pool, then stored with one ``setitems`` (and, with ``write_empty_chunks=False``, fill-value
-chunks are removed with one ``delitems``).
+synchronizer's per-key locks on every chunk of the batch, held across the read-modify-write),
+merged and encoded in the pool, then stored with one ``setitems`` (and, with
+``write_empty_chunks=False``, fill-value chunks are removed with one ``delitems``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numcodecs
@@ -49,6 +49,7 @@ class ChunkPipeline:
         synchronizer: Any = None,
         write_empty_chunks: bool = True,
         strict: bool = False,
+        stored_shape: Callable[[], tuple[int, ...] | None] | None = None,
     ) -> None:
         self.store = store
         self.prefix = prefix_of(path)
@@ -57,6 +58,9 @@ class ChunkPipeline:
         self.synchronizer = synchronizer
         self.write_empty_chunks = write_empty_chunks
         self.strict = strict
+        # the array's shape as stored now (None if gone): writes under a synchronizer check
+        # it, since a concurrent resize may have cut chunks this pipeline's shape still has
+        self.stored_shape = stored_shape
         self.chunk_size = math.prod(meta.chunks)
         chunk_bytes = max(1, self.chunk_size * meta.dtype.itemsize)
         self.batch = max(2 * get_num_threads(), min(_MAX_BATCH, _BATCH_BYTES // chunk_bytes))
@@ -179,20 +183,32 @@ class ChunkPipeline:
         fields: Any,
     ) -> None:
         meta = self.meta
-        partial = [keys[i] for i in batch if fields is not None or not projections[i].complete]
+        synced = self.synchronizer is not None
+        # chunks merged with what is stored. With a synchronizer an edge chunk is one too:
+        # another writer may have grown the array and stored items past the shape known here
+        merge = {
+            i
+            for i in batch
+            if fields is not None
+            or not projections[i].complete
+            or (synced and _is_edge(projections[i], meta))
+        }
+        partial = [keys[i] for i in batch if i in merge]
         # pieces of a lazy source are read here, in the calling thread
         pieces = {}
         if lazy:
             for i in batch:
                 pieces[i] = np.asarray(value[projections[i].out_selection])
-        with self._locked(partial):
+        # with a synchronizer every chunk of the batch is locked, whole ones too: storing a
+        # whole chunk inside another writer's read-modify-write of it would be lost
+        with self._locked([keys[i] for i in batch] if synced else []):
             existing = self.store.getitems(partial) if partial else {}
 
             def build(i: int) -> tuple[str, bytes | None]:
                 p = projections[i]
                 key = keys[i]
                 v = value if scalar else (pieces[i] if lazy else value[p.out_selection])
-                if fields is None and p.complete:
+                if i not in merge:
                     edge = _is_edge(p, meta)
                     if scalar and not edge:
                         chunk = np.empty(meta.chunks, dtype=meta.dtype, order=meta.order)
@@ -225,6 +241,28 @@ class ChunkPipeline:
                 self.store.setitems(to_set)
             if to_delete:
                 self.store.delitems(to_delete)
+            if to_set and synced and self.stored_shape is not None:
+                self._drop_cut(batch, projections, keys, to_set)
+
+    def _drop_cut(
+        self, batch: range, projections: Sequence[ChunkProjection], keys: list[str], stored: Any
+    ) -> None:
+        """Delete the chunks just stored that a concurrent resize has cut off (their locks
+        are held). A resize writes the shape first and deletes the chunks it cuts after: a
+        chunk stored in between is deleted here, one stored before is deleted by the resize."""
+        shape = self.stored_shape()  # type: ignore[misc]
+        if shape is None or len(shape) != len(self.meta.chunks):
+            return
+        cut = [
+            keys[i]
+            for i in batch
+            if keys[i] in stored
+            and any(
+                c * n >= s for c, n, s in zip(projections[i].chunk_coords, self.meta.chunks, shape)
+            )
+        ]
+        if cut:
+            self.store.delitems(cut)
 
     @contextlib.contextmanager
     def _locked(self, keys: list[str]) -> Iterator[None]:
@@ -274,6 +312,10 @@ def _is_fill(chunk: np.ndarray, fill: Any) -> bool:
         f = np.asarray(fill, dtype=chunk.dtype).tobytes()
         raw = np.ascontiguousarray(chunk).view(np.uint8).reshape(-1, chunk.dtype.itemsize)
         return bool(np.all(raw == np.frombuffer(f, dtype=np.uint8)))
-    if chunk.dtype.kind in "fc" and np.isnan(fill):
+    if chunk.dtype.kind == "c":
+        # NaN in either part: compare the parts, or nan+5j would count as a nan+0j fill
+        fill = complex(fill)
+        return _is_fill(chunk.real, fill.real) and _is_fill(chunk.imag, fill.imag)
+    if chunk.dtype.kind == "f" and np.isnan(fill):
         return bool(np.all(np.isnan(chunk)))
     return bool(np.all(chunk == fill))

@@ -45,11 +45,13 @@ class CodecChain:
         self.chunk_shape = meta.chunks
         self.chunk_items = math.prod(meta.chunks)
         self.is_object = meta.dtype.hasobject
-        # decoding straight into the caller's buffer is possible with no filters
+        # decoding straight into the caller's buffer is possible with no filters, for a
+        # compressor whose header states the decoded size: the others (Zstd, GZip, ...) fill
+        # a larger ``out`` in part without complaint, leaving a short chunk's rest unwritten
+        self._size_offset = _size_header_offset(self.compressor)
         self.can_decode_into = (
-            self.compressor is not None and not self.filters and not self.is_object
+            self._size_offset is not None and not self.filters and not self.is_object
         )
-        self.blosc_compressor = isinstance(self.compressor, numcodecs.Blosc)
         self.uses_blosc = isinstance(self.compressor, numcodecs.Blosc) or any(
             isinstance(f, numcodecs.Blosc) for f in self.filters
         )
@@ -120,23 +122,32 @@ class CodecChain:
         return arr.reshape(self.chunk_shape, order=self.order)
 
     def decode_into(self, data: Any, dest: np.ndarray) -> None:
-        """Decode straight into ``dest``: contiguous in the array's order, chunk-sized, same dtype."""
-        if self.blosc_compressor:
-            # Blosc fills a larger ``out`` without complaint: a short chunk would leave the
-            # rest of ``dest`` uninitialised, so check the size in its header first
-            nbytes = _blosc_nbytes(data)
-            if nbytes != dest.nbytes:
-                raise ValueError(
-                    f"decoded {nbytes} bytes, expected {dest.nbytes} for chunk shape "
-                    f"{self.chunk_shape}"
-                )
+        """Decode straight into ``dest``: contiguous in the array's order, chunk-sized, same dtype.
+
+        Only when :attr:`can_decode_into`. The compressor would fill a larger ``out`` without
+        complaint, so a short chunk would leave the rest of ``dest`` uninitialised: the size
+        in the chunk's header is checked first.
+        """
+        nbytes = int(np.frombuffer(data, dtype="<u4", count=1, offset=self._size_offset)[0])
+        if nbytes != dest.nbytes:
+            raise ValueError(
+                f"decoded {nbytes} bytes, expected {dest.nbytes} for chunk shape {self.chunk_shape}"
+            )
         flat = dest.reshape(-1, order=self.order)
         self.compressor.decode(data, out=_plain_records(flat))  # type: ignore[union-attr]
 
 
-def _blosc_nbytes(data: Any) -> int:
-    """Uncompressed size recorded in a Blosc header (little-endian uint32 at bytes 4-8)."""
-    return int(np.frombuffer(data, dtype="<u4", count=1, offset=4)[0])
+_LZ4 = getattr(numcodecs, "LZ4", None)
+
+
+def _size_header_offset(compressor: Any) -> int | None:
+    """Where a chunk of ``compressor`` states its decoded size as a little-endian uint32,
+    or None when it does not."""
+    if isinstance(compressor, numcodecs.Blosc):
+        return 4  # Blosc header: version, versionlz, flags, typesize, then nbytes
+    if _LZ4 is not None and isinstance(compressor, _LZ4):
+        return 0  # numcodecs' LZ4 puts the size before the LZ4 block
+    return None
 
 
 def _plain_records(data: Any) -> Any:

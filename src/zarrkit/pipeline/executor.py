@@ -55,6 +55,19 @@ def _get_pool() -> ThreadPoolExecutor:
     return _pool
 
 
+def _after_fork_in_child() -> None:
+    # the parent's pool threads do not exist here, and another parent thread may have held
+    # the lock at the fork (it would stay locked forever): start afresh
+    global _lock, _pool, _pool_pid
+    _lock = threading.Lock()
+    _pool = None
+    _pool_pid = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _mark_worker() -> None:
     _local.in_worker = True
 

@@ -98,7 +98,9 @@ def normalize_store_arg(store: Any, mode: str = "a", storage_options: dict | Non
         if store.rstrip("/").endswith(".n5"):
             return N5Store(store)
         if store.endswith(".zip"):
-            return ZipStore(store, mode="r" if mode == "r" else "a")
+            # 'r+' needs an existing archive: never create one for it
+            must_exist = mode == "r" or (mode == "r+" and not os.path.exists(store))
+            return ZipStore(store, mode="r" if must_exist else "a")
         return DirectoryStore(store)
     return as_store(store)
 

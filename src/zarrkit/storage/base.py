@@ -144,6 +144,9 @@ class Store(MutableMapping):
         src = normalize_storage_path(src_path)
         dst = normalize_storage_path(dst_path)
         src_prefix, dst_prefix = prefix_of(src), prefix_of(dst)
+        if dst == src or dst.startswith(src_prefix):
+            # the deletion of the old keys below would take the new ones with them
+            raise ValueError(f"cannot rename {src!r} into itself ({dst!r})")
         moved = {}
         for k in list(self.keys()):
             if k == src:

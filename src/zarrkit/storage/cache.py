@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from .base import Store, _size_of, as_store, normalize_storage_path, prefix_of
@@ -17,10 +17,11 @@ class LRUStoreCache(Store):
     all of its misses from ``store`` in one call. When the values held exceed ``max_size``
     the least recently used are dropped (a value larger than ``max_size`` is never cached;
     ``max_size=None`` means no limit). Writes and deletions go to ``store`` at once and
-    update or drop what the cache holds. Listings (``keys()``, ``listdir``, ``in``) are
-    cached until the next write through this cache; changes made to ``store`` by others are
-    not seen until :meth:`invalidate` (or :meth:`invalidate_keys` /
-    :meth:`invalidate_values`). Safe to use from several threads.
+    update or drop what the cache holds (a key written or deleted by two threads at once, or
+    by a failed write, is dropped: the cache never holds what the store may not). Listings
+    (``keys()``, ``listdir``, ``in``) are cached until the next write through this cache;
+    changes made to ``store`` by others are not seen until :meth:`invalidate` (or
+    :meth:`invalidate_keys` / :meth:`invalidate_values`). Safe to use from several threads.
 
     ``hits`` and ``misses`` count the value reads answered from the cache and from ``store``.
 
@@ -42,6 +43,11 @@ class LRUStoreCache(Store):
         self._contains: dict[str, bool] = {}
         self._listdirs: dict[str, list[str]] = {}
         self._generation = 0  # bumped by every write: fetches that overlap one are not cached
+        # writes and deletions in flight, per key; a key written by two at once is 'contended'
+        # and is then forgotten rather than cached (which write reached the store last is
+        # not known here)
+        self._in_flight: dict[str, int] = {}
+        self._contended: set[str] = set()
         self.hits = 0
         self.misses = 0
 
@@ -79,13 +85,42 @@ class LRUStoreCache(Store):
         if old is not None:
             self._current_size -= _size_of(old)
 
-    def _wrote(self, keys: Iterable[str], present: bool) -> None:
-        """Listings after writes (``present``) or deletions of ``keys`` (the lock is held)."""
+    def _begin(self, keys: Iterable[str]) -> None:
+        """Note writes or deletions of ``keys`` starting (the lock is held)."""
+        for k in keys:
+            n = self._in_flight.get(k, 0)
+            if n:
+                self._contended.add(k)
+            self._in_flight[k] = n + 1
+
+    def _end(self, keys: Iterable[str]) -> list[str]:
+        """Note them done (the lock is held); returns the keys whose outcome is known: those
+        no other write or deletion overlapped."""
+        known = []
+        for k in keys:
+            n = self._in_flight[k] - 1
+            if n:
+                self._in_flight[k] = n
+            else:
+                del self._in_flight[k]
+            if k in self._contended:
+                if not n:
+                    self._contended.discard(k)
+            else:
+                known.append(k)
+        return known
+
+    def _wrote(self, keys: Iterable[str], present: bool | None) -> None:
+        """Listings after writes (``present``), deletions or failures (None) of ``keys``
+        (the lock is held)."""
         self._generation += 1
         self._keys = None
         self._listdirs.clear()
         for k in keys:
-            self._contains[k] = present
+            if present is None:
+                self._contains.pop(k, None)
+            else:
+                self._contains[k] = present
 
     def invalidate(self) -> None:
         """Forget everything cached."""
@@ -178,7 +213,7 @@ class LRUStoreCache(Store):
         return keys
 
     def keys(self) -> Any:
-        return self._key_list()
+        return list(self._key_list())  # a copy: callers must not change the cached listing
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._key_list())
@@ -210,32 +245,47 @@ class LRUStoreCache(Store):
 
     def setitems(self, values: Mapping[str, Any]) -> None:
         values = dict(values)
-        self._store.setitems(values)
         with self._lock:
-            self._wrote(values, present=True)
-            for k, v in values.items():
-                if isinstance(v, bytes):
-                    self._put(k, v)
-                else:
-                    self._drop(k)  # a buffer the caller may reuse: read it back when needed
-
-    def __delitem__(self, key: str) -> None:
+            self._begin(values)
+        ok = False
         try:
-            del self._store[key]
+            self._store.setitems(values)
+            ok = True
         finally:
             with self._lock:
-                self._drop(key)
-                self._wrote([key], present=False)
+                ended = self._end(values)  # always: the keys are no longer in flight
+                known = set(ended) if ok else set()
+                for k in values:
+                    self._drop(k)
+                self._wrote(known, present=True)
+                self._wrote(set(values) - known, present=None)
+                for k in known:
+                    v = values[k]
+                    if isinstance(v, bytes):  # not a buffer the caller may reuse
+                        self._put(k, v)
+
+    def __delitem__(self, key: str) -> None:
+        self._delete([key], lambda: self._store.__delitem__(key))
 
     def delitems(self, keys: Iterable[str]) -> None:
         keys = list(keys)
+        self._delete(keys, lambda: self._store.delitems(keys))
+
+    def _delete(self, keys: list[str], delete: Callable[[], None]) -> None:
+        with self._lock:
+            self._begin(keys)
+        ok = False
         try:
-            self._store.delitems(keys)
+            delete()
+            ok = True
         finally:
             with self._lock:
+                ended = self._end(keys)
+                known = set(ended) if ok else set()
                 for k in keys:
                     self._drop(k)
-                self._wrote(keys, present=False)
+                self._wrote(known, present=False)
+                self._wrote(set(keys) - known, present=None)
 
     def rmdir(self, path: str = "") -> None:
         path = normalize_storage_path(path)

@@ -61,6 +61,11 @@ class DirectoryStore(Store):
             raise KeyError(key)
         return os.path.join(self.path, *key.split("/"))
 
+    def _path_of(self, path: str | None) -> str:
+        """A normalised hierarchy path, lower-cased like the keys with ``normalize_keys``."""
+        path = normalize_storage_path(path)
+        return path.lower() if self.normalize_keys else path
+
     def __getitem__(self, key: str) -> bytes:
         try:
             with open(self._file(key), "rb") as f:
@@ -153,7 +158,7 @@ class DirectoryStore(Store):
         run_parallel(remove, list(keys))
 
     def listdir(self, path: str = "") -> list[str]:
-        folder = os.path.join(self.path, *normalize_storage_path(path).split("/"))
+        folder = os.path.join(self.path, *self._path_of(path).split("/"))
         try:
             names = os.listdir(folder)
         except (FileNotFoundError, NotADirectoryError):
@@ -161,7 +166,7 @@ class DirectoryStore(Store):
         return sorted(n for n in names if not n.endswith(_TEMP_SUFFIX))
 
     def keys_under(self, path: str = "") -> list[str]:
-        path = normalize_storage_path(path)
+        path = self._path_of(path)
         folder = os.path.join(self.path, *path.split("/")) if path else self.path
         out = []
         for sub, _dirs, files in os.walk(folder):
@@ -172,13 +177,13 @@ class DirectoryStore(Store):
 
     def rmdir(self, path: str = "") -> None:
         self._check_writable()
-        path = normalize_storage_path(path)
+        path = self._path_of(path)
         folder = os.path.join(self.path, *path.split("/")) if path else self.path
         if os.path.isdir(folder):
             shutil.rmtree(folder)
 
     def getsize(self, path: str = "") -> int:
-        path = normalize_storage_path(path)
+        path = self._path_of(path)
         target = os.path.join(self.path, *path.split("/")) if path else self.path
         if os.path.isfile(target):
             return os.path.getsize(target)
@@ -191,8 +196,10 @@ class DirectoryStore(Store):
 
     def rename(self, src_path: str, dst_path: str) -> None:
         self._check_writable()
-        src = os.path.join(self.path, *normalize_storage_path(src_path).split("/"))
-        dst = os.path.join(self.path, *normalize_storage_path(dst_path).split("/"))
+        src = os.path.join(self.path, *self._path_of(src_path).split("/"))
+        dst = os.path.join(self.path, *self._path_of(dst_path).split("/"))
+        if not os.path.exists(src):
+            return  # nothing below src_path (as for the other stores): nothing to move
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         os.rename(src, dst)
 

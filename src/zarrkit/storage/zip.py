@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
 import zipfile
+from bisect import bisect_left
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +23,8 @@ class ZipStore(Store):
     A Zip file cannot replace a member in place. Instead of silently appending a duplicate
     entry (which readers resolve inconsistently), a rewritten or deleted key is held in memory
     and the archive is rebuilt once, atomically, on :meth:`flush` or :meth:`close`. Close the
-    store when done writing.
+    store when done writing (a store dropped unclosed is flushed when garbage collected).
+    Directory entries of archives made by zip tools (``'foo/'``) are not keys.
 
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), 'x.zip')
@@ -47,14 +50,26 @@ class ZipStore(Store):
         self._dimension_separator = dimension_separator
         self._read_only = mode == "r"
         self._lock = threading.RLock()
+        self._pid = os.getpid()
         self._overlay: dict[str, Any] = {}
+        self._sorted: list[str] | None = None  # the keys, sorted; None after a change
         self._open(mode)
 
     def _open(self, mode: str) -> None:
         self.zf = zipfile.ZipFile(
             self.path, mode=mode, compression=self.compression, allowZip64=self.allowZip64
         )
-        self._names = set(self.zf.namelist())
+        self._names = {n for n in self.zf.namelist() if not n.endswith("/")}
+        self._sorted = None
+
+    def __del__(self) -> None:
+        # rewrites and deletions live in memory until flush: keep them if never closed (only
+        # in the process that opened the store, never in a forked copy of it)
+        try:
+            if self._pid == os.getpid():
+                self.close()
+        except Exception:  # noqa: BLE001 - nothing can be reported from a finalizer
+            pass
 
     def __getstate__(self) -> dict:
         self.flush()
@@ -88,6 +103,8 @@ class ZipStore(Store):
         value = value if isinstance(value, bytes) else memoryview(value).tobytes()
         with self._lock:
             if key in self._names or key in self._overlay:
+                if self._overlay.get(key) is _DELETED:
+                    self._sorted = None  # the key is back
                 self._overlay[key] = value  # rewritten on flush/close
                 return
             info = zipfile.ZipInfo(key, date_time=time.localtime(time.time())[:6])
@@ -95,6 +112,7 @@ class ZipStore(Store):
             info.external_attr = 0o644 << 16
             self.zf.writestr(info, value)
             self._names.add(key)
+            self._sorted = None
 
     def __delitem__(self, key: str) -> None:
         if self._read_only:
@@ -103,6 +121,7 @@ class ZipStore(Store):
             if key not in self:
                 raise KeyError(key)
             self._overlay[key] = _DELETED
+            self._sorted = None
 
     def __contains__(self, key: object) -> bool:
         with self._lock:
@@ -111,15 +130,36 @@ class ZipStore(Store):
                 return False
             return v is not None or key in self._names
 
-    def __iter__(self) -> Iterator[str]:
-        with self._lock:
+    def _keys(self) -> list[str]:
+        """Every key, sorted (the lock is held); the list is replaced, never changed."""
+        if self._sorted is None:
             keys = (self._names | set(self._overlay)) - {
                 k for k, v in self._overlay.items() if v is _DELETED
             }
-        return iter(sorted(keys))
+            self._sorted = sorted(keys)
+        return self._sorted
+
+    def __iter__(self) -> Iterator[str]:
+        with self._lock:
+            return iter(self._keys())
 
     def __len__(self) -> int:
-        return sum(1 for _ in self)
+        with self._lock:
+            return len(self._keys())
+
+    def listdir(self, path: str = "") -> list[str]:
+        """Names directly below ``path``, found by bisection in the sorted keys (no scan)."""
+        prefix = prefix_of(normalize_storage_path(path))
+        with self._lock:
+            keys = self._keys()
+        names = []
+        i = bisect_left(keys, prefix)
+        while i < len(keys) and keys[i].startswith(prefix):
+            name, sep, _ = keys[i][len(prefix) :].partition("/")
+            names.append(name)
+            # skip the rest of this child: its keys sort before prefix + name + '0'
+            i = bisect_left(keys, prefix + name + "0", i + 1) if sep else i + 1
+        return sorted(set(names))
 
     def rmdir(self, path: str = "") -> None:
         if self._read_only:
@@ -129,6 +169,7 @@ class ZipStore(Store):
             for k in list(self):
                 if k.startswith(prefix):
                     self._overlay[k] = _DELETED
+            self._sorted = None
 
     def flush(self) -> None:
         """Make the file complete and readable (rebuilding it for rewrites and deletions)."""
@@ -141,14 +182,19 @@ class ZipStore(Store):
                 self._open("a")
                 return
             temp = self.path + ".rebuild"
-            with zipfile.ZipFile(
-                temp, "w", compression=self.compression, allowZip64=self.allowZip64
-            ) as out:
-                for key in self:
-                    info = zipfile.ZipInfo(key, date_time=time.localtime(time.time())[:6])
-                    info.compress_type = self.compression
-                    info.external_attr = 0o644 << 16
-                    out.writestr(info, self[key])
+            try:
+                with zipfile.ZipFile(
+                    temp, "w", compression=self.compression, allowZip64=self.allowZip64
+                ) as out:
+                    for key in self:
+                        info = zipfile.ZipInfo(key, date_time=time.localtime(time.time())[:6])
+                        info.compress_type = self.compression
+                        info.external_attr = 0o644 << 16
+                        out.writestr(info, self[key])
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.remove(temp)  # the archive and the pending changes are as they were
+                raise
             self.zf.close()
             os.replace(temp, self.path)
             self._overlay.clear()
@@ -159,8 +205,9 @@ class ZipStore(Store):
         with self._lock:
             if self.zf.fp is None:
                 return
-            self.flush()
-            self.zf.close()
+            if self._overlay:
+                self.flush()
+            self.zf.close()  # writes the zip directory of appended entries
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ZipStore) and self.path == other.path
