@@ -1,25 +1,90 @@
-"""Synchronizers: per-key locks held across read-modify-write of chunks and metadata."""
+"""Synchronizers: per-key locks held across read-modify-write of chunks and metadata.
+
+``sync[key]`` gives the lock of one key, used as ``with sync[key]:`` (or with ``acquire()``
+and ``release()``). The state behind a key's lock exists only while some thread holds or
+waits for it, so a synchronizer does not grow with every chunk key ever written.
+"""
 
 from __future__ import annotations
 
 import os
 import threading
-from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["ThreadSynchronizer", "ProcessSynchronizer"]
+
+
+class _KeyLocks:
+    """Lock state per key, made on first use and dropped when no thread holds or awaits it."""
+
+    def __init__(self, make: Callable[[str], Any]) -> None:
+        self._make = make
+        self._mutex = threading.Lock()
+        self._entries: dict[str, list[Any]] = {}  # key -> [state, holders and waiters]
+
+    def enter(self, key: str) -> Any:
+        with self._mutex:
+            entry = self._entries.get(key)
+            if entry is None:
+                entry = self._entries[key] = [self._make(key), 0]
+            entry[1] += 1
+            return entry[0]
+
+    def held(self, key: str) -> Any:
+        with self._mutex:
+            entry = self._entries.get(key)
+        if entry is None:
+            raise RuntimeError(f"release of the lock of {key!r}, which is not held")
+        return entry[0]
+
+    def leave(self, key: str) -> None:
+        with self._mutex:
+            entry = self._entries[key]
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._entries[key]
+
+
+class _KeyLock:
+    """The lock of one key of a synchronizer."""
+
+    __slots__ = ("_locks", "_key")
+
+    def __init__(self, locks: _KeyLocks, key: str) -> None:
+        self._locks, self._key = locks, key
+
+    def acquire(self, *args: Any) -> bool:
+        state = self._locks.enter(self._key)
+        try:
+            ok = state.acquire(*args)
+        except BaseException:
+            self._locks.leave(self._key)
+            raise
+        if not ok:
+            self._locks.leave(self._key)
+        return ok
+
+    def release(self) -> None:
+        self._locks.held(self._key).release()
+        self._locks.leave(self._key)
+
+    def __enter__(self) -> _KeyLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 class ThreadSynchronizer:
     """One ``threading.Lock`` per key, for many threads in one process."""
 
     def __init__(self) -> None:
-        self.mutex = threading.Lock()
-        self.locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._locks = _KeyLocks(lambda key: threading.Lock())
 
-    def __getitem__(self, key: str) -> threading.Lock:
-        with self.mutex:
-            return self.locks[key]
+    def __getitem__(self, key: str) -> _KeyLock:
+        return _KeyLock(self._locks, key)
 
     def __getstate__(self) -> bool:
         return True
@@ -37,7 +102,7 @@ class _FileLock:
         self._fd: int | None = None
         self._depth = 0
 
-    def __enter__(self) -> _FileLock:
+    def acquire(self) -> bool:
         import fcntl
 
         self._thread_lock.acquire()
@@ -56,9 +121,9 @@ class _FileLock:
                 raise
             self._fd = fd
         self._depth += 1
-        return self
+        return True
 
-    def __exit__(self, *exc: object) -> None:
+    def release(self) -> None:
         import fcntl
 
         self._depth -= 1
@@ -80,22 +145,20 @@ class ProcessSynchronizer:
 
     def __init__(self, path: str) -> None:
         self.path = os.path.abspath(path)
-        self._mutex = threading.Lock()
-        self._locks: dict[str, _FileLock] = {}
+        self._locks = _KeyLocks(self._file_lock)
         self._pid = os.getpid()
 
-    def __getitem__(self, key: str) -> _FileLock:
+    def _file_lock(self, key: str) -> _FileLock:
+        name = key.replace("/", "__") or "__root__"
+        return _FileLock(os.path.join(self.path, name))
+
+    def __getitem__(self, key: str) -> _KeyLock:
         if self._pid != os.getpid():
             # a forked child: locks that other threads of the parent held at the fork were
             # copied held, by threads that do not exist here; start with fresh ones (the file
             # locks themselves still exclude the parent)
             self.__init__(self.path)
-        with self._mutex:
-            lock = self._locks.get(key)
-            if lock is None:
-                name = key.replace("/", "__") or "__root__"
-                lock = self._locks[key] = _FileLock(os.path.join(self.path, name))
-            return lock
+        return _KeyLock(self._locks, key)
 
     def __getstate__(self) -> str:
         return self.path

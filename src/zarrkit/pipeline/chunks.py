@@ -2,7 +2,8 @@
 
 Reads: chunk keys are computed from the metadata first, fetched with one ``getitems`` call
 per batch, then decoded and scattered into the output in the thread pool. A whole chunk
-whose destination is contiguous in the array's order is decoded straight into the output.
+whose destination is contiguous in the array's order is decoded straight into the output
+(when its compressor's header states the decoded size, which is checked first).
 
 Writes mirror it: chunks only partly covered are fetched in one batch (under the
 synchronizer's per-key locks on every chunk of the batch, held across the read-modify-write),

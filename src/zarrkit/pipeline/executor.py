@@ -31,9 +31,9 @@ def set_num_threads(n: int) -> None:
     global _max_workers, _pool
     with _lock:
         _max_workers = max(1, int(n))
-        if _pool is not None:
-            _pool.shutdown(wait=False)
-            _pool = None
+        # the old pool is dropped, not shut down: a call that has just taken it still submits
+        # to it; its threads end once it is garbage collected
+        _pool = None
 
 
 def get_num_threads() -> int:
