@@ -62,6 +62,9 @@ class Array:
            [7, 7, 7, 7]], dtype=int32)
     """
 
+    #: the Zarr format version (zarr 2 code checks ``z._version == 2``)
+    _version = 2
+
     def __init__(
         self,
         store: Any,

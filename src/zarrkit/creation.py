@@ -124,12 +124,15 @@ def init_array(
     filters: Any = None,
     object_codec: Any = None,
     dimension_separator: str | None = None,
+    storage_transformers: Any = (),
 ) -> ArrayMeta:
     """Write the metadata of a new array into ``store`` and return its record.
 
     Refuses to replace an existing array or group unless ``overwrite`` is set; with it, the
-    old contents below ``path`` are deleted first.
+    old contents below ``path`` are deleted first. ``storage_transformers`` belong to Zarr v3
+    and must be empty.
     """
+    _refuse_storage_transformers(storage_transformers)
     store = storage.normalize_store_arg(store)
     path = normalize_storage_path(path)
     dtype, object_codec = normalize_dtype("f8" if dtype is None else dtype, object_codec)
@@ -144,6 +147,8 @@ def init_array(
         compressor = None  # accepted by zarr 2 for compatibility
     elif isinstance(compressor, str) and compressor == "default":
         compressor = storage.default_compressor
+    elif not compressor:
+        compressor = None  # zarr 2 takes any falsy value ('', 0, False, []) as "no compressor"
     check_codec(compressor, "compressor")
     filters = list(filters) if filters else []
     for f in filters:
@@ -213,6 +218,65 @@ def init_group(
     store[prefix_of(path) + GROUP_KEY] = encode_group_meta()
 
 
+def _refuse_storage_transformers(storage_transformers: Any) -> None:
+    if storage_transformers:
+        raise ValueError(
+            "storage_transformers are a Zarr v3 feature; zarrkit writes Zarr v2, "
+            f"so they must be empty, got {storage_transformers!r}"
+        )
+
+
+def _h5py_compat(compressor: Any, fill_value: Any, kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    """Resolve h5py-style ``compression``/``compression_opts``/``fillvalue`` as zarr 2 does.
+
+    ``compressor`` wins over ``compression`` (with a warning); any other leftover keyword is
+    ignored with a warning.
+
+    >>> _h5py_compat("default", 0, {"compression": "zlib", "compression_opts": 1})
+    (Zlib(level=1), 0)
+    """
+    import numcodecs
+
+    kwargs = dict(kwargs)
+    if "compression" in kwargs or "compression_opts" in kwargs:
+        compression = kwargs.pop("compression", "default")
+        opts = kwargs.pop("compression_opts", None)
+        if not (isinstance(compressor, str) and compressor == "default"):
+            warnings.warn(
+                "'compression'/'compression_opts' keyword arguments overridden by 'compressor'",
+                UserWarning,
+                stacklevel=3,
+            )
+        elif compression is None or (isinstance(compression, str) and compression == "none"):
+            compressor = None
+        elif isinstance(compression, str) and compression == "default":
+            compressor = "default"
+        elif isinstance(compression, str):
+            try:
+                codec_cls = numcodecs.registry.codec_registry[compression]
+            except KeyError:
+                raise ValueError(
+                    f"unknown compression {compression!r}: not a numcodecs codec id"
+                ) from None
+            if isinstance(opts, dict):
+                compressor = codec_cls(**opts)
+            elif isinstance(opts, (list, tuple)):
+                compressor = codec_cls(*opts)
+            elif opts is None:
+                compressor = codec_cls()
+            else:
+                compressor = codec_cls(opts)
+        elif hasattr(compression, "get_config"):
+            compressor = compression
+        else:
+            raise ValueError(f"bad value for compression: {compression!r}")
+    if "fillvalue" in kwargs:
+        fill_value = kwargs.pop("fillvalue")
+    for k in kwargs:
+        warnings.warn(f"ignoring keyword argument {k!r}", UserWarning, stacklevel=3)
+    return compressor, fill_value
+
+
 def create(
     shape: Any,
     chunks: Any = True,
@@ -235,10 +299,16 @@ def create(
     *,
     zarr_version: int | None = None,
     meta_array: Any = None,
+    storage_transformers: Any = (),
     storage_options: dict | None = None,
     strict_missing: bool = False,
+    **kwargs: Any,
 ) -> Array:
     """Create an array.
+
+    Besides zarr 2's arguments, the h5py spellings ``compression=``/``compression_opts=``
+    (a numcodecs codec id and its arguments) and ``fillvalue=`` are accepted; other unknown
+    keyword arguments are ignored with a warning, as zarr 2 does.
 
     >>> import zarrkit
     >>> z = zarrkit.create((10000, 10000), chunks=(1000, 1000), dtype='i4')
@@ -247,6 +317,7 @@ def create(
     """
     if zarr_version not in (None, 2):
         raise ValueError(f"zarrkit writes Zarr v2 only, got zarr_version={zarr_version}")
+    compressor, fill_value = _h5py_compat(compressor, fill_value, kwargs)
     store = storage.normalize_store_arg(store, storage_options=storage_options)
     init_array(
         store,
@@ -262,6 +333,7 @@ def create(
         filters=filters,
         object_codec=object_codec,
         dimension_separator=dimension_separator,
+        storage_transformers=storage_transformers,
     )
     return Array(
         store,

@@ -76,6 +76,9 @@ class Group(MutableMapping):
     group is there.
     """
 
+    #: the Zarr format version (zarr 2 code checks ``g._version == 2``)
+    _version = 2
+
     def __init__(
         self,
         store: Any,

@@ -62,6 +62,8 @@ class Store(MutableMapping):
 
     _read_only = False
     _dimension_separator: str | None = None
+    #: the Zarr format version the store holds (zarr 2 code checks ``store._store_version``)
+    _store_version = 2
 
     # -- capabilities ------------------------------------------------------------------
     @property
