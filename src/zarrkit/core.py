@@ -64,6 +64,8 @@ class Array:
 
     #: the Zarr format version (zarr 2 code checks ``z._version == 2``)
     _version = 2
+    #: True for arrays made by :meth:`view` / :meth:`astype` (metadata in memory only)
+    _is_view = False
 
     def __init__(
         self,
@@ -171,6 +173,10 @@ class Array:
         if self._read_only:
             raise ReadOnlyError("array")
 
+    def _refuse_view(self, what: str) -> None:
+        if self._is_view:
+            raise PermissionError(f"{what} is not permitted on a view: its metadata are not stored")
+
     # -- properties ----------------------------------------------------------------------
     @property
     def store(self) -> Store:
@@ -194,6 +200,15 @@ class Array:
     @property
     def basename(self) -> str | None:
         return self.name.split("/")[-1] if self.name else None
+
+    @property
+    def _dimension_separator(self) -> str:
+        """The separator between chunk indices in this array's chunk keys (zarr 2 name)."""
+        return self._meta.separator
+
+    def _chunk_key(self, chunk_coords: tuple[int, ...]) -> str:
+        """The store key of the chunk at ``chunk_coords``, e.g. ``'foo/0.1'``."""
+        return self._key_prefix + self._meta.chunk_key(tuple(chunk_coords))
 
     @property
     def read_only(self) -> bool:
@@ -531,6 +546,85 @@ class Array:
                 ) from None
         return value
 
+    # -- views ---------------------------------------------------------------------------
+    def view(
+        self,
+        shape: Any = None,
+        chunks: Any = None,
+        dtype: Any = None,
+        fill_value: Any = None,
+        filters: Any = None,
+        read_only: bool | None = None,
+        synchronizer: Any = None,
+    ) -> Array:
+        """A new Array over the same chunks, with some metadata replaced in memory only.
+
+        Nothing is written to the store's metadata. A different ``dtype`` reinterprets the
+        decoded chunk bytes (same item size), ``filters`` replace the filter chain (e.g. a
+        ``numcodecs.AsType`` to convert on read), ``shape`` changes the visible extent
+        without touching chunks.
+
+        >>> import zarrkit, numpy as np
+        >>> z = zarrkit.array(np.arange(4, dtype='i1'))
+        >>> z.view(dtype='u1')[:]
+        array([0, 1, 2, 3], dtype=uint8)
+        """
+        from dataclasses import replace
+
+        from ._normalize import check_codec, normalize_chunks, normalize_shape
+        from .formats.v2 import normalize_fill_value
+
+        a = Array.__new__(Array)
+        a.__dict__.update(self.__dict__)
+        a._read_only = self._read_only if read_only is None else bool(read_only)
+        if synchronizer is not None:
+            a._synchronizer = synchronizer
+        a._cache_metadata = True  # a view's metadata live in memory only
+        a._is_view = True
+        meta = self._meta
+        changes: dict[str, Any] = {}
+        if shape is not None:
+            changes["shape"] = normalize_shape(shape)
+        if chunks is not None:
+            changes["chunks"] = normalize_chunks(
+                chunks, changes.get("shape", meta.shape), meta.dtype.itemsize
+            )
+        if dtype is not None:
+            new_dtype = np.dtype(dtype)
+            changes["dtype"] = new_dtype
+            if fill_value is None and meta.fill_value is not None:
+                old_fill = np.array(meta.fill_value, dtype=meta.dtype)
+                if filters is None and new_dtype.itemsize == meta.dtype.itemsize:
+                    old_fill = old_fill.view(new_dtype)  # the same bytes, read as the new type
+                changes["fill_value"] = old_fill.astype(new_dtype)[()]
+        if fill_value is not None:
+            changes["fill_value"] = normalize_fill_value(
+                fill_value, changes.get("dtype", meta.dtype)
+            )
+        if filters is not None:
+            filters = list(filters)
+            for f in filters:
+                check_codec(f, "filter")
+            changes["filters"] = tuple(f.get_config() for f in filters) or None
+        a._attrs = self._attrs
+        a._set_meta(replace(meta, **changes))
+        return a
+
+    def astype(self, dtype: Any) -> Array:
+        """A read-only view that converts items to ``dtype`` as they are read.
+
+        >>> import zarrkit, numpy as np
+        >>> z = zarrkit.array(np.arange(3, dtype='i1'))
+        >>> z.astype('f4')[:]
+        array([0., 1., 2.], dtype=float32)
+        """
+        from numcodecs import AsType
+
+        dtype = np.dtype(dtype)
+        filters = [AsType(encode_dtype=self._meta.dtype, decode_dtype=dtype)]
+        filters.extend(self.filters or [])
+        return self.view(filters=filters, dtype=dtype, read_only=True)
+
     # -- shape changes -------------------------------------------------------------------
     def resize(self, *args: Any) -> None:
         """Change the shape; chunks wholly outside the new shape are deleted.
@@ -539,6 +633,7 @@ class Array:
         never by listing the store.
         """
         self._check_writable()
+        self._refuse_view("resize")
         from ._normalize import normalize_shape
 
         new_shape = normalize_shape(args[0] if len(args) == 1 else args)
@@ -557,6 +652,7 @@ class Array:
     def append(self, data: Any, axis: int = 0) -> tuple[int, ...]:
         """Grow along ``axis`` and write ``data`` into the new part; returns the new shape."""
         self._check_writable()
+        self._refuse_view("append")
         if self._meta.dtype.hasobject:
             # ragged items stay items; every one must encode before the array grows
             data = _object_items(data, self.ndim)

@@ -371,6 +371,8 @@ def full(shape: Any, fill_value: Any, **kwargs: Any) -> Array:
 def _shape_chunks(a: Any) -> tuple[Any, Any]:
     shape = getattr(a, "shape", None)
     chunks = getattr(a, "chunks", None)
+    if chunks is None and shape is not None and getattr(a, "chunklen", None) is not None:
+        chunks = (int(a.chunklen),) + tuple(shape[1:])  # bcolz-style chunked arrays
     if chunks is not None and not (
         isinstance(chunks, tuple) and all(isinstance(c, (int, np.integer)) for c in chunks)
     ):
@@ -555,7 +557,7 @@ def full_like(a: Any, **kwargs: Any) -> Array:
     kwargs = _like_args(a, kwargs)
     if "fill_value" not in kwargs:
         if not hasattr(a, "fill_value"):
-            raise ValueError("fill_value must be given")
+            raise TypeError("full_like() needs fill_value= when the source has none")
         kwargs["fill_value"] = a.fill_value
     return full(**kwargs)
 

@@ -134,7 +134,7 @@ class MissingChunkError(ZarrkitError, KeyError):
         return self.args[0]
 
 
-class BadCompressorError(ZarrkitError, TypeError):
+class BadCompressorError(ZarrkitError, TypeError, ValueError):
     """The compressor is not a numcodecs codec."""
 
     def __init__(self, compressor: object) -> None:

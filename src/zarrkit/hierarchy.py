@@ -127,9 +127,9 @@ class Group(MutableMapping):
         return self._store
 
     @property
-    def chunk_store(self) -> Store | None:
-        """The separate chunk store, or None when chunks live in ``store``."""
-        return self._chunk_store
+    def chunk_store(self) -> Store:
+        """The store of member arrays' chunks (``store`` unless a separate one was given)."""
+        return self._store if self._chunk_store is None else self._chunk_store
 
     @property
     def path(self) -> str:
@@ -275,6 +275,14 @@ class Group(MutableMapping):
 
     def _ipython_key_completions_(self) -> list[str]:
         return sorted(self)
+
+    # IPython/Jupyter rich-display probes: a group has none of these representations (the
+    # plain repr is shown), and no member may answer them
+    def _repr_html_(self) -> None:
+        return None
+
+    _repr_json_ = _repr_javascript_ = _repr_markdown_ = _repr_svg_ = _repr_html_
+    _repr_png_ = _repr_jpeg_ = _repr_latex_ = _repr_pdf_ = _repr_mimebundle_ = _repr_html_
 
     def group_keys(self) -> Iterator[str]:
         """Names of the member groups, sorted."""
