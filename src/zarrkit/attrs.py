@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import warnings
 from collections.abc import Iterator, MutableMapping
 from typing import Any
@@ -13,11 +14,12 @@ from .storage.base import as_store
 
 
 def _checked(d: dict) -> dict:
-    """``d`` if it can be stored as JSON; a TypeError naming the bad attribute otherwise.
+    """``d`` with string keys if it can be stored as JSON; TypeError naming the bad attribute.
 
-    Keys that are not strings are accepted with a DeprecationWarning (JSON turns them into
-    strings), as zarr 2 does.
+    Keys that are not strings are accepted with a DeprecationWarning, as zarr 2 does, and
+    become the strings JSON makes of them (``1`` -> ``'1'``, ``True`` -> ``'true'``).
     """
+    out = {}
     for k, v in d.items():
         if not isinstance(k, str):
             warnings.warn(
@@ -26,13 +28,18 @@ def _checked(d: dict) -> dict:
                 DeprecationWarning,
                 stacklevel=4,
             )
+            try:
+                k = next(iter(json.loads(json.dumps({k: 0}))))
+            except TypeError:
+                raise TypeError(f"attribute key {k!r} cannot be stored as JSON") from None
         try:
-            encode_attrs({str(k): v})
+            encode_attrs({k: v})
         except (TypeError, ValueError) as e:
             raise TypeError(
                 f"attribute {k!r}: value {v!r} cannot be stored as JSON ({e})"
             ) from None
-    return d
+        out[k] = v
+    return out
 
 
 class Attributes(MutableMapping):
@@ -103,7 +110,7 @@ class Attributes(MutableMapping):
         return self.asdict()[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
-        _checked({key: value})  # fail before writing if not JSON-serialisable
+        ((key, value),) = _checked({key: value}).items()  # fails before writing if not JSON
         self._update(lambda d: d.__setitem__(key, value))
 
     def __delitem__(self, key: str) -> None:
@@ -119,7 +126,7 @@ class Attributes(MutableMapping):
 
     def put(self, d: dict) -> None:
         """Replace all attributes with ``d``."""
-        _checked(d)
+        d = _checked(d)
 
         def replace(cur: dict) -> None:
             cur.clear()

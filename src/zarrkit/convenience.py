@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from . import storage
+from ._probe import not_found
 from .copying import copy, copy_all, copy_store  # noqa: F401 - public names
 from .creation import array as _array
 from .creation import open_array
@@ -68,7 +69,7 @@ def open(
         return open_array(store, mode=mode, path=path, **kwargs)
     if contains_group(store, path):
         return _open_group(store, mode=mode, path=path, **kwargs)
-    raise PathNotFoundError(path)
+    raise not_found(PathNotFoundError, store, path)
 
 
 def _open_group(store: Any, **kwargs: Any) -> Any:
@@ -140,7 +141,7 @@ def load(store: Any, zarr_version: int | None = None, path: str | None = None) -
         from .hierarchy import LazyLoader, open_group
 
         return LazyLoader(open_group(store, mode="r", path=path))
-    raise PathNotFoundError(path)
+    raise not_found(PathNotFoundError, store, path)
 
 
 def consolidate_metadata(store: Any, metadata_key: str = ".zmetadata", *, path: str = "") -> Any:

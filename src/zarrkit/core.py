@@ -18,6 +18,7 @@ import numpy as np
 
 from . import indexing as ix
 from ._info import InfoReporter, bytes_text, type_name
+from ._probe import not_found
 from .attrs import Attributes
 from .errors import ArrayNotFoundError, ReadOnlyError
 from .formats.meta import ArrayMeta
@@ -121,7 +122,7 @@ class Array:
         try:
             raw = self._store[key]
         except KeyError:
-            raise ArrayNotFoundError(self._path) from None
+            raise not_found(ArrayNotFoundError, self._store, self._path) from None
         meta = decode_array_meta(raw, key)
         if getattr(self, "_meta", None) is not None and self._meta == meta:
             return

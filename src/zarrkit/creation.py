@@ -17,6 +17,7 @@ from ._normalize import (
     normalize_order,
     normalize_shape,
 )
+from ._probe import location, not_found, refuse_v3
 from .core import Array
 from .errors import ArrayNotFoundError, ContainsArrayError, ContainsGroupError
 from .formats.meta import ArrayMeta
@@ -467,23 +468,26 @@ def open_array(
             dimension_separator=dimension_separator,
         )
 
+    where = location(store)
     if mode in ("r", "r+"):
         if not contains_array(store, path):
             if contains_group(store, path):
-                raise ContainsGroupError(path)
-            raise ArrayNotFoundError(path)
+                raise ContainsGroupError(path, where)
+            raise not_found(ArrayNotFoundError, store, path)
     elif mode == "a":
         if contains_group(store, path):
-            raise ContainsGroupError(path)
+            raise ContainsGroupError(path, where)
         if not contains_array(store, path):
+            refuse_v3(store, path)  # never write v2 metadata into a v3 hierarchy
             init(False)
     elif mode == "w":
         init(True)
     elif mode in ("w-", "x"):
         if contains_group(store, path):
-            raise ContainsGroupError(path)
+            raise ContainsGroupError(path, where)
         if contains_array(store, path):
-            raise ContainsArrayError(path)
+            raise ContainsArrayError(path, where)
+        refuse_v3(store, path)
         init(False)
     else:
         raise ValueError(f"mode must be one of 'r', 'r+', 'a', 'w', 'w-', 'x'; got {mode!r}")

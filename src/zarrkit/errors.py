@@ -23,6 +23,7 @@ __all__ = [
     "BadCompressorError",
     "CopyError",
     "err_too_many_indices",
+    "UnsupportedFormatError",
 ]
 
 
@@ -31,11 +32,22 @@ class ZarrkitError(Exception):
 
 
 class _PathError(ZarrkitError, ValueError):
+    """An error about a hierarchy path; ``where`` names the store's location (file or URL)."""
+
     _template = "{path!r}"
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, where: str | None = None) -> None:
         self.path = path
-        super().__init__(self._template.format(path=path))
+        self.where = where
+        msg = self._template.format(path=path)
+        if where is not None:
+            if path:
+                msg += f" in {where!r}"
+            else:  # the root of the store: the store's location is the useful name
+                msg = msg.replace(" at path ''", "").replace("path ''", repr(where))
+                if repr(where) not in msg:
+                    msg += f" in {where!r}"
+        super().__init__(msg)
 
 
 class ContainsArrayError(_PathError):
@@ -139,6 +151,21 @@ class BadCompressorError(ZarrkitError, TypeError, ValueError):
 
     def __init__(self, compressor: object) -> None:
         super().__init__(f"bad compressor; expected Codec object, found {compressor!r}")
+
+
+class UnsupportedFormatError(ZarrkitError, ValueError):
+    """The data at a path are in a format zarrkit does not read (Zarr v3)."""
+
+    def __init__(self, path: str, where: str | None = None, found: str = "zarr.json") -> None:
+        self.path = path
+        self.where = where
+        place = repr(where) if where is not None else "the store"
+        if path:
+            place = f"path {path!r} in {place}"
+        super().__init__(
+            f"{place} holds Zarr v3 data ({found!r}); zarrkit reads and writes Zarr v2 only. "
+            "Open it with zarr-python 3 or tensorstore, or convert it to Zarr v2"
+        )
 
 
 class CopyError(ZarrkitError, RuntimeError):

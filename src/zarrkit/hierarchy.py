@@ -27,6 +27,7 @@ import numpy as np
 from . import creation, storage
 from ._info import InfoReporter, type_name
 from ._normalize import normalize_shape
+from ._probe import location, not_found, refuse_v3
 from ._tree import TreeViewer
 from .attrs import Attributes
 from .core import Array
@@ -105,12 +106,12 @@ class Group(MutableMapping):
         self._synchronizer = synchronizer
         self._cache_attrs = cache_attrs
         if contains_array(self._store, self._path):
-            raise ContainsArrayError(self._path)
+            raise ContainsArrayError(self._path, location(self._store))
         meta_key = self._key_prefix + GROUP_KEY
         try:
             raw = self._store[meta_key]
         except KeyError:
-            raise GroupNotFoundError(self._path) from None
+            raise not_found(GroupNotFoundError, self._store, self._path) from None
         decode_group_meta(raw, meta_key)
         self._attrs = Attributes(
             self._store,
@@ -651,21 +652,24 @@ def open_group(
         )
     path = normalize_storage_path(path)
     has_group = contains_group(store, path)
+    where = location(store)
     if mode in ("r", "r+", "a") and not has_group and contains_array(store, path):
-        raise ContainsArrayError(path)
+        raise ContainsArrayError(path, where)
     if mode in ("r", "r+"):
         if not has_group:
-            raise GroupNotFoundError(path)
+            raise not_found(GroupNotFoundError, store, path)
     elif mode == "w":
         creation.init_group(store, overwrite=True, path=path, chunk_store=chunk_store)
     elif mode == "a":
         if not has_group:
+            refuse_v3(store, path)  # never write v2 metadata into a v3 hierarchy
             creation.init_group(store, path=path, chunk_store=chunk_store)
     else:  # 'w-' / 'x'
         if contains_array(store, path):
-            raise ContainsArrayError(path)
+            raise ContainsArrayError(path, where)
         if has_group:
-            raise ContainsGroupError(path)
+            raise ContainsGroupError(path, where)
+        refuse_v3(store, path)
         creation.init_group(store, path=path, chunk_store=chunk_store)
     return Group(
         store,
