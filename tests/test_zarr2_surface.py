@@ -298,3 +298,34 @@ def test_set_num_threads_checks_its_argument() -> None:
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError):
             zarrkit.set_num_threads(bad)
+
+
+# -- documentation -------------------------------------------------------------------------------
+def _documented(func: Any) -> list[str]:
+    """Names of ``func``'s parameters that its docstring (or the one it refers to) leaves out."""
+    import inspect
+    import re
+
+    doc = inspect.getdoc(func) or ""
+    refs = re.findall(r"(?:those of|see) :func:`(\w+)`", doc)
+    missing = []
+    for name, p in inspect.signature(func).parameters.items():
+        if p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL) or re.search(rf"\b{name}\b", doc):
+            continue
+        if any(
+            re.search(rf"\b{name}\b", inspect.getdoc(getattr(zarrkit.creation, r)) or "")
+            for r in refs
+        ):
+            continue
+        missing.append(name)
+    return missing
+
+
+@pytest.mark.parametrize(
+    "func",
+    [getattr(zarrkit.creation, n) for n in zarrkit.creation.__all__]
+    + [zarrkit.group, zarrkit.open_group],
+    ids=lambda f: f.__name__,
+)
+def test_creation_functions_document_their_parameters(func: Any) -> None:
+    assert _documented(func) == []

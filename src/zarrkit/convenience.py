@@ -42,6 +42,19 @@ def open(
     With ``mode='w'``/``'w-'``/``'a'`` a new array is created when ``shape`` is given,
     otherwise a new group.
 
+    Parameters
+    ----------
+    store : MutableMapping, str or None
+        A store, any mapping, a local path or a URL.
+    mode : {'r', 'r+', 'a', 'w', 'w-', 'x'}
+        As for :func:`zarrkit.open_array` and :func:`zarrkit.open_group`.
+    zarr_version : {None, 2}
+        Only Zarr v2 is read and written.
+    path : str, optional
+        Path within the store.
+    **kwargs
+        Passed to :func:`zarrkit.open_array` or :func:`zarrkit.open_group`.
+
     >>> import zarrkit, tempfile, os
     >>> z = zarrkit.open(os.path.join(tempfile.mkdtemp(), 'x.zarr'), mode='w', shape=(3,), dtype='i4')
     >>> z[:] = 5

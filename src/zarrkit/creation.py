@@ -131,7 +131,7 @@ def init_array(
 
     Refuses to replace an existing array or group unless ``overwrite`` is set; with it, the
     old contents below ``path`` are deleted first. ``storage_transformers`` belong to Zarr v3
-    and must be empty.
+    and must be empty. The other arguments are those of :func:`create`.
     """
     _refuse_storage_transformers(storage_transformers)
     store = storage.normalize_store_arg(store)
@@ -203,7 +203,11 @@ def init_array(
 def init_group(
     store: Any, overwrite: bool = False, path: str | None = None, chunk_store: Any = None
 ) -> None:
-    """Write the metadata of a new group into ``store``."""
+    """Write the metadata of a new group into ``store``.
+
+    ``overwrite`` deletes what is at ``path`` first (in ``chunk_store`` too); otherwise an
+    array or group already there is an error. Missing parent groups are created.
+    """
     store = storage.normalize_store_arg(store)
     path = normalize_storage_path(path)
     chunk_store = None if chunk_store is None else storage.normalize_store_arg(chunk_store)
@@ -307,9 +311,63 @@ def create(
 ) -> Array:
     """Create an array.
 
-    Besides zarr 2's arguments, the h5py spellings ``compression=``/``compression_opts=``
-    (a numcodecs codec id and its arguments) and ``fillvalue=`` are accepted; other unknown
-    keyword arguments are ignored with a warning, as zarr 2 does.
+    Parameters
+    ----------
+    shape : int or tuple of ints
+        Length of each dimension.
+    chunks : int, tuple of ints, True or False
+        Chunk shape. ``True`` (default) guesses one of 128 KiB to 64 MiB, ``False`` makes one
+        chunk of the whole array; ``None`` or ``-1`` in a dimension means its full length.
+    dtype : str or numpy dtype
+        Item type (default float64). ``str``, ``bytes`` and ``'array:T'`` make object arrays
+        with a variable-length codec.
+    compressor : numcodecs Codec or None
+        Compressor of each chunk; ``'default'`` is ``zarrkit.storage.default_compressor``
+        (Blosc lz4), None (or any falsy value) stores chunks uncompressed.
+    fill_value : scalar or None
+        Value of items never written (default 0); None leaves them uninitialised.
+    order : {'C', 'F'}
+        Memory layout of items within a chunk.
+    store : MutableMapping, str or None
+        Where the array is kept: a store, any mapping, a local path or a URL; None is a new
+        in-memory store.
+    synchronizer : object, optional
+        Per-key locks for concurrent writers (``ThreadSynchronizer``, ``ProcessSynchronizer``).
+    overwrite : bool
+        Replace whatever is at ``path`` (it is deleted first).
+    path : str, optional
+        Path of the array within the store; missing parent groups are created.
+    chunk_store : MutableMapping, optional
+        Separate store for the chunks (metadata stay in ``store``).
+    filters : list of numcodecs Codecs, optional
+        Codecs applied before the compressor (e.g. ``Delta``, ``Quantize``).
+    cache_metadata : bool
+        Keep the metadata in memory; False re-reads them on every access (other processes
+        may resize the array).
+    cache_attrs : bool
+        Keep user attributes in memory.
+    read_only : bool
+        Refuse writes through the returned object.
+    object_codec : numcodecs Codec, optional
+        Codec that turns objects into bytes; needed for object dtypes.
+    dimension_separator : {'.', '/'}, optional
+        Separator of chunk indices in chunk keys (default: the store's, else ``'.'``).
+    write_empty_chunks : bool
+        With False, chunks that hold only the fill value are not stored (and deleted).
+    zarr_version : {None, 2}
+        Only Zarr v2 is written.
+    meta_array : ignored
+        Accepted for zarr 2 compatibility; results are NumPy arrays.
+    storage_transformers : tuple
+        A Zarr v3 feature: must be empty.
+    storage_options : dict, optional
+        Options of the fsspec file system when ``store`` is a URL.
+    strict_missing : bool
+        With True, reading a chunk that is not stored raises ``MissingChunkError``.
+    **kwargs
+        The h5py spellings ``compression=``/``compression_opts=`` (a numcodecs codec id and
+        its arguments) and ``fillvalue=``; any other keyword is ignored with a warning, as
+        zarr 2 does.
 
     >>> import zarrkit
     >>> z = zarrkit.create((10000, 10000), chunks=(1000, 1000), dtype='i4')
@@ -350,22 +408,34 @@ def create(
 
 
 def empty(shape: Any, **kwargs: Any) -> Array:
-    """An array with no fill value: unwritten chunks read as uninitialised memory."""
+    """An array with no fill value: unwritten chunks read as uninitialised memory.
+
+    ``shape`` and every other keyword argument are those of :func:`create`.
+    """
     return create(shape=shape, fill_value=None, **kwargs)
 
 
 def zeros(shape: Any, **kwargs: Any) -> Array:
-    """An array whose unwritten items read as 0."""
+    """An array whose unwritten items read as 0.
+
+    ``shape`` and every other keyword argument are those of :func:`create`.
+    """
     return create(shape=shape, fill_value=0, **kwargs)
 
 
 def ones(shape: Any, **kwargs: Any) -> Array:
-    """An array whose unwritten items read as 1."""
+    """An array whose unwritten items read as 1.
+
+    ``shape`` and every other keyword argument are those of :func:`create`.
+    """
     return create(shape=shape, fill_value=1, **kwargs)
 
 
 def full(shape: Any, fill_value: Any, **kwargs: Any) -> Array:
-    """An array whose unwritten items read as ``fill_value``."""
+    """An array whose unwritten items read as ``fill_value``.
+
+    ``shape`` and every other keyword argument are those of :func:`create`.
+    """
     return create(shape=shape, fill_value=fill_value, **kwargs)
 
 
@@ -383,6 +453,10 @@ def _shape_chunks(a: Any) -> tuple[Any, Any]:
 
 def array(data: Any, **kwargs: Any) -> Array:
     """Create an array filled with ``data`` (any array-like; written chunk by chunk).
+
+    ``data`` gives the shape, the dtype and, when it is chunked (a zarr array, an h5py
+    dataset, ``chunklen``), the chunk shape, unless the keyword arguments of :func:`create`
+    say otherwise.
 
     >>> import zarrkit, numpy as np
     >>> z = zarrkit.array(np.arange(10), chunks=5)
@@ -435,9 +509,37 @@ def open_array(
 ) -> Array:
     """Open an array, creating it as ``mode`` allows.
 
-    Modes: ``'r'`` read only, must exist; ``'r+'`` read/write, must exist; ``'a'`` read/write,
-    created if missing; ``'w'`` created, replacing what is there; ``'w-'``/``'x'`` created,
-    failing if something is there.
+    Parameters
+    ----------
+    store : MutableMapping, str or None
+        A store, any mapping, a local path or a URL.
+    mode : {'r', 'r+', 'a', 'w', 'w-', 'x'}
+        ``'r'`` read only, must exist; ``'r+'`` read/write, must exist; ``'a'`` read/write,
+        created if missing; ``'w'`` created, replacing what is there; ``'w-'``/``'x'``
+        created, failing if something is there.
+    shape, chunks, dtype, compressor, fill_value, order, filters, object_codec,
+    dimension_separator :
+        The array's layout when it is created (see :func:`create`); ignored when it exists.
+    synchronizer, cache_metadata, cache_attrs, write_empty_chunks, strict_missing :
+        How the returned object behaves (see :func:`create`).
+    path : str, optional
+        Path of the array within the store.
+    chunk_store : MutableMapping, optional
+        Separate store for the chunks.
+    storage_options : dict, optional
+        Options of the fsspec file system when ``store`` is a URL.
+    partial_decompress : bool
+        Accepted for zarr 2 compatibility (whole chunks are always decoded).
+    zarr_version : {None, 2}
+        Only Zarr v2 is read and written.
+    meta_array : ignored
+        Accepted for zarr 2 compatibility.
+
+    >>> import zarrkit, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), 'a.zarr')
+    >>> z = zarrkit.open_array(path, mode='w', shape=(4,), chunks=2, dtype='i2')
+    >>> zarrkit.open_array(path, mode='r').shape
+    (4,)
     """
     if zarr_version not in (None, 2):
         raise ValueError(f"zarrkit reads and writes Zarr v2 only, got zarr_version={zarr_version}")
@@ -542,22 +644,29 @@ def _like_args(a: Any, kwargs: dict) -> dict:
 
 
 def empty_like(a: Any, **kwargs: Any) -> Array:
-    """An empty array like ``a`` (shape, chunks, dtype, compressor, order, filters)."""
+    """An empty array like ``a``.
+
+    ``a`` gives the defaults of ``shape``, ``chunks``, ``dtype``, ``compressor``, ``order``
+    and ``filters``; keyword arguments (those of :func:`create`) override them.
+    """
     return empty(**_like_args(a, kwargs))
 
 
 def zeros_like(a: Any, **kwargs: Any) -> Array:
-    """A zero-filled array like ``a``."""
+    """A zero-filled array like ``a`` (see :func:`empty_like` for the arguments)."""
     return zeros(**_like_args(a, kwargs))
 
 
 def ones_like(a: Any, **kwargs: Any) -> Array:
-    """A one-filled array like ``a``."""
+    """A one-filled array like ``a`` (see :func:`empty_like` for the arguments)."""
     return ones(**_like_args(a, kwargs))
 
 
 def full_like(a: Any, **kwargs: Any) -> Array:
-    """An array like ``a`` filled with ``fill_value`` (default: ``a.fill_value``)."""
+    """An array like ``a`` filled with ``fill_value`` (default: ``a.fill_value``).
+
+    See :func:`empty_like` for the other arguments.
+    """
     kwargs = _like_args(a, kwargs)
     if "fill_value" not in kwargs:
         if not hasattr(a, "fill_value"):
@@ -567,7 +676,11 @@ def full_like(a: Any, **kwargs: Any) -> Array:
 
 
 def open_like(a: Any, path: Any, **kwargs: Any) -> Array:
-    """Open an array like ``a`` at ``path``."""
+    """Open an array like ``a`` at ``path``.
+
+    ``path`` is the store (as for :func:`open_array`); ``a`` gives the defaults of the
+    layout arguments and keyword arguments are those of :func:`open_array`.
+    """
     kwargs = _like_args(a, kwargs)
     if isinstance(a, Array):
         kwargs.setdefault("fill_value", a.fill_value)

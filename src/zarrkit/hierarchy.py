@@ -603,6 +603,25 @@ def group(
 ) -> Group:
     """Create a group, or open the one already at ``path`` (``overwrite`` replaces it).
 
+    Parameters
+    ----------
+    store : MutableMapping, str or None
+        A store, any mapping, a local path or a URL; None is a new in-memory store.
+    overwrite : bool
+        Delete whatever is at ``path`` first.
+    chunk_store : MutableMapping, optional
+        Separate store for the chunks of member arrays.
+    cache_attrs : bool
+        Keep user attributes in memory.
+    synchronizer : object, optional
+        Locks shared with member arrays.
+    path : str, optional
+        Path of the group within the store.
+    zarr_version : {None, 2}
+        Only Zarr v2 is written.
+    meta_array : ignored
+        Accepted for zarr 2 compatibility.
+
     >>> import zarrkit
     >>> zarrkit.group()
     <zarrkit.hierarchy.Group '/'>
@@ -637,9 +656,32 @@ def open_group(
 ) -> Group:
     """Open a group, creating it as ``mode`` allows.
 
-    Modes: ``'r'`` read only, must exist; ``'r+'`` read/write, must exist; ``'a'`` read/write,
-    created if missing; ``'w'`` created, replacing what is there; ``'w-'``/``'x'`` created,
-    failing if anything is there.
+    Parameters
+    ----------
+    store : MutableMapping, str or None
+        A store, any mapping, a local path or a URL; None is a new in-memory store.
+    mode : {'r', 'r+', 'a', 'w', 'w-', 'x'}
+        ``'r'`` read only, must exist; ``'r+'`` read/write, must exist; ``'a'`` read/write,
+        created if missing; ``'w'`` created, replacing what is there; ``'w-'``/``'x'``
+        created, failing if anything is there.
+    cache_attrs : bool
+        Keep user attributes in memory.
+    synchronizer : object, optional
+        Locks shared with member arrays.
+    path : str, optional
+        Path of the group within the store.
+    chunk_store : MutableMapping, optional
+        Separate store for the chunks of member arrays.
+    storage_options : dict, optional
+        Options of the fsspec file system when ``store`` is a URL.
+    zarr_version : {None, 2}
+        Only Zarr v2 is read and written.
+    meta_array : ignored
+        Accepted for zarr 2 compatibility.
+
+    >>> import zarrkit
+    >>> zarrkit.open_group(mode='w')
+    <zarrkit.hierarchy.Group '/'>
     """
     if zarr_version not in (None, 2):
         raise ValueError(f"zarrkit reads and writes Zarr v2 only, got zarr_version={zarr_version}")
