@@ -18,19 +18,18 @@ import numpy as np
 
 from . import indexing as ix
 from ._info import InfoReporter, bytes_text, type_name
+from ._node import Location, Node, Options, check_zarr_version
 from ._probe import not_found
-from .attrs import Attributes
-from .errors import ArrayNotFoundError, ReadOnlyError
+from .errors import ArrayNotFoundError
 from .formats.meta import ArrayMeta
-from .formats.v2 import ARRAY_KEY, ATTRS_KEY, decode_array_meta, encode_array_meta
+from .formats.v2 import ARRAY_KEY, decode_array_meta, encode_array_meta
 from .pipeline.chunks import ChunkPipeline
 from .pipeline.codec_chain import CodecChain
-from .storage.base import Store, normalize_storage_path, prefix_of
 
 __all__ = ["Array"]
 
 
-class Array:
+class Array(Node):
     """A chunked, compressed N-dimensional array in a store.
 
     Parameters
@@ -63,8 +62,7 @@ class Array:
            [7, 7, 7, 7]], dtype=int32)
     """
 
-    #: the Zarr format version (zarr 2 code checks ``z._version == 2``)
-    _version = 2
+    _kind = "array"
     #: True for arrays made by :meth:`view` / :meth:`astype` (metadata in memory only)
     _is_view = False
 
@@ -83,34 +81,35 @@ class Array:
         meta_array: Any = None,
         strict_missing: bool = False,
     ) -> None:
-        from .storage import normalize_store_arg
-
-        if zarr_version not in (None, 2):
-            raise ValueError(
-                f"zarrkit reads and writes Zarr v2 only, got zarr_version={zarr_version}"
-            )
-        self._store: Store = normalize_store_arg(store)
-        self._chunk_store: Store | None = (
-            None if chunk_store is None else normalize_store_arg(chunk_store)
+        check_zarr_version(zarr_version)
+        self._open(
+            Location.of(store, path, chunk_store),
+            Options(
+                read_only=read_only,
+                synchronizer=synchronizer,
+                cache_metadata=cache_metadata,
+                cache_attrs=cache_attrs,
+                partial_decompress=partial_decompress,
+                write_empty_chunks=write_empty_chunks,
+                strict_missing=strict_missing,
+            ),
         )
-        self._path = normalize_storage_path(path)
-        self._key_prefix = prefix_of(self._path)
-        self._read_only = bool(read_only)
-        self._synchronizer = synchronizer
-        self._cache_metadata = cache_metadata
-        self._cache_attrs = cache_attrs
-        self._partial_decompress = partial_decompress
-        self._write_empty_chunks = write_empty_chunks
-        self._strict_missing = strict_missing
+
+    @classmethod
+    def _at(cls, loc: Location, opts: Options) -> Array:
+        """The array at ``loc`` (already normalised), behaving as ``opts`` say."""
+        a = cls.__new__(cls)
+        a._open(loc, opts)
+        return a
+
+    def _open(self, loc: Location, opts: Options) -> None:
+        self._setup(loc, opts)
+        self._cache_metadata = opts.cache_metadata
+        self._partial_decompress = opts.partial_decompress
+        self._write_empty_chunks = opts.write_empty_chunks
+        self._strict_missing = opts.strict_missing
         self._meta: ArrayMeta
         self._load_metadata()
-        self._attrs = Attributes(
-            self._store,
-            key=self._key_prefix + ATTRS_KEY,
-            read_only=read_only,
-            cache=cache_attrs,
-            synchronizer=synchronizer,
-        )
 
     # -- metadata ------------------------------------------------------------------------
     @property
@@ -170,29 +169,11 @@ class Array:
             return contextlib.nullcontext()
         return self._synchronizer[self._meta_key]
 
-    def _check_writable(self) -> None:
-        if self._read_only:
-            raise ReadOnlyError("array")
-
     def _refuse_view(self, what: str) -> None:
         if self._is_view:
             raise PermissionError(f"{what} is not permitted on a view: its metadata are not stored")
 
     # -- properties ----------------------------------------------------------------------
-    @property
-    def store(self) -> Store:
-        """The store holding the metadata."""
-        return self._store
-
-    @property
-    def chunk_store(self) -> Store:
-        """The store holding the chunks (``store`` unless a separate one was given)."""
-        return self._store if self._chunk_store is None else self._chunk_store
-
-    @property
-    def path(self) -> str:
-        return self._path
-
     @property
     def name(self) -> str | None:
         """``'/' + path``, or None for an array at the root of its store."""
@@ -219,10 +200,6 @@ class Array:
     def read_only(self, value: bool) -> None:
         self._read_only = bool(value)
         self._attrs.read_only = bool(value)
-
-    @property
-    def synchronizer(self) -> Any:
-        return self._synchronizer
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -274,11 +251,6 @@ class Array:
     @property
     def write_empty_chunks(self) -> bool:
         return self._write_empty_chunks
-
-    @property
-    def attrs(self) -> Attributes:
-        """User attributes (``.zattrs``)."""
-        return self._attrs
 
     @property
     def ndim(self) -> int:

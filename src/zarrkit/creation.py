@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numcodecs.compat import ensure_ndarray_like
 
 from . import storage
+from ._node import Location, Options, check_zarr_version
 from ._normalize import (
     check_codec,
     normalize_chunks,
@@ -32,7 +34,6 @@ from .storage.base import (
     Store,
     contains_array,
     contains_group,
-    normalize_storage_path,
     prefix_of,
 )
 
@@ -52,6 +53,21 @@ __all__ = [
     "init_array",
     "init_group",
 ]
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    """The layout a user asks for, as given; :func:`init_array_at` normalises and checks it."""
+
+    shape: Any
+    chunks: Any = True
+    dtype: Any = None
+    compressor: Any = "default"
+    fill_value: Any = None
+    order: str = "C"
+    filters: Any = None
+    object_codec: Any = None
+    dimension_separator: str | None = None
 
 
 def _require_parent_groups(
@@ -134,14 +150,32 @@ def init_array(
     and must be empty. The other arguments are those of :func:`create`.
     """
     _refuse_storage_transformers(storage_transformers)
-    store = storage.normalize_store_arg(store)
-    path = normalize_storage_path(path)
-    dtype, object_codec = normalize_dtype("f8" if dtype is None else dtype, object_codec)
+    spec = ArraySpec(
+        shape=shape,
+        chunks=chunks,
+        dtype=dtype,
+        compressor=compressor,
+        fill_value=fill_value,
+        order=order,
+        filters=filters,
+        object_codec=object_codec,
+        dimension_separator=dimension_separator,
+    )
+    return init_array_at(Location.of(store, path, chunk_store), spec, overwrite=overwrite)
+
+
+def _array_meta(spec: ArraySpec, store: Store) -> tuple[ArrayMeta, bytes]:
+    """Normalise and check a layout; return its record and its ``.zarray`` bytes."""
+    dtype, object_codec = normalize_dtype(
+        "f8" if spec.dtype is None else spec.dtype, spec.object_codec
+    )
+    compressor, filters, fill_value = spec.compressor, spec.filters, spec.fill_value
+    dimension_separator = spec.dimension_separator
     # a subarray dtype such as ('i4', (3,)) adds trailing dimensions, as in zarr 2
-    shape = normalize_shape(shape) + dtype.shape
+    shape = normalize_shape(spec.shape) + dtype.shape
     dtype = dtype.base
-    chunks = normalize_chunks(chunks, shape, dtype.itemsize)
-    order = normalize_order(order)
+    chunks = normalize_chunks(spec.chunks, shape, dtype.itemsize)
+    order = normalize_order(spec.order)
     if shape == ():
         compressor = None  # a 0-d array holds one value: zarr 2 never compresses it
     elif isinstance(compressor, str) and compressor == "none":
@@ -185,18 +219,28 @@ def init_array(
         filters=tuple(filter_configs) or None,
         dimension_separator=dimension_separator,
     )
-    encoded = encode_array_meta(meta, object_codec)  # None: the first filter, if any
-    chunk_store = None if chunk_store is None else storage.normalize_store_arg(chunk_store)
+    return meta, encode_array_meta(meta, object_codec)  # None: the first filter, if any
+
+
+def _clear_or_refuse(loc: Location, overwrite: bool) -> None:
+    """Delete what is at ``loc`` (``overwrite``), or refuse if an array or group is there."""
+    store, path = loc.store, loc.path
     if overwrite:
         store.rmdir(path)
-        if chunk_store is not None:
-            chunk_store.rmdir(path)
+        if loc.chunk_store is not None:
+            loc.chunk_store.rmdir(path)
     elif contains_array(store, path):
-        raise ContainsArrayError(path)
+        raise ContainsArrayError(path, location(store))
     elif contains_group(store, path):
-        raise ContainsGroupError(path)
-    _require_parent_groups(store, path, overwrite, chunk_store)
-    store[prefix_of(path) + ARRAY_KEY] = encoded
+        raise ContainsGroupError(path, location(store))
+    _require_parent_groups(store, path, overwrite, loc.chunk_store)
+
+
+def init_array_at(loc: Location, spec: ArraySpec, overwrite: bool = False) -> ArrayMeta:
+    """Write the metadata of a new array with layout ``spec`` at ``loc``; return its record."""
+    meta, encoded = _array_meta(spec, loc.store)
+    _clear_or_refuse(loc, overwrite)
+    loc.store[loc.prefix + ARRAY_KEY] = encoded
     return meta
 
 
@@ -208,19 +252,13 @@ def init_group(
     ``overwrite`` deletes what is at ``path`` first (in ``chunk_store`` too); otherwise an
     array or group already there is an error. Missing parent groups are created.
     """
-    store = storage.normalize_store_arg(store)
-    path = normalize_storage_path(path)
-    chunk_store = None if chunk_store is None else storage.normalize_store_arg(chunk_store)
-    if overwrite:
-        store.rmdir(path)
-        if chunk_store is not None:
-            chunk_store.rmdir(path)
-    elif contains_array(store, path):
-        raise ContainsArrayError(path)
-    elif contains_group(store, path):
-        raise ContainsGroupError(path)
-    _require_parent_groups(store, path, overwrite, chunk_store)
-    store[prefix_of(path) + GROUP_KEY] = encode_group_meta()
+    init_group_at(Location.of(store, path, chunk_store), overwrite=overwrite)
+
+
+def init_group_at(loc: Location, overwrite: bool = False) -> None:
+    """Write the metadata of a new group at ``loc``."""
+    _clear_or_refuse(loc, overwrite)
+    loc.store[loc.prefix + GROUP_KEY] = encode_group_meta()
 
 
 def _refuse_storage_transformers(storage_transformers: Any) -> None:
@@ -374,37 +412,31 @@ def create(
     >>> z
     <zarrkit.core.Array (10000, 10000) int32>
     """
-    if zarr_version not in (None, 2):
-        raise ValueError(f"zarrkit writes Zarr v2 only, got zarr_version={zarr_version}")
+    check_zarr_version(zarr_version)
     compressor, fill_value = _h5py_compat(compressor, fill_value, kwargs)
-    store = storage.normalize_store_arg(store, storage_options=storage_options)
-    init_array(
-        store,
+    _refuse_storage_transformers(storage_transformers)
+    loc = Location.of(store, path, chunk_store, storage_options=storage_options)
+    spec = ArraySpec(
         shape=shape,
         chunks=chunks,
         dtype=dtype,
         compressor=compressor,
         fill_value=fill_value,
         order=order,
-        overwrite=overwrite,
-        path=path,
-        chunk_store=chunk_store,
         filters=filters,
         object_codec=object_codec,
         dimension_separator=dimension_separator,
-        storage_transformers=storage_transformers,
     )
-    return Array(
-        store,
-        path=path,
+    init_array_at(loc, spec, overwrite=overwrite)
+    opts = Options(
         read_only=read_only,
-        chunk_store=chunk_store,
         synchronizer=synchronizer,
         cache_metadata=cache_metadata,
         cache_attrs=cache_attrs,
         write_empty_chunks=write_empty_chunks,
         strict_missing=strict_missing,
     )
+    return Array._at(loc, opts)
 
 
 def empty(shape: Any, **kwargs: Any) -> Array:
@@ -541,34 +573,29 @@ def open_array(
     >>> zarrkit.open_array(path, mode='r').shape
     (4,)
     """
-    if zarr_version not in (None, 2):
-        raise ValueError(f"zarrkit reads and writes Zarr v2 only, got zarr_version={zarr_version}")
-    store = storage.normalize_store_arg(store, mode=mode, storage_options=storage_options)
-    path = normalize_storage_path(path)
-    chunk_store = None if chunk_store is None else storage.normalize_store_arg(chunk_store)
+    check_zarr_version(zarr_version)
+    loc = Location.of(store, path, chunk_store, mode=mode, storage_options=storage_options)
+    store, path = loc.store, loc.path
     if dimension_separator is None and type(store) is storage.KVStore:
         # zarr 2's open_array writes "." explicitly for a plain mapping (its KVStore has no
         # separator of its own); other stores give their own default
         dimension_separator = "."
+    spec = ArraySpec(
+        shape=shape,
+        chunks=chunks,
+        dtype=dtype,
+        compressor=compressor,
+        fill_value=fill_value,
+        order=order,
+        filters=filters,
+        object_codec=object_codec,
+        dimension_separator=dimension_separator,
+    )
 
     def init(overwrite: bool) -> None:
         if shape is None:
             raise ValueError(f"shape must be given to create an array (mode={mode!r})")
-        init_array(
-            store,
-            shape=shape,
-            chunks=chunks,
-            dtype=dtype,
-            compressor=compressor,
-            fill_value=fill_value,
-            order=order,
-            filters=filters,
-            overwrite=overwrite,
-            path=path,
-            object_codec=object_codec,
-            chunk_store=chunk_store,
-            dimension_separator=dimension_separator,
-        )
+        init_array_at(loc, spec, overwrite=overwrite)
 
     where = location(store)
     if mode in ("r", "r+"):
@@ -593,11 +620,8 @@ def open_array(
         init(False)
     else:
         raise ValueError(f"mode must be one of 'r', 'r+', 'a', 'w', 'w-', 'x'; got {mode!r}")
-    return Array(
-        store,
-        path=path,
+    opts = Options(
         read_only=mode == "r",
-        chunk_store=chunk_store,
         synchronizer=synchronizer,
         cache_metadata=cache_metadata,
         cache_attrs=cache_attrs,
@@ -605,6 +629,7 @@ def open_array(
         write_empty_chunks=write_empty_chunks,
         strict_missing=strict_missing,
     )
+    return Array._at(loc, opts)
 
 
 def _inherit_object_codec(a: Any, kwargs: dict) -> None:

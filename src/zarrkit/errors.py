@@ -35,12 +35,14 @@ class _PathError(ZarrkitError, ValueError):
     """An error about a hierarchy path; ``where`` names the store's location (file or URL)."""
 
     _template = "{path!r}"
+    #: "not found" errors name the store's location; "contains" errors keep zarr 2's message
+    _names_location = False
 
     def __init__(self, path: str, where: str | None = None) -> None:
         self.path = path
         self.where = where
         msg = self._template.format(path=path)
-        if where is not None:
+        if where is not None and self._names_location:
             if path:
                 msg += f" in {where!r}"
             else:  # the root of the store: the store's location is the useful name
@@ -63,6 +65,8 @@ class ContainsGroupError(_PathError):
 
 
 class _NotFound(_PathError, KeyError):
+    _names_location = True
+
     def __str__(self) -> str:  # KeyError would quote the message
         return self.args[0]
 
