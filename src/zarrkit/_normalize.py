@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numcodecs.abc import Codec
@@ -44,7 +44,7 @@ def _whole_numbers(values: tuple, what: str) -> tuple[int, ...]:
             if not float(v).is_integer():
                 raise TypeError(f"{what} must hold integers, got {v!r} in {values!r}")
             floats = True
-        out.append(int(v))
+        out.append(int(v))  # type: ignore[call-overload]  # a Real that is whole
     if floats:
         warnings.warn(
             f"{what} {values!r} holds floats; they were converted to integers {tuple(out)!r}",
@@ -115,11 +115,13 @@ def normalize_chunks(chunks: Any, shape: tuple[int, ...], typesize: int) -> tupl
     return tuple(out)
 
 
-def normalize_order(order: str) -> str:
+def normalize_order(order: str) -> Literal["C", "F"]:
     order = str(order).upper()
-    if order not in ("C", "F"):
-        raise ValueError(f"order must be 'C' or 'F', got {order!r}")
-    return order
+    if order == "C":
+        return "C"
+    if order == "F":
+        return "F"
+    raise ValueError(f"order must be 'C' or 'F', got {order!r}")
 
 
 def normalize_dimension_separator(sep: str | None) -> str | None:

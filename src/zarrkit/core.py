@@ -12,7 +12,7 @@ import itertools
 import math
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -245,7 +245,7 @@ class Array(Node):
             )
 
     @property
-    def order(self) -> str:
+    def order(self) -> Literal["C", "F"]:
         return self._meta.order
 
     @property
@@ -694,7 +694,8 @@ class Array(Node):
             if not isinstance(v, int) or v < 0:
                 raise ValueError(f"{name} must be a nonnegative integer, got {v!r}")
         step = self.chunks[0]
-        block, block_start = None, -1
+        block: Any = None
+        block_start = -1
         for j in range(start, end):
             b0 = j - j % step
             if b0 != block_start:

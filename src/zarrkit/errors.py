@@ -6,6 +6,8 @@ Each one also subclasses the builtin that fits, so generic handlers catch it too
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "ZarrkitError",
     "ContainsArrayError",
@@ -176,6 +178,6 @@ class CopyError(ZarrkitError, RuntimeError):
     """A copy could not proceed (for example the destination exists)."""
 
 
-def err_too_many_indices(selection: object, shape: tuple[int, ...]) -> IndexError:
+def err_too_many_indices(selection: Any, shape: tuple[int, ...]) -> IndexError:
     """Return the error for a selection with more indices than dimensions."""
     return IndexError(f"too many indices for array; expected {len(shape)}, got {len(selection)}")

@@ -538,7 +538,7 @@ class Group(Node, MutableMapping):
         }
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(**state)
+        Group.__init__(self, **state)
 
 
 def group(
