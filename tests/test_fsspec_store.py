@@ -252,3 +252,21 @@ def test_n5fsstore_readable_by_zarr2(tmp_path: Any) -> None:
         warnings.simplefilter("ignore", FutureWarning)
         theirs = zarr.open_array(zarr.n5.N5FSStore(path), mode="r")
     np.testing.assert_array_equal(theirs[:], z[:])
+
+
+def test_fsmap_as_store_raises_failed_reads(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # an fsspec FSMap passed as a store: batched, and failures are not read as missing
+    mapper = fsspec.get_mapper(url)
+    z = zarrkit.open_array(mapper, mode="w", shape=(4,), chunks=(2,), dtype="i4", fill_value=-1)
+    z[:2] = 1
+    np.testing.assert_array_equal(z[:], [1, 1, -1, -1])
+    real = mapper.fs.cat_file
+
+    def denied(path: str, *args: Any, **kwargs: Any) -> Any:
+        if path.endswith("/0"):
+            raise PermissionError("denied")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(mapper.fs, "cat_file", denied)
+    with pytest.raises(PermissionError, match="'0'"):
+        z[:]

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from .base import Store, normalize_storage_path
+from .base import Store, normalize_storage_path, read_error
 
 __all__ = ["FSStore"]
 
@@ -51,15 +51,6 @@ def _to_bytes(value: Any) -> bytes:
             f"store values must be bytes-like (buffer protocol), not {type(value).__name__}"
         ) from None
     return view.tobytes()
-
-
-def read_error(store: object, key: str, exc: BaseException) -> BaseException:
-    """An error of the same kind as ``exc`` whose message names the store and the key."""
-    msg = f"reading {key!r} from {store!r} failed: {type(exc).__name__}: {exc}"
-    try:
-        return type(exc)(msg)
-    except Exception:  # an exception class with another constructor
-        return OSError(msg)
 
 
 class FSStore(Store):
@@ -269,13 +260,13 @@ class FSStore(Store):
         return sorted(names)
 
     def keys_under(self, path: str = "") -> list[str]:
-        folder = self.dir_path(path)
+        base = self.dir_path(path).rstrip("/")
         try:
-            found = self.fs.find(folder) if self.fs.isdir(folder) else []
+            found = self.fs.find(base)
         except self._missing:
             return []
-        base = folder.rstrip("/")
-        return sorted(p[len(base) :].lstrip("/") for p in found if p.startswith(base))
+        # find() of a key lists the key itself: keep only what lies below the folder
+        return sorted(p[len(base) :].lstrip("/") for p in found if p.startswith(base + "/"))
 
     def rmdir(self, path: str = "") -> None:
         self._check_writable()
