@@ -270,3 +270,12 @@ def test_fsmap_as_store_raises_failed_reads(url: str, monkeypatch: pytest.Monkey
     monkeypatch.setattr(mapper.fs, "cat_file", denied)
     with pytest.raises(PermissionError, match="'0'"):
         z[:]
+
+
+def test_n5_urls_open_as_n5(tmp_path: Any) -> None:
+    url = "file://" + str(tmp_path / "c.n5")
+    z = zarrkit.open_array(url, mode="w", shape=(4,), chunks=(2,), dtype="u1")
+    assert isinstance(z.store, N5FSStore)
+    z[:] = 9
+    assert json.loads((tmp_path / "c.n5" / "attributes.json").read_text())["dimensions"] == [4]
+    assert zarrkit.open(url, mode="r")[:].tolist() == [9, 9, 9, 9]

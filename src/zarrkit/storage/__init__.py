@@ -33,7 +33,7 @@ from .directory import DirectoryStore, NestedDirectoryStore
 from .fsspec import FSStore
 from .lmdb import LMDBStore
 from .memory import MemoryStore
-from .n5 import N5Store
+from .n5 import N5FSStore, N5Store
 from .sqlite import SQLiteStore
 from .zip import ZipStore
 
@@ -95,6 +95,8 @@ def normalize_store_arg(store: Any, mode: str = "a", storage_options: dict | Non
         store = os.fspath(store)
     if isinstance(store, str):
         if "://" in store or "::" in store:
+            if store.rstrip("/").endswith(".n5"):  # as for local paths
+                return N5FSStore(store, mode=mode, **(storage_options or {}))
             return FSStore(store, mode=mode, **(storage_options or {}))
         if storage_options:
             raise ValueError(
