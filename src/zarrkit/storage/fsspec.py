@@ -95,8 +95,8 @@ class FSStore(Store):
             mapper_options["missing_exceptions"] = tuple(missing_exceptions)
         if fs is None:
             protocol, _ = fsspec.core.split_protocol(url)
-            if protocol in (None, "file") and not storage_options.get("auto_mkdir"):
-                storage_options["auto_mkdir"] = True  # local files: create folders on write
+            if protocol in (None, "file"):
+                storage_options.setdefault("auto_mkdir", True)  # create folders on write
             self.map = fsspec.get_mapper(url, **mapper_options, **storage_options)
         else:
             if storage_options:
@@ -131,9 +131,6 @@ class FSStore(Store):
         """The file system path of the hierarchy path ``path``."""
         return self._full(self._normalize_key(path or ""))
 
-    def _raise_read_error(self, key: str, exc: BaseException) -> None:
-        raise read_error(self, key, exc) from exc
-
     # -- mapping -------------------------------------------------------------------------
     def __getitem__(self, key: str) -> bytes:
         path = self._full(self._normalize_key(key))
@@ -142,8 +139,7 @@ class FSStore(Store):
         except self._missing:
             raise KeyError(key) from None
         except Exception as e:
-            self._raise_read_error(key, e)
-            raise  # unreachable, for type checkers
+            raise read_error(self, key, e) from e
 
     def __setitem__(self, key: str, value: Any) -> None:
         self._check_writable()
@@ -208,7 +204,7 @@ class FSStore(Store):
             if isinstance(value, BaseException):
                 if isinstance(value, self._missing):
                     continue
-                self._raise_read_error(key, value)
+                raise read_error(self, key, value) from value
             out[key] = value
         return out
 
