@@ -37,6 +37,7 @@ from .fsspec import FSStore
 
 _ARRAY, _GROUP, _ATTRS = ".zarray", ".zgroup", ".zattrs"
 _CHUNK = re.compile(r"\d+(\.\d+)*\Z")
+_UNREAD = object()  # "attributes not read yet"
 
 
 def _parse(key: str) -> tuple[str, str, str]:
@@ -153,8 +154,9 @@ class N5Layout(Store):
         """True when some ``attributes.json`` lies below ``path``."""
         return any(k.rpartition("/")[2] == n5.ATTRS_FILE for k in self._files.keys_under(path))
 
-    def _is_group(self, path: str, attrs: Any = False) -> bool:
-        if attrs is False:
+    def _is_group(self, path: str, attrs: Any = _UNREAD) -> bool:
+        """True for a group at ``path`` (``attrs``: its attributes when already read)."""
+        if attrs is _UNREAD:
             attrs = self._load(path)
         if attrs is not None:
             return not n5.is_array_attrs(attrs)
