@@ -30,9 +30,10 @@ from .cache import LRUStoreCache
 from .consolidated import ConsolidatedMetadataStore
 from .dbm import DBMStore
 from .directory import DirectoryStore, NestedDirectoryStore
+from .fsspec import FSStore
 from .lmdb import LMDBStore
 from .memory import MemoryStore
-from .n5 import N5Store
+from .n5 import N5FSStore, N5Store
 from .sqlite import SQLiteStore
 from .zip import ZipStore
 
@@ -43,6 +44,7 @@ __all__ = [
     "MemoryStore",
     "DirectoryStore",
     "NestedDirectoryStore",
+    "FSStore",
     "ZipStore",
     "SQLiteStore",
     "ConsolidatedMetadataStore",
@@ -73,6 +75,7 @@ for _cls in (
     MemoryStore,
     DirectoryStore,
     NestedDirectoryStore,
+    FSStore,
     ZipStore,
     SQLiteStore,
     ConsolidatedMetadataStore,
@@ -84,16 +87,21 @@ for _cls in (
 
 
 def normalize_store_arg(store: Any, mode: str = "a", storage_options: dict | None = None) -> Store:
-    """A store from what users pass: None (a new in-memory store), a path, or a mapping."""
+    """A store from what users pass: None (a new in-memory store), a path, a URL (an
+    :class:`FSStore`, with ``storage_options``), or a mapping."""
     if store is None:
         return KVStore(dict())
     if isinstance(store, os.PathLike):
         store = os.fspath(store)
     if isinstance(store, str):
         if "://" in store or "::" in store:
+            if store.rstrip("/").endswith(".n5"):  # as for local paths
+                return N5FSStore(store, mode=mode, **(storage_options or {}))
+            return FSStore(store, mode=mode, **(storage_options or {}))
+        if storage_options:
             raise ValueError(
-                f"URL stores ({store!r}) need the fsspec store, which this version of zarrkit "
-                "does not include yet; pass a local path or a MutableMapping"
+                f"storage_options passed with a local path ({store!r}): they are only for "
+                "fsspec URLs such as 's3://bucket/data.zarr'"
             )
         if store.rstrip("/").endswith(".n5"):
             return N5Store(store)

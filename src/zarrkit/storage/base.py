@@ -209,8 +209,20 @@ class KVStore(Store):
         if isinstance(inner, Store):
             return inner.getitems(keys, contexts=contexts)
         if _is_fsspec_map(inner):
-            # an fsspec FSMap: one concurrent request for the batch
-            return dict(inner.getitems(list(keys), on_error="omit"))
+            # an fsspec FSMap: one concurrent request for the batch. Its not-found errors
+            # come back as KeyError; any other error raises (never omitted as missing)
+            try:
+                found = inner.getitems(list(keys), on_error="return")
+            except KeyError:
+                return {}
+            out = {}
+            for k, v in found.items():
+                if isinstance(v, KeyError):
+                    continue
+                if isinstance(v, BaseException):
+                    raise read_error(self, k, v) from v
+                out[k] = v
+            return out
         if getattr(type(inner), "getitems", None) is not None:
             # a store of the zarr 2 protocol: getitems(keys, *, contexts), absent keys left out
             return dict(inner.getitems(list(keys), contexts={} if contexts is None else contexts))
@@ -241,6 +253,15 @@ class KVStore(Store):
 
     def __repr__(self) -> str:
         return f"<{type(self).__module__}.{type(self).__name__}: \n{self._mutable_mapping!r}\n at {id(self):#x}>"
+
+
+def read_error(store: object, key: str, exc: BaseException) -> BaseException:
+    """An error of the same kind as ``exc`` whose message names the store and the key."""
+    msg = f"reading {key!r} from {store!r} failed: {type(exc).__name__}: {exc}"
+    try:
+        return type(exc)(msg)
+    except Exception:  # an exception class with another constructor
+        return OSError(msg)
 
 
 def _is_fsspec_map(obj: Any) -> bool:
