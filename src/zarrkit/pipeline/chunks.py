@@ -147,7 +147,9 @@ class ChunkPipeline:
             out[p.out_selection] = chunk[p.chunk_selection]
 
         for batch in self._batches(len(projections)):
-            found = self.store.getitems([keys[i] for i in batch])
+            # ``contexts`` is part of zarr 2's store protocol: foreign Store subclasses
+            # may require it
+            found = self.store.getitems([keys[i] for i in batch], contexts={})
             if self.strict:
                 missing = [keys[i] for i in batch if keys[i] not in found]
                 if missing:
@@ -203,7 +205,7 @@ class ChunkPipeline:
         # with a synchronizer every chunk of the batch is locked, whole ones too: storing a
         # whole chunk inside another writer's read-modify-write of it would be lost
         with self._locked([keys[i] for i in batch] if synced else []):
-            existing = self.store.getitems(partial) if partial else {}
+            existing = self.store.getitems(partial, contexts={}) if partial else {}
 
             def build(i: int) -> tuple[str, bytes | None]:
                 p = projections[i]
