@@ -22,7 +22,7 @@ from typing import Any
 import numcodecs
 import numpy as np
 
-from ..errors import CorruptChunkError, MissingChunkError
+from ..errors import CorruptChunkError, MissingChunkError, ObjectCodecMissingError
 from ..formats.meta import ArrayMeta
 from ..indexing import ChunkProjection, Indexer
 from ..storage.base import Store, prefix_of
@@ -93,7 +93,7 @@ class ChunkPipeline:
     def _decode(self, key: str, data: Any) -> np.ndarray:
         try:
             return self.chain.decode(data)
-        except _REFUSED:
+        except (*_REFUSED, ObjectCodecMissingError):
             raise  # e.g. numcodecs refusing to unpickle: the chunk is not corrupt
         except Exception as e:
             raise CorruptChunkError(key, f"{type(e).__name__}: {e}") from e
