@@ -126,10 +126,16 @@ def coordinate_reference(a: np.ndarray, selection: tuple) -> np.ndarray:
 
 
 def block_reference(selection: Any, shape: Shape, chunks: Shape) -> tuple[slice, ...]:
-    """The slices of ``shape`` covered by a block selection, from the chunk boundaries."""
+    """The slices of ``shape`` covered by a block selection, from the chunk boundaries.
+
+    As in zarr 2, a block slice must start at an existing block (its end is clipped).
+    """
     out = []
     for item, n, c in zip(_per_dim(selection, len(shape)), shape, chunks):
         bounds = [(lo, min(lo + c, n)) for lo in range(0, n, c)]
+        if isinstance(item, slice) and item.start is not None:
+            if not -len(bounds) <= item.start < len(bounds):
+                raise IndexError(f"block slice starts outside the {len(bounds)} blocks")
         chosen = [bounds[item]] if isinstance(item, int) else bounds[item]
         out.append(slice(chosen[0][0], chosen[-1][1]) if chosen else slice(0, 0))
     return tuple(out)
@@ -384,7 +390,14 @@ def test_block_selection_matches_chunk_boundaries(
     shape, chunks, order = setup
     z, a = _make(shape, chunks, order, written)
     sel = data.draw(block_selections(shape, chunks), label="selection")
-    region = block_reference(sel, shape, chunks)
+    try:
+        region = block_reference(sel, shape, chunks)
+    except IndexError:
+        with pytest.raises(IndexError):
+            z.get_block_selection(sel)
+        with pytest.raises(IndexError):
+            z.blocks[sel] = 0
+        return
     _assert_same(z.get_block_selection(sel), a[region])
     _assert_same(z.blocks[sel], a[region])
     value = np.arange(a[region].size, dtype="i4").reshape(a[region].shape) + 4000
@@ -411,7 +424,14 @@ def test_block_selection_example() -> None:
 
 
 def _dispatch_reference(a: np.ndarray, sel: Any) -> Any:
-    """What ``z[sel]`` gives: basic, else coordinate (NumPy fancy), else orthogonal."""
+    """What ``z[sel]`` gives: basic, else coordinate (NumPy fancy), else orthogonal.
+
+    The orthogonal fallback needs every dimension named and at most one index array
+    (NumPy would broadcast several); otherwise ``IndexError``, as in zarr 2. A 1-tuple
+    is its item.
+    """
+    if isinstance(sel, tuple) and len(sel) == 1:
+        sel = sel[0]
     items = sel if isinstance(sel, tuple) else (sel,)
     if all(isinstance(s, (int, slice)) or s is Ellipsis or np.ndim(s) == 0 for s in items):
         return a[sel]
@@ -426,6 +446,11 @@ def _dispatch_reference(a: np.ndarray, sel: Any) -> Any:
         and any(not isinstance(s, int) for s in sel)
     ):
         return a[sel]
+    n_arrays = sum(1 for s in items if isinstance(s, (list, np.ndarray)))
+    if isinstance(sel, tuple) and (
+        len(sel) < a.ndim or any(s is Ellipsis for s in sel) or n_arrays > 1
+    ):
+        raise IndexError("index arrays mixed with implicit slicing or with each other")
     return orthogonal_reference(a, sel)
 
 
@@ -668,9 +693,14 @@ def test_fields_on_every_method(kind: str, fields: Any) -> None:
     if accessor is not None:
         full = (*sel, *fnames) if isinstance(sel, tuple) else (sel, *fnames)
         _assert_same_struct(accessor[full], expected)
-    # writes change only the named fields
+    # writes change only the named field; several at once are refused, as in NumPy and zarr 2
     item_ndim = len(STRUCT[fields].shape) if isinstance(fields, str) else 0
     value = _fields_value(fields, expected.shape[: expected.ndim - item_ndim], seed=7)
+    if isinstance(fields, list):
+        with pytest.raises(IndexError):
+            getattr(z, f"set_{kind}_selection")(sel, value, fields=fields)
+        _assert_same_struct(z[...], a)
+        return
     getattr(z, f"set_{kind}_selection")(sel, value, fields=fields)
     view = a[fields]
     if kind == "orthogonal":
@@ -707,9 +737,21 @@ def test_field_names_in_getitem() -> None:
     a["sub"][2] = np.arange(6).reshape(2, 3)
     z["nest", [0, 6]] = np.array([(1, 0.5), (2, 1.5)], dtype=STRUCT["nest"])
     a["nest"][[0, 6]] = np.array([(1, 0.5), (2, 1.5)], dtype=STRUCT["nest"])
-    z[["foo", "bar"], 1:3] = (b"zz", 42)
-    a["foo"][1:3], a["bar"][1:3] = b"zz", 42
+    # one field at a time (a one-item list is that field; an empty list is every field)
+    z[["foo"], 1:3] = b"zz"
+    a["foo"][1:3] = b"zz"
+    with pytest.raises(IndexError):
+        z[["foo", "bar"], 1:3] = (b"zz", 42)
+    with pytest.raises(IndexError):
+        z.set_basic_selection(slice(1, 3), (b"zz", 42), fields=["foo", "bar"])
+    z.set_basic_selection(0, a[6], fields=[])
+    a[0] = a[6]
     _assert_same_struct(z[...], a)
+    # field arguments that are not names
+    with pytest.raises(IndexError):
+        z.get_basic_selection(Ellipsis, fields=slice(None))
+    with pytest.raises(IndexError):
+        z.get_basic_selection(Ellipsis, fields=["nofield"])
 
 
 def test_tutorial_fields() -> None:

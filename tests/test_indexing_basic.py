@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import zarrkit
@@ -110,21 +110,38 @@ def test_get_with_out_matches_numpy(setup: Any, data: st.DataObject) -> None:
 
 @st.composite
 def values_for(draw: Any, sel_shape: tuple[int, ...]) -> Any:
-    """A value to assign: a scalar, an array of the selection's shape, or a broadcastable one."""
-    kind = draw(st.sampled_from(["scalar", "pyscalar", "array", "broadcast", "list"]))
+    """A value to assign: a scalar, or an array or nested list of the selection's shape."""
+    kind = draw(st.sampled_from(["scalar", "pyscalar", "array", "list"]))
     size = int(np.prod(sel_shape, dtype=int))
     if kind == "scalar":
         return np.int32(draw(st.integers(-1000, 1000)))
     if kind == "pyscalar":
         return draw(st.integers(-1000, 1000))
-    if kind == "array" or not sel_shape or (kind == "list" and size == 0):
+    if kind == "array" or not sel_shape or size == 0:
         # (a nested list of an empty selection would lose its shape)
         return np.arange(size, dtype="i4").reshape(sel_shape) + draw(st.integers(100, 200))
-    if kind == "list":
-        return (np.arange(size, dtype="i8").reshape(sel_shape) - 50).tolist()
-    # broadcast: only the trailing dimension given, or a length-1 leading dimension
-    trailing = sel_shape[-1:]
-    return np.arange(int(np.prod(trailing, dtype=int)), dtype="i2").reshape(trailing) + 500
+    return (np.arange(size, dtype="i8").reshape(sel_shape) - 50).tolist()
+
+
+@SETTINGS
+@given(setup=array_setups(), data=st.data())
+def test_values_of_another_shape_are_refused(setup: Any, data: st.DataObject) -> None:
+    """As in zarr 2, values are not broadcast (NumPy would): a value of another shape than
+    the selection's is a ``ValueError`` and nothing is written."""
+    shape, chunks, order = setup
+    z, a = _make(shape, chunks, order, written=True)
+    sel = data.draw(basic_selections(shape), label="selection")
+    sel_shape = np.shape(a[sel])
+    assume(sel_shape)
+    # only the trailing dimension, or an extra leading length-1 dimension
+    value = np.arange(sel_shape[-1], dtype="i2")
+    if len(sel_shape) == 1 or data.draw(st.booleans()):
+        value = value.reshape((1,) * len(sel_shape) + value.shape)
+    with pytest.raises(ValueError):
+        z[sel] = value
+    with pytest.raises(ValueError):
+        z.set_basic_selection(sel, value.tolist())
+    np.testing.assert_array_equal(z[...], a)
 
 
 @SETTINGS

@@ -350,9 +350,10 @@ class Array(Node):
     def __getitem__(self, selection: Any) -> Any:
         """NumPy-style access: basic selection, else coordinate, else orthogonal (as zarr 2)."""
         fields, sel = ix.pop_fields(selection)
-        if ix.is_basic_selection(sel):
+        kind = ix.getitem_kind(sel, self.ndim)
+        if kind == "basic":
             return self.get_basic_selection(sel, fields=fields)
-        if ix.is_pure_fancy(sel, self.ndim):
+        if kind == "vindex":
             return self.vindex[selection]
         return self.get_orthogonal_selection(sel, fields=fields)
 
@@ -396,18 +397,26 @@ class Array(Node):
         return self._get(indexer, out, fields)
 
     def _get(self, indexer: ix.Indexer, out: Any, fields: Any, keep_0d: bool = False) -> Any:
+        fields = ix.normalize_fields(fields)
         out_dtype = ix.check_fields(fields, self._meta.dtype)
         # a subarray field (('i2', (2,))) adds its item dimensions after the selection's
         item_shape = out_dtype.shape
         buffer_shape = indexer.buffer_shape + item_shape
         if out is not None:
-            if not isinstance(out, np.ndarray):
-                raise TypeError(f"out must be a NumPy array, got {type(out).__name__}")
-            if out.shape != indexer.shape + item_shape:
+            if not hasattr(out, "shape") or not hasattr(out, "__setitem__"):
+                raise TypeError(
+                    "out must be a NumPy array (or another array with a shape and item "
+                    f"assignment), got {type(out).__name__}"
+                )
+            if tuple(out.shape) != indexer.shape + item_shape:
                 raise ValueError(
-                    f"out has shape {out.shape}, the selection has shape "
+                    f"out has shape {tuple(out.shape)}, the selection has shape "
                     f"{indexer.shape + item_shape}"
                 )
+            if not isinstance(out, np.ndarray):
+                # another array type (a zarr array, ...): read, then assign the result
+                out[...] = self._get(indexer, None, fields, keep_0d=True)
+                return out
             buffer = out.reshape(buffer_shape)
             if not np.may_share_memory(buffer, out) and out.size:
                 buffer = np.empty(buffer_shape, dtype=out.dtype, order=self.order)
@@ -425,9 +434,10 @@ class Array(Node):
     # -- writing -------------------------------------------------------------------------
     def __setitem__(self, selection: Any, value: Any) -> None:
         fields, sel = ix.pop_fields(selection)
-        if ix.is_basic_selection(sel):
+        kind = ix.getitem_kind(sel, self.ndim)
+        if kind == "basic":
             self.set_basic_selection(sel, value, fields=fields)
-        elif ix.is_pure_fancy(sel, self.ndim):
+        elif kind == "vindex":
             self.vindex[selection] = value
         else:
             self.set_orthogonal_selection(sel, value, fields=fields)
@@ -462,6 +472,7 @@ class Array(Node):
         self._set(indexer, value, fields)
 
     def _set(self, indexer: ix.Indexer, value: Any, fields: Any) -> None:
+        fields = ix.check_set_fields(fields, self._meta.dtype)
         out_dtype = ix.check_fields(fields, self._meta.dtype)
         # a subarray field (('i2', (2,))) takes values with its item dimensions at the end
         sel_shape = indexer.shape + out_dtype.shape
@@ -511,12 +522,10 @@ class Array(Node):
         if sel_shape == () and value.size == 1:
             return value.reshape(())
         if value.shape != sel_shape:
-            try:
-                value = np.broadcast_to(value, sel_shape)
-            except ValueError:
-                raise ValueError(
-                    f"parameter 'value': expected array with shape {sel_shape}, got {value.shape}"
-                ) from None
+            # as in zarr 2, no broadcasting: a value of another shape is most often a mistake
+            raise ValueError(
+                f"parameter 'value': expected array with shape {sel_shape}, got {value.shape}"
+            )
         return value
 
     # -- views ---------------------------------------------------------------------------

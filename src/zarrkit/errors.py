@@ -139,6 +139,17 @@ class CorruptChunkError(ZarrkitError, ValueError):
         super().__init__(f"chunk {key!r} could not be decoded: {reason}")
 
 
+class ObjectCodecMissingError(ZarrkitError, TypeError, RuntimeError):
+    """An object array whose filters name no object codec: its items cannot be stored or
+    read. A ``TypeError``, and a ``RuntimeError`` as zarr 2 raised for it."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__(
+            f"cannot {action} an object array: its metadata names no object codec "
+            "(the first filter of an object array)"
+        )
+
+
 class MissingChunkError(ZarrkitError, KeyError):
     """Strict reads: chunks that are not in the store."""
 

@@ -13,6 +13,7 @@ Semantics follow zarr 2, which differ from NumPy on purpose: ``oindex`` is ortho
 from __future__ import annotations
 
 import itertools
+import math
 import numbers
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -458,6 +459,9 @@ class BlockIndexer(_ProductIndexer):
                     raise IndexError(
                         f"block selection takes slices with step 1 only, got step {sel.step}"
                     )
+                if sel.start is not None:
+                    # a block range must start at a block (zarr 2); its end is clipped
+                    normalize_integer(sel.start, nblocks)
                 start, stop, _ = _check_slice(sel, nblocks)
                 dim_sel = slice(start * c, min(stop * c, n)) if stop > start else slice(0, 0)
             else:
@@ -515,6 +519,36 @@ def is_pure_fancy(selection: Any, ndim: int) -> bool:
     )
 
 
+def getitem_kind(selection: Any, ndim: int) -> str:
+    """How ``z[selection]`` reads or writes: ``'basic'``, ``'vindex'`` or ``'oindex'``.
+
+    Index arrays fall back to orthogonal selection only where NumPy would give the same
+    result and every dimension is named: a lone array, or one array per tuple whose other
+    items are integers and slices. Arrays mixed with ``...``, with missing dimensions, or
+    several arrays next to slices raise ``IndexError`` (NumPy would broadcast the arrays
+    together): ``z.oindex`` and ``z.vindex`` say which is meant.
+    """
+    if is_basic_selection(selection):
+        return "basic"
+    if is_pure_fancy(selection, ndim):
+        return "vindex"
+    if not isinstance(selection, tuple):
+        return "oindex"
+    n_arrays = sum(1 for s in selection if is_array_like(s))
+    implicit = len(selection) < ndim or any(s is Ellipsis for s in selection)
+    if n_arrays and implicit:
+        raise IndexError(
+            "index arrays cannot be combined with implicit slicing ('...' or missing "
+            "dimensions) in z[...]: name every dimension, or use z.oindex[...] or z.vindex[...]"
+        )
+    if n_arrays > 1:
+        raise IndexError(
+            "several index arrays next to slices are ambiguous in z[...] (NumPy broadcasts "
+            "them together): use z.oindex[...] for outer or z.vindex[...] for pointwise selection"
+        )
+    return "oindex"
+
+
 def is_mask_selection(selection: Any) -> bool:
     """A single Boolean array (checked against the shape by :class:`MaskIndexer`)."""
     if isinstance(selection, tuple):
@@ -547,6 +581,15 @@ def pop_fields(selection: Any) -> tuple[Any, Any]:
     return out_fields, rest_sel
 
 
+def normalize_fields(fields: Any) -> Any:
+    """``fields`` checked: None, one field name, or a list of names (an empty list is None)."""
+    if fields is None or isinstance(fields, str):
+        return fields
+    if isinstance(fields, list | tuple) and all(isinstance(f, str) for f in fields):
+        return list(fields) or None
+    raise IndexError(f"fields must be a field name or a list of field names, got {fields!r}")
+
+
 def check_fields(fields: Any, dtype: np.dtype) -> np.dtype:
     """The dtype of a selection of ``fields`` from ``dtype`` (``dtype`` itself for None)."""
     if fields is None:
@@ -562,3 +605,131 @@ def check_fields(fields: Any, dtype: np.dtype) -> np.dtype:
     if isinstance(fields, str):
         return dtype[fields]
     return np.dtype([(f, dtype[f]) for f in names])
+
+
+def check_set_fields(fields: Any, dtype: np.dtype) -> Any:
+    """The field selection of a write: None (all), or one field name.
+
+    As in NumPy, a value cannot be assigned to several fields at once; a one-item list
+    is its only name and an empty list selects every field.
+    """
+    fields = normalize_fields(fields)
+    if isinstance(fields, list):
+        if len(fields) > 1:
+            raise IndexError(
+                f"a value can be assigned to one field at a time, got fields {list(fields)!r}"
+            )
+        fields = fields[0]
+    check_fields(fields, dtype)
+    return fields
+
+
+# -- zarr 2's helper names -----------------------------------------------------------------
+# zarr 2 code (and its test suite) imports these from ``zarr.indexing``.
+
+
+def normalize_integer_selection(dim_sel: Any, dim_len: int) -> int:
+    """``dim_sel`` as an in-bounds non-negative index (zarr 2's name)."""
+    return normalize_integer(dim_sel, dim_len)
+
+
+def _outer_indices(a_shape: Shape, selection: Any) -> tuple[list[np.ndarray], list[int]]:
+    """Orthogonal selection as one index array per dimension, and the integer axes."""
+    selection = replace_ellipsis(selection, a_shape)
+    indices: list[np.ndarray] = []
+    int_axes: list[int] = []
+    for axis, (sel, n) in enumerate(zip(selection, a_shape)):
+        if is_integer(sel):
+            indices.append(np.array([normalize_integer(sel, n)], dtype=np.intp))
+            int_axes.append(axis)
+        elif isinstance(sel, slice):
+            indices.append(np.arange(*_check_slice(sel, n), dtype=np.intp))
+        else:
+            arr = _as_int_array(sel, n)
+            indices.append(np.flatnonzero(arr) if arr.dtype.kind == "b" else arr)
+    return indices, int_axes
+
+
+def oindex(a: np.ndarray, selection: Any) -> np.ndarray:
+    """Orthogonal (outer) selection of a NumPy array, as ``z.oindex[selection]`` gives it."""
+    indices, int_axes = _outer_indices(a.shape, selection)
+    result = a[np.ix_(*indices)] if indices else a[()]
+    return result.squeeze(axis=tuple(int_axes)) if int_axes else result
+
+
+def oindex_set(a: np.ndarray, selection: Any, value: Any) -> None:
+    """Orthogonal (outer) assignment to a NumPy array, as ``z.oindex[selection] = value``."""
+    indices, int_axes = _outer_indices(a.shape, selection)
+    value = np.asarray(value)
+    if int_axes and value.ndim:
+        value = np.expand_dims(value, tuple(int_axes))
+    a[np.ix_(*indices) if indices else ()] = value
+
+
+def make_slice_selection(selection: Any) -> list:
+    """Each integer (or one-item integer array) of ``selection`` as a one-item slice."""
+    out: list = []
+    for sel in selection:
+        if is_integer(sel):
+            out.append(slice(int(sel), int(sel) + 1, 1))
+        elif isinstance(sel, np.ndarray) and sel.dtype.kind in "iu":
+            if sel.size != 1:
+                raise IndexError(f"an index array of {sel.size} items is not a slice")
+            i = int(sel.reshape(-1)[0])
+            out.append(slice(i, i + 1, 1))
+        else:
+            out.append(sel)
+    return out
+
+
+class PartialChunkIterator:
+    """Contiguous runs (in C order) of a chunk of ``arr_shape`` covered by ``selection``.
+
+    ``selection`` holds integers and slices (missing trailing dimensions are whole). Each
+    item is ``(start, nitems, region)``: the flat offset of the run's first item, its
+    length, and the run as one slice per dimension up to the one the run starts in (the
+    whole dimensions after it are implied). This is what a codec that can decompress part
+    of a chunk (zarr 2's ``partial_decompress``) needs.
+
+    >>> list(PartialChunkIterator((slice(1, 3), slice(None)), (4, 5)))
+    [(5, 10, (slice(1, 3, 1),))]
+    """
+
+    def __init__(self, selection: Any, arr_shape: Shape) -> None:
+        arr_shape = tuple(arr_shape)
+        ranges = []
+        for sel, n in zip(replace_ellipsis(selection, arr_shape), arr_shape):
+            if is_integer(sel):
+                i = normalize_integer(sel, n)
+                ranges.append(range(i, i + 1))
+            elif isinstance(sel, slice):
+                ranges.append(range(*_check_slice(sel, n)))
+            else:
+                raise IndexError(f"partial chunk selections take integers and slices, got {sel!r}")
+        whole = [r.start == 0 and r.stop == n and r.step == 1 for r, n in zip(ranges, arr_shape)]
+        # the run starts in the last dimension that is not whole (the first if all are):
+        # it covers that dimension's range if its step is 1, else only the dimensions after
+        last = max((d for d, w in enumerate(whole) if not w), default=0)
+        run_dim = last if not ranges or ranges[last].step == 1 else last + 1
+        self.ranges = ranges
+        self.run_dim = run_dim
+        # the run's own slice is named only for the dimension it starts in part way
+        self.named = run_dim == last and bool(ranges)
+        self.strides = [math.prod(arr_shape[d + 1 :]) for d in range(len(arr_shape))]
+        self.nitems = math.prod(len(r) for r in ranges[run_dim:]) * math.prod(
+            arr_shape[len(ranges) :]
+        )
+
+    def __iter__(self) -> Iterator[tuple[int, int, tuple[slice, ...]]]:
+        ranges, run_dim = self.ranges, self.run_dim
+        if any(len(r) == 0 for r in ranges):
+            return
+        tail: tuple[slice, ...] = ()
+        first_run = 0
+        if self.named:
+            r = ranges[run_dim]
+            tail = (slice(r.start, r.start + len(r), 1),)
+            first_run = r.start * self.strides[run_dim]
+        for lead in itertools.product(*ranges[:run_dim]):
+            start = first_run + sum(i * s for i, s in zip(lead, self.strides))
+            yield start, self.nitems, tuple(slice(i, i + 1, 1) for i in lead) + tail

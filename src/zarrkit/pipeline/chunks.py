@@ -22,7 +22,7 @@ from typing import Any
 import numcodecs
 import numpy as np
 
-from ..errors import CorruptChunkError, MissingChunkError
+from ..errors import CorruptChunkError, MissingChunkError, ObjectCodecMissingError
 from ..formats.meta import ArrayMeta
 from ..indexing import ChunkProjection, Indexer
 from ..storage.base import Store, prefix_of
@@ -93,7 +93,7 @@ class ChunkPipeline:
     def _decode(self, key: str, data: Any) -> np.ndarray:
         try:
             return self.chain.decode(data)
-        except _REFUSED:
+        except (*_REFUSED, ObjectCodecMissingError):
             raise  # e.g. numcodecs refusing to unpickle: the chunk is not corrupt
         except Exception as e:
             raise CorruptChunkError(key, f"{type(e).__name__}: {e}") from e
@@ -147,7 +147,9 @@ class ChunkPipeline:
             out[p.out_selection] = chunk[p.chunk_selection]
 
         for batch in self._batches(len(projections)):
-            found = self.store.getitems([keys[i] for i in batch])
+            # ``contexts`` is part of zarr 2's store protocol: foreign Store subclasses
+            # may require it
+            found = self.store.getitems([keys[i] for i in batch], contexts={})
             if self.strict:
                 missing = [keys[i] for i in batch if keys[i] not in found]
                 if missing:
@@ -203,7 +205,7 @@ class ChunkPipeline:
         # with a synchronizer every chunk of the batch is locked, whole ones too: storing a
         # whole chunk inside another writer's read-modify-write of it would be lost
         with self._locked([keys[i] for i in batch] if synced else []):
-            existing = self.store.getitems(partial) if partial else {}
+            existing = self.store.getitems(partial, contexts={}) if partial else {}
 
             def build(i: int) -> tuple[str, bytes | None]:
                 p = projections[i]

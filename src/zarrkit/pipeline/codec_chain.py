@@ -14,7 +14,7 @@ import numpy as np
 from numcodecs.abc import Codec
 from numcodecs.compat import ensure_ndarray_like
 
-from ..errors import MetadataError
+from ..errors import MetadataError, ObjectCodecMissingError
 from ..formats.meta import ArrayMeta
 
 
@@ -83,10 +83,7 @@ class CodecChain:
         An item the codec cannot encode raises the codec's error (same type), naming the codec.
         """
         if not self.filters:
-            raise TypeError(
-                "cannot encode an object array: its metadata names no object codec "
-                "(the first filter of an object array)"
-            )
+            raise ObjectCodecMissingError("encode")
         codec = self.filters[0]
         try:
             return codec.encode(values)
@@ -95,6 +92,8 @@ class CodecChain:
 
     def decode(self, data: Any) -> np.ndarray:
         """Stored bytes -> chunk array of the chunk shape, in the array's memory order."""
+        if self.is_object and not self.filters:
+            raise ObjectCodecMissingError("decode")
         if self.compressor is not None:
             data = self.compressor.decode(data)
         for f in reversed(self.filters):
@@ -105,8 +104,11 @@ class CodecChain:
         else:
             arr = ensure_ndarray_like(data)
         if self.is_object:
-            if arr.dtype != object:
-                raise TypeError("object codec did not produce objects")
+            # objects, or records with object fields (Pickle keeps a structured dtype)
+            if arr.dtype != self.dtype:
+                raise TypeError(
+                    f"object codec produced items of dtype {arr.dtype}, expected {self.dtype}"
+                )
             if arr.shape == tuple(self.chunk_shape):
                 # JSON, MsgPack and Pickle give the chunk back in its shape, items in logical
                 # order: reshaping in the array's memory order would scramble an F-order chunk
