@@ -228,6 +228,18 @@ class Array(Node):
         return list(self._chain.filters) or None
 
     @property
+    def _filters(self) -> list | None:
+        """zarr 2's attribute; assigning it changes this object's filter chain in memory only."""
+        return self.filters
+
+    @_filters.setter
+    def _filters(self, filters: Any) -> None:
+        from dataclasses import replace
+
+        configs = tuple(f.get_config() for f in filters or ()) or None
+        self._set_meta(replace(self._meta, filters=configs))
+
+    @property
     def fill_value(self) -> Any:
         return self._meta.fill_value
 
