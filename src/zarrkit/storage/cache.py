@@ -7,7 +7,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from .base import Store, _size_of, as_store, normalize_storage_path, prefix_of
+from .base import Store, as_store, normalize_storage_path, prefix_of
+from .base import _size_of as _stored_size
+
+
+def _size_of(value: Any) -> int:
+    """What a cached value counts against ``max_size`` (0 for a value that is no buffer)."""
+    return max(_stored_size(value), 0)
 
 
 class LRUStoreCache(Store):
@@ -238,6 +244,9 @@ class LRUStoreCache(Store):
 
     def getsize(self, path: str = "") -> int:
         return self._store.getsize(path)
+
+    def size_below(self, path: str = "") -> int:
+        return self._store.size_below(path)
 
     # -- writes --------------------------------------------------------------------------
     def __setitem__(self, key: str, value: Any) -> None:
