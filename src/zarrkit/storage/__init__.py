@@ -71,6 +71,7 @@ __all__ = [
     "attrs_key",
     "atexit_rmtree",
     "atexit_rmglob",
+    "migrate_1to2",
 ]
 
 #: zarr 2's names of the metadata keys
@@ -173,4 +174,8 @@ def __getattr__(name: str) -> Any:
         from .. import creation
 
         return getattr(creation, name)
+    if name == "migrate_1to2":
+        from .. import meta_v1
+
+        return meta_v1.migrate_1to2
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -198,8 +198,6 @@ class LRUStoreCache(Store):
                 return True
             if key in self._contains:
                 return self._contains[key]
-            if self._keys is not None:
-                return key in self._keys
             generation = self._generation
         present = key in self._store
         with self._lock:
@@ -254,6 +252,9 @@ class LRUStoreCache(Store):
 
     def setitems(self, values: Mapping[str, Any]) -> None:
         values = dict(values)
+        for k, v in values.items():
+            if _stored_size(v) < 0:
+                raise TypeError(f"value of {k!r} is not bytes or a buffer: {type(v).__name__}")
         with self._lock:
             self._begin(values)
         ok = False

@@ -160,6 +160,9 @@ class DictStore(MemoryStore):
         )
         super().__init__(*args, **kwargs)
 
+    def __setstate__(self, state: dict) -> None:
+        DictStore.__init__(self, state["data"], state["sep"])  # warns, as zarr 2 did
+
 
 def _as_bytes(value: Any) -> bytes:
     if isinstance(value, bytes):
