@@ -2,8 +2,16 @@
 
 A store is a ``MutableMapping[str, bytes]``. Backends implement the single-key methods;
 the batched ``getitems`` / ``setitems`` / ``delitems`` are written once here (one call per
-key) and overridden only where a backend can do better. Any other ``MutableMapping`` (a dict,
-an fsspec ``FSMap``) is adapted by :func:`as_store`, keeping its own batch methods.
+key) and overridden only where a backend can do better. Any other mapping (a dict, an fsspec
+``FSMap``, an object with the five mapping methods zarr 2 asked for) is adapted by
+:func:`as_store`, keeping its own batch methods.
+
+``getitems(keys, *, contexts=None)`` may be called with or without ``contexts``, whatever the
+store's own signature (zarr 2.18 stores require it, older ones lack it): ``Store`` adapts each
+subclass's method once, when the class is made.
+
+``getsize(path)`` follows zarr 2 (a key's size, or the sizes of the keys directly below
+``path``); ``size_below(path)`` counts every depth and is what ``Array.nbytes_stored`` uses.
 """
 
 from __future__ import annotations
