@@ -56,17 +56,16 @@ class MemoryStore(Store):
             else:
                 del dirs[p]
 
-    def _put(self, key: str, value: bytes) -> None:
-        """Store one value (the lock is held)."""
-        if key not in self._data:
-            if key in self._dirs:
-                # zarr 2 silently dropped everything below; refuse instead (as DirectoryStore)
-                raise KeyError(f"{key!r} holds other keys; delete them first")
-            for p in _parents(key):
-                if p in self._data:
-                    raise KeyError(f"{key!r}: {p!r} is a key, not a directory")
-            self._count(key, 1)
-        self._data[key] = value
+    def _add(self, key: str) -> None:
+        """Check that the new key ``key`` fits the hierarchy and count it (the lock is held)."""
+        if key in self._dirs:
+            # zarr 2 silently dropped everything below; refuse instead (as DirectoryStore)
+            raise KeyError(f"{key!r} holds other keys; delete them first")
+        data = self._data
+        for p in _parents(key):
+            if p in data:
+                raise KeyError(f"{key!r}: {p!r} is a key, not a directory")
+        self._count(key, 1)
 
     def _remove_below(self, path: str) -> None:
         """Delete every key below ``path`` (the lock is held)."""
@@ -82,7 +81,9 @@ class MemoryStore(Store):
         self._check_writable()
         value = _as_bytes(value)
         with self._lock:
-            self._put(key, value)
+            if key not in self._data:
+                self._add(key)
+            self._data[key] = value
 
     def __delitem__(self, key: str) -> None:
         self._check_writable()
@@ -106,14 +107,19 @@ class MemoryStore(Store):
 
     def getitems(self, keys: Iterable[str], *, contexts: Any = None) -> dict[str, Any]:
         data = self._data
-        return {k: data[k] for k in keys if k in data}
+        found = ((k, data.get(k)) for k in keys)  # one lookup: safe against a deletion
+        return {k: v for k, v in found if v is not None}
 
     def setitems(self, values: Mapping[str, Any]) -> None:
         self._check_writable()
         values = {k: _as_bytes(v) for k, v in values.items()}
         with self._lock:
-            for k, v in values.items():
-                self._put(k, v)
+            data = self._data
+            for k in values:
+                if k not in data:
+                    self._add(k)
+                    data[k] = values[k]  # a later key of the batch may depend on this one
+            data.update(values)
 
     def delitems(self, keys: Iterable[str]) -> None:
         self._check_writable()
