@@ -104,7 +104,7 @@ def test_group_defaults_to_memory_store_and_root_names() -> None:
     assert isinstance(g.store, MemoryStore)
     assert repr(g) == "<zarrkit.hierarchy.Group '/'>"
     assert (g.name, g.basename, g.path) == ("/", "", "")
-    assert g.read_only is False and g.chunk_store is None and g.synchronizer is None
+    assert g.read_only is False and g.chunk_store is g.store and g.synchronizer is None
     assert json.loads(g.store[".zgroup"]) == {"zarr_format": 2}
     assert zarrkit.Group is Group and zarrkit.group is zarrkit.hierarchy.group
 
@@ -574,7 +574,10 @@ def test_attribute_access_to_members() -> None:
     root.create_group("_private")
     assert root.foo == root["foo"] and root.foo.bar == root["foo/bar"]
     assert root._private == root["_private"]
-    for probe in ["_repr_html_", "_ipython_display_", "_repr_mimebundle_", "__array__"]:
+    # rich-display probes answer None (plain repr), never with the member of that name
+    for probe in ["_repr_html_", "_repr_mimebundle_", "_repr_json_"]:
+        assert getattr(root, probe)() is None, probe
+    for probe in ["_ipython_display_", "_ipython_canary_method_should_not_exist_", "__array__"]:
         assert not hasattr(root, probe), probe
     with pytest.raises(AttributeError):
         _ = root.nope

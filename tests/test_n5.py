@@ -414,8 +414,11 @@ def test_keys_listing_and_hierarchy(n5_path: str) -> None:
 
 
 def test_directories_are_groups(n5_path: str) -> None:
-    # N5: every directory is a group, with or without attributes.json
+    # N5: in a container (root attributes.json with "n5", as n5-java writes it) every
+    # directory is a group, with or without attributes.json
     os.makedirs(os.path.join(n5_path, "plain", "deeper"))
+    with open(os.path.join(n5_path, "attributes.json"), "w") as f:
+        json.dump({"n5": "2.0.0"}, f)
     store = N5Store(n5_path)
     assert ".zgroup" in store and "plain/.zgroup" in store and "plain/deeper/.zgroup" in store
     root = zarrkit.open_group(store, mode="r")
@@ -426,6 +429,26 @@ def test_directories_are_groups(n5_path: str) -> None:
     assert "plain/arr/0/.zgroup" not in store
     assert sorted(zarrkit.open_group(store, mode="r")["plain"]) == ["arr", "deeper"]
     assert ".zgroup" not in N5Store(n5_path + "-missing")
+
+
+def test_plain_folders_are_not_groups(tmp_path) -> None:
+    # without N5 nodes or a root "n5" member, folders of files are plain folders (zarr 2):
+    # an empty or file-only directory can take a new array at its root
+    store = N5Store(str(tmp_path))
+    store["c/d"] = b"ddd"
+    assert ".zgroup" not in store and "c/.zgroup" not in store
+    assert sorted(store) == ["c/d"] and store.listdir() == ["c"]
+    z = zarrkit.zeros(5, chunks=2, dtype="i4", store=N5Store(str(tmp_path / "empty")))
+    z[:] = 3
+    # a folder above a dataset is a group even without attributes.json (tensorstore)
+    os.makedirs(tmp_path / "ts" / "a")
+    zarrkit.zeros(4, chunks=2, store=N5Store(str(tmp_path / "ts" / "a")), path="b")
+    os.remove(tmp_path / "ts" / "a" / "attributes.json")
+    store = N5Store(str(tmp_path / "ts"))
+    assert ".zgroup" in store and "a/.zgroup" in store
+    assert [k for k in store if k.endswith((".zgroup", ".zarray"))] == [
+        ".zgroup", "a/.zgroup", "a/b/.zarray"
+    ]  # fmt: skip
 
 
 def test_raw_keys_pass_through(n5_path: str) -> None:

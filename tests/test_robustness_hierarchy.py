@@ -156,7 +156,7 @@ def test_getattr_prefers_methods_and_reports_missing_members() -> None:
     assert g.foo.shape == (3,)
     with pytest.raises(AttributeError, match="bar"):
         _ = g.bar
-    assert not hasattr(g, "_repr_html_")
+    assert g._repr_html_() is None and not hasattr(g, "_ipython_display_")
 
 
 # -- ZipStore --------------------------------------------------------------------------------

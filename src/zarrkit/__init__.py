@@ -42,6 +42,7 @@ from .creation import (
 )
 from .errors import *  # noqa: F403
 from .hierarchy import Group, group, open_group
+from .n5 import N5FSStore
 from .pipeline.executor import get_num_threads, set_num_threads
 from .storage import (
     DBMStore,
@@ -71,6 +72,7 @@ __all__ = [
     "LMDBStore",
     "LRUStoreCache",
     "N5Store",
+    "N5FSStore",
     "KVStore",
     "MemoryStore",
     "NestedDirectoryStore",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+import warnings
+from typing import Any, Literal
 
 import numpy as np
 from numcodecs.abc import Codec
@@ -20,17 +21,37 @@ def normalize_shape(shape: Any) -> tuple[int, ...]:
     """``100`` -> ``(100,)``; checks every length is a non-negative integer."""
     if shape is None:
         raise TypeError("shape is None; give the array's shape, e.g. shape=(100, 100)")
-    if isinstance(shape, numbers.Integral):
+    if isinstance(shape, numbers.Number):
         shape = (shape,)
     try:
-        out = tuple(int(s) for s in shape)
-    except (TypeError, ValueError):
+        shape = tuple(shape)
+    except TypeError:
         raise TypeError(f"shape must be an integer or a tuple of integers, got {shape!r}") from None
-    if any(not isinstance(s, numbers.Integral) for s in shape):
-        raise TypeError(f"shape must hold integers, got {shape!r}")
+    out = _whole_numbers(shape, "shape")
     if any(s < 0 for s in out):
         raise ValueError(f"shape must not have negative lengths, got {out!r}")
     return out
+
+
+def _whole_numbers(values: tuple, what: str) -> tuple[int, ...]:
+    """Integers from ``values``; whole floats (``10.0``) are accepted with a warning, as zarr 2."""
+    out = []
+    floats = False
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            raise TypeError(f"{what} must hold integers, got {values!r}")
+        if not isinstance(v, numbers.Integral):
+            if not float(v).is_integer():
+                raise TypeError(f"{what} must hold integers, got {v!r} in {values!r}")
+            floats = True
+        out.append(int(v))  # type: ignore[call-overload]  # a Real that is whole
+    if floats:
+        warnings.warn(
+            f"{what} {values!r} holds floats; they were converted to integers {tuple(out)!r}",
+            UserWarning,
+            stacklevel=4,
+        )
+    return tuple(out)
 
 
 def guess_chunks(shape: tuple[int, ...], typesize: int) -> tuple[int, ...]:
@@ -69,8 +90,8 @@ def normalize_chunks(chunks: Any, shape: tuple[int, ...], typesize: int) -> tupl
         return guess_chunks(shape, typesize)
     if chunks is False:
         return tuple(max(s, 1) for s in shape)
-    if isinstance(chunks, numbers.Integral):
-        chunks = (int(chunks),) * len(shape)
+    if isinstance(chunks, numbers.Number):
+        chunks = (chunks,) * len(shape)
     try:
         chunks = tuple(chunks)
     except TypeError:
@@ -87,19 +108,20 @@ def normalize_chunks(chunks: Any, shape: tuple[int, ...], typesize: int) -> tupl
         if c is None or (isinstance(c, numbers.Integral) and c == -1):
             out.append(max(s, 1))
             continue
-        if not isinstance(c, numbers.Integral) or isinstance(c, bool):
-            raise TypeError(f"chunk lengths must be integers, got {c!r} in {chunks!r}")
+        (c,) = _whole_numbers((c,), "chunks")
         if c <= 0:
             raise ValueError(f"chunk lengths must be positive, got {c} in {chunks!r}")
         out.append(int(c))
     return tuple(out)
 
 
-def normalize_order(order: str) -> str:
+def normalize_order(order: str) -> Literal["C", "F"]:
     order = str(order).upper()
-    if order not in ("C", "F"):
-        raise ValueError(f"order must be 'C' or 'F', got {order!r}")
-    return order
+    if order == "C":
+        return "C"
+    if order == "F":
+        return "F"
+    raise ValueError(f"order must be 'C' or 'F', got {order!r}")
 
 
 def normalize_dimension_separator(sep: str | None) -> str | None:

@@ -3,11 +3,43 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import warnings
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 from .errors import ReadOnlyError
 from .formats.v2 import decode_attrs, encode_attrs
+from .storage.base import as_store
+
+
+def _checked(d: dict) -> dict:
+    """``d`` with string keys if it can be stored as JSON; TypeError naming the bad attribute.
+
+    Keys that are not strings are accepted with a DeprecationWarning, as zarr 2 does, and
+    become the strings JSON makes of them (``1`` -> ``'1'``, ``True`` -> ``'true'``).
+    """
+    out = {}
+    for k, v in d.items():
+        if not isinstance(k, str):
+            warnings.warn(
+                f"attribute key {k!r} is not a string: only attribute keys of type 'string' "
+                "will be allowed in the future",
+                DeprecationWarning,
+                stacklevel=4,
+            )
+            try:
+                k = next(iter(json.loads(json.dumps({k: 0}))))
+            except TypeError:
+                raise TypeError(f"attribute key {k!r} cannot be stored as JSON") from None
+        try:
+            encode_attrs({k: v})
+        except (TypeError, ValueError) as e:
+            raise TypeError(
+                f"attribute {k!r}: value {v!r} cannot be stored as JSON ({e})"
+            ) from None
+        out[k] = v
+    return out
 
 
 class Attributes(MutableMapping):
@@ -31,7 +63,7 @@ class Attributes(MutableMapping):
         cache: bool = True,
         synchronizer: Any = None,
     ) -> None:
-        self.store = store
+        self.store = as_store(store)
         self.key = key
         self.read_only = read_only
         self.cache = cache
@@ -78,7 +110,7 @@ class Attributes(MutableMapping):
         return self.asdict()[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
-        encode_attrs({key: value})  # fail before writing if not JSON-serialisable
+        ((key, value),) = _checked({key: value}).items()  # fails before writing if not JSON
         self._update(lambda d: d.__setitem__(key, value))
 
     def __delitem__(self, key: str) -> None:
@@ -89,13 +121,12 @@ class Attributes(MutableMapping):
 
     def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         """Set several attributes with one write."""
-        new = dict(*args, **kwargs)
-        encode_attrs(new)
+        new = _checked(dict(*args, **kwargs))
         self._update(lambda d: d.update(new))
 
     def put(self, d: dict) -> None:
         """Replace all attributes with ``d``."""
-        encode_attrs(d)
+        d = _checked(d)
 
         def replace(cur: dict) -> None:
             cur.clear()
@@ -117,6 +148,9 @@ class Attributes(MutableMapping):
 
     def __repr__(self) -> str:
         return repr(self.asdict())
+
+    def _ipython_key_completions_(self) -> list[str]:
+        return sorted(str(k) for k in self.asdict())
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(repr(self))

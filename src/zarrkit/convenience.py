@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from . import storage
+from ._probe import not_found
 from .copying import copy, copy_all, copy_store  # noqa: F401 - public names
 from .creation import array as _array
 from .creation import open_array
@@ -41,6 +42,19 @@ def open(
     With ``mode='w'``/``'w-'``/``'a'`` a new array is created when ``shape`` is given,
     otherwise a new group.
 
+    Parameters
+    ----------
+    store : MutableMapping, str or None
+        A store, any mapping, a local path or a URL.
+    mode : {'r', 'r+', 'a', 'w', 'w-', 'x'}
+        As for :func:`zarrkit.open_array` and :func:`zarrkit.open_group`.
+    zarr_version : {None, 2}
+        Only Zarr v2 is read and written.
+    path : str, optional
+        Path within the store.
+    **kwargs
+        Passed to :func:`zarrkit.open_array` or :func:`zarrkit.open_group`.
+
     >>> import zarrkit, tempfile, os
     >>> z = zarrkit.open(os.path.join(tempfile.mkdtemp(), 'x.zarr'), mode='w', shape=(3,), dtype='i4')
     >>> z[:] = 5
@@ -68,7 +82,7 @@ def open(
         return open_array(store, mode=mode, path=path, **kwargs)
     if contains_group(store, path):
         return _open_group(store, mode=mode, path=path, **kwargs)
-    raise PathNotFoundError(path)
+    raise not_found(PathNotFoundError, store, path)
 
 
 def _open_group(store: Any, **kwargs: Any) -> Any:
@@ -140,7 +154,7 @@ def load(store: Any, zarr_version: int | None = None, path: str | None = None) -
         from .hierarchy import LazyLoader, open_group
 
         return LazyLoader(open_group(store, mode="r", path=path))
-    raise PathNotFoundError(path)
+    raise not_found(PathNotFoundError, store, path)
 
 
 def consolidate_metadata(store: Any, metadata_key: str = ".zmetadata", *, path: str = "") -> Any:

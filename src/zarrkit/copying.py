@@ -550,7 +550,7 @@ def _h5py_dtype_for_objects(source: Any) -> Any:
         return h5py.string_dtype("utf-8")
     if codec_id == "vlen-bytes":
         return h5py.string_dtype("ascii")
-    if codec_id == "vlen-array":
+    if codec is not None and codec_id == "vlen-array":
         return h5py.vlen_dtype(np.dtype(codec.dtype))
     raise TypeError(
         f"cannot copy object array {source.name} to HDF5: only strings, bytes and "

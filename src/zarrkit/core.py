@@ -12,24 +12,24 @@ import itertools
 import math
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from . import indexing as ix
 from ._info import InfoReporter, bytes_text, type_name
-from .attrs import Attributes
-from .errors import ArrayNotFoundError, ReadOnlyError
+from ._node import Location, Node, Options, check_zarr_version
+from ._probe import not_found
+from .errors import ArrayNotFoundError
 from .formats.meta import ArrayMeta
-from .formats.v2 import ARRAY_KEY, ATTRS_KEY, decode_array_meta, encode_array_meta
+from .formats.v2 import ARRAY_KEY, decode_array_meta, encode_array_meta
 from .pipeline.chunks import ChunkPipeline
 from .pipeline.codec_chain import CodecChain
-from .storage.base import Store, normalize_storage_path, prefix_of
 
 __all__ = ["Array"]
 
 
-class Array:
+class Array(Node):
     """A chunked, compressed N-dimensional array in a store.
 
     Parameters
@@ -62,8 +62,9 @@ class Array:
            [7, 7, 7, 7]], dtype=int32)
     """
 
-    #: the Zarr format version (zarr 2 code checks ``z._version == 2``)
-    _version = 2
+    _kind = "array"
+    #: True for arrays made by :meth:`view` / :meth:`astype` (metadata in memory only)
+    _is_view = False
 
     def __init__(
         self,
@@ -80,34 +81,35 @@ class Array:
         meta_array: Any = None,
         strict_missing: bool = False,
     ) -> None:
-        from .storage import normalize_store_arg
-
-        if zarr_version not in (None, 2):
-            raise ValueError(
-                f"zarrkit reads and writes Zarr v2 only, got zarr_version={zarr_version}"
-            )
-        self._store: Store = normalize_store_arg(store)
-        self._chunk_store: Store | None = (
-            None if chunk_store is None else normalize_store_arg(chunk_store)
+        check_zarr_version(zarr_version)
+        self._open(
+            Location.of(store, path, chunk_store),
+            Options(
+                read_only=read_only,
+                synchronizer=synchronizer,
+                cache_metadata=cache_metadata,
+                cache_attrs=cache_attrs,
+                partial_decompress=partial_decompress,
+                write_empty_chunks=write_empty_chunks,
+                strict_missing=strict_missing,
+            ),
         )
-        self._path = normalize_storage_path(path)
-        self._key_prefix = prefix_of(self._path)
-        self._read_only = bool(read_only)
-        self._synchronizer = synchronizer
-        self._cache_metadata = cache_metadata
-        self._cache_attrs = cache_attrs
-        self._partial_decompress = partial_decompress
-        self._write_empty_chunks = write_empty_chunks
-        self._strict_missing = strict_missing
+
+    @classmethod
+    def _at(cls, loc: Location, opts: Options) -> Array:
+        """The array at ``loc`` (already normalised), behaving as ``opts`` say."""
+        a = cls.__new__(cls)
+        a._open(loc, opts)
+        return a
+
+    def _open(self, loc: Location, opts: Options) -> None:
+        self._setup(loc, opts)
+        self._cache_metadata = opts.cache_metadata
+        self._partial_decompress = opts.partial_decompress
+        self._write_empty_chunks = opts.write_empty_chunks
+        self._strict_missing = opts.strict_missing
         self._meta: ArrayMeta
         self._load_metadata()
-        self._attrs = Attributes(
-            self._store,
-            key=self._key_prefix + ATTRS_KEY,
-            read_only=read_only,
-            cache=cache_attrs,
-            synchronizer=synchronizer,
-        )
 
     # -- metadata ------------------------------------------------------------------------
     @property
@@ -119,7 +121,7 @@ class Array:
         try:
             raw = self._store[key]
         except KeyError:
-            raise ArrayNotFoundError(self._path) from None
+            raise not_found(ArrayNotFoundError, self._store, self._path) from None
         meta = decode_array_meta(raw, key)
         if getattr(self, "_meta", None) is not None and self._meta == meta:
             return
@@ -167,25 +169,11 @@ class Array:
             return contextlib.nullcontext()
         return self._synchronizer[self._meta_key]
 
-    def _check_writable(self) -> None:
-        if self._read_only:
-            raise ReadOnlyError("array")
+    def _refuse_view(self, what: str) -> None:
+        if self._is_view:
+            raise PermissionError(f"{what} is not permitted on a view: its metadata are not stored")
 
     # -- properties ----------------------------------------------------------------------
-    @property
-    def store(self) -> Store:
-        """The store holding the metadata."""
-        return self._store
-
-    @property
-    def chunk_store(self) -> Store:
-        """The store holding the chunks (``store`` unless a separate one was given)."""
-        return self._store if self._chunk_store is None else self._chunk_store
-
-    @property
-    def path(self) -> str:
-        return self._path
-
     @property
     def name(self) -> str | None:
         """``'/' + path``, or None for an array at the root of its store."""
@@ -196,6 +184,15 @@ class Array:
         return self.name.split("/")[-1] if self.name else None
 
     @property
+    def _dimension_separator(self) -> str:
+        """The separator between chunk indices in this array's chunk keys (zarr 2 name)."""
+        return self._meta.separator
+
+    def _chunk_key(self, chunk_coords: tuple[int, ...]) -> str:
+        """The store key of the chunk at ``chunk_coords``, e.g. ``'foo/0.1'``."""
+        return self._key_prefix + self._meta.chunk_key(tuple(chunk_coords))
+
+    @property
     def read_only(self) -> bool:
         return self._read_only
 
@@ -203,10 +200,6 @@ class Array:
     def read_only(self, value: bool) -> None:
         self._read_only = bool(value)
         self._attrs.read_only = bool(value)
-
-    @property
-    def synchronizer(self) -> Any:
-        return self._synchronizer
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -252,17 +245,12 @@ class Array:
             )
 
     @property
-    def order(self) -> str:
+    def order(self) -> Literal["C", "F"]:
         return self._meta.order
 
     @property
     def write_empty_chunks(self) -> bool:
         return self._write_empty_chunks
-
-    @property
-    def attrs(self) -> Attributes:
-        """User attributes (``.zattrs``)."""
-        return self._attrs
 
     @property
     def ndim(self) -> int:
@@ -532,6 +520,85 @@ class Array:
                 ) from None
         return value
 
+    # -- views ---------------------------------------------------------------------------
+    def view(
+        self,
+        shape: Any = None,
+        chunks: Any = None,
+        dtype: Any = None,
+        fill_value: Any = None,
+        filters: Any = None,
+        read_only: bool | None = None,
+        synchronizer: Any = None,
+    ) -> Array:
+        """A new Array over the same chunks, with some metadata replaced in memory only.
+
+        Nothing is written to the store's metadata. A different ``dtype`` reinterprets the
+        decoded chunk bytes (same item size), ``filters`` replace the filter chain (e.g. a
+        ``numcodecs.AsType`` to convert on read), ``shape`` changes the visible extent
+        without touching chunks.
+
+        >>> import zarrkit, numpy as np
+        >>> z = zarrkit.array(np.arange(4, dtype='i1'))
+        >>> z.view(dtype='u1')[:]
+        array([0, 1, 2, 3], dtype=uint8)
+        """
+        from dataclasses import replace
+
+        from ._normalize import check_codec, normalize_chunks, normalize_shape
+        from .formats.v2 import normalize_fill_value
+
+        a = Array.__new__(Array)
+        a.__dict__.update(self.__dict__)
+        a._read_only = self._read_only if read_only is None else bool(read_only)
+        if synchronizer is not None:
+            a._synchronizer = synchronizer
+        a._cache_metadata = True  # a view's metadata live in memory only
+        a._is_view = True
+        meta = self._meta
+        changes: dict[str, Any] = {}
+        if shape is not None:
+            changes["shape"] = normalize_shape(shape)
+        if chunks is not None:
+            changes["chunks"] = normalize_chunks(
+                chunks, changes.get("shape", meta.shape), meta.dtype.itemsize
+            )
+        if dtype is not None:
+            new_dtype = np.dtype(dtype)
+            changes["dtype"] = new_dtype
+            if fill_value is None and meta.fill_value is not None:
+                old_fill = np.array(meta.fill_value, dtype=meta.dtype)
+                if filters is None and new_dtype.itemsize == meta.dtype.itemsize:
+                    old_fill = old_fill.view(new_dtype)  # the same bytes, read as the new type
+                changes["fill_value"] = old_fill.astype(new_dtype)[()]
+        if fill_value is not None:
+            changes["fill_value"] = normalize_fill_value(
+                fill_value, changes.get("dtype", meta.dtype)
+            )
+        if filters is not None:
+            filters = list(filters)
+            for f in filters:
+                check_codec(f, "filter")
+            changes["filters"] = tuple(f.get_config() for f in filters) or None
+        a._attrs = self._attrs
+        a._set_meta(replace(meta, **changes))
+        return a
+
+    def astype(self, dtype: Any) -> Array:
+        """A read-only view that converts items to ``dtype`` as they are read.
+
+        >>> import zarrkit, numpy as np
+        >>> z = zarrkit.array(np.arange(3, dtype='i1'))
+        >>> z.astype('f4')[:]
+        array([0., 1., 2.], dtype=float32)
+        """
+        from numcodecs import AsType
+
+        dtype = np.dtype(dtype)
+        filters = [AsType(encode_dtype=self._meta.dtype, decode_dtype=dtype)]
+        filters.extend(self.filters or [])
+        return self.view(filters=filters, dtype=dtype, read_only=True)
+
     # -- shape changes -------------------------------------------------------------------
     def resize(self, *args: Any) -> None:
         """Change the shape; chunks wholly outside the new shape are deleted.
@@ -540,6 +607,7 @@ class Array:
         never by listing the store.
         """
         self._check_writable()
+        self._refuse_view("resize")
         from ._normalize import normalize_shape
 
         new_shape = normalize_shape(args[0] if len(args) == 1 else args)
@@ -558,6 +626,7 @@ class Array:
     def append(self, data: Any, axis: int = 0) -> tuple[int, ...]:
         """Grow along ``axis`` and write ``data`` into the new part; returns the new shape."""
         self._check_writable()
+        self._refuse_view("append")
         if self._meta.dtype.hasobject:
             # ragged items stay items; every one must encode before the array grows
             data = _object_items(data, self.ndim)
@@ -626,7 +695,8 @@ class Array:
             if not isinstance(v, int) or v < 0:
                 raise ValueError(f"{name} must be a nonnegative integer, got {v!r}")
         step = self.chunks[0]
-        block, block_start = None, -1
+        block: Any = None
+        block_start = -1
         for j in range(start, end):
             b0 = j - j % step
             if b0 != block_start:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numcodecs.compat import ensure_ndarray_like
 
 from . import storage
+from ._node import Location, Options, check_zarr_version
 from ._normalize import (
     check_codec,
     normalize_chunks,
@@ -17,6 +19,7 @@ from ._normalize import (
     normalize_order,
     normalize_shape,
 )
+from ._probe import location, not_found, refuse_v3
 from .core import Array
 from .errors import ArrayNotFoundError, ContainsArrayError, ContainsGroupError
 from .formats.meta import ArrayMeta
@@ -31,7 +34,6 @@ from .storage.base import (
     Store,
     contains_array,
     contains_group,
-    normalize_storage_path,
     prefix_of,
 )
 
@@ -51,6 +53,21 @@ __all__ = [
     "init_array",
     "init_group",
 ]
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    """The layout a user asks for, as given; :func:`init_array_at` normalises and checks it."""
+
+    shape: Any
+    chunks: Any = True
+    dtype: Any = None
+    compressor: Any = "default"
+    fill_value: Any = None
+    order: str = "C"
+    filters: Any = None
+    object_codec: Any = None
+    dimension_separator: str | None = None
 
 
 def _require_parent_groups(
@@ -130,17 +147,35 @@ def init_array(
 
     Refuses to replace an existing array or group unless ``overwrite`` is set; with it, the
     old contents below ``path`` are deleted first. ``storage_transformers`` belong to Zarr v3
-    and must be empty.
+    and must be empty. The other arguments are those of :func:`create`.
     """
     _refuse_storage_transformers(storage_transformers)
-    store = storage.normalize_store_arg(store)
-    path = normalize_storage_path(path)
-    dtype, object_codec = normalize_dtype("f8" if dtype is None else dtype, object_codec)
+    spec = ArraySpec(
+        shape=shape,
+        chunks=chunks,
+        dtype=dtype,
+        compressor=compressor,
+        fill_value=fill_value,
+        order=order,
+        filters=filters,
+        object_codec=object_codec,
+        dimension_separator=dimension_separator,
+    )
+    return init_array_at(Location.of(store, path, chunk_store), spec, overwrite=overwrite)
+
+
+def _array_meta(spec: ArraySpec, store: Store) -> tuple[ArrayMeta, bytes]:
+    """Normalise and check a layout; return its record and its ``.zarray`` bytes."""
+    dtype, object_codec = normalize_dtype(
+        "f8" if spec.dtype is None else spec.dtype, spec.object_codec
+    )
+    compressor, filters, fill_value = spec.compressor, spec.filters, spec.fill_value
+    dimension_separator = spec.dimension_separator
     # a subarray dtype such as ('i4', (3,)) adds trailing dimensions, as in zarr 2
-    shape = normalize_shape(shape) + dtype.shape
+    shape = normalize_shape(spec.shape) + dtype.shape
     dtype = dtype.base
-    chunks = normalize_chunks(chunks, shape, dtype.itemsize)
-    order = normalize_order(order)
+    chunks = normalize_chunks(spec.chunks, shape, dtype.itemsize)
+    order = normalize_order(spec.order)
     if shape == ():
         compressor = None  # a 0-d array holds one value: zarr 2 never compresses it
     elif isinstance(compressor, str) and compressor == "none":
@@ -184,38 +219,46 @@ def init_array(
         filters=tuple(filter_configs) or None,
         dimension_separator=dimension_separator,
     )
-    encoded = encode_array_meta(meta, object_codec)  # None: the first filter, if any
-    chunk_store = None if chunk_store is None else storage.normalize_store_arg(chunk_store)
+    return meta, encode_array_meta(meta, object_codec)  # None: the first filter, if any
+
+
+def _clear_or_refuse(loc: Location, overwrite: bool) -> None:
+    """Delete what is at ``loc`` (``overwrite``), or refuse if an array or group is there."""
+    store, path = loc.store, loc.path
     if overwrite:
         store.rmdir(path)
-        if chunk_store is not None:
-            chunk_store.rmdir(path)
+        if loc.chunk_store is not None:
+            loc.chunk_store.rmdir(path)
     elif contains_array(store, path):
-        raise ContainsArrayError(path)
+        raise ContainsArrayError(path, location(store))
     elif contains_group(store, path):
-        raise ContainsGroupError(path)
-    _require_parent_groups(store, path, overwrite, chunk_store)
-    store[prefix_of(path) + ARRAY_KEY] = encoded
+        raise ContainsGroupError(path, location(store))
+    _require_parent_groups(store, path, overwrite, loc.chunk_store)
+
+
+def init_array_at(loc: Location, spec: ArraySpec, overwrite: bool = False) -> ArrayMeta:
+    """Write the metadata of a new array with layout ``spec`` at ``loc``; return its record."""
+    meta, encoded = _array_meta(spec, loc.store)
+    _clear_or_refuse(loc, overwrite)
+    loc.store[loc.prefix + ARRAY_KEY] = encoded
     return meta
 
 
 def init_group(
     store: Any, overwrite: bool = False, path: str | None = None, chunk_store: Any = None
 ) -> None:
-    """Write the metadata of a new group into ``store``."""
-    store = storage.normalize_store_arg(store)
-    path = normalize_storage_path(path)
-    chunk_store = None if chunk_store is None else storage.normalize_store_arg(chunk_store)
-    if overwrite:
-        store.rmdir(path)
-        if chunk_store is not None:
-            chunk_store.rmdir(path)
-    elif contains_array(store, path):
-        raise ContainsArrayError(path)
-    elif contains_group(store, path):
-        raise ContainsGroupError(path)
-    _require_parent_groups(store, path, overwrite, chunk_store)
-    store[prefix_of(path) + GROUP_KEY] = encode_group_meta()
+    """Write the metadata of a new group into ``store``.
+
+    ``overwrite`` deletes what is at ``path`` first (in ``chunk_store`` too); otherwise an
+    array or group already there is an error. Missing parent groups are created.
+    """
+    init_group_at(Location.of(store, path, chunk_store), overwrite=overwrite)
+
+
+def init_group_at(loc: Location, overwrite: bool = False) -> None:
+    """Write the metadata of a new group at ``loc``."""
+    _clear_or_refuse(loc, overwrite)
+    loc.store[loc.prefix + GROUP_KEY] = encode_group_meta()
 
 
 def _refuse_storage_transformers(storage_transformers: Any) -> None:
@@ -306,71 +349,133 @@ def create(
 ) -> Array:
     """Create an array.
 
-    Besides zarr 2's arguments, the h5py spellings ``compression=``/``compression_opts=``
-    (a numcodecs codec id and its arguments) and ``fillvalue=`` are accepted; other unknown
-    keyword arguments are ignored with a warning, as zarr 2 does.
+    Parameters
+    ----------
+    shape : int or tuple of ints
+        Length of each dimension.
+    chunks : int, tuple of ints, True or False
+        Chunk shape. ``True`` (default) guesses one of 128 KiB to 64 MiB, ``False`` makes one
+        chunk of the whole array; ``None`` or ``-1`` in a dimension means its full length.
+    dtype : str or numpy dtype
+        Item type (default float64). ``str``, ``bytes`` and ``'array:T'`` make object arrays
+        with a variable-length codec.
+    compressor : numcodecs Codec or None
+        Compressor of each chunk; ``'default'`` is ``zarrkit.storage.default_compressor``
+        (Blosc lz4), None (or any falsy value) stores chunks uncompressed.
+    fill_value : scalar or None
+        Value of items never written (default 0); None leaves them uninitialised.
+    order : {'C', 'F'}
+        Memory layout of items within a chunk.
+    store : MutableMapping, str or None
+        Where the array is kept: a store, any mapping, a local path or a URL; None is a new
+        in-memory store.
+    synchronizer : object, optional
+        Per-key locks for concurrent writers (``ThreadSynchronizer``, ``ProcessSynchronizer``).
+    overwrite : bool
+        Replace whatever is at ``path`` (it is deleted first).
+    path : str, optional
+        Path of the array within the store; missing parent groups are created.
+    chunk_store : MutableMapping, optional
+        Separate store for the chunks (metadata stay in ``store``).
+    filters : list of numcodecs Codecs, optional
+        Codecs applied before the compressor (e.g. ``Delta``, ``Quantize``).
+    cache_metadata : bool
+        Keep the metadata in memory; False re-reads them on every access (other processes
+        may resize the array).
+    cache_attrs : bool
+        Keep user attributes in memory.
+    read_only : bool
+        Refuse writes through the returned object.
+    object_codec : numcodecs Codec, optional
+        Codec that turns objects into bytes; needed for object dtypes.
+    dimension_separator : {'.', '/'}, optional
+        Separator of chunk indices in chunk keys (default: the store's, else ``'.'``).
+    write_empty_chunks : bool
+        With False, chunks that hold only the fill value are not stored (and deleted).
+    zarr_version : {None, 2}
+        Only Zarr v2 is written.
+    meta_array : ignored
+        Accepted for zarr 2 compatibility; results are NumPy arrays.
+    storage_transformers : tuple
+        A Zarr v3 feature: must be empty.
+    storage_options : dict, optional
+        Options of the fsspec file system when ``store`` is a URL.
+    strict_missing : bool
+        With True, reading a chunk that is not stored raises ``MissingChunkError``.
+    **kwargs
+        The h5py spellings ``compression=``/``compression_opts=`` (a numcodecs codec id and
+        its arguments) and ``fillvalue=``; any other keyword is ignored with a warning, as
+        zarr 2 does.
 
     >>> import zarrkit
     >>> z = zarrkit.create((10000, 10000), chunks=(1000, 1000), dtype='i4')
     >>> z
     <zarrkit.core.Array (10000, 10000) int32>
     """
-    if zarr_version not in (None, 2):
-        raise ValueError(f"zarrkit writes Zarr v2 only, got zarr_version={zarr_version}")
+    check_zarr_version(zarr_version)
     compressor, fill_value = _h5py_compat(compressor, fill_value, kwargs)
-    store = storage.normalize_store_arg(store, storage_options=storage_options)
-    init_array(
-        store,
+    _refuse_storage_transformers(storage_transformers)
+    loc = Location.of(store, path, chunk_store, storage_options=storage_options)
+    spec = ArraySpec(
         shape=shape,
         chunks=chunks,
         dtype=dtype,
         compressor=compressor,
         fill_value=fill_value,
         order=order,
-        overwrite=overwrite,
-        path=path,
-        chunk_store=chunk_store,
         filters=filters,
         object_codec=object_codec,
         dimension_separator=dimension_separator,
-        storage_transformers=storage_transformers,
     )
-    return Array(
-        store,
-        path=path,
+    init_array_at(loc, spec, overwrite=overwrite)
+    opts = Options(
         read_only=read_only,
-        chunk_store=chunk_store,
         synchronizer=synchronizer,
         cache_metadata=cache_metadata,
         cache_attrs=cache_attrs,
         write_empty_chunks=write_empty_chunks,
         strict_missing=strict_missing,
     )
+    return Array._at(loc, opts)
 
 
 def empty(shape: Any, **kwargs: Any) -> Array:
-    """An array with no fill value: unwritten chunks read as uninitialised memory."""
+    """An array with no fill value: unwritten chunks read as uninitialised memory.
+
+    ``shape`` and every other keyword argument are those of :func:`create`.
+    """
     return create(shape=shape, fill_value=None, **kwargs)
 
 
 def zeros(shape: Any, **kwargs: Any) -> Array:
-    """An array whose unwritten items read as 0."""
+    """An array whose unwritten items read as 0.
+
+    ``shape`` and every other keyword argument are those of :func:`create`.
+    """
     return create(shape=shape, fill_value=0, **kwargs)
 
 
 def ones(shape: Any, **kwargs: Any) -> Array:
-    """An array whose unwritten items read as 1."""
+    """An array whose unwritten items read as 1.
+
+    ``shape`` and every other keyword argument are those of :func:`create`.
+    """
     return create(shape=shape, fill_value=1, **kwargs)
 
 
 def full(shape: Any, fill_value: Any, **kwargs: Any) -> Array:
-    """An array whose unwritten items read as ``fill_value``."""
+    """An array whose unwritten items read as ``fill_value``.
+
+    ``shape`` and every other keyword argument are those of :func:`create`.
+    """
     return create(shape=shape, fill_value=fill_value, **kwargs)
 
 
 def _shape_chunks(a: Any) -> tuple[Any, Any]:
     shape = getattr(a, "shape", None)
     chunks = getattr(a, "chunks", None)
+    if chunks is None and shape is not None and getattr(a, "chunklen", None) is not None:
+        chunks = (int(a.chunklen),) + tuple(shape[1:])  # bcolz-style chunked arrays
     if chunks is not None and not (
         isinstance(chunks, tuple) and all(isinstance(c, (int, np.integer)) for c in chunks)
     ):
@@ -380,6 +485,10 @@ def _shape_chunks(a: Any) -> tuple[Any, Any]:
 
 def array(data: Any, **kwargs: Any) -> Array:
     """Create an array filled with ``data`` (any array-like; written chunk by chunk).
+
+    ``data`` gives the shape, the dtype and, when it is chunked (a zarr array, an h5py
+    dataset, ``chunklen``), the chunk shape, unless the keyword arguments of :func:`create`
+    say otherwise.
 
     >>> import zarrkit, numpy as np
     >>> z = zarrkit.array(np.arange(10), chunks=5)
@@ -432,64 +541,87 @@ def open_array(
 ) -> Array:
     """Open an array, creating it as ``mode`` allows.
 
-    Modes: ``'r'`` read only, must exist; ``'r+'`` read/write, must exist; ``'a'`` read/write,
-    created if missing; ``'w'`` created, replacing what is there; ``'w-'``/``'x'`` created,
-    failing if something is there.
+    Parameters
+    ----------
+    store : MutableMapping, str or None
+        A store, any mapping, a local path or a URL.
+    mode : {'r', 'r+', 'a', 'w', 'w-', 'x'}
+        ``'r'`` read only, must exist; ``'r+'`` read/write, must exist; ``'a'`` read/write,
+        created if missing; ``'w'`` created, replacing what is there; ``'w-'``/``'x'``
+        created, failing if something is there.
+    shape, chunks, dtype, compressor, fill_value, order, filters, object_codec,
+    dimension_separator :
+        The array's layout when it is created (see :func:`create`); ignored when it exists.
+    synchronizer, cache_metadata, cache_attrs, write_empty_chunks, strict_missing :
+        How the returned object behaves (see :func:`create`).
+    path : str, optional
+        Path of the array within the store.
+    chunk_store : MutableMapping, optional
+        Separate store for the chunks.
+    storage_options : dict, optional
+        Options of the fsspec file system when ``store`` is a URL.
+    partial_decompress : bool
+        Accepted for zarr 2 compatibility (whole chunks are always decoded).
+    zarr_version : {None, 2}
+        Only Zarr v2 is read and written.
+    meta_array : ignored
+        Accepted for zarr 2 compatibility.
+
+    >>> import zarrkit, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), 'a.zarr')
+    >>> z = zarrkit.open_array(path, mode='w', shape=(4,), chunks=2, dtype='i2')
+    >>> zarrkit.open_array(path, mode='r').shape
+    (4,)
     """
-    if zarr_version not in (None, 2):
-        raise ValueError(f"zarrkit reads and writes Zarr v2 only, got zarr_version={zarr_version}")
-    store = storage.normalize_store_arg(store, mode=mode, storage_options=storage_options)
-    path = normalize_storage_path(path)
-    chunk_store = None if chunk_store is None else storage.normalize_store_arg(chunk_store)
+    check_zarr_version(zarr_version)
+    loc = Location.of(store, path, chunk_store, mode=mode, storage_options=storage_options)
+    store, path = loc.store, loc.path
     if dimension_separator is None and type(store) is storage.KVStore:
         # zarr 2's open_array writes "." explicitly for a plain mapping (its KVStore has no
         # separator of its own); other stores give their own default
         dimension_separator = "."
+    spec = ArraySpec(
+        shape=shape,
+        chunks=chunks,
+        dtype=dtype,
+        compressor=compressor,
+        fill_value=fill_value,
+        order=order,
+        filters=filters,
+        object_codec=object_codec,
+        dimension_separator=dimension_separator,
+    )
 
     def init(overwrite: bool) -> None:
         if shape is None:
             raise ValueError(f"shape must be given to create an array (mode={mode!r})")
-        init_array(
-            store,
-            shape=shape,
-            chunks=chunks,
-            dtype=dtype,
-            compressor=compressor,
-            fill_value=fill_value,
-            order=order,
-            filters=filters,
-            overwrite=overwrite,
-            path=path,
-            object_codec=object_codec,
-            chunk_store=chunk_store,
-            dimension_separator=dimension_separator,
-        )
+        init_array_at(loc, spec, overwrite=overwrite)
 
+    where = location(store)
     if mode in ("r", "r+"):
         if not contains_array(store, path):
             if contains_group(store, path):
-                raise ContainsGroupError(path)
-            raise ArrayNotFoundError(path)
+                raise ContainsGroupError(path, where)
+            raise not_found(ArrayNotFoundError, store, path)
     elif mode == "a":
         if contains_group(store, path):
-            raise ContainsGroupError(path)
+            raise ContainsGroupError(path, where)
         if not contains_array(store, path):
+            refuse_v3(store, path)  # never write v2 metadata into a v3 hierarchy
             init(False)
     elif mode == "w":
         init(True)
     elif mode in ("w-", "x"):
         if contains_group(store, path):
-            raise ContainsGroupError(path)
+            raise ContainsGroupError(path, where)
         if contains_array(store, path):
-            raise ContainsArrayError(path)
+            raise ContainsArrayError(path, where)
+        refuse_v3(store, path)
         init(False)
     else:
         raise ValueError(f"mode must be one of 'r', 'r+', 'a', 'w', 'w-', 'x'; got {mode!r}")
-    return Array(
-        store,
-        path=path,
+    opts = Options(
         read_only=mode == "r",
-        chunk_store=chunk_store,
         synchronizer=synchronizer,
         cache_metadata=cache_metadata,
         cache_attrs=cache_attrs,
@@ -497,6 +629,7 @@ def open_array(
         write_empty_chunks=write_empty_chunks,
         strict_missing=strict_missing,
     )
+    return Array._at(loc, opts)
 
 
 def _inherit_object_codec(a: Any, kwargs: dict) -> None:
@@ -536,32 +669,43 @@ def _like_args(a: Any, kwargs: dict) -> dict:
 
 
 def empty_like(a: Any, **kwargs: Any) -> Array:
-    """An empty array like ``a`` (shape, chunks, dtype, compressor, order, filters)."""
+    """An empty array like ``a``.
+
+    ``a`` gives the defaults of ``shape``, ``chunks``, ``dtype``, ``compressor``, ``order``
+    and ``filters``; keyword arguments (those of :func:`create`) override them.
+    """
     return empty(**_like_args(a, kwargs))
 
 
 def zeros_like(a: Any, **kwargs: Any) -> Array:
-    """A zero-filled array like ``a``."""
+    """A zero-filled array like ``a`` (see :func:`empty_like` for the arguments)."""
     return zeros(**_like_args(a, kwargs))
 
 
 def ones_like(a: Any, **kwargs: Any) -> Array:
-    """A one-filled array like ``a``."""
+    """A one-filled array like ``a`` (see :func:`empty_like` for the arguments)."""
     return ones(**_like_args(a, kwargs))
 
 
 def full_like(a: Any, **kwargs: Any) -> Array:
-    """An array like ``a`` filled with ``fill_value`` (default: ``a.fill_value``)."""
+    """An array like ``a`` filled with ``fill_value`` (default: ``a.fill_value``).
+
+    See :func:`empty_like` for the other arguments.
+    """
     kwargs = _like_args(a, kwargs)
     if "fill_value" not in kwargs:
         if not hasattr(a, "fill_value"):
-            raise ValueError("fill_value must be given")
+            raise TypeError("full_like() needs fill_value= when the source has none")
         kwargs["fill_value"] = a.fill_value
     return full(**kwargs)
 
 
 def open_like(a: Any, path: Any, **kwargs: Any) -> Array:
-    """Open an array like ``a`` at ``path``."""
+    """Open an array like ``a`` at ``path``.
+
+    ``path`` is the store (as for :func:`open_array`); ``a`` gives the defaults of the
+    layout arguments and keyword arguments are those of :func:`open_array`.
+    """
     kwargs = _like_args(a, kwargs)
     if isinstance(a, Array):
         kwargs.setdefault("fill_value", a.fill_value)

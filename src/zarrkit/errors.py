@@ -6,6 +6,8 @@ Each one also subclasses the builtin that fits, so generic handlers catch it too
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "ZarrkitError",
     "ContainsArrayError",
@@ -23,6 +25,7 @@ __all__ = [
     "BadCompressorError",
     "CopyError",
     "err_too_many_indices",
+    "UnsupportedFormatError",
 ]
 
 
@@ -31,11 +34,24 @@ class ZarrkitError(Exception):
 
 
 class _PathError(ZarrkitError, ValueError):
-    _template = "{path!r}"
+    """An error about a hierarchy path; ``where`` names the store's location (file or URL)."""
 
-    def __init__(self, path: str) -> None:
+    _template = "{path!r}"
+    #: "not found" errors name the store's location; "contains" errors keep zarr 2's message
+    _names_location = False
+
+    def __init__(self, path: str, where: str | None = None) -> None:
         self.path = path
-        super().__init__(self._template.format(path=path))
+        self.where = where
+        msg = self._template.format(path=path)
+        if where is not None and self._names_location:
+            if path:
+                msg += f" in {where!r}"
+            else:  # the root of the store: the store's location is the useful name
+                msg = msg.replace(" at path ''", "").replace("path ''", repr(where))
+                if repr(where) not in msg:
+                    msg += f" in {where!r}"
+        super().__init__(msg)
 
 
 class ContainsArrayError(_PathError):
@@ -51,6 +67,8 @@ class ContainsGroupError(_PathError):
 
 
 class _NotFound(_PathError, KeyError):
+    _names_location = True
+
     def __str__(self) -> str:  # KeyError would quote the message
         return self.args[0]
 
@@ -134,17 +152,32 @@ class MissingChunkError(ZarrkitError, KeyError):
         return self.args[0]
 
 
-class BadCompressorError(ZarrkitError, TypeError):
+class BadCompressorError(ZarrkitError, TypeError, ValueError):
     """The compressor is not a numcodecs codec."""
 
     def __init__(self, compressor: object) -> None:
         super().__init__(f"bad compressor; expected Codec object, found {compressor!r}")
 
 
+class UnsupportedFormatError(ZarrkitError, ValueError):
+    """The data at a path are in a format zarrkit does not read (Zarr v3)."""
+
+    def __init__(self, path: str, where: str | None = None, found: str = "zarr.json") -> None:
+        self.path = path
+        self.where = where
+        place = repr(where) if where is not None else "the store"
+        if path:
+            place = f"path {path!r} in {place}"
+        super().__init__(
+            f"{place} holds Zarr v3 data ({found!r}); zarrkit reads and writes Zarr v2 only. "
+            "Open it with zarr-python 3 or tensorstore, or convert it to Zarr v2"
+        )
+
+
 class CopyError(ZarrkitError, RuntimeError):
     """A copy could not proceed (for example the destination exists)."""
 
 
-def err_too_many_indices(selection: object, shape: tuple[int, ...]) -> IndexError:
+def err_too_many_indices(selection: Any, shape: tuple[int, ...]) -> IndexError:
     """Return the error for a selection with more indices than dimensions."""
     return IndexError(f"too many indices for array; expected {len(shape)}, got {len(selection)}")

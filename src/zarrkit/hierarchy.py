@@ -26,14 +26,14 @@ import numpy as np
 
 from . import creation, storage
 from ._info import InfoReporter, type_name
+from ._node import Location, Node, Options, check_zarr_version
 from ._normalize import normalize_shape
+from ._probe import location, not_found, refuse_v3
 from ._tree import TreeViewer
-from .attrs import Attributes
 from .core import Array
 from .errors import ContainsArrayError, ContainsGroupError, GroupNotFoundError, ReadOnlyError
-from .formats.v2 import ATTRS_KEY, GROUP_KEY, decode_group_meta
+from .formats.v2 import GROUP_KEY, decode_group_meta
 from .storage.base import (
-    Store,
     contains_array,
     contains_group,
     normalize_storage_path,
@@ -45,16 +45,7 @@ __all__ = ["Group", "group", "open_group", "LazyLoader"]
 _GROUP_MODES = ("r", "r+", "a", "w", "w-", "x")
 
 
-def _normalize_group_store(
-    store: Any, mode: str = "a", storage_options: dict | None = None
-) -> Store:
-    """A store for a group: a new :class:`MemoryStore` when none is given (as zarr 2)."""
-    if store is None:
-        return storage.MemoryStore()
-    return storage.normalize_store_arg(store, mode=mode, storage_options=storage_options)
-
-
-class Group(MutableMapping):
+class Group(Node, MutableMapping):
     """A group of arrays and groups in a store.
 
     Parameters
@@ -76,8 +67,7 @@ class Group(MutableMapping):
     group is there.
     """
 
-    #: the Zarr format version (zarr 2 code checks ``g._version == 2``)
-    _version = 2
+    _kind = "group"
 
     def __init__(
         self,
@@ -91,51 +81,39 @@ class Group(MutableMapping):
         *,
         meta_array: Any = None,
     ) -> None:
-        if zarr_version not in (None, 2):
-            raise ValueError(
-                f"zarrkit reads and writes Zarr v2 only, got zarr_version={zarr_version}"
-            )
-        self._store: Store = _normalize_group_store(store)
-        self._chunk_store: Store | None = (
-            None if chunk_store is None else storage.normalize_store_arg(chunk_store)
+        check_zarr_version(zarr_version)
+        self._open(
+            Location.of(store, path, chunk_store, new_store=storage.MemoryStore),
+            Options(read_only=read_only, synchronizer=synchronizer, cache_attrs=cache_attrs),
         )
-        self._path = normalize_storage_path(path)
-        self._key_prefix = prefix_of(self._path)
-        self._read_only = bool(read_only)
-        self._synchronizer = synchronizer
-        self._cache_attrs = cache_attrs
+
+    @classmethod
+    def _at(cls, loc: Location, opts: Options) -> Group:
+        """The group at ``loc`` (already normalised), behaving as ``opts`` say."""
+        g = cls.__new__(cls)
+        g._open(loc, opts)
+        return g
+
+    def _open(self, loc: Location, opts: Options) -> None:
+        self._setup(loc, opts)
         if contains_array(self._store, self._path):
-            raise ContainsArrayError(self._path)
+            raise ContainsArrayError(self._path, location(self._store))
         meta_key = self._key_prefix + GROUP_KEY
         try:
             raw = self._store[meta_key]
         except KeyError:
-            raise GroupNotFoundError(self._path) from None
+            raise not_found(GroupNotFoundError, self._store, self._path) from None
         decode_group_meta(raw, meta_key)
-        self._attrs = Attributes(
-            self._store,
-            key=self._key_prefix + ATTRS_KEY,
+
+    def _member_options(self) -> Options:
+        """What members inherit: read-only, locks and attribute caching."""
+        return Options(
             read_only=self._read_only,
-            cache=cache_attrs,
-            synchronizer=synchronizer,
+            synchronizer=self._synchronizer,
+            cache_attrs=self._cache_attrs,
         )
 
     # -- properties ----------------------------------------------------------------------
-    @property
-    def store(self) -> Store:
-        """The store holding the hierarchy's metadata."""
-        return self._store
-
-    @property
-    def chunk_store(self) -> Store | None:
-        """The separate chunk store, or None when chunks live in ``store``."""
-        return self._chunk_store
-
-    @property
-    def path(self) -> str:
-        """Path of the group within its store (``''`` for the root)."""
-        return self._path
-
     @property
     def name(self) -> str:
         """h5py-style name: ``'/'`` for the root, else ``'/' + path``."""
@@ -145,19 +123,6 @@ class Group(MutableMapping):
     def basename(self) -> str:
         """Last segment of the name (``''`` for the root)."""
         return self.name.split("/")[-1]
-
-    @property
-    def read_only(self) -> bool:
-        return self._read_only
-
-    @property
-    def synchronizer(self) -> Any:
-        return self._synchronizer
-
-    @property
-    def attrs(self) -> Attributes:
-        """User attributes, stored in the group's ``.zattrs``."""
-        return self._attrs
 
     @property
     def meta_array(self) -> np.ndarray:
@@ -203,14 +168,6 @@ class Group(MutableMapping):
             return path
         return self._key_prefix + path if path else self._path
 
-    def _member_kwargs(self) -> dict[str, Any]:
-        return {
-            "read_only": self._read_only,
-            "chunk_store": self._chunk_store,
-            "cache_attrs": self._cache_attrs,
-            "synchronizer": self._synchronizer,
-        }
-
     def _child_paths(self) -> Iterator[tuple[str, str]]:
         for key in sorted(self._store.listdir(self._path)):
             yield key, self._key_prefix + key
@@ -232,10 +189,9 @@ class Group(MutableMapping):
         """The array or group at ``item`` (a name or a '/'-separated path); KeyError if none."""
         path = self._item_path(item)
         if contains_array(self._store, path):
-            kw = self._member_kwargs()
-            return Array(self._store, path=path, **kw)
+            return Array._at(self._location.at(path), self._member_options())
         if contains_group(self._store, path):
-            return Group(self._store, path=path, **self._member_kwargs())
+            return Group._at(self._location.at(path), self._member_options())
         raise KeyError(item)
 
     def __setitem__(self, item: str, value: Any) -> None:
@@ -276,6 +232,14 @@ class Group(MutableMapping):
     def _ipython_key_completions_(self) -> list[str]:
         return sorted(self)
 
+    # IPython/Jupyter rich-display probes: a group has none of these representations (the
+    # plain repr is shown), and no member may answer them
+    def _repr_html_(self) -> None:
+        return None
+
+    _repr_json_ = _repr_javascript_ = _repr_markdown_ = _repr_svg_ = _repr_html_
+    _repr_png_ = _repr_jpeg_ = _repr_latex_ = _repr_pdf_ = _repr_mimebundle_ = _repr_html_
+
     def group_keys(self) -> Iterator[str]:
         """Names of the member groups, sorted."""
         for key, path in self._child_paths():
@@ -286,7 +250,7 @@ class Group(MutableMapping):
         """``(name, Group)`` pairs of the member groups, sorted by name."""
         for key, path in self._child_paths():
             if contains_group(self._store, path):
-                yield key, Group(self._store, path=path, **self._member_kwargs())
+                yield key, Group._at(self._location.at(path), self._member_options())
 
     def array_keys(self, recurse: bool = False) -> Iterator[str]:
         """Names of the member arrays (with ``recurse``, of every array below, depth first)."""
@@ -302,10 +266,10 @@ class Group(MutableMapping):
             if contains_array(self._store, path):
                 yield (
                     key,
-                    (Array(self._store, path=path, **self._member_kwargs()) if load else None),
+                    (Array._at(self._location.at(path), self._member_options()) if load else None),
                 )
             elif recurse and contains_group(self._store, path):
-                child = Group(self._store, path=path, **self._member_kwargs())
+                child = Group._at(self._location.at(path), self._member_options())
                 yield from child._walk_arrays(recurse, load)
 
     # -- visiting ------------------------------------------------------------------------
@@ -370,16 +334,14 @@ class Group(MutableMapping):
             return f(*args, **kwargs)
 
     def _new_group(self, path: str) -> Group:
-        return Group(self._store, path=path, **self._member_kwargs())
+        return Group._at(self._location.at(path), self._member_options())
 
     def create_group(self, name: str, overwrite: bool = False) -> Group:
         """Create a sub-group (and the groups above it); it must not exist unless ``overwrite``."""
 
         def make() -> Group:
             path = self._item_path(name)
-            creation.init_group(
-                self._store, path=path, chunk_store=self._chunk_store, overwrite=overwrite
-            )
+            creation.init_group_at(self._location.at(path), overwrite=overwrite)
             return self._new_group(path)
 
         return self._write_op(make)
@@ -394,9 +356,7 @@ class Group(MutableMapping):
         def get_or_make() -> Group:
             path = self._item_path(name)
             if not contains_group(self._store, path):
-                creation.init_group(
-                    self._store, path=path, chunk_store=self._chunk_store, overwrite=overwrite
-                )
+                creation.init_group_at(self._location.at(path), overwrite=overwrite)
             return self._new_group(path)
 
         return self._write_op(get_or_make)
@@ -446,14 +406,14 @@ class Group(MutableMapping):
             if not contains_array(self._store, path):
                 kw = self._creation_kwargs(name, dict(kwargs, shape=shape, dtype=dtype))
                 return creation.create(**kw)
-            a = Array(
-                self._store,
-                path=path,
-                read_only=self._read_only,
-                chunk_store=self._chunk_store,
-                synchronizer=kwargs.get("synchronizer", self._synchronizer),
-                cache_metadata=kwargs.get("cache_metadata", True),
-                cache_attrs=kwargs.get("cache_attrs", self._cache_attrs),
+            a = Array._at(
+                self._location.at(path),
+                Options(
+                    read_only=self._read_only,
+                    synchronizer=kwargs.get("synchronizer", self._synchronizer),
+                    cache_metadata=kwargs.get("cache_metadata", True),
+                    cache_attrs=kwargs.get("cache_attrs", self._cache_attrs),
+                ),
             )
             want_shape = normalize_shape(shape)
             if want_shape != a.shape:
@@ -535,7 +495,7 @@ class Group(MutableMapping):
             if "/" in dst:
                 parent = dst.rsplit("/", 1)[0]
                 if not contains_group(self._store, parent):
-                    creation.init_group(self._store, path=parent, chunk_store=self._chunk_store)
+                    creation.init_group_at(self._location.at(parent))
             self._store.rename(src, dst)
             if self._chunk_store is not None:
                 self._chunk_store.rename(src, dst)
@@ -578,7 +538,7 @@ class Group(MutableMapping):
         }
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(**state)
+        Group.__init__(self, **state)
 
 
 def group(
@@ -594,24 +554,34 @@ def group(
 ) -> Group:
     """Create a group, or open the one already at ``path`` (``overwrite`` replaces it).
 
+    Parameters
+    ----------
+    store : MutableMapping, str or None
+        A store, any mapping, a local path or a URL; None is a new in-memory store.
+    overwrite : bool
+        Delete whatever is at ``path`` first.
+    chunk_store : MutableMapping, optional
+        Separate store for the chunks of member arrays.
+    cache_attrs : bool
+        Keep user attributes in memory.
+    synchronizer : object, optional
+        Locks shared with member arrays.
+    path : str, optional
+        Path of the group within the store.
+    zarr_version : {None, 2}
+        Only Zarr v2 is written.
+    meta_array : ignored
+        Accepted for zarr 2 compatibility.
+
     >>> import zarrkit
     >>> zarrkit.group()
     <zarrkit.hierarchy.Group '/'>
     """
-    if zarr_version not in (None, 2):
-        raise ValueError(f"zarrkit writes Zarr v2 only, got zarr_version={zarr_version}")
-    store = _normalize_group_store(store, mode="w")
-    path = normalize_storage_path(path)
-    if overwrite or not contains_group(store, path):
-        creation.init_group(store, overwrite=overwrite, chunk_store=chunk_store, path=path)
-    return Group(
-        store,
-        path=path,
-        read_only=False,
-        chunk_store=chunk_store,
-        cache_attrs=cache_attrs,
-        synchronizer=synchronizer,
-    )
+    check_zarr_version(zarr_version)
+    loc = Location.of(store, path, chunk_store, mode="w", new_store=storage.MemoryStore)
+    if overwrite or not contains_group(loc.store, loc.path):
+        creation.init_group_at(loc, overwrite=overwrite)
+    return Group._at(loc, Options(cache_attrs=cache_attrs, synchronizer=synchronizer))
 
 
 def open_group(
@@ -628,44 +598,67 @@ def open_group(
 ) -> Group:
     """Open a group, creating it as ``mode`` allows.
 
-    Modes: ``'r'`` read only, must exist; ``'r+'`` read/write, must exist; ``'a'`` read/write,
-    created if missing; ``'w'`` created, replacing what is there; ``'w-'``/``'x'`` created,
-    failing if anything is there.
+    Parameters
+    ----------
+    store : MutableMapping, str or None
+        A store, any mapping, a local path or a URL; None is a new in-memory store.
+    mode : {'r', 'r+', 'a', 'w', 'w-', 'x'}
+        ``'r'`` read only, must exist; ``'r+'`` read/write, must exist; ``'a'`` read/write,
+        created if missing; ``'w'`` created, replacing what is there; ``'w-'``/``'x'``
+        created, failing if anything is there.
+    cache_attrs : bool
+        Keep user attributes in memory.
+    synchronizer : object, optional
+        Locks shared with member arrays.
+    path : str, optional
+        Path of the group within the store.
+    chunk_store : MutableMapping, optional
+        Separate store for the chunks of member arrays.
+    storage_options : dict, optional
+        Options of the fsspec file system when ``store`` is a URL.
+    zarr_version : {None, 2}
+        Only Zarr v2 is read and written.
+    meta_array : ignored
+        Accepted for zarr 2 compatibility.
+
+    >>> import zarrkit
+    >>> zarrkit.open_group(mode='w')
+    <zarrkit.hierarchy.Group '/'>
     """
-    if zarr_version not in (None, 2):
-        raise ValueError(f"zarrkit reads and writes Zarr v2 only, got zarr_version={zarr_version}")
+    check_zarr_version(zarr_version)
     if mode not in _GROUP_MODES:
         raise ValueError(f"mode must be one of {', '.join(map(repr, _GROUP_MODES))}; got {mode!r}")
-    store = _normalize_group_store(store, mode=mode, storage_options=storage_options)
-    if chunk_store is not None:
-        chunk_store = storage.normalize_store_arg(
-            chunk_store, mode=mode, storage_options=storage_options
-        )
-    path = normalize_storage_path(path)
+    loc = Location.of(
+        store,
+        path,
+        chunk_store,
+        mode=mode,
+        storage_options=storage_options,
+        new_store=storage.MemoryStore,
+    )
+    store, path = loc.store, loc.path
     has_group = contains_group(store, path)
+    where = location(store)
     if mode in ("r", "r+", "a") and not has_group and contains_array(store, path):
-        raise ContainsArrayError(path)
+        raise ContainsArrayError(path, where)
     if mode in ("r", "r+"):
         if not has_group:
-            raise GroupNotFoundError(path)
+            raise not_found(GroupNotFoundError, store, path)
     elif mode == "w":
-        creation.init_group(store, overwrite=True, path=path, chunk_store=chunk_store)
+        creation.init_group_at(loc, overwrite=True)
     elif mode == "a":
         if not has_group:
-            creation.init_group(store, path=path, chunk_store=chunk_store)
+            refuse_v3(store, path)  # never write v2 metadata into a v3 hierarchy
+            creation.init_group_at(loc)
     else:  # 'w-' / 'x'
         if contains_array(store, path):
-            raise ContainsArrayError(path)
+            raise ContainsArrayError(path, where)
         if has_group:
-            raise ContainsGroupError(path)
-        creation.init_group(store, path=path, chunk_store=chunk_store)
-    return Group(
-        store,
-        path=path,
-        read_only=mode == "r",
-        chunk_store=chunk_store,
-        cache_attrs=cache_attrs,
-        synchronizer=synchronizer,
+            raise ContainsGroupError(path, where)
+        refuse_v3(store, path)
+        creation.init_group_at(loc)
+    return Group._at(
+        loc, Options(read_only=mode == "r", synchronizer=synchronizer, cache_attrs=cache_attrs)
     )
 
 

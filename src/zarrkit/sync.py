@@ -90,7 +90,7 @@ class ThreadSynchronizer:
         return True
 
     def __setstate__(self, state: Any) -> None:
-        self.__init__()
+        ThreadSynchronizer.__init__(self)
 
 
 class _FileLock:
@@ -157,11 +157,11 @@ class ProcessSynchronizer:
             # a forked child: locks that other threads of the parent held at the fork were
             # copied held, by threads that do not exist here; start with fresh ones (the file
             # locks themselves still exclude the parent)
-            self.__init__(self.path)
+            ProcessSynchronizer.__init__(self, self.path)
         return _KeyLock(self._locks, key)
 
     def __getstate__(self) -> str:
         return self.path
 
     def __setstate__(self, state: str) -> None:
-        self.__init__(state)
+        ProcessSynchronizer.__init__(self, state)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -25,7 +25,7 @@ class ArrayMeta:
     chunks: tuple[int, ...]
     dtype: np.dtype
     fill_value: Any = None
-    order: str = "C"
+    order: Literal["C", "F"] = "C"
     compressor: dict | None = None
     filters: tuple[dict, ...] | None = None
     dimension_separator: str | None = None

@@ -128,7 +128,8 @@ class CodecChain:
         complaint, so a short chunk would leave the rest of ``dest`` uninitialised: the size
         in the chunk's header is checked first.
         """
-        nbytes = int(np.frombuffer(data, dtype="<u4", count=1, offset=self._size_offset)[0])
+        offset = self._size_offset or 0  # set whenever can_decode_into holds
+        nbytes = int(np.frombuffer(data, dtype="<u4", count=1, offset=offset)[0])
         if nbytes != dest.nbytes:
             raise ValueError(
                 f"decoded {nbytes} bytes, expected {dest.nbytes} for chunk shape {self.chunk_shape}"

@@ -23,14 +23,35 @@ _local = threading.local()
 # pool tasks per thread in one run_parallel call: few enough to keep the per-task cost low,
 # enough to even out chunks that take longer than others
 _TASKS_PER_THREAD = 4
-_max_workers = int(os.environ.get("ZARRKIT_THREADS", "0")) or max(2, min(32, os.cpu_count() or 2))
+
+
+def _threads_from_environment() -> int:
+    """``ZARRKIT_THREADS`` (a positive integer) or a size from the machine's core count."""
+    raw = os.environ.get("ZARRKIT_THREADS", "").strip()
+    if not raw:
+        return max(2, min(32, os.cpu_count() or 2))
+    try:
+        n = int(raw)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(
+            f"ZARRKIT_THREADS={raw!r} is not a positive integer: set it to the number of threads "
+            "for chunk work (e.g. ZARRKIT_THREADS=4), or unset it to size the pool by core count"
+        )
+    return n
+
+
+_max_workers = _threads_from_environment()
 
 
 def set_num_threads(n: int) -> None:
     """Size of the pool used for chunk work (1 runs everything inline)."""
     global _max_workers, _pool
+    if isinstance(n, bool) or int(n) != n or n < 1:
+        raise ValueError(f"the number of threads must be a positive integer, got {n!r}")
     with _lock:
-        _max_workers = max(1, int(n))
+        _max_workers = int(n)
         # the old pool is dropped, not shut down: a call that has just taken it still submits
         # to it; its threads end once it is garbage collected
         _pool = None

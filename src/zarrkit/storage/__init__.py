@@ -32,9 +32,10 @@ from .cache import LRUStoreCache
 from .consolidated import ConsolidatedMetadataStore
 from .dbm import DBMStore
 from .directory import DirectoryStore, NestedDirectoryStore
+from .fsspec import FSStore
 from .lmdb import LMDBStore
 from .memory import DictStore, MemoryStore
-from .n5 import N5Store
+from .n5 import N5FSStore, N5Store
 from .sqlite import SQLiteStore
 from .temp import TempStore, atexit_rmglob, atexit_rmtree
 from .zip import ZipStore
@@ -48,6 +49,7 @@ __all__ = [
     "TempStore",
     "DirectoryStore",
     "NestedDirectoryStore",
+    "FSStore",
     "ZipStore",
     "SQLiteStore",
     "ConsolidatedMetadataStore",
@@ -92,6 +94,7 @@ for _cls in (
     DirectoryStore,
     NestedDirectoryStore,
     TempStore,
+    FSStore,
     ZipStore,
     SQLiteStore,
     ConsolidatedMetadataStore,
@@ -109,7 +112,8 @@ def normalize_store_arg(
     *,
     zarr_version: int | None = None,
 ) -> Store:
-    """A store from what users pass: None (a new in-memory store), a path, or a mapping."""
+    """A store from what users pass: None (a new in-memory store), a path, a URL (an
+    :class:`FSStore`, with ``storage_options``), or a mapping."""
     if zarr_version not in (None, 2):
         raise ValueError(f"zarrkit stores Zarr v2 only, not zarr_version={zarr_version!r}")
     if store is None:
@@ -118,9 +122,13 @@ def normalize_store_arg(
         store = os.fspath(store)
     if isinstance(store, str):
         if "://" in store or "::" in store:
+            if store.rstrip("/").endswith(".n5"):  # as for local paths
+                return N5FSStore(store, mode=mode, **(storage_options or {}))
+            return FSStore(store, mode=mode, **(storage_options or {}))
+        if storage_options:
             raise ValueError(
-                f"URL stores ({store!r}) need the fsspec store, which this version of zarrkit "
-                "does not include yet; pass a local path or a MutableMapping"
+                f"storage_options passed with a local path ({store!r}): they are only for "
+                "fsspec URLs such as 's3://bucket/data.zarr'"
             )
         if store.rstrip("/").endswith(".n5"):
             return N5Store(store)

@@ -304,18 +304,16 @@ class KVStore(Store):
         if isinstance(inner, Store):
             self._getitems = inner.getitems
         elif _is_fsspec_map(inner):
-            # one concurrent request for the batch; only 'not found' is left out
-            self._getitems = lambda keys, contexts=None: dict(
-                inner.getitems(list(keys), on_error="omit")
-            )
+            self._getitems = self._getitems_fsmap
         elif getattr(cls, "getitems", None) is not None:
             own = _with_optional_contexts(cls.getitems).__get__(inner)
             self._getitems = lambda keys, contexts=None: dict(own(list(keys), contexts=contexts))
         else:
             self._getitems = self._getitems_one_by_one
-        has = {m: getattr(cls, m, None) is not None for m in ("setitems", "delitems", "close")}
+        has = {m: getattr(cls, m, None) is not None for m in ("setitems", "close")}
         self._setitems = inner.setitems if has["setitems"] else self._set_each
-        self._delitems = inner.delitems if has["delitems"] else self._del_each
+        # only our protocol promises that absent keys are ignored (fsspec's raises for them)
+        self._delitems = inner.delitems if isinstance(inner, Store) else self._del_each
         self._close = inner.close if has["close"] else (lambda: None)
         if hasattr(cls, "__len__"):
             self._len = lambda: len(inner)
@@ -348,6 +346,22 @@ class KVStore(Store):
 
     def getitems(self, keys: Iterable[str], *, contexts: Any = None) -> dict[str, Any]:
         return self._getitems(keys, contexts=contexts)
+
+    def _getitems_fsmap(self, keys: Iterable[str], contexts: Any = None) -> dict[str, Any]:
+        """An fsspec FSMap: one concurrent request for the batch. Its not-found errors come
+        back as KeyError; any other error raises (never omitted as missing)."""
+        try:
+            found = self._mutable_mapping.getitems(list(keys), on_error="return")
+        except KeyError:
+            return {}
+        out = {}
+        for k, v in found.items():
+            if isinstance(v, KeyError):
+                continue
+            if isinstance(v, BaseException):
+                raise read_error(self, k, v) from v
+            out[k] = v
+        return out
 
     def _getitems_one_by_one(self, keys: Iterable[str], contexts: Any = None) -> dict[str, Any]:
         inner = self._mutable_mapping
@@ -396,6 +410,15 @@ class KVStore(Store):
 
     def __repr__(self) -> str:
         return f"<{type(self).__module__}.{type(self).__name__}: \n{self._mutable_mapping!r}\n at {id(self):#x}>"
+
+
+def read_error(store: object, key: str, exc: BaseException) -> BaseException:
+    """An error of the same kind as ``exc`` whose message names the store and the key."""
+    msg = f"reading {key!r} from {store!r} failed: {type(exc).__name__}: {exc}"
+    try:
+        return type(exc)(msg)
+    except Exception:  # an exception class with another constructor
+        return OSError(msg)
 
 
 def _is_fsspec_map(obj: Any) -> bool:

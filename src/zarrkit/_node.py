@@ -1,0 +1,168 @@
+"""What arrays and groups share: where a node lives, how the object behaves, and the base class.
+
+The public entry points (``create``, ``open_array``, ``group``, ``open_group``, ``Array(...)``,
+``Group(...)``) turn the user's arguments into two frozen records once:
+
+* :class:`Location`: the normalised store, the path inside it and the optional chunk store;
+* :class:`Options`: how the returned object behaves (read-only, locks, caching, ...), which is
+  never written to the store.
+
+Everything below the entry points takes these records, so a store argument is normalised once
+per call, and a group hands its members a location and options instead of a list of keywords.
+:class:`Node` is the base of :class:`zarrkit.core.Array` and :class:`zarrkit.hierarchy.Group`
+(h5py's ``HLObject`` plays this part): names, stores, attributes and the read-only check.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from .attrs import Attributes
+from .errors import ReadOnlyError
+from .formats.v2 import ATTRS_KEY
+from .storage.base import Store, normalize_storage_path, prefix_of
+
+__all__ = ["Location", "Options", "Node", "check_zarr_version"]
+
+
+def check_zarr_version(zarr_version: int | None) -> None:
+    """zarrkit reads and writes Zarr v2 only: ``zarr_version`` must be None or 2."""
+    if zarr_version not in (None, 2):
+        raise ValueError(f"zarrkit reads and writes Zarr v2 only, got zarr_version={zarr_version}")
+
+
+@dataclass(frozen=True)
+class Location:
+    """A node's place: a normalised store, the path in it, and an optional chunk store.
+
+    >>> loc = Location.of({}, path='/foo//bar/')
+    >>> loc.path, loc.prefix, type(loc.store).__name__
+    ('foo/bar', 'foo/bar/', 'KVStore')
+    """
+
+    store: Store
+    path: str = ""
+    chunk_store: Store | None = None
+
+    @classmethod
+    def of(
+        cls,
+        store: Any,
+        path: str | None = None,
+        chunk_store: Any = None,
+        *,
+        mode: str = "a",
+        storage_options: dict | None = None,
+        new_store: type | None = None,
+    ) -> Location:
+        """Normalise what a user passes: a store, any mapping, a path or URL, or None.
+
+        ``None`` becomes a new ``new_store()`` (an in-memory ``KVStore`` by default).
+        """
+        from . import storage
+
+        if store is None and new_store is not None:
+            store = new_store()
+        norm = storage.normalize_store_arg(store, mode=mode, storage_options=storage_options)
+        chunks = (
+            None
+            if chunk_store is None
+            else storage.normalize_store_arg(
+                chunk_store, mode=mode, storage_options=storage_options
+            )
+        )
+        return cls(norm, normalize_storage_path(path), chunks)
+
+    @property
+    def prefix(self) -> str:
+        """The path as a key prefix (``'foo/'``; ``''`` at the root)."""
+        return prefix_of(self.path)
+
+    def at(self, path: str) -> Location:
+        """The same stores, another (already normalised) path."""
+        return dataclasses.replace(self, path=path)
+
+
+@dataclass(frozen=True)
+class Options:
+    """How an Array or Group object behaves; nothing of it is stored."""
+
+    read_only: bool = False
+    synchronizer: Any = None
+    cache_metadata: bool = True
+    cache_attrs: bool = True
+    partial_decompress: bool = False
+    write_empty_chunks: bool = True
+    strict_missing: bool = False
+
+
+class Node:
+    """Base of :class:`~zarrkit.core.Array` and :class:`~zarrkit.hierarchy.Group`."""
+
+    #: the Zarr format version (zarr 2 code checks ``x._version == 2``)
+    _version = 2
+    _kind = "node"
+
+    _store: Store
+    _chunk_store: Store | None
+    _path: str
+    _key_prefix: str
+    _read_only: bool
+    _synchronizer: Any
+    _cache_attrs: bool
+    _attrs: Attributes
+
+    def _setup(self, loc: Location, opts: Options) -> None:
+        """Take the location and the options (no store access)."""
+        self._store = loc.store
+        self._chunk_store = loc.chunk_store
+        self._path = loc.path
+        self._key_prefix = loc.prefix
+        self._read_only = bool(opts.read_only)
+        self._synchronizer = opts.synchronizer
+        self._cache_attrs = opts.cache_attrs
+        self._attrs = Attributes(
+            self._store,
+            key=self._key_prefix + ATTRS_KEY,
+            read_only=self._read_only,
+            cache=opts.cache_attrs,
+            synchronizer=opts.synchronizer,
+        )
+
+    @property
+    def _location(self) -> Location:
+        return Location(self._store, self._path, self._chunk_store)
+
+    @property
+    def store(self) -> Store:
+        """The store holding the metadata."""
+        return self._store
+
+    @property
+    def chunk_store(self) -> Store:
+        """The store holding the chunks (``store`` unless a separate one was given)."""
+        return self._store if self._chunk_store is None else self._chunk_store
+
+    @property
+    def path(self) -> str:
+        """Path within the store (``''`` at the root)."""
+        return self._path
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
+    @property
+    def synchronizer(self) -> Any:
+        return self._synchronizer
+
+    @property
+    def attrs(self) -> Attributes:
+        """User attributes, stored in ``.zattrs``."""
+        return self._attrs
+
+    def _check_writable(self) -> None:
+        if self._read_only:
+            raise ReadOnlyError(self._kind)

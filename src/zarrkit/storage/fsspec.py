@@ -1,0 +1,317 @@
+"""A store over any `fsspec <https://filesystem-spec.readthedocs.io>`_ file system.
+
+``FSStore('s3://bucket/data.zarr')``, ``FSStore('memory://')``, chained URLs such as
+``'simplecache::s3://...'`` or an existing file system object (``fs=``). Batches go to
+fsspec's batched calls (``fs.cat`` of a list, ``fs.pipe`` of a dict, ``fs.rm`` of a list),
+which concurrent file systems (s3fs, gcsfs, http) run as concurrent requests.
+
+Missing means missing: only a not-found error (``FileNotFoundError``, ``KeyError``, or the
+``missing_exceptions`` you pass) reads as an absent key. Any other error on a read --
+permissions, timeouts, a network failure -- raises, naming the store and the key, so it can
+never come back as fill values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from .base import Store, normalize_storage_path, read_error
+
+__all__ = ["FSStore"]
+
+# not-found errors, on top of the ones a user passes as ``missing_exceptions``
+_NOT_FOUND: tuple[type[BaseException], ...] = (
+    FileNotFoundError,
+    IsADirectoryError,
+    NotADirectoryError,
+    KeyError,
+)
+_GLOB_CHARS = ("*", "?", "[")
+
+
+def _import_fsspec() -> Any:
+    try:
+        import fsspec
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "FSStore needs fsspec; install it with: pip install 'zarrkit[fsspec]'"
+        ) from e
+    return fsspec
+
+
+def _to_bytes(value: Any) -> bytes:
+    """``value`` as bytes; anything without the buffer protocol is a ``TypeError``."""
+    if isinstance(value, bytes):
+        return value
+    try:
+        view = memoryview(value)
+    except TypeError:
+        raise TypeError(
+            f"store values must be bytes-like (buffer protocol), not {type(value).__name__}"
+        ) from None
+    return view.tobytes()
+
+
+class FSStore(Store):
+    """Keys as files of an fsspec file system below ``url``.
+
+    Parameters follow zarr 2's ``FSStore``: ``mode='r'`` makes the store read-only;
+    ``dimension_separator`` (or its older name ``key_separator``) sets the chunk key
+    separator of arrays created here -- an existing array always uses its own, and keys
+    are never rewritten; ``normalize_keys`` lower-cases keys; ``fs`` is an existing file
+    system (then ``url`` is a path in it and no ``storage_options`` may be given);
+    ``check``/``create`` test for write access / create the root; ``missing_exceptions``
+    adds exception classes that mean "not found"; other keywords go to the file system.
+
+    ``exceptions`` is accepted for zarr 2 compatibility only: unlike zarr 2, zarrkit never
+    turns errors other than not-found into missing keys.
+
+    >>> store = FSStore('memory://doc-example')
+    >>> store['a/.zgroup'] = b'{}'
+    >>> store.listdir('a')
+    ['.zgroup']
+    >>> store.clear()
+    """
+
+    def __init__(
+        self,
+        url: str,
+        normalize_keys: bool = False,
+        key_separator: str | None = None,
+        mode: str = "w",
+        exceptions: tuple[type[BaseException], ...] = (KeyError, PermissionError, IOError),
+        dimension_separator: str | None = None,
+        fs: Any = None,
+        check: bool = False,
+        create: bool = False,
+        missing_exceptions: tuple[type[BaseException], ...] | None = None,
+        **storage_options: Any,
+    ) -> None:
+        fsspec = _import_fsspec()
+        url = str(url)
+        mapper_options: dict[str, Any] = {"check": check, "create": create}
+        if missing_exceptions is not None:
+            mapper_options["missing_exceptions"] = tuple(missing_exceptions)
+        if fs is None:
+            protocol, _ = fsspec.core.split_protocol(url)
+            if protocol in (None, "file"):
+                storage_options.setdefault("auto_mkdir", True)  # create folders on write
+            self.map = fsspec.get_mapper(url, **mapper_options, **storage_options)
+        else:
+            if storage_options:
+                raise ValueError("Cannot specify both fs and storage_options")
+            self.map = fs.get_mapper(fs._strip_protocol(url), **mapper_options)
+        self.fs = self.map.fs
+        self.path = self.map.root
+        self.url = url
+        self.normalize_keys = normalize_keys
+        self.mode = mode
+        self._read_only = mode == "r"
+        self.exceptions = exceptions
+        self.missing_exceptions = missing_exceptions
+        self._missing = _NOT_FOUND + tuple(missing_exceptions or ())
+        if dimension_separator is None:
+            dimension_separator = key_separator
+        if dimension_separator not in (None, ".", "/"):
+            raise ValueError(f"dimension_separator must be '.' or '/', not {dimension_separator!r}")
+        self._dimension_separator = dimension_separator
+        self.key_separator = dimension_separator or "."
+
+    # -- keys and paths ------------------------------------------------------------------
+    def _normalize_key(self, key: str) -> str:
+        key = normalize_storage_path(key)
+        return key.lower() if self.normalize_keys else key
+
+    def _full(self, key: str) -> str:
+        """The file system path of ``key`` (already normalised)."""
+        return self.map._key_to_str(key) if key else self.map.root
+
+    def dir_path(self, path: str | None = None) -> str:
+        """The file system path of the hierarchy path ``path``."""
+        return self._full(self._normalize_key(path or ""))
+
+    # -- mapping -------------------------------------------------------------------------
+    def __getitem__(self, key: str) -> bytes:
+        path = self._full(self._normalize_key(key))
+        try:
+            return self.fs.cat_file(path)
+        except self._missing:
+            raise KeyError(key) from None
+        except Exception as e:
+            raise read_error(self, key, e) from e
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._check_writable()
+        data = _to_bytes(value)
+        path = self._full(self._normalize_key(key))
+        try:
+            if self.fs.isdir(path):
+                self.fs.rm(path, recursive=True)  # a key replaces a 'directory' of keys
+            self.fs.mkdirs(self.fs._parent(path), exist_ok=True)
+            self.fs.pipe_file(path, data)
+        except (NotADirectoryError, FileExistsError) as e:
+            raise KeyError(f"{key!r}: a parent of it is a key in {self!r} ({e})") from None
+        self.fs.invalidate_cache(self.fs._parent(path))
+
+    def __delitem__(self, key: str) -> None:
+        self._check_writable()
+        path = self._full(self._normalize_key(key))
+        try:
+            if self.fs.isdir(path):
+                self.fs.rm(path, recursive=True)
+            else:
+                self.fs.rm(path)
+        except self._missing:
+            raise KeyError(key) from None
+        self.fs.invalidate_cache(self.fs._parent(path))
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        try:
+            path = self._full(self._normalize_key(key))
+        except ValueError:
+            return False
+        return self.fs.isfile(path)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys_under(""))
+
+    def __len__(self) -> int:
+        return len(self.keys_under(""))
+
+    # -- batches -------------------------------------------------------------------------
+    def getitems(self, keys: Iterable[str], *, contexts: Any = None) -> dict[str, bytes]:
+        """Values of the present keys, fetched with one ``fs.cat`` call.
+
+        A not-found key is left out; any other error raises, naming the key.
+        """
+        pairs = [(k, self._full(self._normalize_key(k))) for k in keys]
+        if not pairs:
+            return {}
+        plain = sorted({p for _, p in pairs if not any(c in p for c in _GLOB_CHARS)})
+        found: dict[str, Any] = self.fs.cat(plain, on_error="return") if plain else {}
+        out = {}
+        for key, path in pairs:
+            if path in found:
+                value = found[path]
+            else:  # glob characters in the key: fetch it alone, never as a pattern
+                try:
+                    value = self.fs.cat_file(path)
+                except Exception as e:
+                    value = e
+            if isinstance(value, BaseException):
+                if isinstance(value, self._missing):
+                    continue
+                raise read_error(self, key, value) from value
+            out[key] = value
+        return out
+
+    def setitems(self, values: Mapping[str, Any]) -> None:
+        """Store several values with one ``fs.pipe`` call."""
+        self._check_writable()
+        data = {self._full(self._normalize_key(k)): _to_bytes(v) for k, v in values.items()}
+        if not data:
+            return
+        try:
+            self.fs.pipe(data)
+        except FileNotFoundError:
+            # a file system that does not create folders on write (local without auto_mkdir)
+            for parent in {self.fs._parent(p) for p in data}:
+                self.fs.mkdirs(parent, exist_ok=True)
+            self.fs.pipe(data)
+
+    def delitems(self, keys: Iterable[str]) -> None:
+        """Delete several keys with one ``fs.rm`` call; absent keys are ignored."""
+        self._check_writable()
+        paths = sorted({self._full(self._normalize_key(k)) for k in keys})
+        if not paths:
+            return
+        try:
+            self.fs.rm(paths)
+        except self._missing:
+            # some were absent: the batch may have stopped there, so go key by key
+            for path in paths:
+                try:
+                    self.fs.rm(path)
+                except self._missing:
+                    pass
+        for parent in {self.fs._parent(p) for p in paths}:
+            self.fs.invalidate_cache(parent)
+
+    # -- hierarchy -----------------------------------------------------------------------
+    def listdir(self, path: str = "") -> list[str]:
+        folder = self.dir_path(path)
+        try:
+            entries = self.fs.ls(folder, detail=True)
+        except self._missing:
+            return []
+        names = set()
+        for entry in entries:
+            name = entry["name"].rstrip("/")
+            if name == folder.rstrip("/"):  # ls of a file lists the file itself
+                continue
+            names.add(name.rsplit("/", 1)[-1])
+        return sorted(names)
+
+    def keys_under(self, path: str = "") -> list[str]:
+        base = self.dir_path(path).rstrip("/")
+        try:
+            found = self.fs.find(base)
+        except self._missing:
+            return []
+        # find() of a key lists the key itself: keep only what lies below the folder
+        return sorted(p[len(base) :].lstrip("/") for p in found if p.startswith(base + "/"))
+
+    def rmdir(self, path: str = "") -> None:
+        self._check_writable()
+        folder = self.dir_path(path)
+        if self.fs.isdir(folder):
+            self.fs.rm(folder, recursive=True)
+            self.fs.invalidate_cache(folder)
+
+    def getsize(self, path: str = "") -> int:
+        """Bytes of the key ``path``, or of the keys directly in the folder ``path``."""
+        target = self.dir_path(path)
+        try:
+            info = self.fs.info(target)
+        except self._missing:
+            return 0
+        if info.get("type") != "directory":
+            return int(info.get("size") or 0)
+        return sum(
+            int(e.get("size") or 0)
+            for e in self.fs.ls(target, detail=True)
+            if e.get("type") != "directory"
+        )
+
+    def size_below(self, path: str = "") -> int:
+        """Bytes of the key ``path`` or of every key below it, from one listing (no reads)."""
+        target = self.dir_path(path)
+        try:
+            info = self.fs.info(target)
+        except self._missing:
+            return 0
+        if info.get("type") != "directory":
+            return int(info.get("size") or 0)
+        found = self.fs.find(target, detail=True)
+        return sum(int(e.get("size") or 0) for e in found.values() if e.get("type") != "directory")
+
+    def clear(self) -> None:
+        self._check_writable()
+        self.rmdir("")
+
+    # -- identity ------------------------------------------------------------------------
+    def __eq__(self, other: object) -> bool:
+        return (
+            type(self) is type(other)
+            and self.fs == other.fs  # type: ignore[attr-defined]
+            and self.path == other.path  # type: ignore[attr-defined]
+            and self.mode == other.mode  # type: ignore[attr-defined]
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
