@@ -294,13 +294,14 @@ class KVStore(Store):
     _ADAPTERS = ("_getitems", "_setitems", "_delitems", "_len", "_close")
 
     def __init__(self, mutablemapping: Any = None) -> None:
-        self._mutable_mapping = {} if mutablemapping is None else mutablemapping
+        self._mutable_mapping: Any = {} if mutablemapping is None else mutablemapping
         self._choose_adapters()
 
     def _choose_adapters(self) -> None:
         """Pick, once, how batches, ``len`` and ``close`` reach the wrapped mapping."""
         inner = self._mutable_mapping
-        cls = type(inner)
+        cls: Any = type(inner)
+        self._getitems: Callable[..., dict[str, Any]]
         if isinstance(inner, Store):
             self._getitems = inner.getitems
         elif _is_fsspec_map(inner):

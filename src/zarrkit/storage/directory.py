@@ -276,7 +276,7 @@ class NestedDirectoryStore(DirectoryStore):
         if ".zarray" not in names:
             return names
         folder = os.path.join(self.path, *self._path_of(path).split("/"))
-        out = []
+        out: list[str] = []
         for name in names:
             sub = os.path.join(folder, name)
             if name.isdigit() and os.path.isdir(sub):
