@@ -116,7 +116,7 @@ def test_properties_of_an_array_in_a_hierarchy(tmp_path: Any) -> None:
     store["foo/bar/notes.txt"] = b"hello"
     store["foo/other/0.0.0"] = b"x"
     assert z.nchunks_initialized == 2
-    assert z.nbytes_stored == store.getsize("foo/bar")
+    assert z.nbytes_stored == store.size_below("foo/bar")
 
 
 def test_nchunks_initialized_with_nested_keys(tmp_path: Any) -> None:

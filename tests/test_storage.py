@@ -143,13 +143,24 @@ def test_rmdir(new_store: Factory) -> None:
 
 
 def test_getsize(new_store: Factory) -> None:
+    """zarr 2's rule: a key's size, or the sizes of the keys directly below a path."""
     s = filled(new_store)
     assert s.getsize("a/0.1") == len(b"chunk-01!")
-    assert s.getsize("a") == sum(len(v) for v in (b"{}", b"chunk-00", b"chunk-01!", b"deep"))
+    assert s.getsize("a") == sum(len(v) for v in (b"{}", b"chunk-00", b"chunk-01!"))
     assert s.getsize("a/b") == 4
-    assert s.getsize() == sum(len(as_bytes(s[k])) for k in KEYS)
+    assert s.getsize() == len(b"t")
     assert s.getsize("missing") == 0
+    assert s.getsize("a/b/c/d") == 0
     assert zarrkit.storage.getsize(s, "ab") == len(b"not below a")
+
+
+def test_size_below(new_store: Factory) -> None:
+    """Every depth: what an array or group takes in the store."""
+    s = filled(new_store)
+    assert s.size_below("a") == sum(len(v) for v in (b"{}", b"chunk-00", b"chunk-01!", b"deep"))
+    assert s.size_below("a/0.1") == len(b"chunk-01!")
+    assert s.size_below() == sum(len(as_bytes(s[k])) for k in KEYS)
+    assert s.size_below("missing") == 0
 
 
 def test_rename(new_store: Factory) -> None:
@@ -205,7 +216,7 @@ def test_array_on_every_store(new_store: Factory) -> None:
     z = zarrkit.array(data, chunks=(4, 3), store=s, path="grp/arr")
     np.testing.assert_array_equal(zarrkit.Array(s, path="grp/arr")[...], data)
     assert z.nchunks_initialized == 8
-    assert s.getsize("grp/arr") == z.nbytes_stored
+    assert s.size_below("grp/arr") == z.nbytes_stored
     assert "grp/.zgroup" in s
 
 

@@ -35,6 +35,7 @@ from test_storage import (  # noqa: F401
     test_rmdir,
     test_set_accepts_buffers,
     test_setitems_and_delitems,
+    test_size_below,
 )
 from zarrkit.errors import ReadOnlyError
 from zarrkit.storage import DBMStore, LMDBStore, LRUStoreCache, MemoryStore, SQLiteStore

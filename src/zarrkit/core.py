@@ -284,9 +284,10 @@ class Array(Node):
     @property
     def nbytes_stored(self) -> int:
         """Bytes in the store for this array: metadata, attributes and chunks."""
-        n = self._store.getsize(self._path)
-        if self._chunk_store is not None:
-            n += self._chunk_store.getsize(self._path)
+        n = self._store.size_below(self._path)
+        if self._chunk_store is not None and n >= 0:
+            chunks = self._chunk_store.size_below(self._path)
+            n = -1 if chunks < 0 else n + chunks
         return n
 
     @property

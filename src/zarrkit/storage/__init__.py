@@ -14,6 +14,8 @@ compressor of arrays created without one::
 from __future__ import annotations
 
 import os
+import warnings
+from collections.abc import MutableMapping
 from typing import Any
 
 from numcodecs import Blosc
@@ -32,9 +34,10 @@ from .dbm import DBMStore
 from .directory import DirectoryStore, NestedDirectoryStore
 from .fsspec import FSStore
 from .lmdb import LMDBStore
-from .memory import MemoryStore
+from .memory import DictStore, MemoryStore
 from .n5 import N5FSStore, N5Store
 from .sqlite import SQLiteStore
+from .temp import TempStore, atexit_rmglob, atexit_rmtree
 from .zip import ZipStore
 
 __all__ = [
@@ -42,6 +45,8 @@ __all__ = [
     "BaseStore",
     "KVStore",
     "MemoryStore",
+    "DictStore",
+    "TempStore",
     "DirectoryStore",
     "NestedDirectoryStore",
     "FSStore",
@@ -62,7 +67,19 @@ __all__ = [
     "listdir",
     "rmdir",
     "getsize",
+    "rename",
+    "array_meta_key",
+    "group_meta_key",
+    "attrs_key",
+    "atexit_rmtree",
+    "atexit_rmglob",
+    "migrate_1to2",
 ]
+
+#: zarr 2's names of the metadata keys
+array_meta_key = ".zarray"
+group_meta_key = ".zgroup"
+attrs_key = ".zattrs"
 
 BaseStore = Store
 
@@ -73,8 +90,10 @@ for _cls in (
     Store,
     KVStore,
     MemoryStore,
+    DictStore,
     DirectoryStore,
     NestedDirectoryStore,
+    TempStore,
     FSStore,
     ZipStore,
     SQLiteStore,
@@ -86,9 +105,17 @@ for _cls in (
     _cls.__module__ = __name__
 
 
-def normalize_store_arg(store: Any, mode: str = "a", storage_options: dict | None = None) -> Store:
+def normalize_store_arg(
+    store: Any,
+    mode: str = "a",
+    storage_options: dict | None = None,
+    *,
+    zarr_version: int | None = None,
+) -> Store:
     """A store from what users pass: None (a new in-memory store), a path, a URL (an
     :class:`FSStore`, with ``storage_options``), or a mapping."""
+    if zarr_version not in (None, 2):
+        raise ValueError(f"zarrkit stores Zarr v2 only, not zarr_version={zarr_version!r}")
     if store is None:
         return KVStore(dict())
     if isinstance(store, os.PathLike):
@@ -113,16 +140,41 @@ def normalize_store_arg(store: Any, mode: str = "a", storage_options: dict | Non
     return as_store(store)
 
 
+def _adapted(store: Any, function: str) -> Store:
+    """``store`` for a module-level function; zarr 2 warned about mappings without ``listdir``."""
+    if isinstance(store, Store):
+        return store
+    if function == "listdir":
+        warnings.warn(
+            f"Store {store!r} has no `listdir` method; from zarr 2.9 on, stores are expected "
+            "to inherit from `Store`",
+            UserWarning,
+            stacklevel=3,
+        )
+    return as_store(store)
+
+
 def listdir(store: Any, path: str = "") -> list[str]:
-    return as_store(store).listdir(path)
+    """Names directly below ``path`` in ``store``."""
+    return _adapted(store, "listdir").listdir(path)
 
 
 def rmdir(store: Any, path: str = "") -> None:
-    as_store(store).rmdir(path)
+    """Delete everything below ``path`` in ``store``."""
+    _adapted(store, "rmdir").rmdir(path)
+
+
+def rename(store: Any, src_path: str, dst_path: str) -> None:
+    """Move everything below ``src_path`` to ``dst_path`` in ``store``."""
+    _adapted(store, "rename").rename(src_path, dst_path)
 
 
 def getsize(store: Any, path: str = "") -> int:
-    return as_store(store).getsize(path)
+    """Bytes at ``path`` (zarr 2's rule, see :meth:`Store.getsize`); -1 when ``store`` is not
+    a mapping or holds values of unknown size."""
+    if not isinstance(store, (Store, MutableMapping)):
+        return -1
+    return _adapted(store, "getsize").getsize(path)
 
 
 def __getattr__(name: str) -> Any:
@@ -130,4 +182,8 @@ def __getattr__(name: str) -> Any:
         from .. import creation
 
         return getattr(creation, name)
+    if name == "migrate_1to2":
+        from .. import meta_v1
+
+        return meta_v1.migrate_1to2
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

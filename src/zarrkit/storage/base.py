@@ -2,14 +2,24 @@
 
 A store is a ``MutableMapping[str, bytes]``. Backends implement the single-key methods;
 the batched ``getitems`` / ``setitems`` / ``delitems`` are written once here (one call per
-key) and overridden only where a backend can do better. Any other ``MutableMapping`` (a dict,
-an fsspec ``FSMap``) is adapted by :func:`as_store`, keeping its own batch methods.
+key) and overridden only where a backend can do better. Any other mapping (a dict, an fsspec
+``FSMap``, an object with the five mapping methods zarr 2 asked for) is adapted by
+:func:`as_store`, keeping its own batch methods.
+
+``getitems(keys, *, contexts=None)`` may be called with or without ``contexts``, whatever the
+store's own signature (zarr 2.18 stores require it, older ones lack it): ``Store`` adapts each
+subclass's method once, when the class is made.
+
+``getsize(path)`` follows zarr 2 (a key's size, or the sizes of the keys directly below
+``path``); ``size_below(path)`` counts every depth and is what ``Array.nbytes_stored`` uses.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import sys
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 from ..errors import ReadOnlyError
@@ -64,6 +74,46 @@ class Store(MutableMapping):
     _dimension_separator: str | None = None
     #: the Zarr format version the store holds (zarr 2 code checks ``store._store_version``)
     _store_version = 2
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Give every subclass's own ``getitems`` the protocol's signature, once, here.
+
+        Stores written for zarr 2 declare ``getitems(keys, *, contexts)`` with ``contexts``
+        required, older ones have no ``contexts`` at all; callers of this protocol may always
+        pass it, or leave it out.
+        """
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("getitems")
+        if own is not None:
+            cls.getitems = _with_optional_contexts(own)  # type: ignore[method-assign]
+
+    @classmethod
+    def _ensure_store(cls, store: Any) -> Store:
+        """``store`` as a :class:`Store` (zarr 2's name): ours as they are; a mapping, or an
+        object with ``__getitem__``/``__setitem__``/``__delitem__``/``__contains__``/``keys``,
+        wrapped in a :class:`KVStore`. Anything else (``None`` included) is a ``ValueError``.
+        """
+        if isinstance(store, Store):
+            if store._store_version != 2:
+                raise ValueError(f"a Zarr v{store._store_version} store cannot hold Zarr v2 data")
+            return store
+        if store is not None and (
+            isinstance(store, MutableMapping) or all(hasattr(store, m) for m in _MAPPING_METHODS)
+        ):
+            return KVStore(store)
+        raise ValueError(
+            "a store must be a zarrkit Store, a MutableMapping (dict-like) or an object with "
+            f"{', '.join(_MAPPING_METHODS)}, not {type(store).__name__}"
+        )
+
+    @property
+    def _metadata_class(self) -> Any:
+        """zarr 2's codec of metadata documents as dicts (``zarrkit.meta.Metadata2``)."""
+        # a zarr 2 compatibility name; the codec lives above the stores, so it is looked up
+        # when asked for
+        from ..meta import Metadata2
+
+        return Metadata2
 
     # -- capabilities ------------------------------------------------------------------
     @property
@@ -132,13 +182,24 @@ class Store(MutableMapping):
         self.delitems([k for k in list(self.keys()) if k.startswith(prefix)])
 
     def getsize(self, path: str = "") -> int:
-        """Bytes stored at ``path`` (a key) or below it (a 'directory')."""
+        """Bytes of the key ``path``, or of the keys directly below it (zarr 2's rule: keys in
+        deeper 'directories' are not counted); 0 if nothing is there, -1 if a value has no
+        byte size. :meth:`size_below` counts every depth."""
         path = normalize_storage_path(path)
         if path and path in self:
             return _size_of(self[path])
         prefix = prefix_of(path)
-        keys = [k for k in self.keys() if k.startswith(prefix)]
-        return sum(_size_of(v) for v in self.getitems(keys).values())
+        keys = [k for k in self.keys() if k.startswith(prefix) and "/" not in k[len(prefix) :]]
+        return _total(self.getitems(keys).values())
+
+    def size_below(self, path: str = "") -> int:
+        """Bytes of the key ``path`` or of every key below it, at any depth (-1 if a value
+        has no byte size): what an array or group at ``path`` takes in the store."""
+        path = normalize_storage_path(path)
+        if path and path in self:
+            return _size_of(self[path])
+        prefix = prefix_of(path)
+        return _total(self.getitems([k for k in self.keys() if k.startswith(prefix)]).values())
 
     def rename(self, src_path: str, dst_path: str) -> None:
         """Move everything below ``src_path`` to ``dst_path``."""
@@ -169,16 +230,60 @@ class Store(MutableMapping):
 
 
 def _size_of(v: Any) -> int:
+    """Byte size of a stored value; -1 for a value that is not a buffer."""
     if isinstance(v, (bytes, bytearray)):
         return len(v)
     try:
         return memoryview(v).nbytes
     except TypeError:
-        return 0
+        return -1
+
+
+def _total(values: Iterable[Any]) -> int:
+    """Sum of :func:`_size_of`; -1 as soon as one value has no size."""
+    total = 0
+    for v in values:
+        n = _size_of(v)
+        if n < 0:
+            return -1
+        total += n
+    return total
+
+
+_MAPPING_METHODS = ("__getitem__", "__setitem__", "__delitem__", "__contains__", "keys")
+
+
+def _with_optional_contexts(getitems: Callable) -> Callable:
+    """``getitems`` callable as ``getitems(keys)`` and ``getitems(keys, contexts=...)``."""
+    try:
+        params = inspect.signature(getitems).parameters
+    except (TypeError, ValueError):
+        return getitems
+    p = params.get("contexts")
+    if p is not None and p.default is inspect.Parameter.empty:
+
+        @functools.wraps(getitems)
+        def getitems_contexts(self: Any, keys: Any, *, contexts: Any = None) -> Any:
+            return getitems(self, keys, contexts={} if contexts is None else contexts)
+
+        return getitems_contexts
+    if p is None and not any(q.kind is inspect.Parameter.VAR_KEYWORD for q in params.values()):
+
+        @functools.wraps(getitems)
+        def getitems_no_contexts(self: Any, keys: Any, *, contexts: Any = None) -> Any:
+            return getitems(self, keys)
+
+        return getitems_no_contexts
+    return getitems
 
 
 class KVStore(Store):
-    """Wrap any ``MutableMapping`` as a store.
+    """Wrap a mapping as a store: a ``MutableMapping``, or any object with ``__getitem__``,
+    ``__setitem__``, ``__delitem__``, ``__contains__`` and ``keys``.
+
+    How batches reach the mapping is decided once, here: its own ``getitems`` /
+    ``setitems`` / ``delitems`` when it has them (zarr 2 stores, fsspec's ``FSMap``), one
+    call per key otherwise.
 
     >>> s = KVStore(dict())
     >>> s['a'] = b'1'
@@ -186,8 +291,47 @@ class KVStore(Store):
     {'a': b'1'}
     """
 
-    def __init__(self, mutablemapping: MutableMapping | None = None) -> None:
-        self._mutable_mapping = {} if mutablemapping is None else mutablemapping
+    _ADAPTERS = ("_getitems", "_setitems", "_delitems", "_len", "_close")
+
+    def __init__(self, mutablemapping: Any = None) -> None:
+        self._mutable_mapping: Any = {} if mutablemapping is None else mutablemapping
+        self._choose_adapters()
+
+    def _choose_adapters(self) -> None:
+        """Pick, once, how batches, ``len`` and ``close`` reach the wrapped mapping."""
+        inner = self._mutable_mapping
+        cls: Any = type(inner)
+        self._getitems: Callable[..., dict[str, Any]]
+        if isinstance(inner, Store):
+            self._getitems = inner.getitems
+        elif _is_fsspec_map(inner):
+            self._getitems = self._getitems_fsmap
+        elif getattr(cls, "getitems", None) is not None:
+            own = _with_optional_contexts(cls.getitems).__get__(inner)
+            self._getitems = lambda keys, contexts=None: dict(own(list(keys), contexts=contexts))
+        else:
+            self._getitems = self._getitems_one_by_one
+        has = {m: getattr(cls, m, None) is not None for m in ("setitems", "close")}
+        self._setitems = inner.setitems if has["setitems"] else self._set_each
+        # only our protocol promises that absent keys are ignored (fsspec's raises for them)
+        self._delitems = inner.delitems if isinstance(inner, Store) else self._del_each
+        self._close = inner.close if has["close"] else (lambda: None)
+        if hasattr(cls, "__len__"):
+            self._len = lambda: len(inner)
+        else:
+            self._len = lambda: len(list(inner.keys()))
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k not in self._ADAPTERS}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._choose_adapters()
+
+    @property
+    def map(self) -> Any:
+        """The wrapped mapping."""
+        return self._mutable_mapping
 
     def __getitem__(self, key: str) -> Any:
         return self._mutable_mapping[key]
@@ -201,50 +345,64 @@ class KVStore(Store):
     def __contains__(self, key: object) -> bool:
         return key in self._mutable_mapping
 
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._mutable_mapping.get(key, default)
-
     def getitems(self, keys: Iterable[str], *, contexts: Any = None) -> dict[str, Any]:
+        return self._getitems(keys, contexts=contexts)
+
+    def _getitems_fsmap(self, keys: Iterable[str], contexts: Any = None) -> dict[str, Any]:
+        """An fsspec FSMap: one concurrent request for the batch. Its not-found errors come
+        back as KeyError; any other error raises (never omitted as missing)."""
+        try:
+            found = self._mutable_mapping.getitems(list(keys), on_error="return")
+        except KeyError:
+            return {}
+        out = {}
+        for k, v in found.items():
+            if isinstance(v, KeyError):
+                continue
+            if isinstance(v, BaseException):
+                raise read_error(self, k, v) from v
+            out[k] = v
+        return out
+
+    def _getitems_one_by_one(self, keys: Iterable[str], contexts: Any = None) -> dict[str, Any]:
         inner = self._mutable_mapping
-        if isinstance(inner, Store):
-            return inner.getitems(keys, contexts=contexts)
-        if _is_fsspec_map(inner):
-            # an fsspec FSMap: one concurrent request for the batch. Its not-found errors
-            # come back as KeyError; any other error raises (never omitted as missing)
-            try:
-                found = inner.getitems(list(keys), on_error="return")
-            except KeyError:
-                return {}
-            out = {}
-            for k, v in found.items():
-                if isinstance(v, KeyError):
-                    continue
-                if isinstance(v, BaseException):
-                    raise read_error(self, k, v) from v
-                out[k] = v
-            return out
-        if getattr(type(inner), "getitems", None) is not None:
-            # a store of the zarr 2 protocol: getitems(keys, *, contexts), absent keys left out
-            return dict(inner.getitems(list(keys), contexts={} if contexts is None else contexts))
         out = {}
         for k in keys:
-            v = inner.get(k)
-            if v is not None:
-                out[k] = v
+            try:
+                out[k] = inner[k]
+            except KeyError:
+                pass
         return out
 
     def setitems(self, values: Mapping[str, Any]) -> None:
-        inner = self._mutable_mapping
-        if isinstance(inner, Store) or hasattr(type(inner), "setitems"):
-            inner.setitems(dict(values))
-        else:
-            inner.update(values)
+        self._setitems(dict(values))
+
+    def _set_each(self, values: Mapping[str, Any]) -> None:
+        for k, v in values.items():
+            self._mutable_mapping[k] = v
+
+    def delitems(self, keys: Iterable[str]) -> None:
+        self._delitems(list(keys))
+
+    def _del_each(self, keys: Iterable[str]) -> None:
+        for k in keys:
+            try:
+                del self._mutable_mapping[k]
+            except KeyError:
+                pass
+
+    def keys(self) -> Any:
+        return self._mutable_mapping.keys()
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._mutable_mapping)
+        return iter(self._mutable_mapping.keys())
 
     def __len__(self) -> int:
-        return len(self._mutable_mapping)
+        return self._len()
+
+    def close(self) -> None:
+        """Close the wrapped mapping if it can be closed."""
+        self._close()
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, KVStore) and self._mutable_mapping == other._mutable_mapping
@@ -272,13 +430,7 @@ def _is_fsspec_map(obj: Any) -> bool:
 
 def as_store(store: Any) -> Store:
     """Return ``store`` as a :class:`Store`: ours as they are, other mappings wrapped."""
-    if isinstance(store, Store):
-        return store
-    if isinstance(store, MutableMapping):
-        return KVStore(store)
-    raise TypeError(
-        f"a store must be a MutableMapping (dict-like) or a path, not {type(store).__name__}"
-    )
+    return Store._ensure_store(store)
 
 
 def contains_array(store: Any, path: str = "") -> bool:

@@ -7,7 +7,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from .base import Store, _size_of, as_store, normalize_storage_path, prefix_of
+from .base import Store, as_store, normalize_storage_path, prefix_of
+from .base import _size_of as _stored_size
+
+
+def _size_of(value: Any) -> int:
+    """What a cached value counts against ``max_size`` (0 for a value that is no buffer)."""
+    return max(_stored_size(value), 0)
 
 
 class LRUStoreCache(Store):
@@ -192,8 +198,6 @@ class LRUStoreCache(Store):
                 return True
             if key in self._contains:
                 return self._contains[key]
-            if self._keys is not None:
-                return key in self._keys
             generation = self._generation
         present = key in self._store
         with self._lock:
@@ -239,12 +243,18 @@ class LRUStoreCache(Store):
     def getsize(self, path: str = "") -> int:
         return self._store.getsize(path)
 
+    def size_below(self, path: str = "") -> int:
+        return self._store.size_below(path)
+
     # -- writes --------------------------------------------------------------------------
     def __setitem__(self, key: str, value: Any) -> None:
         self.setitems({key: value})
 
     def setitems(self, values: Mapping[str, Any]) -> None:
         values = dict(values)
+        for k, v in values.items():
+            if _stored_size(v) < 0:
+                raise TypeError(f"value of {k!r} is not bytes or a buffer: {type(v).__name__}")
         with self._lock:
             self._begin(values)
         ok = False

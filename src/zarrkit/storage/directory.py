@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from ..pipeline.executor import run_parallel
@@ -42,6 +42,8 @@ class DirectoryStore(Store):
         dimension_separator: str | None = None,
     ) -> None:
         self.path = os.path.abspath(os.fspath(path))
+        if os.path.isfile(self.path):
+            raise ValueError(f"path {self.path!r} is a file, not a directory")
         self.normalize_keys = normalize_keys
         self._dimension_separator = dimension_separator
 
@@ -76,8 +78,16 @@ class DirectoryStore(Store):
     def __setitem__(self, key: str, value: Any) -> None:
         self._check_writable()
         target = self._file(key)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
+        self._make_folder(key, os.path.dirname(target))
         self._write_file(key, target, value)
+
+    @staticmethod
+    def _make_folder(key: str, folder: str) -> None:
+        """Create the folder of ``key``; a file in its way is a ``KeyError``."""
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise KeyError(f"{key!r}: a key is in the way of its folder") from None
 
     def _write_file(self, key: str, target: str, value: Any) -> None:
         """Write through a temporary file and an atomic rename; the folder exists."""
@@ -104,7 +114,7 @@ class DirectoryStore(Store):
             return
         try:
             os.remove(target)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             raise KeyError(key) from None
 
     def __contains__(self, key: object) -> bool:
@@ -114,10 +124,16 @@ class DirectoryStore(Store):
             return False
 
     def __iter__(self) -> Iterator[str]:
-        root = self.path
-        for folder, dirs, files in os.walk(root):
+        return self._keys_fast(self.path)
+
+    @staticmethod
+    def _keys_fast(path: str, walker: Callable = os.walk) -> Iterator[str]:
+        """Every key below the folder ``path`` (zarr 2's name), by walking it with ``walker``
+        (``os.walk`` or a function yielding the same triples)."""
+        root = path.rstrip("/" + os.sep) if path not in ("/", os.sep) else path
+        for folder, dirs, files in walker(path):
             dirs.sort()
-            rel = os.path.relpath(folder, root)
+            rel = os.path.relpath(folder.rstrip("/" + os.sep) or folder, root)
             rel = "" if rel == "." else rel.replace(os.sep, "/") + "/"
             for name in sorted(files):
                 if not name.endswith(_TEMP_SUFFIX):
@@ -142,8 +158,8 @@ class DirectoryStore(Store):
     def setitems(self, values: Mapping[str, Any]) -> None:
         self._check_writable()
         items = [(k, self._file(k), v) for k, v in values.items()]
-        for folder in {os.path.dirname(t) for _, t, _ in items}:
-            os.makedirs(folder, exist_ok=True)
+        for folder, key in {os.path.dirname(t): k for k, t, _ in items}.items():
+            self._make_folder(key, folder)
         run_parallel(lambda item: self._write_file(*item), items)
 
     def delitems(self, keys: Iterable[str]) -> None:
@@ -152,7 +168,7 @@ class DirectoryStore(Store):
         def remove(key: str) -> None:
             try:
                 os.remove(self._file(key))
-            except FileNotFoundError:
+            except (FileNotFoundError, NotADirectoryError):
                 pass
 
         run_parallel(remove, list(keys))
@@ -189,9 +205,25 @@ class DirectoryStore(Store):
             return os.path.getsize(target)
         if not os.path.isdir(target):
             return 0
+        with os.scandir(target) as entries:
+            return sum(
+                e.stat().st_size
+                for e in entries
+                if e.is_file() and not e.name.endswith(_TEMP_SUFFIX)
+            )
+
+    def size_below(self, path: str = "") -> int:
+        path = self._path_of(path)
+        target = os.path.join(self.path, *path.split("/")) if path else self.path
+        if os.path.isfile(target):
+            return os.path.getsize(target)
+        if not os.path.isdir(target):
+            return 0
         total = 0
         for sub, _dirs, files in os.walk(target):
-            total += sum(os.path.getsize(os.path.join(sub, f)) for f in files)
+            total += sum(
+                os.path.getsize(os.path.join(sub, f)) for f in files if not f.endswith(_TEMP_SUFFIX)
+            )
         return total
 
     def rename(self, src_path: str, dst_path: str) -> None:
@@ -236,3 +268,19 @@ class NestedDirectoryStore(DirectoryStore):
         if dimension_separator != "/":
             raise ValueError("NestedDirectoryStore only supports '/' as dimension_separator")
         super().__init__(path, normalize_keys=normalize_keys, dimension_separator="/")
+
+    def listdir(self, path: str = "") -> list[str]:
+        """Names below ``path``; in an array's folder, chunk keys rather than the folders of
+        their first index (zarr 2's listing: ``['.zarray', '0/0', '0/1', ...]``)."""
+        names = super().listdir(path)
+        if ".zarray" not in names:
+            return names
+        folder = os.path.join(self.path, *self._path_of(path).split("/"))
+        out: list[str] = []
+        for name in names:
+            sub = os.path.join(folder, name)
+            if name.isdigit() and os.path.isdir(sub):
+                out.extend(name + "/" + k for k in self._keys_fast(sub))
+            else:
+                out.append(name)
+        return sorted(out)

@@ -286,6 +286,18 @@ class FSStore(Store):
             if e.get("type") != "directory"
         )
 
+    def size_below(self, path: str = "") -> int:
+        """Bytes of the key ``path`` or of every key below it, from one listing (no reads)."""
+        target = self.dir_path(path)
+        try:
+            info = self.fs.info(target)
+        except self._missing:
+            return 0
+        if info.get("type") != "directory":
+            return int(info.get("size") or 0)
+        found = self.fs.find(target, detail=True)
+        return sum(int(e.get("size") or 0) for e in found.values() if e.get("type") != "directory")
+
     def clear(self) -> None:
         self._check_writable()
         self.rmdir("")

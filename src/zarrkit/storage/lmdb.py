@@ -208,13 +208,26 @@ class LMDBStore(Store):
                 txn.delete(key)
 
     def getsize(self, path: str = "") -> int:
+        return self._size(path, deep=False)
+
+    def size_below(self, path: str = "") -> int:
+        return self._size(path, deep=True)
+
+    def _size(self, path: str, deep: bool) -> int:
+        """Bytes of the key ``path``, or of the keys below it (only the direct ones unless
+        ``deep``)."""
         path = normalize_storage_path(path)
+        start = len(prefix_of(path).encode("utf-8"))
         with self.env.begin() as txn:
             if path:
                 value = txn.get(path.encode("utf-8"))
                 if value is not None:
                     return len(value)
-            return sum(len(v) for _k, v in self._under(txn, path, values=True))
+            return sum(
+                len(v)
+                for k, v in self._under(txn, path, values=True)
+                if deep or b"/" not in bytes(k)[start:]
+            )
 
     def flush(self) -> None:
         """Make written data durable (the environment is opened without syncing)."""

@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from .base import Store, normalize_storage_path, prefix_of
 
 
+def _parents(key: str) -> Iterator[str]:
+    """``'a/b/c'`` -> ``'a'``, ``'a/b'``."""
+    i = key.find("/")
+    while i != -1:
+        yield key[:i]
+        i = key.find("/", i + 1)
+
+
 class MemoryStore(Store):
     """Keeps every key in a dict in this process; pickles with its data.
+
+    Keys form a hierarchy as files do in a :class:`DirectoryStore`: a key cannot also be a
+    'directory' of other keys (``'a/b'`` blocks ``'a/b/c'`` and the other way round, with a
+    ``KeyError``); deleting a 'directory' deletes what is below it. Values are stored as
+    ``bytes``; a value that is not a buffer is a ``TypeError``.
 
     >>> s = MemoryStore()
     >>> s['foo/.zarray'] = b'{}'
@@ -19,26 +33,68 @@ class MemoryStore(Store):
     """
 
     def __init__(self, root: dict | None = None, dimension_separator: str | None = None) -> None:
-        self._data: dict[str, Any] = {} if root is None else root
+        self._data: dict[str, bytes] = {} if root is None else root
         self._dimension_separator = dimension_separator
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        # number of keys below each 'directory' ('a' and 'a/b' for the key 'a/b/c')
+        self._dirs: dict[str, int] = {}
+        for k in self._data:
+            self._count(k, 1)
 
     def __getstate__(self) -> dict:
         return {"data": self._data, "sep": self._dimension_separator}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["data"], state["sep"])
+        MemoryStore.__init__(self, state["data"], state["sep"])
 
-    def __getitem__(self, key: str) -> Any:
+    def _count(self, key: str, step: int) -> None:
+        dirs = self._dirs
+        for p in _parents(key):
+            n = dirs.get(p, 0) + step
+            if n:
+                dirs[p] = n
+            else:
+                del dirs[p]
+
+    def _add(self, key: str) -> None:
+        """Check that the new key ``key`` fits the hierarchy and count it (the lock is held)."""
+        if key in self._dirs:
+            # zarr 2 silently dropped everything below; refuse instead (as DirectoryStore)
+            raise KeyError(f"{key!r} holds other keys; delete them first")
+        data = self._data
+        for p in _parents(key):
+            if p in data:
+                raise KeyError(f"{key!r}: {p!r} is a key, not a directory")
+        self._count(key, 1)
+
+    def _remove_below(self, path: str) -> None:
+        """Delete every key below ``path`` (the lock is held)."""
+        prefix = prefix_of(path)
+        for k in [k for k in self._data if k.startswith(prefix)]:
+            del self._data[k]
+            self._count(k, -1)
+
+    def __getitem__(self, key: str) -> bytes:
         return self._data[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
         self._check_writable()
-        self._data[key] = _as_bytes(value)
+        value = _as_bytes(value)
+        with self._lock:
+            if key not in self._data:
+                self._add(key)
+            self._data[key] = value
 
     def __delitem__(self, key: str) -> None:
         self._check_writable()
-        del self._data[key]
+        with self._lock:
+            if key in self._data:
+                del self._data[key]
+                self._count(key, -1)
+            elif key in self._dirs:
+                self._remove_below(key)
+            else:
+                raise KeyError(key)
 
     def __contains__(self, key: object) -> bool:
         return key in self._data
@@ -51,26 +107,46 @@ class MemoryStore(Store):
 
     def getitems(self, keys: Iterable[str], *, contexts: Any = None) -> dict[str, Any]:
         data = self._data
-        return {k: data[k] for k in keys if k in data}
+        found = ((k, data.get(k)) for k in keys)  # one lookup: safe against a deletion
+        return {k: v for k, v in found if v is not None}
 
     def setitems(self, values: Mapping[str, Any]) -> None:
         self._check_writable()
+        values = {k: _as_bytes(v) for k, v in values.items()}
         with self._lock:
-            self._data.update({k: _as_bytes(v) for k, v in values.items()})
+            data = self._data
+            for k in values:
+                if k not in data:
+                    self._add(k)
+                    data[k] = values[k]  # a later key of the batch may depend on this one
+            data.update(values)
 
     def delitems(self, keys: Iterable[str]) -> None:
         self._check_writable()
         with self._lock:
             for k in keys:
-                self._data.pop(k, None)
+                if self._data.pop(k, None) is not None:
+                    self._count(k, -1)
+
+    def listdir(self, path: str = "") -> list[str]:
+        path = normalize_storage_path(path)
+        with self._lock:
+            if path and path not in self._dirs:
+                return []
+        return super().listdir(path)
 
     def rmdir(self, path: str = "") -> None:
         self._check_writable()
         path = normalize_storage_path(path)
-        prefix = prefix_of(path)
         with self._lock:
-            for k in [k for k in self._data if k.startswith(prefix) or k == path]:
-                del self._data[k]
+            if not path:
+                self._data.clear()
+                self._dirs.clear()
+            elif path in self._dirs:
+                self._remove_below(path)
+
+    def clear(self) -> None:
+        self.rmdir()
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, MemoryStore) and self._data == other._data
@@ -78,10 +154,28 @@ class MemoryStore(Store):
     __hash__ = None  # type: ignore[assignment]
 
 
-def _as_bytes(value: Any) -> Any:
+class DictStore(MemoryStore):
+    """zarr 2's old name of :class:`MemoryStore` (deprecated)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        warnings.warn(
+            "DictStore has been renamed MemoryStore in zarr 2.4.0 and will be removed; "
+            "use MemoryStore",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        super().__init__(*args, **kwargs)
+
+    def __setstate__(self, state: dict) -> None:
+        DictStore.__init__(self, state["data"], state["sep"])  # warns, as zarr 2 did
+
+
+def _as_bytes(value: Any) -> bytes:
     if isinstance(value, bytes):
         return value
     try:
         return memoryview(value).tobytes()
     except TypeError:
-        return value
+        raise TypeError(
+            f"a store value must be bytes or a buffer, not {type(value).__name__}"
+        ) from None

@@ -421,6 +421,12 @@ class N5Layout(Store):
             return self._files.getsize(self._file_of(kind, parent, name))
         return self._files.getsize(path)
 
+    def size_below(self, path: str = "") -> int:
+        path = normalize_storage_path(self._key(path))
+        if path and path in self:
+            return self.getsize(path)
+        return self._files.size_below(path)
+
     def rename(self, src_path: str, dst_path: str) -> None:
         self._check_writable()
         self._files.rename(self._key(src_path), self._key(dst_path))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -39,7 +40,7 @@ class SQLiteStore(Store):
 
     def __getstate__(self) -> dict:
         if self.path == ":memory:":
-            raise TypeError("an in-memory SQLiteStore cannot be pickled")
+            raise pickle.PicklingError("an in-memory SQLiteStore cannot be pickled")
         return {"path": self.path, "kwargs": self.kwargs, "sep": self._dimension_separator}
 
     def __setstate__(self, state: dict) -> None:
@@ -135,6 +136,17 @@ class SQLiteStore(Store):
                 self.conn.execute("DELETE FROM zarr")
 
     def getsize(self, path: str = "") -> int:
+        path = normalize_storage_path(path)
+        prefix = prefix_of(path)
+        with self._lock:
+            row = self.conn.execute(
+                "SELECT COALESCE(SUM(LENGTH(v)), 0) FROM zarr WHERE k = ? OR "
+                "(substr(k, 1, ?) = ? AND instr(substr(k, ?), '/') = 0)",
+                (path, len(prefix), prefix, len(prefix) + 1),
+            ).fetchone()
+        return int(row[0])
+
+    def size_below(self, path: str = "") -> int:
         path = normalize_storage_path(path)
         prefix = prefix_of(path)
         with self._lock:

@@ -101,6 +101,9 @@ class ZipStore(Store):
         if self._read_only:
             raise ReadOnlyError("zip store")
         value = value if isinstance(value, bytes) else memoryview(value).tobytes()
+        if key.endswith("/"):
+            self._write_folder_entry(key, value)
+            return
         with self._lock:
             if key in self._names or key in self._overlay:
                 if self._overlay.get(key) is _DELETED:
@@ -113,6 +116,17 @@ class ZipStore(Store):
             self.zf.writestr(info, value)
             self._names.add(key)
             self._sorted = None
+
+    def _write_folder_entry(self, key: str, value: bytes) -> None:
+        """``'foo/'``: a directory entry, as zip tools write them (not a key of the store)."""
+        if value:
+            raise ValueError(f"{key!r} names a folder of the archive; its value must be empty")
+        info = zipfile.ZipInfo(key, date_time=time.localtime(time.time())[:6])
+        info.compress_type = self.compression
+        info.external_attr = 0o40775 << 16 | 0x10  # drwxrwxr-x, and MS-DOS's directory flag
+        with self._lock:
+            if key not in self.zf.NameToInfo:
+                self.zf.writestr(info, b"")
 
     def __delitem__(self, key: str) -> None:
         if self._read_only:
