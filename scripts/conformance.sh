@@ -33,7 +33,7 @@ known=$(mktemp)
 trap 'rm -f "$known"' EXIT
 cat "$KIT/known_failures-2.18.7.txt" "$DEVIATIONS" > "$known"
 status=0
-PYTHON=.venv-conf/bin/python KNOWN_FAILURES="$known" bash "$KIT/run.sh" "$@" || status=$?
+PYTHON="$PWD/.venv-conf/bin/python" KNOWN_FAILURES="$known" bash "$KIT/run.sh" "$@" || status=$?
 
 # deviations that pass now are stale: say so, so that the list only shrinks
 results=${RESULTS:-${WORKDIR:-/tmp/zarrkit-peer-2.18.7}/results}

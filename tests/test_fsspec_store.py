@@ -14,6 +14,11 @@ import numpy as np
 import pytest
 
 fsspec = pytest.importorskip("fsspec")
+import zarr  # noqa: E402
+
+needs_zarr2 = pytest.mark.skipif(
+    not zarr.__version__.startswith("2."), reason="checked in the zarr 2 environment run"
+)
 
 import zarrkit  # noqa: E402
 from zarrkit.n5 import N5FSStore, N5Store  # noqa: E402
@@ -87,10 +92,8 @@ def test_array_and_group_round_trip(url: str) -> None:
     np.testing.assert_array_equal(zarrkit.open(url, mode="r")["n"][:], 5)
 
 
+@needs_zarr2
 def test_readable_by_zarr2(url: str) -> None:
-    zarr = pytest.importorskip("zarr")
-    if not zarr.__version__.startswith("2."):
-        pytest.skip("compares with zarr-python 2")
     data = np.arange(100, dtype="f8").reshape(10, 10)
     zarrkit.open_array(url, mode="w", shape=data.shape, chunks=(3, 4), dtype="f8")[:] = data
     theirs = zarr.open_array(zarr.storage.FSStore(url), mode="r")
@@ -239,10 +242,8 @@ def test_n5fsstore_matches_n5store(tmp_path: Any) -> None:
         N5FSStore(str(tmp_path / "w"), dimension_separator="/")
 
 
+@needs_zarr2
 def test_n5fsstore_readable_by_zarr2(tmp_path: Any) -> None:
-    zarr = pytest.importorskip("zarr")
-    if not zarr.__version__.startswith("2."):
-        pytest.skip("compares with zarr-python 2")
     import warnings
 
     path = str(tmp_path / "c.n5")
