@@ -280,3 +280,15 @@ def test_n5_urls_open_as_n5(tmp_path: Any) -> None:
     z[:] = 9
     assert json.loads((tmp_path / "c.n5" / "attributes.json").read_text())["dimensions"] == [4]
     assert zarrkit.open(url, mode="r")[:].tolist() == [9, 9, 9, 9]
+
+
+def test_separator_given_to_the_store_is_kept(tmp_path: Any) -> None:
+    store = FSStore(str(tmp_path / "s"), key_separator="/")
+    g = zarrkit.open_group(store, mode="w")
+    with pytest.raises(ValueError, match="conflicts with the store"):
+        g.create_dataset("x", shape=(4, 4), chunks=2, dimension_separator=".")
+    a = g.create_dataset("y", shape=(4, 4), chunks=2, dimension_separator="/")
+    a[:] = 1
+    assert "y/1/1" in store
+    plain = FSStore(str(tmp_path / "t"))  # no separator given: arrays choose their own
+    zarrkit.open_group(plain, mode="w").zeros("z", shape=(2, 2), chunks=1, dimension_separator="/")

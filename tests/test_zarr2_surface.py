@@ -329,3 +329,47 @@ def _documented(func: Any) -> list[str]:
 )
 def test_creation_functions_document_their_parameters(func: Any) -> None:
     assert _documented(func) == []
+
+
+def test_legacy_nested_metadata_without_separator(tmp_path: Any) -> None:
+    """zarr < 2.8 wrote nested arrays without ``dimension_separator``: they read as nested."""
+    from zarrkit.storage import NestedDirectoryStore
+
+    data = np.arange(24, dtype="i2").reshape(4, 6)
+    path = str(tmp_path / "legacy")
+    zarrkit.array(data, chunks=(2, 3), store=NestedDirectoryStore(path))
+    meta_file = os.path.join(path, ".zarray")
+    meta = json.load(open(meta_file))
+    assert meta.pop("dimension_separator") == "/"
+    json.dump(meta, open(meta_file, "w"))
+    z = zarrkit.open_array(NestedDirectoryStore(path), mode="r+")
+    np.testing.assert_array_equal(z[...], data)
+    z[3, 5] = -1
+    assert os.path.isfile(os.path.join(path, "1", "1"))
+    z.resize(4, 9)  # rewritten metadata name the separator in use
+    assert json.load(open(meta_file))["dimension_separator"] == "/"
+
+
+def test_fsspec_mapper_becomes_fsstore(tmp_path: Any) -> None:
+    fsspec = pytest.importorskip("fsspec")
+    mapper = fsspec.get_mapper("file://" + str(tmp_path / "m"))
+    z = zarrkit.create(10, chunks=5, store=mapper)
+    assert type(z.store).__name__ == "FSStore" and z.store.map == mapper
+    z[:] = 1
+    assert sorted(mapper) == [".zarray", "0", "1"]
+
+
+def test_meta_array_is_passed_as_getitems_context() -> None:
+    seen: list = []
+
+    class Recording(zarrkit.storage.MemoryStore):
+        def getitems(self, keys: Any, *, contexts: Any) -> dict:
+            seen.append(dict(contexts))
+            return super().getitems(keys, contexts=contexts)
+
+    z = zarrkit.create(10, chunks=1, store=Recording())
+    z[0]
+    assert seen[-1] == {}
+    z._meta_array = "marker"
+    z[2:4]
+    assert seen[-1] == {"2": {"meta_array": "marker"}, "3": {"meta_array": "marker"}}

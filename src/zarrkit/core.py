@@ -12,6 +12,7 @@ import itertools
 import math
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
@@ -27,6 +28,8 @@ from .pipeline.chunks import ChunkPipeline
 from .pipeline.codec_chain import CodecChain
 
 __all__ = ["Array"]
+
+_DOTTED_CHUNK_KEY = re.compile(r"\d+(\.\d+)+")
 
 
 class Array(Node):
@@ -65,6 +68,7 @@ class Array(Node):
     _kind = "array"
     #: True for arrays made by :meth:`view` / :meth:`astype` (metadata in memory only)
     _is_view = False
+    _given_meta_array: Any = None
 
     def __init__(
         self,
@@ -123,9 +127,28 @@ class Array(Node):
         except KeyError:
             raise not_found(ArrayNotFoundError, self._store, self._path) from None
         meta = decode_array_meta(raw, key)
+        if meta.dimension_separator is None and meta.ndim > 1:
+            meta = replace(meta, dimension_separator=self._unnamed_separator())
         if getattr(self, "_meta", None) is not None and self._meta == meta:
             return
         self._set_meta(meta)
+
+    def _unnamed_separator(self) -> str | None:
+        """The chunk key separator of an array whose metadata name none.
+
+        Metadata written before zarr 2.8 leave it out; such arrays in a nested store use '/'
+        (zarr 2 then takes the store's default), while arrays written through a flat store
+        use '.'. When the store's default is not '.', the chunk keys present decide, so that
+        neither kind reads as fill values; decided once per array object.
+        """
+        if "_legacy_separator" not in self.__dict__:
+            sep = getattr(self._store, "_dimension_separator", None)
+            if sep not in (None, "."):
+                names = self.chunk_store.listdir(self._path)
+                if any(_DOTTED_CHUNK_KEY.fullmatch(n) for n in names):
+                    sep = "."
+            self._legacy_separator = sep
+        return self._legacy_separator
 
     def _set_meta(self, meta: ArrayMeta) -> None:
         self._meta = meta
@@ -140,6 +163,8 @@ class Array(Node):
             strict=self._strict_missing,
             stored_shape=None if self._synchronizer is None else self._stored_shape,
         )
+        if self._meta_array is not None:
+            self._pipeline.context = {"meta_array": self._meta_array}
 
     def _stored_shape(self) -> tuple[int, ...] | None:
         """The shape in the store now (None if the metadata is gone)."""
@@ -226,6 +251,18 @@ class Array(Node):
     @property
     def filters(self) -> list | None:
         return list(self._chain.filters) or None
+
+    @property
+    def _meta_array(self) -> Any:
+        """A non-default ``meta_array`` set by zarr 2 code, passed to the store's ``getitems``
+        as every key's context (zarrkit itself always returns NumPy arrays)."""
+        return self._given_meta_array
+
+    @_meta_array.setter
+    def _meta_array(self, value: Any) -> None:
+        self._given_meta_array = value
+        if "_pipeline" in self.__dict__:
+            self._pipeline.context = None if value is None else {"meta_array": value}
 
     @property
     def _filters(self) -> list | None:

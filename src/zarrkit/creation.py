@@ -206,8 +206,14 @@ def _array_meta(spec: ArraySpec, store: Store) -> tuple[ArrayMeta, bytes]:
             filter_configs.insert(0, object_codec.get_config())
     elif object_codec is not None:
         warnings.warn("an object_codec is only needed for object arrays", stacklevel=3)
+    store_separator = store._dimension_separator
     if dimension_separator is None:
-        dimension_separator = getattr(store, "_dimension_separator", None)
+        dimension_separator = store_separator
+    elif store._separator_is_fixed and dimension_separator != store_separator:
+        raise ValueError(
+            f"dimension_separator={dimension_separator!r} conflicts with the store's chunk key "
+            f"separator {store_separator!r}; leave it out or open the store without one"
+        )
     dimension_separator = normalize_dimension_separator(dimension_separator)
     meta = ArrayMeta(
         shape=shape,

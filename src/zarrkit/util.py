@@ -1,12 +1,10 @@
 """zarr 2's ``zarr.util``: the helpers third-party code imports from it.
 
-Most are zarrkit functions under their zarr 2 names; :class:`ConstantMap` and
-:func:`buffer_size` are defined here.
+Most are zarrkit functions under their zarr 2 names; :func:`buffer_size` is defined here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from numcodecs.compat import ensure_ndarray_like
@@ -22,7 +20,7 @@ from ._normalize import (
 )
 from .formats.v2 import json_dumps, normalize_fill_value
 from .formats.v2 import json_loads as _json_loads
-from .storage.base import normalize_storage_path
+from .storage.base import ConstantMap, normalize_storage_path
 
 __all__ = [
     "ConstantMap",
@@ -51,33 +49,3 @@ def buffer_size(v: Any) -> int:
     """Byte size of a buffer (``bytes``, ``bytearray``, ``array.array``, NumPy array, ...);
     ``TypeError`` for anything that is not a buffer."""
     return ensure_ndarray_like(v).nbytes
-
-
-class ConstantMap(Mapping):
-    """A read-only mapping of each of ``keys`` to the same ``constant``.
-
-    >>> m = ConstantMap(['a', 'b'], 0)
-    >>> dict(m)
-    {'a': 0, 'b': 0}
-    """
-
-    def __init__(self, keys: Iterable[Any], constant: Any) -> None:
-        self._keys = frozenset(keys)
-        self._constant = constant
-
-    def __getitem__(self, key: Any) -> Any:
-        if key not in self._keys:
-            raise KeyError(key)
-        return self._constant
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._keys)
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._keys
-
-    def __repr__(self) -> str:
-        return repr({k: self._constant for k in self._keys})

@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import CorruptChunkError, MissingChunkError, ObjectCodecMissingError
 from ..formats.meta import ArrayMeta
 from ..indexing import ChunkProjection, Indexer
-from ..storage.base import Store, prefix_of
+from ..storage.base import ConstantMap, Store, prefix_of
 from .codec_chain import CodecChain
 from .executor import get_num_threads, run_parallel
 
@@ -62,6 +62,8 @@ class ChunkPipeline:
         # the array's shape as stored now (None if gone): writes under a synchronizer check
         # it, since a concurrent resize may have cut chunks this pipeline's shape still has
         self.stored_shape = stored_shape
+        #: what zarr 2's protocol passes to ``getitems`` for every key read (None: nothing)
+        self.context: dict | None = None
         self.chunk_size = math.prod(meta.chunks)
         chunk_bytes = max(1, self.chunk_size * meta.dtype.itemsize)
         self.batch = max(2 * get_num_threads(), min(_MAX_BATCH, _BATCH_BYTES // chunk_bytes))
@@ -149,7 +151,9 @@ class ChunkPipeline:
         for batch in self._batches(len(projections)):
             # ``contexts`` is part of zarr 2's store protocol: foreign Store subclasses
             # may require it
-            found = self.store.getitems([keys[i] for i in batch], contexts={})
+            batch_keys = [keys[i] for i in batch]
+            contexts = {} if self.context is None else ConstantMap(batch_keys, self.context)
+            found = self.store.getitems(batch_keys, contexts=contexts)
             if self.strict:
                 missing = [keys[i] for i in batch if keys[i] not in found]
                 if missing:

@@ -23,6 +23,7 @@ from numcodecs import Blosc
 from .base import (
     KVStore,
     Store,
+    _is_fsspec_map,
     as_store,
     contains_array,
     contains_group,
@@ -137,6 +138,15 @@ def normalize_store_arg(
             must_exist = mode == "r" or (mode == "r+" and not os.path.exists(store))
             return ZipStore(store, mode="r" if must_exist else "a")
         return DirectoryStore(store)
+    if _is_fsspec_map(store):
+        # an fsspec mapper: an FSStore over the same file system and root, so that reads get
+        # FSStore's batching and its rule that only "not found" reads as missing
+        return FSStore(
+            store.root,
+            fs=store.fs,
+            mode=mode,
+            missing_exceptions=getattr(store, "missing_exceptions", None),
+        )
     return as_store(store)
 
 

@@ -72,6 +72,8 @@ class Store(MutableMapping):
 
     _read_only = False
     _dimension_separator: str | None = None
+    #: True when the store was told its chunk key separator: arrays may not ask for another
+    _separator_is_fixed = False
     #: the Zarr format version the store holds (zarr 2 code checks ``store._store_version``)
     _store_version = 2
 
@@ -441,3 +443,33 @@ def contains_array(store: Any, path: str = "") -> bool:
 def contains_group(store: Any, path: str = "") -> bool:
     """True if a group's metadata is at ``path``."""
     return prefix_of(normalize_storage_path(path)) + ".zgroup" in store
+
+
+class ConstantMap(Mapping):
+    """A read-only mapping of each of ``keys`` to the same ``constant``.
+
+    >>> m = ConstantMap(['a', 'b'], 0)
+    >>> dict(m)
+    {'a': 0, 'b': 0}
+    """
+
+    def __init__(self, keys: Iterable[Any], constant: Any) -> None:
+        self._keys = frozenset(keys)
+        self._constant = constant
+
+    def __getitem__(self, key: Any) -> Any:
+        if key not in self._keys:
+            raise KeyError(key)
+        return self._constant
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __repr__(self) -> str:
+        return repr({k: self._constant for k in self._keys})

@@ -116,6 +116,7 @@ class FSStore(Store):
         if dimension_separator not in (None, ".", "/"):
             raise ValueError(f"dimension_separator must be '.' or '/', not {dimension_separator!r}")
         self._dimension_separator = dimension_separator
+        self._separator_is_fixed = dimension_separator is not None
         self.key_separator = dimension_separator or "."
 
     # -- keys and paths ------------------------------------------------------------------
