@@ -292,3 +292,15 @@ def test_separator_given_to_the_store_is_kept(tmp_path: Any) -> None:
     assert "y/1/1" in store
     plain = FSStore(str(tmp_path / "t"))  # no separator given: arrays choose their own
     zarrkit.open_group(plain, mode="w").zeros("z", shape=(2, 2), chunks=1, dimension_separator="/")
+
+
+def test_nested_listdir_lists_chunk_keys(tmp_path: Any) -> None:
+    store = FSStore(str(tmp_path / "n"), dimension_separator="/")
+    z = zarrkit.zeros((4, 4), chunks=(2, 2), store=store)
+    z[:] = 1
+    names = store.listdir()
+    assert names == [".zarray", "0/0", "0/1", "1/0", "1/1"]
+    assert all(store.get(k) is not None for k in names)
+    g = zarrkit.group(FSStore(str(tmp_path / "g"), dimension_separator="/"))
+    g.zeros("0", shape=2)  # a group's numbered members stay members
+    assert g.store.listdir() == [".zgroup", "0"]

@@ -243,18 +243,27 @@ class FSStore(Store):
 
     # -- hierarchy -----------------------------------------------------------------------
     def listdir(self, path: str = "") -> list[str]:
+        """Names below ``path``; in the folder of an array of a store whose separator is '/',
+        chunk keys rather than the folders of their first index (as NestedDirectoryStore)."""
         folder = self.dir_path(path)
         try:
             entries = self.fs.ls(folder, detail=True)
         except self._missing:
             return []
-        names = set()
+        names: dict[str, str] = {}
         for entry in entries:
             name = entry["name"].rstrip("/")
             if name == folder.rstrip("/"):  # ls of a file lists the file itself
                 continue
-            names.add(name.rsplit("/", 1)[-1])
-        return sorted(names)
+            names[name.rsplit("/", 1)[-1]] = entry.get("type", "file")
+        if self.key_separator != "/" or ".zarray" not in names:
+            return sorted(names)
+        out = [n for n, kind in names.items() if not (n.isdigit() and kind == "directory")]
+        nested = [n for n, kind in names.items() if n.isdigit() and kind == "directory"]
+        if nested:
+            under = self.keys_under(path)
+            out.extend(k for k in under if k.split("/", 1)[0] in nested)
+        return sorted(out)
 
     def keys_under(self, path: str = "") -> list[str]:
         base = self.dir_path(path).rstrip("/")
