@@ -3,6 +3,8 @@
 #   .venv        newest numcodecs, zarr-python 3.x, tensorstore, h5py
 #   .venv-zarr2  numcodecs 0.15.x and zarr-python 2.18 (the reference for byte-identical metadata)
 # The same tests run in both; interop tests talk to whichever zarr-python is installed.
+# Then ruff, mypy, and zarr-python 2.18.7's own test suite against zarrkit (.venv-conf, no zarr
+# installed; failures must be listed in tests/conformance_deviations.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -21,8 +23,11 @@ make_env .venv-zarr2 'zarr>=2.18,<3' 'numcodecs>=0.15,<0.16'
 
 .venv/bin/ruff check src tests benchmarks examples
 .venv/bin/ruff format --check src tests benchmarks examples
+.venv/bin/mypy  # the package ships py.typed: users' type checkers see what mypy sees
 
 echo "== suite with $(.venv-zarr2/bin/python -c 'import zarr, numcodecs; print("zarr", zarr.__version__, "numcodecs", numcodecs.__version__)')"
 .venv-zarr2/bin/python -m pytest -q "$@"
 echo "== suite with $(.venv/bin/python -c 'import zarr, numcodecs; print("zarr", zarr.__version__, "numcodecs", numcodecs.__version__)')"
 .venv/bin/python -m pytest -q "$@"
+echo "== zarr-python 2.18.7's own test suite against zarrkit (scripts/conformance.sh)"
+bash scripts/conformance.sh

@@ -119,7 +119,7 @@ class Attributes(MutableMapping):
 
         self._update(drop)
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kwargs: Any) -> None:
         """Set several attributes with one write."""
         new = _checked(dict(*args, **kwargs))
         self._update(lambda d: d.update(new))
@@ -134,7 +134,7 @@ class Attributes(MutableMapping):
 
         self._update(replace)
 
-    def keys(self):  # type: ignore[override]
+    def keys(self):
         return self.asdict().keys()
 
     def __contains__(self, key: object) -> bool:

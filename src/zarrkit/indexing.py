@@ -208,7 +208,7 @@ class ArrayDim:
         self.dim_len, self.chunk_len = dim_len, chunk_len
         self.nitems = arr.shape[0]
         if self.nitems > 1 and np.any(arr[1:] < arr[:-1]):
-            self.order = np.argsort(arr, kind="stable")
+            self.order: np.ndarray | None = np.argsort(arr, kind="stable")
             arr = arr[self.order]
         else:
             self.order = None
@@ -385,7 +385,7 @@ class CoordinateIndexer(Indexer):
                 raise VindexInvalidSelectionError(selection)
             arrays.append(arr)
         try:
-            arrays = np.broadcast_arrays(*arrays)
+            arrays = list(np.broadcast_arrays(*arrays))
         except ValueError:
             shapes = ", ".join(str(a.shape) for a in arrays)
             raise IndexShapeError(

@@ -30,7 +30,7 @@ from .codec_chain import CodecChain
 from .executor import get_num_threads, run_parallel
 
 # errors of codecs that refuse to decode (not corruption), e.g. unpickling without opt-in
-_REFUSED: tuple[type[BaseException], ...] = tuple(
+_REFUSED: tuple[type[BaseException], ...] = (ObjectCodecMissingError,) + tuple(
     t for t in (getattr(getattr(numcodecs, "errors", None), "UnsafeDecodeError", None),) if t
 )
 
@@ -95,7 +95,7 @@ class ChunkPipeline:
     def _decode(self, key: str, data: Any) -> np.ndarray:
         try:
             return self.chain.decode(data)
-        except (*_REFUSED, ObjectCodecMissingError):
+        except _REFUSED:
             raise  # e.g. numcodecs refusing to unpickle: the chunk is not corrupt
         except Exception as e:
             raise CorruptChunkError(key, f"{type(e).__name__}: {e}") from e
@@ -136,7 +136,7 @@ class ChunkPipeline:
             if direct_ok and p.complete:
                 # complete projections index the output with slices (and integers, which
                 # the Ellipsis keeps from turning a 0-d destination into a scalar copy)
-                dest = out[(*p.out_selection, Ellipsis)]
+                dest = out[tuple(p.out_selection) + (Ellipsis,)]
                 if dest.size == self.chunk_size and getattr(dest.flags, contiguous):
                     try:
                         self.chain.decode_into(data, dest)
@@ -158,7 +158,11 @@ class ChunkPipeline:
                 missing = [keys[i] for i in batch if keys[i] not in found]
                 if missing:
                     raise MissingChunkError(missing)
-            run_parallel(lambda i, found=found: scatter(i, found.get(keys[i])), batch, inline)
+
+            def scatter_found(i: int, found: dict = found) -> None:
+                scatter(i, found.get(keys[i]))
+
+            run_parallel(scatter_found, batch, inline)
 
     # -- writes ----------------------------------------------------------------------------
     def write(self, indexer: Indexer, value: Any, fields: Any = None) -> None:

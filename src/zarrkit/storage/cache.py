@@ -61,7 +61,7 @@ class LRUStoreCache(Store):
         return {"store": self._store, "max_size": self._max_size}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["store"], state["max_size"])
+        LRUStoreCache.__init__(self, state["store"], state["max_size"])
 
     # -- cache bookkeeping ---------------------------------------------------------------
     @property

@@ -64,7 +64,9 @@ class ConsolidatedMetadataStore(Store):
         return {"store": self.store, "metadata_key": self.metadata_key, "path": self.path}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["store"], state["metadata_key"], state.get("path", ""))
+        ConsolidatedMetadataStore.__init__(
+            self, state["store"], state["metadata_key"], state.get("path", "")
+        )
 
     def __getitem__(self, key: str) -> bytes:
         try:

@@ -89,7 +89,7 @@ class DBMStore(Store):
         self.path = os.path.abspath(os.fspath(path))
         self.flag = flag
         self.mode = mode
-        self.open = _DEFAULT_OPEN if open is None else open
+        self.open: Callable[..., Any] = _DEFAULT_OPEN if open is None else open
         self.write_lock = write_lock
         self.open_kwargs = open_kwargs
         self._dimension_separator = dimension_separator
@@ -114,7 +114,8 @@ class DBMStore(Store):
         }
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(
+        DBMStore.__init__(
+            self,
             state["path"],
             state["flag"],
             state["mode"],

@@ -48,7 +48,7 @@ class DirectoryStore(Store):
         self._dimension_separator = dimension_separator
 
     def __reduce__(self) -> tuple:
-        args = (self.path, self.normalize_keys, self._dimension_separator)
+        args: tuple[Any, ...] = (self.path, self.normalize_keys, self._dimension_separator)
         if not self._read_only:  # the common case: just the constructor arguments
             if args[1:] == (False, type(self)._default_separator):
                 args = args[:1]
@@ -184,7 +184,7 @@ class DirectoryStore(Store):
     def keys_under(self, path: str = "") -> list[str]:
         path = self._path_of(path)
         folder = os.path.join(self.path, *path.split("/")) if path else self.path
-        out = []
+        out: list[str] = []
         for sub, _dirs, files in os.walk(folder):
             rel = os.path.relpath(sub, folder)
             rel = "" if rel == "." else rel.replace(os.sep, "/") + "/"

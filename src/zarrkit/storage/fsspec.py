@@ -316,9 +316,9 @@ class FSStore(Store):
     def __eq__(self, other: object) -> bool:
         return (
             type(self) is type(other)
-            and self.fs == other.fs  # type: ignore[attr-defined]
-            and self.path == other.path  # type: ignore[attr-defined]
-            and self.mode == other.mode  # type: ignore[attr-defined]
+            and self.fs == other.fs
+            and self.path == other.path
+            and self.mode == other.mode
         )
 
     __hash__ = None  # type: ignore[assignment]

@@ -118,7 +118,7 @@ class LMDBStore(Store):
         }
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["path"], state["buffers"], state["sep"], **state["kwargs"])
+        LMDBStore.__init__(self, state["path"], state["buffers"], state["sep"], **state["kwargs"])
 
     @property
     def env(self) -> Any:

@@ -363,10 +363,9 @@ class N5Layout(Store):
             if len(coords) == meta.ndim and valid != meta.chunks and min(valid, default=1) > 0:
                 if codec is None:
                     cfg = meta.compressor
+                    assert cfg is not None  # N5 arrays always have the block wrapper
                     codec = n5.N5ChunkWrapper(
-                        cfg["dtype"],
-                        cfg["chunk_shape"],
-                        cfg["compressor_config"],  # type: ignore[index]
+                        cfg["dtype"], cfg["chunk_shape"], cfg["compressor_config"]
                     )
                 value = codec.resize_block(value, valid)
             out[name] = value
@@ -481,7 +480,7 @@ class N5Store(N5Layout):
     def __eq__(self, other: object) -> bool:
         return isinstance(other, N5Store) and self.path == other.path
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.path!r})"
@@ -557,9 +556,9 @@ class N5FSStore(N5Layout):
         return self._files.mode  # type: ignore[attr-defined]
 
     def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self._files == other._files  # type: ignore[attr-defined]
+        return type(self) is type(other) and self._files == other._files
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._files.url!r})"  # type: ignore[attr-defined]

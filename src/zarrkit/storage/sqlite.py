@@ -44,7 +44,7 @@ class SQLiteStore(Store):
         return {"path": self.path, "kwargs": self.kwargs, "sep": self._dimension_separator}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["path"], state["sep"], **state["kwargs"])
+        SQLiteStore.__init__(self, state["path"], state["sep"], **state["kwargs"])
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -55,7 +55,7 @@ class SQLiteStore(Store):
                     conn.execute("CREATE TABLE IF NOT EXISTS zarr(k TEXT PRIMARY KEY, v BLOB)")
                     conn.commit()
                     self._conn, self._pid = conn, os.getpid()
-        return self._conn  # type: ignore[return-value]
+        return self._conn
 
     def __getitem__(self, key: str) -> bytes:
         with self._lock:

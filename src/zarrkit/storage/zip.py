@@ -57,7 +57,10 @@ class ZipStore(Store):
 
     def _open(self, mode: str) -> None:
         self.zf = zipfile.ZipFile(
-            self.path, mode=mode, compression=self.compression, allowZip64=self.allowZip64
+            self.path,
+            mode=mode,  # type: ignore[call-overload]  # checked in __init__
+            compression=self.compression,
+            allowZip64=self.allowZip64,
         )
         self._names = {n for n in self.zf.namelist() if not n.endswith("/")}
         self._sorted = None
@@ -82,8 +85,13 @@ class ZipStore(Store):
         }
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(
-            state["path"], state["compression"], state["allowZip64"], state["mode"], state["sep"]
+        ZipStore.__init__(
+            self,
+            state["path"],
+            state["compression"],
+            state["allowZip64"],
+            state["mode"],
+            state["sep"],
         )
 
     def __getitem__(self, key: str) -> bytes:
