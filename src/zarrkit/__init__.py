@@ -11,7 +11,7 @@ array([1, 1, 1, 0], dtype=int32)
 
 from numcodecs import Blosc
 
-from . import codecs, storage
+from . import codecs, creation, storage
 from ._tree import tree
 from .convenience import (
     consolidate_metadata,
@@ -57,6 +57,10 @@ from .storage import (
     ZipStore,
 )
 from .sync import ProcessSynchronizer, ThreadSynchronizer
+
+# zarr 2 also names these in zarr.storage; they live in creation, a layer above the stores
+storage.init_array = creation.init_array
+storage.init_group = creation.init_group
 
 __version__ = "0.1.0"
 

@@ -188,10 +188,8 @@ def getsize(store: Any, path: str = "") -> int:
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("init_array", "init_group"):
-        from .. import creation
-
-        return getattr(creation, name)
+    # init_array / init_group are set here by zarrkit/__init__.py (zarr 2 names them in
+    # zarr.storage; they belong to creation, a layer above)
     if name == "migrate_1to2":
         from .. import meta_v1
 
