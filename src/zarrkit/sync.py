@@ -7,6 +7,7 @@ waits for it, so a synchronizer does not grow with every chunk key ever written.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections.abc import Callable
@@ -93,49 +94,64 @@ class ThreadSynchronizer:
         ThreadSynchronizer.__init__(self)
 
 
+_SAFE_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
+_MAX_NAME = 200  # bytes of a lock file name; longer keys are hashed
+
+
+def lock_file_name(key: str) -> str:
+    """The lock file of ``key``: distinct keys never share one, on any file system.
+
+    Bytes other than lower-case letters, digits, ``.``, ``_`` and ``-`` are written ``%XX``
+    (upper-case letters too, for case-insensitive file systems); a long name becomes a hash.
+
+    >>> lock_file_name('a/b'), lock_file_name('a__b'), lock_file_name('')
+    ('k.a%2Fb', 'k.a__b', 'root')
+    """
+    if not key:
+        return "root"
+    name = "".join(chr(b) if chr(b) in _SAFE_NAME_CHARS else f"%{b:02X}" for b in key.encode())
+    if len(name) + 2 > _MAX_NAME:
+        return "h." + hashlib.sha256(key.encode()).hexdigest()
+    return "k." + name
+
+
 class _FileLock:
-    """An exclusive ``flock`` on one file, re-entrant within a thread."""
+    """An exclusive lock on one file for this process (``filelock``), re-entrant in a thread."""
 
     def __init__(self, path: str) -> None:
-        self.path = path
+        try:
+            import filelock
+        except ImportError:
+            raise ImportError(
+                "ProcessSynchronizer needs the 'filelock' package: pip install 'zarrkit[sync]'"
+            ) from None
+        self._lock = filelock.FileLock(path, thread_local=False)
         self._thread_lock = threading.RLock()
-        self._fd: int | None = None
         self._depth = 0
 
     def acquire(self) -> bool:
-        import fcntl
-
         self._thread_lock.acquire()
         if self._depth == 0:
             try:
-                os.makedirs(os.path.dirname(self.path), exist_ok=True)
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                self._lock.acquire()
             except BaseException:
                 self._thread_lock.release()  # or every other thread would wait for ever
                 raise
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            except BaseException:
-                os.close(fd)
-                self._thread_lock.release()
-                raise
-            self._fd = fd
         self._depth += 1
         return True
 
     def release(self) -> None:
-        import fcntl
-
         self._depth -= 1
-        if self._depth == 0 and self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+        if self._depth == 0:
+            self._lock.release()
         self._thread_lock.release()
 
 
 class ProcessSynchronizer:
-    """File locks in a directory shared by all processes (needs a file system with flock).
+    """File locks in a directory shared by all processes (``filelock``: POSIX and Windows).
+
+    Needs ``pip install 'zarrkit[sync]'``. Each key has its own lock file (see
+    :func:`lock_file_name`).
 
     >>> import tempfile
     >>> sync = ProcessSynchronizer(tempfile.mkdtemp())
@@ -149,8 +165,8 @@ class ProcessSynchronizer:
         self._pid = os.getpid()
 
     def _file_lock(self, key: str) -> _FileLock:
-        name = key.replace("/", "__") or "__root__"
-        return _FileLock(os.path.join(self.path, name))
+        os.makedirs(self.path, exist_ok=True)
+        return _FileLock(os.path.join(self.path, lock_file_name(key)))
 
     def __getitem__(self, key: str) -> _KeyLock:
         if self._pid != os.getpid():
