@@ -22,7 +22,7 @@ KIT=$(cd "$KIT" && pwd)
 
 [ -x .venv-conf/bin/python ] || "$PY" -m venv .venv-conf
 .venv-conf/bin/python -m pip install -q --disable-pip-version-check -e . \
-    pytest pytest-timeout hypothesis 'h5py==3.13.0' 'fsspec==2023.12.2' lmdb msgpack \
+    pytest pytest-timeout hypothesis 'h5py==3.13.0' 'fsspec==2023.12.2' lmdb msgpack filelock \
     2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 if .venv-conf/bin/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('zarr') is None)"; then
     echo "conformance: a real zarr is installed in .venv-conf; the kit must run without it" >&2
