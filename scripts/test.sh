@@ -29,5 +29,6 @@ echo "== suite with $(.venv-zarr2/bin/python -c 'import zarr, numcodecs; print("
 .venv-zarr2/bin/python -m pytest -q "$@"
 echo "== suite with $(.venv/bin/python -c 'import zarr, numcodecs; print("zarr", zarr.__version__, "numcodecs", numcodecs.__version__)')"
 .venv/bin/python -m pytest -q "$@"
+bash scripts/pythons.sh  # smoke subset on the oldest and newest Python of the machine
 echo "== zarr-python 2.18.7's own test suite against zarrkit (scripts/conformance.sh)"
 bash scripts/conformance.sh

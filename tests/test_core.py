@@ -454,7 +454,7 @@ def test_datetime_arrays() -> None:
     assert z[0] == np.datetime64(0, "ns")
     z[0] = np.datetime64("2020-01-02T03:04:05")
     z[1] = "2021-06-01"
-    z[2] = np.datetime64("NaT")
+    z[2] = np.datetime64("NaT", "ns")
     z[3] = np.datetime64("1999-12-31", "D")  # another unit is converted
     expected = np.array(["2020-01-02T03:04:05", "2021-06-01", "NaT", "1999-12-31"], dtype="M8[ns]")
     np.testing.assert_array_equal(z[:], expected)

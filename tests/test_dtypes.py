@@ -272,7 +272,7 @@ FILLS: list[tuple[Any, Any]] = [
     ("<U6", "héllo"),
     (">U2", "漢字"),
     ("<M8[D]", np.datetime64("2021-03-04")),
-    (">M8[ns]", np.datetime64("NaT")),
+    (">M8[ns]", np.datetime64("NaT", "ns")),
     ("<m8[s]", np.timedelta64(-90, "s")),
     (np.dtype([("a", "<i4"), ("b", ">f8")]), (3, -1.25)),
     (NESTED, None),  # filled in below with a real record

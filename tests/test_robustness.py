@@ -545,7 +545,7 @@ def test_write_empty_chunks_false_keeps_complex_values_next_to_a_nan_fill() -> N
 @pytest.mark.parametrize("fill", [np.nan, -np.inf, 0.0])
 def test_write_empty_chunks_false_structured_dtype(fill: float) -> None:
     dt = np.dtype([("a", "f8"), ("b", "i2", (2,)), ("t", "M8[s]")])
-    fill_item = np.array((fill, [1, 2], np.datetime64("NaT")), dtype=dt)[()]
+    fill_item = np.array((fill, [1, 2], np.datetime64("NaT", "s")), dtype=dt)[()]
     z = zarrkit.full(10, fill_item, chunks=5, dtype=dt, write_empty_chunks=False)
     z[:] = fill_item
     assert chunk_keys(z.store) == set()

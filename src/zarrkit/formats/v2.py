@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import warnings
 import numbers
 from typing import Any
 
@@ -118,7 +119,10 @@ def normalize_fill_value(fill_value: Any, dtype: np.dtype) -> Any:
         return fill_value
     if not isinstance(fill_value, (np.void, str, bytes)):
         try:
-            is_zero = bool(np.all(fill_value == 0))
+            with warnings.catch_warnings():
+                # numpy < 2 warns (rather than answers False) for e.g. a datetime64 == 0
+                warnings.simplefilter("ignore", DeprecationWarning)
+                is_zero = bool(np.all(fill_value == 0))
         except Exception:
             is_zero = False
         if is_zero and not isinstance(fill_value, np.ndarray):
