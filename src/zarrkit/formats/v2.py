@@ -9,8 +9,8 @@ from __future__ import annotations
 import base64
 import json
 import math
-import warnings
 import numbers
+import warnings
 from typing import Any
 
 import numpy as np
