@@ -71,7 +71,8 @@ class LMDBStore(Store):
     **kwargs
         Passed to ``lmdb.open``. Defaults here: ``map_size`` 1 TiB on 64-bit systems (space is
         only used as written), ``sync``/``metasync`` off (call :meth:`flush`, or :meth:`close`,
-        to make writes durable), ``max_spare_txns`` the number of CPUs.
+        to make writes durable), ``max_spare_txns`` 0 (a cached read transaction would lose its
+        reader slot when a forked child opens the database).
 
     The environment opens lazily in the process that first uses it, so the store pickles to
     its path and options; stores of one path in one process share its environment (LMDB
@@ -100,7 +101,10 @@ class LMDBStore(Store):
         kwargs.setdefault("map_size", 2**40 if sys.maxsize >= 2**32 else 2**28)
         kwargs.setdefault("sync", False)
         kwargs.setdefault("metasync", False)
-        kwargs.setdefault("max_spare_txns", os.cpu_count() or 1)
+        # a cached read transaction keeps its slot in LMDB's reader table, and a forked child
+        # that closes the inherited environment (to open its own) frees that slot under
+        # this process: no caching, so that the parent keeps working after a fork
+        kwargs.setdefault("max_spare_txns", 0)
         self.kwargs = kwargs
         self._dimension_separator = dimension_separator
         self._read_only = bool(kwargs.get("readonly", False))
