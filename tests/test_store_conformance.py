@@ -132,9 +132,7 @@ STORE_CASES: list[StoreCase] = [
         persistent=True,
     ),
     StoreCase("TempStore", lambda path: TempStore(dir=str(path)), persistent=True),
-    StoreCase(
-        "ZipStore", lambda path: _zip(path, atomic=True), read_only=_zip_read_only
-    ),
+    StoreCase("ZipStore", lambda path: _zip(path, atomic=True), read_only=_zip_read_only),
     StoreCase("ZipStore-in-place", lambda path: _zip(path, atomic=False)),
     StoreCase("SQLiteStore", lambda path: SQLiteStore(str(path / "db.sqlite")), persistent=True),
     StoreCase(

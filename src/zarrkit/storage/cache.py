@@ -65,7 +65,7 @@ class LRUStoreCache(Store):
         return self._store._dimension_separator
 
     @property
-    def read_only(self) -> bool:  # type: ignore[override]
+    def read_only(self) -> bool:
         return self._store.read_only
 
     @property

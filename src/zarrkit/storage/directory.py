@@ -212,11 +212,7 @@ class DirectoryStore(Store):
         if not os.path.isdir(target):
             return 0
         with os.scandir(target) as entries:
-            return sum(
-                e.stat().st_size
-                for e in entries
-                if e.is_file() and not _is_temp(e.name)
-            )
+            return sum(e.stat().st_size for e in entries if e.is_file() and not _is_temp(e.name))
 
     def size_below(self, path: str = "") -> int:
         path = self._path_of(path)
@@ -227,9 +223,7 @@ class DirectoryStore(Store):
             return 0
         total = 0
         for sub, _dirs, files in os.walk(target):
-            total += sum(
-                os.path.getsize(os.path.join(sub, f)) for f in files if not _is_temp(f)
-            )
+            total += sum(os.path.getsize(os.path.join(sub, f)) for f in files if not _is_temp(f))
         return total
 
     def rename(self, src_path: str, dst_path: str) -> None:

@@ -11,7 +11,7 @@ import time
 import uuid
 import zipfile
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .base import Store, normalize_storage_path, prefix_of
@@ -102,9 +102,9 @@ class ZipStore(Store):
             self._start_temp(copy=False)
 
     def _open(self, file: str, mode: str) -> None:
-        self.zf = zipfile.ZipFile(
+        self.zf = zipfile.ZipFile(  # type: ignore[call-overload]
             file,
-            mode=mode,  # type: ignore[arg-type]  # checked in __init__
+            mode=mode,  # checked in __init__
             compression=self.compression,
             allowZip64=self.allowZip64,
         )
@@ -168,6 +168,12 @@ class ZipStore(Store):
             self._writer().writestr(_member(key, self.compression), value)
             self._names.add(key)
             self._sorted = None
+
+    def setitems(self, values: Mapping[str, Any]) -> None:
+        for key in values:
+            check_member_name(key)  # all of them first: a refused batch writes nothing
+        for key, value in values.items():
+            self[key] = value
 
     def _write_folder_entry(self, key: str, value: bytes) -> None:
         """``'foo/'``: a directory entry, as zip tools write them (not a key of the store)."""
@@ -237,12 +243,20 @@ class ZipStore(Store):
         with zipfile.ZipFile(
             target, "w", compression=self.compression, allowZip64=self.allowZip64
         ) as out:
+            keys = self._keys()
+            deleted = [k for k, v in self._overlay.items() if v is _DELETED]
             for info in self.zf.infolist():
-                if info.filename.endswith("/"):
-                    folder = _member(info.filename, info.compress_type)
-                    folder.external_attr = info.external_attr
-                    out.writestr(folder, b"")
-            for key in self._keys():
+                folder = info.filename
+                # a folder emptied by deletions goes; one that still holds keys, or that
+                # nothing was deleted from (an empty folder written on purpose), stays
+                if folder.endswith("/") and (
+                    any(k.startswith(folder) for k in keys)
+                    or not any(k.startswith(folder) for k in deleted)
+                ):
+                    entry = _member(folder, info.compress_type)
+                    entry.external_attr = info.external_attr
+                    out.writestr(entry, b"")
+            for key in keys:
                 out.writestr(_member(key, self.compression), self[key])
 
     def flush(self) -> None:
@@ -272,8 +286,8 @@ class ZipStore(Store):
 
     def _flush_atomic(self) -> None:
         """Replace ``path`` with the temporary archive (the lock is held)."""
-        if self._temp is None:
-            return  # nothing written since the last flush
+        if self._temp is None and not self._overlay:
+            return  # nothing changed since the last flush
         temp = self._temp
         if self._overlay:
             final = f"{self.path}.{uuid.uuid4().hex}.partial"
@@ -284,8 +298,10 @@ class ZipStore(Store):
                     os.remove(final)
                 raise
             self.zf.close()
-            os.remove(temp)
+            if temp is not None:
+                os.remove(temp)
         else:
+            assert temp is not None
             self.zf.close()  # writes the zip directory
             final = temp
         os.replace(final, self.path)
