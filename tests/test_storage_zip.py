@@ -165,3 +165,23 @@ def test_killed_writer(tmp_path: pathlib.Path, atomic: bool) -> None:
     else:
         with pytest.raises(zipfile.BadZipFile):
             zipfile.ZipFile(path)
+
+
+def test_zarr2_reads_an_atomic_archive_and_zarrkit_reads_zarr2s(tmp_path: pathlib.Path) -> None:
+    zarr = pytest.importorskip("zarr")
+    if not zarr.__version__.startswith("2."):
+        pytest.skip("zarr-python 2's ZipStore")
+    data = np.arange(30, dtype="<f4").reshape(5, 6)
+    ours = str(tmp_path / "ours.zip")
+    with ZipStore(ours, mode="w") as store:
+        zarrkit.array(data, chunks=(2, 4), store=store, path="x")
+        zarrkit.open_array(store, path="x", mode="r+")[0, 0] = -1  # a rewrite: rebuilt on close
+    with zarr.storage.ZipStore(ours, mode="r") as theirs:
+        expected = data.copy()
+        expected[0, 0] = -1
+        np.testing.assert_array_equal(zarr.open_array(theirs, path="x", mode="r")[...], expected)
+    made_by_zarr = str(tmp_path / "theirs.zip")
+    with zarr.storage.ZipStore(made_by_zarr, mode="w") as theirs:
+        zarr.array(data, chunks=(3, 3), store=theirs)
+    with ZipStore(made_by_zarr, mode="r") as store:
+        np.testing.assert_array_equal(zarrkit.open_array(store, mode="r")[...], data)
