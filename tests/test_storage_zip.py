@@ -185,3 +185,18 @@ def test_zarr2_reads_an_atomic_archive_and_zarrkit_reads_zarr2s(tmp_path: pathli
         zarr.array(data, chunks=(3, 3), store=theirs)
     with ZipStore(made_by_zarr, mode="r") as store:
         np.testing.assert_array_equal(zarrkit.open_array(store, mode="r")[...], data)
+
+
+def test_clean_partial_removes_a_dead_writers_temporary_archive(tmp_path: pathlib.Path) -> None:
+    path = str(tmp_path / "x.zip")
+    ZipStore(path, mode="w").close()
+    dead = tmp_path / f"x.zip.{'d' * 32}.partial"
+    dead.write_bytes(b"torn")
+    os.utime(dead, (0, 0))
+    store = ZipStore(path, mode="a")
+    store["live"] = b"1"  # its own temporary archive is never removed
+    assert store.clean_partial() == [str(dead)]
+    assert store.clean_partial(max_age=0) == []
+    store.close()
+    assert sorted(os.listdir(tmp_path)) == ["x.zip"]
+    assert ZipStore(path, mode="r")["live"] == b"1"

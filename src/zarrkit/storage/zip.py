@@ -53,7 +53,7 @@ class ZipStore(Store):
     With ``atomic=True`` (the default) writes go to a temporary archive beside ``path``
     (``<path>.<hex>.partial``) that replaces ``path`` on :meth:`flush` / :meth:`close`: a
     crash while adding entries leaves the archive as it was at the last flush (and the
-    temporary file). Opening an existing archive with ``mode='a'`` copies it on the first
+    temporary file, which :meth:`clean_partial` removes). Opening an existing archive with ``mode='a'`` copies it on the first
     write. With ``atomic=False`` entries are appended to ``path`` itself (no copy), and an
     archive whose writer dies before closing has no central directory: it is unreadable,
     entries written before included.
@@ -317,6 +317,21 @@ class ZipStore(Store):
             if self._overlay or self._temp is not None:
                 self.flush()
             self.zf.close()  # writes the zip directory of appended entries
+
+    def clean_partial(self, max_age: float = 3600.0) -> list[str]:
+        """Remove the temporary archives of this archive's writers older than ``max_age``
+        seconds (left by a writer that died before its flush) and return their paths."""
+        folder, name = os.path.split(self.path)
+        pattern = re.compile(re.escape(name) + r"\.[0-9a-f]{32}\.partial\Z")
+        cutoff = time.time() - max_age
+        removed = []
+        for entry in os.scandir(folder):
+            if pattern.match(entry.name) and entry.path != self._temp:
+                with contextlib.suppress(FileNotFoundError):
+                    if entry.stat().st_mtime <= cutoff:
+                        os.remove(entry.path)
+                        removed.append(entry.path)
+        return sorted(removed)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ZipStore) and self.path == other.path
