@@ -1,4 +1,7 @@
-"""Store conformance: one suite that every store runs; DirectoryStore crash safety."""
+"""Local stores (memory, dict, directory, nested) key by key, and DirectoryStore crash safety.
+
+The protocol-level suite every store runs is zarrkit.testing, in test_store_conformance.py.
+"""
 
 from __future__ import annotations
 

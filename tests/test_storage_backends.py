@@ -233,17 +233,17 @@ class _CountingEnv:
         return getattr(self.env, name)
 
 
-def test_lmdb_batches_use_one_transaction(tmp_path: Any) -> None:
+def test_lmdb_batches_use_one_transaction(tmp_path: Any, monkeypatch: Any) -> None:
     store = LMDBStore(str(tmp_path / "x.lmdb"), map_size=2**24)
     counting = _CountingEnv(store.env)
-    store._env = counting
+    monkeypatch.setattr(LMDBStore, "env", property(lambda self: counting))
     store.setitems({f"k{i}": bytes([i]) for i in range(50)})
     assert counting.begins == 1
     got = store.getitems([f"k{i}" for i in range(60)])
     assert counting.begins == 2 and len(got) == 50 and got["k7"] == b"\x07"
     store.delitems([f"k{i}" for i in range(10)])
     assert counting.begins == 3 and len(store) == 40
-    store._env = counting.env
+    monkeypatch.undo()
     store.close()
 
 
@@ -251,7 +251,7 @@ def test_lmdb_pickles_to_parameters_and_opens_lazily(tmp_path: Any) -> None:
     store = LMDBStore(str(tmp_path / "x.lmdb"), map_size=2**24)
     store["a"] = b"1"
     copy = pickle.loads(pickle.dumps(store))
-    assert copy._env is None  # nothing opened until it is used
+    assert not copy._env.is_open  # nothing opened until it is used
     assert copy.kwargs["map_size"] == 2**24 and copy == store
     assert copy["a"] == b"1"
     copy["b"] = b"2"

@@ -1,10 +1,24 @@
-"""The store protocol.
+"""The store protocol, written once.
 
 A store is a ``MutableMapping[str, bytes]``. Backends implement the single-key methods;
-the batched ``getitems`` / ``setitems`` / ``delitems`` are written once here (one call per
-key) and overridden only where a backend can do better. Any other mapping (a dict, an fsspec
-``FSMap``, an object with the five mapping methods zarr 2 asked for) is adapted by
-:func:`as_store`, keeping its own batch methods.
+everything else is here, once:
+
+- batched ``getitems`` / ``setitems`` / ``delitems`` (one call per key; a backend overrides
+  them only where it can do better);
+- the read-only rule: every writing method a subclass defines (``__setitem__``,
+  ``__delitem__``, ``setitems``, ``delitems``, ``rmdir``, ``rename``, ``clear``) raises
+  :class:`~zarrkit.errors.ReadOnlyError` when ``store.read_only`` is true, checked here;
+- pickling to constructor arguments: a backend lists its constructor parameters in
+  ``_init_params`` and ``__reduce_ex__`` rebuilds the store from them (never from open
+  handles);
+- lazy handles (:class:`LazyHandle`): a connection or environment opened on first use in
+  the process that uses it, reopened after ``fork`` or unpickling;
+- declared capabilities, as class attributes: ``listable``, ``erasable``,
+  ``partial_reads`` (``getrange`` reads part of a value).
+
+Any other mapping (a dict, an fsspec ``FSMap``, an object with the five mapping methods
+zarr 2 asked for) is adapted by :func:`as_store` into a :class:`KVStore`, which picks how
+batches reach the mapping once, at construction.
 
 ``getitems(keys, *, contexts=None)`` may be called with or without ``contexts``, whatever the
 store's own signature (zarr 2.18 stores require it, older ones lack it): ``Store`` adapts each
@@ -18,15 +32,18 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
 
 from ..errors import ReadOnlyError
 
 __all__ = [
     "Store",
     "KVStore",
+    "LazyHandle",
     "as_store",
     "normalize_storage_path",
     "join_path",
@@ -67,7 +84,8 @@ class Store(MutableMapping):
     """Base class of zarrkit stores.
 
     Subclasses implement ``__getitem__``, ``__setitem__``, ``__delitem__``, ``__iter__`` and
-    ``__len__``; everything else has a default here.
+    ``__len__``; everything else has a default here. A subclass that pickles to its
+    constructor arguments names them in ``_init_params`` (see :meth:`_init_args`).
     """
 
     _read_only = False
@@ -77,8 +95,33 @@ class Store(MutableMapping):
     #: the Zarr format version the store holds (zarr 2 code checks ``store._store_version``)
     _store_version = 2
 
+    # -- declared capabilities -----------------------------------------------------------
+    #: keys can be enumerated (``iter``, ``listdir``, ``len``)
+    listable: ClassVar[bool] = True
+    #: keys can be deleted (``del``, ``delitems``, ``rmdir``) when the store is writable
+    erasable: ClassVar[bool] = True
+    #: :meth:`getrange` reads part of a value without reading all of it
+    partial_reads: ClassVar[bool] = False
+
+    #: constructor parameters that rebuild the store when unpickled, in order. Each value is
+    #: read from the attribute of that name, or of that name with a leading underscore; an
+    #: entry ``'**name'`` is a dict of further keyword arguments. Empty: pickle the
+    #: instance's ``__dict__`` (or its own ``__getstate__``) instead.
+    _init_params: ClassVar[tuple[str, ...]] = ()
+
+    _WRITERS: ClassVar[tuple[str, ...]] = (
+        "__setitem__",
+        "__delitem__",
+        "setitems",
+        "delitems",
+        "rmdir",
+        "rename",
+        "clear",
+    )
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Give every subclass's own ``getitems`` the protocol's signature, once, here.
+        """Adapt, once per class: the read-only check on every writing method the class
+        defines, and its own ``getitems`` to the protocol's signature.
 
         Stores written for zarr 2 declare ``getitems(keys, *, contexts)`` with ``contexts``
         required, older ones have no ``contexts`` at all; callers of this protocol may always
@@ -88,6 +131,10 @@ class Store(MutableMapping):
         own = cls.__dict__.get("getitems")
         if own is not None:
             cls.getitems = _with_optional_contexts(own)  # type: ignore[method-assign]
+        for name in cls._WRITERS:
+            method = cls.__dict__.get(name)
+            if callable(method) and not getattr(method, "_checks_read_only", False):
+                setattr(cls, name, _refusing_when_read_only(method))
 
     @classmethod
     def _ensure_store(cls, store: Any) -> Store:
@@ -120,23 +167,63 @@ class Store(MutableMapping):
     # -- capabilities ------------------------------------------------------------------
     @property
     def read_only(self) -> bool:
+        """True when every write raises :class:`~zarrkit.errors.ReadOnlyError`."""
         return self._read_only
 
     def is_readable(self) -> bool:
         return True
 
     def is_writeable(self) -> bool:
-        return not self._read_only
+        return not self.read_only
 
     def is_listable(self) -> bool:
-        return True
+        return self.listable
 
     def is_erasable(self) -> bool:
-        return not self._read_only
+        return self.erasable and not self.read_only
 
     def _check_writable(self) -> None:
-        if self._read_only:
-            raise ReadOnlyError("store")
+        """Raise :class:`~zarrkit.errors.ReadOnlyError` if the store is read-only (the
+        writing methods of every subclass already call this)."""
+        if self.read_only:
+            raise ReadOnlyError(f"{type(self).__name__} store")
+
+    # -- pickling to constructor arguments ---------------------------------------------
+    def _init_args(self) -> dict[str, Any]:
+        """The constructor keywords that rebuild this store (from ``_init_params``).
+
+        Override to adjust a value (a ``mode='w'`` that must not empty the data again) or to
+        flush buffered writes before the store is copied to another process.
+        """
+        kwargs: dict[str, Any] = {}
+        for name in self._init_params:
+            if name.startswith("**"):
+                kwargs.update(_attribute(self, name[2:]) or {})
+            else:
+                kwargs[name] = _attribute(self, name)
+        return kwargs
+
+    @classmethod
+    def _from_init_args(cls, kwargs: dict[str, Any]) -> Store:
+        """The store an unpickled copy is: ``cls(**kwargs)`` unless overridden."""
+        return cls(**kwargs)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        cls = type(self)
+        if not cls._init_params or cls.__reduce__ is not object.__reduce__:
+            return super().__reduce_ex__(protocol)  # the instance's state, or its own reduce
+        return (_rebuild, (cls, self._init_args(), self.read_only))
+
+    # -- partial reads -----------------------------------------------------------------
+    def getrange(self, key: str, start: int = 0, length: int | None = None) -> bytes:
+        """``length`` bytes of the value of ``key`` from ``start`` (to the end if None).
+
+        Stores that declare ``partial_reads`` read only those bytes; the default reads the
+        whole value.
+        """
+        value = memoryview(self[key]).cast("B")
+        stop = None if length is None else start + length
+        return bytes(value[start:stop])
 
     # -- batched access ----------------------------------------------------------------
     def getitems(self, keys: Iterable[str], *, contexts: Any = None) -> dict[str, bytes]:
@@ -179,7 +266,6 @@ class Store(MutableMapping):
 
     def rmdir(self, path: str = "") -> None:
         """Delete everything below ``path``."""
-        self._check_writable()
         prefix = prefix_of(normalize_storage_path(path))
         self.delitems([k for k in list(self.keys()) if k.startswith(prefix)])
 
@@ -205,7 +291,6 @@ class Store(MutableMapping):
 
     def rename(self, src_path: str, dst_path: str) -> None:
         """Move everything below ``src_path`` to ``dst_path``."""
-        self._check_writable()
         src = normalize_storage_path(src_path)
         dst = normalize_storage_path(dst_path)
         src_prefix, dst_prefix = prefix_of(src), prefix_of(dst)
@@ -229,6 +314,107 @@ class Store(MutableMapping):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _rebuild(cls: type[Store], kwargs: dict[str, Any], read_only: bool) -> Store:
+    """Unpickle a store from its constructor arguments (made read-only if it was)."""
+    store = cls._from_init_args(kwargs)
+    if read_only and not store.read_only:
+        store._read_only = True
+    return store
+
+
+def _attribute(obj: object, name: str) -> Any:
+    """``obj.name``, else ``obj._name``."""
+    try:
+        return getattr(obj, name)
+    except AttributeError:
+        return getattr(obj, "_" + name)
+
+
+def _refusing_when_read_only(method: Callable) -> Callable:
+    """``method``, raising :class:`ReadOnlyError` first when its store is read-only."""
+
+    @functools.wraps(method)
+    def checked(self: Store, *args: Any, **kwargs: Any) -> Any:
+        if self.read_only:
+            raise ReadOnlyError(f"{type(self).__name__} store")
+        return method(self, *args, **kwargs)
+
+    checked._checks_read_only = True  # type: ignore[attr-defined]
+    return checked
+
+
+# the base class's own writing methods get the same check as those of its subclasses
+for _name in Store._WRITERS:
+    if _name in Store.__dict__:
+        setattr(Store, _name, _refusing_when_read_only(Store.__dict__[_name]))
+
+_T = TypeVar("_T")
+
+
+class LazyHandle(Generic[_T]):
+    """A handle (connection, environment, open database) opened on first use, in the
+    process that uses it.
+
+    ``get()`` opens it with ``open()`` the first time, and again in a forked child (a
+    handle inherited through ``fork`` is never used: it belongs to the parent). ``close()``
+    closes it with ``close(handle)`` if this process opened it; the next ``get()`` reopens.
+    Stores hold one and pickle to their parameters, so an unpickled store opens its own.
+
+    >>> h = LazyHandle(lambda: object(), lambda handle: None)
+    >>> h.is_open
+    False
+    >>> h.get() is h.get()
+    True
+    >>> h.close(); h.is_open
+    False
+    """
+
+    def __init__(self, open: Callable[[], _T], close: Callable[[_T], Any] | None = None) -> None:
+        self._open = open
+        self._close = close if close is not None else _close_handle
+        self._value: _T | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+        self._lock_pid = os.getpid()
+
+    def _guard(self) -> threading.Lock:
+        """The lock, replaced in a forked child (where another thread may have held it)."""
+        if self._lock_pid != os.getpid():
+            self._lock, self._lock_pid = threading.Lock(), os.getpid()
+        return self._lock
+
+    @property
+    def is_open(self) -> bool:
+        """True when this process holds an open handle."""
+        return self._value is not None and self._pid == os.getpid()
+
+    def get(self) -> _T:
+        """The handle, opened now if this process has none."""
+        value = self._value
+        if value is not None and self._pid == os.getpid():
+            return value
+        with self._guard():
+            if self._value is None or self._pid != os.getpid():
+                self._value = self._open()
+                self._pid = os.getpid()
+            return self._value
+
+    def close(self) -> None:
+        """Close the handle if this process opened it (an inherited one is only dropped)."""
+        with self._guard():
+            value, pid = self._value, self._pid
+            self._value = self._pid = None
+        if value is not None and pid == os.getpid():
+            self._close(value)
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a LazyHandle is not pickled: pickle the store that holds it")
+
+
+def _close_handle(handle: Any) -> None:
+    handle.close()
 
 
 def _size_of(v: Any) -> int:
@@ -293,7 +479,7 @@ class KVStore(Store):
     {'a': b'1'}
     """
 
-    _ADAPTERS = ("_getitems", "_setitems", "_delitems", "_len", "_close")
+    _init_params = ("mutablemapping",)
 
     def __init__(self, mutablemapping: Any = None) -> None:
         self._mutable_mapping: Any = {} if mutablemapping is None else mutablemapping
@@ -323,12 +509,8 @@ class KVStore(Store):
         else:
             self._len = lambda: len(list(inner.keys()))
 
-    def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k not in self._ADAPTERS}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._choose_adapters()
+    def _init_args(self) -> dict[str, Any]:
+        return {"mutablemapping": self._mutable_mapping}
 
     @property
     def map(self) -> Any:

@@ -39,6 +39,8 @@ class LRUStoreCache(Store):
     (b'xyz', b'xyz', (1, 1))
     """
 
+    _init_params = ("store", "max_size")
+
     def __init__(self, store: Any, max_size: int | None) -> None:
         self._store = as_store(store)
         self._max_size = max_size
@@ -57,20 +59,30 @@ class LRUStoreCache(Store):
         self.hits = 0
         self.misses = 0
 
-    def __getstate__(self) -> dict:
-        return {"store": self._store, "max_size": self._max_size}
-
-    def __setstate__(self, state: dict) -> None:
-        LRUStoreCache.__init__(self, state["store"], state["max_size"])
-
     # -- cache bookkeeping ---------------------------------------------------------------
     @property
     def _dimension_separator(self) -> str | None:  # type: ignore[override]
-        return getattr(self._store, "_dimension_separator", None)
+        return self._store._dimension_separator
 
     @property
     def read_only(self) -> bool:
         return self._store.read_only
+
+    @property
+    def erasable(self) -> bool:  # type: ignore[override]
+        return self._store.erasable
+
+    @property
+    def partial_reads(self) -> bool:  # type: ignore[override]
+        return self._store.partial_reads
+
+    def getrange(self, key: str, start: int = 0, length: int | None = None) -> bytes:
+        with self._lock:
+            value = self._values.get(key)
+        if value is None:
+            return self._store.getrange(key, start, length)
+        stop = None if length is None else start + length
+        return bytes(memoryview(value).cast("B")[start:stop])
 
     def _put(self, key: str, value: Any) -> None:
         """Cache ``value`` (the lock is held)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from ..errors import MetadataError, ReadOnlyError
@@ -30,6 +30,8 @@ class ConsolidatedMetadataStore(Store):
     """
 
     _read_only = True
+    erasable = False
+    _init_params = ("store", "metadata_key", "path")
 
     def __init__(self, store: Any, metadata_key: str = CONSOLIDATED_KEY, path: str = "") -> None:
         self.store = as_store(store)
@@ -60,14 +62,6 @@ class ConsolidatedMetadataStore(Store):
             for i in range(len(parts)):
                 self._children.setdefault("/".join(parts[:i]), set()).add(parts[i])
 
-    def __getstate__(self) -> dict:
-        return {"store": self.store, "metadata_key": self.metadata_key, "path": self.path}
-
-    def __setstate__(self, state: dict) -> None:
-        ConsolidatedMetadataStore.__init__(
-            self, state["store"], state["metadata_key"], state.get("path", "")
-        )
-
     def __getitem__(self, key: str) -> bytes:
         try:
             return self._encoded[key]
@@ -89,22 +83,11 @@ class ConsolidatedMetadataStore(Store):
         """Names directly below ``path``, from an index built once."""
         return sorted(self._children.get(normalize_storage_path(path), ()))
 
+    # every writing method raises ReadOnlyError (the protocol's check: read_only is True)
     def __setitem__(self, key: str, value: Any) -> None:
         raise ReadOnlyError("consolidated metadata")
 
     def __delitem__(self, key: str) -> None:
-        raise ReadOnlyError("consolidated metadata")
-
-    def setitems(self, values: Any) -> None:
-        raise ReadOnlyError("consolidated metadata")
-
-    def delitems(self, keys: Iterable[str]) -> None:
-        raise ReadOnlyError("consolidated metadata")
-
-    def rmdir(self, path: str = "") -> None:
-        raise ReadOnlyError("consolidated metadata")
-
-    def rename(self, src_path: str, dst_path: str) -> None:
         raise ReadOnlyError("consolidated metadata")
 
     def close(self) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -12,12 +14,16 @@ from ..pipeline.executor import run_parallel
 from .base import Store, normalize_storage_path
 
 _TEMP_SUFFIX = ".partial"
+# '.<name>.<32 hex digits>.partial': a write in progress, or left by a killed writer
+_TEMP_NAME = re.compile(r"\..+\.[0-9a-f]{32}\.partial\Z", re.DOTALL)
+
+#: temporary files older than this (seconds) belong to no live writer: clean_partial's default
+PARTIAL_MAX_AGE = 3600.0
 
 
-def _reopen_read_only(cls: type, args: tuple) -> DirectoryStore:
-    store = cls(*args)
-    store._read_only = True
-    return store
+def _is_temp(name: str) -> bool:
+    """True for the name of a temporary file of a write (never a key)."""
+    return name.endswith(_TEMP_SUFFIX) and _TEMP_NAME.match(name) is not None
 
 
 class DirectoryStore(Store):
@@ -25,6 +31,10 @@ class DirectoryStore(Store):
 
     Every write goes to a temporary file next to its target, then an atomic rename, so a
     crash or an error never leaves a torn chunk: readers see the old value or the new one.
+    The temporary files (``.<name>.<hex>.partial``) are never keys: they are not listed and
+    not counted by ``getsize`` / ``nbytes_stored``. One left by a killed writer is removed
+    by :meth:`clean_partial` (those older than an hour, by default) and with its folder by
+    ``rmdir``.
 
     >>> import tempfile
     >>> store = DirectoryStore(tempfile.mkdtemp())
@@ -34,6 +44,8 @@ class DirectoryStore(Store):
     """
 
     _default_separator: str | None = None
+    _init_params = ("path", "normalize_keys", "dimension_separator")
+    partial_reads = True
 
     def __init__(
         self,
@@ -46,14 +58,6 @@ class DirectoryStore(Store):
             raise ValueError(f"path {self.path!r} is a file, not a directory")
         self.normalize_keys = normalize_keys
         self._dimension_separator = dimension_separator
-
-    def __reduce__(self) -> tuple:
-        args: tuple[Any, ...] = (self.path, self.normalize_keys, self._dimension_separator)
-        if not self._read_only:  # the common case: just the constructor arguments
-            if args[1:] == (False, type(self)._default_separator):
-                args = args[:1]
-            return (type(self), args)
-        return (_reopen_read_only, (type(self), args))
 
     def _file(self, key: str) -> str:
         if self.normalize_keys:
@@ -75,8 +79,15 @@ class DirectoryStore(Store):
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise KeyError(key) from None
 
+    def getrange(self, key: str, start: int = 0, length: int | None = None) -> bytes:
+        try:
+            with open(self._file(key), "rb") as f:
+                f.seek(start)
+                return f.read() if length is None else f.read(length)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise KeyError(key) from None
+
     def __setitem__(self, key: str, value: Any) -> None:
-        self._check_writable()
         target = self._file(key)
         self._make_folder(key, os.path.dirname(target))
         self._write_file(key, target, value)
@@ -107,7 +118,6 @@ class DirectoryStore(Store):
             raise
 
     def __delitem__(self, key: str) -> None:
-        self._check_writable()
         target = self._file(key)
         if os.path.isdir(target):
             shutil.rmtree(target)
@@ -136,7 +146,7 @@ class DirectoryStore(Store):
             rel = os.path.relpath(folder.rstrip("/" + os.sep) or folder, root)
             rel = "" if rel == "." else rel.replace(os.sep, "/") + "/"
             for name in sorted(files):
-                if not name.endswith(_TEMP_SUFFIX):
+                if not _is_temp(name):
                     yield rel + name
 
     def __len__(self) -> int:
@@ -156,15 +166,12 @@ class DirectoryStore(Store):
         return {k: v for k, v in results if v is not None}
 
     def setitems(self, values: Mapping[str, Any]) -> None:
-        self._check_writable()
         items = [(k, self._file(k), v) for k, v in values.items()]
         for folder, key in {os.path.dirname(t): k for k, t, _ in items}.items():
             self._make_folder(key, folder)
         run_parallel(lambda item: self._write_file(*item), items)
 
     def delitems(self, keys: Iterable[str]) -> None:
-        self._check_writable()
-
         def remove(key: str) -> None:
             try:
                 os.remove(self._file(key))
@@ -179,7 +186,7 @@ class DirectoryStore(Store):
             names = os.listdir(folder)
         except (FileNotFoundError, NotADirectoryError):
             return []
-        return sorted(n for n in names if not n.endswith(_TEMP_SUFFIX))
+        return sorted(n for n in names if not _is_temp(n))
 
     def keys_under(self, path: str = "") -> list[str]:
         path = self._path_of(path)
@@ -188,11 +195,10 @@ class DirectoryStore(Store):
         for sub, _dirs, files in os.walk(folder):
             rel = os.path.relpath(sub, folder)
             rel = "" if rel == "." else rel.replace(os.sep, "/") + "/"
-            out.extend(rel + f for f in files if not f.endswith(_TEMP_SUFFIX))
+            out.extend(rel + f for f in files if not _is_temp(f))
         return sorted(out)
 
     def rmdir(self, path: str = "") -> None:
-        self._check_writable()
         path = self._path_of(path)
         folder = os.path.join(self.path, *path.split("/")) if path else self.path
         if os.path.isdir(folder):
@@ -206,11 +212,7 @@ class DirectoryStore(Store):
         if not os.path.isdir(target):
             return 0
         with os.scandir(target) as entries:
-            return sum(
-                e.stat().st_size
-                for e in entries
-                if e.is_file() and not e.name.endswith(_TEMP_SUFFIX)
-            )
+            return sum(e.stat().st_size for e in entries if e.is_file() and not _is_temp(e.name))
 
     def size_below(self, path: str = "") -> int:
         path = self._path_of(path)
@@ -221,13 +223,10 @@ class DirectoryStore(Store):
             return 0
         total = 0
         for sub, _dirs, files in os.walk(target):
-            total += sum(
-                os.path.getsize(os.path.join(sub, f)) for f in files if not f.endswith(_TEMP_SUFFIX)
-            )
+            total += sum(os.path.getsize(os.path.join(sub, f)) for f in files if not _is_temp(f))
         return total
 
     def rename(self, src_path: str, dst_path: str) -> None:
-        self._check_writable()
         src = os.path.join(self.path, *self._path_of(src_path).split("/"))
         dst = os.path.join(self.path, *self._path_of(dst_path).split("/"))
         if not os.path.exists(src):
@@ -236,8 +235,31 @@ class DirectoryStore(Store):
         os.rename(src, dst)
 
     def clear(self) -> None:
-        self._check_writable()
         shutil.rmtree(self.path, ignore_errors=True)
+
+    def clean_partial(self, path: str = "", max_age: float = PARTIAL_MAX_AGE) -> list[str]:
+        """Remove the temporary files of writes below ``path`` older than ``max_age``
+        seconds (a killed writer's leftovers; a live write takes far less) and return their
+        paths relative to the store. ``max_age=0`` removes them all: only when no other
+        process is writing here.
+        """
+        self._check_writable()
+        path = self._path_of(path)
+        top = os.path.join(self.path, *path.split("/")) if path else self.path
+        cutoff = time.time() - max_age
+        removed = []
+        for folder, _dirs, files in os.walk(top):
+            for name in files:
+                if not _is_temp(name):
+                    continue
+                file = os.path.join(folder, name)
+                try:
+                    if os.stat(file).st_mtime <= cutoff:
+                        os.remove(file)
+                        removed.append(os.path.relpath(file, self.path).replace(os.sep, "/"))
+                except FileNotFoundError:
+                    pass  # finished (renamed) or removed meanwhile
+        return sorted(removed)
 
     def __eq__(self, other: object) -> bool:
         return type(self) is type(other) and self.path == other.path

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from .base import Store, normalize_storage_path, prefix_of
+from .base import LazyHandle, Store, normalize_storage_path, prefix_of
 
 
 def _import_lmdb() -> Any:
@@ -71,7 +71,8 @@ class LMDBStore(Store):
     **kwargs
         Passed to ``lmdb.open``. Defaults here: ``map_size`` 1 TiB on 64-bit systems (space is
         only used as written), ``sync``/``metasync`` off (call :meth:`flush`, or :meth:`close`,
-        to make writes durable), ``max_spare_txns`` the number of CPUs.
+        to make writes durable), ``max_spare_txns`` 0 (a cached read transaction would lose its
+        reader slot when a forked child opens the database).
 
     The environment opens lazily in the process that first uses it, so the store pickles to
     its path and options; stores of one path in one process share its environment (LMDB
@@ -100,35 +101,32 @@ class LMDBStore(Store):
         kwargs.setdefault("map_size", 2**40 if sys.maxsize >= 2**32 else 2**28)
         kwargs.setdefault("sync", False)
         kwargs.setdefault("metasync", False)
-        kwargs.setdefault("max_spare_txns", os.cpu_count() or 1)
+        # a cached read transaction keeps its slot in LMDB's reader table, and a forked child
+        # that closes the inherited environment (to open its own) frees that slot under
+        # this process: no caching, so that the parent keeps working after a fork
+        kwargs.setdefault("max_spare_txns", 0)
         self.kwargs = kwargs
         self._dimension_separator = dimension_separator
         self._read_only = bool(kwargs.get("readonly", False))
-        self._lock = threading.Lock()
-        self._env: Any = None
-        self._pid: int | None = None
+        self._env = LazyHandle(
+            lambda: _acquire_env(self._lmdb, self.path, self.kwargs), self._release
+        )
 
-    def __getstate__(self) -> dict:
-        self.flush()
-        return {
-            "path": self.path,
-            "buffers": self.buffers,
-            "sep": self._dimension_separator,
-            "kwargs": self.kwargs,
-        }
+    _init_params = ("path", "buffers", "dimension_separator", "**kwargs")
 
-    def __setstate__(self, state: dict) -> None:
-        LMDBStore.__init__(self, state["path"], state["buffers"], state["sep"], **state["kwargs"])
+    def _init_args(self) -> dict[str, Any]:
+        self.flush()  # what the copy reads must be on disk
+        return super()._init_args()
 
     @property
     def env(self) -> Any:
         """The LMDB environment (opened here, in this process, on first use)."""
-        if self._env is None or self._pid != os.getpid():
-            with self._lock:
-                if self._env is None or self._pid != os.getpid():
-                    self._env = _acquire_env(self._lmdb, self.path, self.kwargs)
-                    self._pid = os.getpid()
-        return self._env
+        return self._env.get()
+
+    def _release(self, env: Any) -> None:
+        if not self._read_only:
+            env.sync(True)
+        _release_env(self.path)
 
     def __getitem__(self, key: str) -> bytes:
         with self.env.begin() as txn:
@@ -141,7 +139,6 @@ class LMDBStore(Store):
         self.setitems({key: value})
 
     def __delitem__(self, key: str) -> None:
-        self._check_writable()
         with self.env.begin(write=True) as txn:
             if not txn.delete(key.encode("utf-8")):
                 raise KeyError(key)
@@ -170,13 +167,11 @@ class LMDBStore(Store):
         return out
 
     def setitems(self, values: Mapping[str, Any]) -> None:
-        self._check_writable()
         with self.env.begin(write=True) as txn:
             for k, v in values.items():
                 txn.put(k.encode("utf-8"), _bytes(v))
 
     def delitems(self, keys: Iterable[str]) -> None:
-        self._check_writable()
         with self.env.begin(write=True) as txn:
             for k in keys:
                 txn.delete(k.encode("utf-8"))
@@ -202,7 +197,6 @@ class LMDBStore(Store):
         return sorted({k.split("/", 1)[0] for k in self.keys_under(path)})
 
     def rmdir(self, path: str = "") -> None:
-        self._check_writable()
         with self.env.begin(write=True) as txn:
             for key in list(self._under(txn, path)):
                 txn.delete(key)
@@ -231,17 +225,12 @@ class LMDBStore(Store):
 
     def flush(self) -> None:
         """Make written data durable (the environment is opened without syncing)."""
-        if self._env is not None and self._pid == os.getpid() and not self._read_only:
-            self._env.sync(True)
+        if self._env.is_open and not self._read_only:
+            self._env.get().sync(True)
 
     def close(self) -> None:
         """Flush and close the environment; it reopens on the next use."""
-        with self._lock:
-            if self._env is not None and self._pid == os.getpid():
-                if not self._read_only:
-                    self._env.sync(True)
-                _release_env(self.path)
-            self._env = None
+        self._env.close()
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, LMDBStore) and self.path == other.path

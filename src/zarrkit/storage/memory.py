@@ -32,6 +32,8 @@ class MemoryStore(Store):
     ['foo']
     """
 
+    _init_params = ("root", "dimension_separator")
+
     def __init__(self, root: dict | None = None, dimension_separator: str | None = None) -> None:
         self._data: dict[str, bytes] = {} if root is None else root
         self._dimension_separator = dimension_separator
@@ -41,11 +43,10 @@ class MemoryStore(Store):
         for k in self._data:
             self._count(k, 1)
 
-    def __getstate__(self) -> dict:
-        return {"data": self._data, "sep": self._dimension_separator}
-
-    def __setstate__(self, state: dict) -> None:
-        MemoryStore.__init__(self, state["data"], state["sep"])
+    @property
+    def root(self) -> dict[str, bytes]:
+        """The dict of keys and values (zarr 2's name); it pickles with the store."""
+        return self._data
 
     def _count(self, key: str, step: int) -> None:
         dirs = self._dirs
@@ -78,7 +79,6 @@ class MemoryStore(Store):
         return self._data[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
-        self._check_writable()
         value = _as_bytes(value)
         with self._lock:
             if key not in self._data:
@@ -86,7 +86,6 @@ class MemoryStore(Store):
             self._data[key] = value
 
     def __delitem__(self, key: str) -> None:
-        self._check_writable()
         with self._lock:
             if key in self._data:
                 del self._data[key]
@@ -111,7 +110,6 @@ class MemoryStore(Store):
         return {k: v for k, v in found if v is not None}
 
     def setitems(self, values: Mapping[str, Any]) -> None:
-        self._check_writable()
         values = {k: _as_bytes(v) for k, v in values.items()}
         with self._lock:
             data = self._data
@@ -122,7 +120,6 @@ class MemoryStore(Store):
             data.update(values)
 
     def delitems(self, keys: Iterable[str]) -> None:
-        self._check_writable()
         with self._lock:
             for k in keys:
                 if self._data.pop(k, None) is not None:
@@ -136,7 +133,6 @@ class MemoryStore(Store):
         return super().listdir(path)
 
     def rmdir(self, path: str = "") -> None:
-        self._check_writable()
         path = normalize_storage_path(path)
         with self._lock:
             if not path:
@@ -164,10 +160,7 @@ class DictStore(MemoryStore):
             DeprecationWarning,
             stacklevel=2,
         )
-        super().__init__(*args, **kwargs)
-
-    def __setstate__(self, state: dict) -> None:
-        DictStore.__init__(self, state["data"], state["sep"])  # warns, as zarr 2 did
+        super().__init__(*args, **kwargs)  # unpickling warns too, as zarr 2 did
 
 
 def _as_bytes(value: Any) -> bytes:

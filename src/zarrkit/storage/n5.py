@@ -243,7 +243,6 @@ class N5Layout(Store):
         self.setitems({key: value})
 
     def __delitem__(self, key: str) -> None:
-        self._check_writable()
         kind, parent, name = _parse(self._key(key))
         if kind == "meta":
             self._del_meta(key, parent, name)
@@ -332,7 +331,6 @@ class N5Layout(Store):
         return out
 
     def setitems(self, values: Mapping[str, Any]) -> None:
-        self._check_writable()
         chunks: dict[str, dict[str, Any]] = {}
         files: dict[str, Any] = {}
         for key, value in values.items():
@@ -372,7 +370,6 @@ class N5Layout(Store):
         return out
 
     def delitems(self, keys: Iterable[str]) -> None:
-        self._check_writable()
         files = []
         for key in keys:
             kind, parent, name = _parse(self._key(key))
@@ -408,7 +405,6 @@ class N5Layout(Store):
         return [k[start:] for k in self._walk(path)]
 
     def rmdir(self, path: str = "") -> None:
-        self._check_writable()
         self._files.rmdir(normalize_storage_path(self._key(path)))
 
     def getsize(self, path: str = "") -> int:
@@ -427,7 +423,6 @@ class N5Layout(Store):
         return self._files.size_below(path)
 
     def rename(self, src_path: str, dst_path: str) -> None:
-        self._check_writable()
         self._files.rename(self._key(src_path), self._key(dst_path))
 
     def clear(self) -> None:
@@ -464,6 +459,8 @@ class N5Store(N5Layout):
     ['0', '1', 'attributes.json']
     """
 
+    _init_params = ("path", "normalize_keys")
+
     def __init__(
         self,
         path: str | os.PathLike,
@@ -472,6 +469,7 @@ class N5Store(N5Layout):
     ) -> None:
         if dimension_separator not in (None, "."):
             raise ValueError("N5Store keys chunks with '.' (stored as N5 block paths)")
+
         self.path = os.path.abspath(os.fspath(path))
         self.normalize_keys = normalize_keys
         self._files = DirectoryStore(self.path)

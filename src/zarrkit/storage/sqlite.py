@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from .base import Store, normalize_storage_path, prefix_of
+from .base import LazyHandle, Store, normalize_storage_path, prefix_of
 
 
 class SQLiteStore(Store):
@@ -27,6 +27,8 @@ class SQLiteStore(Store):
     >>> s.close()
     """
 
+    _init_params = ("path", "dimension_separator", "**kwargs")
+
     def __init__(
         self, path: str | os.PathLike, dimension_separator: str | None = None, **kwargs: Any
     ) -> None:
@@ -35,27 +37,23 @@ class SQLiteStore(Store):
         self.kwargs = kwargs
         self._dimension_separator = dimension_separator
         self._lock = threading.RLock()
-        self._conn: sqlite3.Connection | None = None
-        self._pid: int | None = None
+        self._conn = LazyHandle(self._connect)
 
-    def __getstate__(self) -> dict:
+    def _init_args(self) -> dict[str, Any]:
         if self.path == ":memory:":
             raise pickle.PicklingError("an in-memory SQLiteStore cannot be pickled")
-        return {"path": self.path, "kwargs": self.kwargs, "sep": self._dimension_separator}
+        return super()._init_args()
 
-    def __setstate__(self, state: dict) -> None:
-        SQLiteStore.__init__(self, state["path"], state["sep"], **state["kwargs"])
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, check_same_thread=False, **self.kwargs)
+        conn.execute("CREATE TABLE IF NOT EXISTS zarr(k TEXT PRIMARY KEY, v BLOB)")
+        conn.commit()
+        return conn
 
     @property
     def conn(self) -> sqlite3.Connection:
-        if self._conn is None or self._pid != os.getpid():
-            with self._lock:
-                if self._conn is None or self._pid != os.getpid():
-                    conn = sqlite3.connect(self.path, check_same_thread=False, **self.kwargs)
-                    conn.execute("CREATE TABLE IF NOT EXISTS zarr(k TEXT PRIMARY KEY, v BLOB)")
-                    conn.commit()
-                    self._conn, self._pid = conn, os.getpid()
-        return self._conn
+        """The connection (opened here, in this process, on first use)."""
+        return self._conn.get()
 
     def __getitem__(self, key: str) -> bytes:
         with self._lock:
@@ -68,7 +66,6 @@ class SQLiteStore(Store):
         self.setitems({key: value})
 
     def __delitem__(self, key: str) -> None:
-        self._check_writable()
         with self._lock, self.conn:
             cur = self.conn.execute("DELETE FROM zarr WHERE k = ?", (key,))
         if cur.rowcount == 0:
@@ -100,7 +97,6 @@ class SQLiteStore(Store):
         return out
 
     def setitems(self, values: Mapping[str, Any]) -> None:
-        self._check_writable()
         rows = [
             (k, v if isinstance(v, bytes) else memoryview(v).tobytes()) for k, v in values.items()
         ]
@@ -108,7 +104,6 @@ class SQLiteStore(Store):
             self.conn.executemany("REPLACE INTO zarr(k, v) VALUES (?, ?)", rows)
 
     def delitems(self, keys: Iterable[str]) -> None:
-        self._check_writable()
         with self._lock, self.conn:
             self.conn.executemany("DELETE FROM zarr WHERE k = ?", [(k,) for k in keys])
 
@@ -124,7 +119,6 @@ class SQLiteStore(Store):
         return sorted({k.split("/", 1)[0] for k in self.keys_under(path)})
 
     def rmdir(self, path: str = "") -> None:
-        self._check_writable()
         path = normalize_storage_path(path)
         prefix = prefix_of(path)
         with self._lock, self.conn:
@@ -157,10 +151,9 @@ class SQLiteStore(Store):
         return int(row[0])
 
     def close(self) -> None:
+        """Close the connection; it reopens on the next use."""
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            self._conn.close()
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SQLiteStore) and self.path == other.path

@@ -56,12 +56,9 @@ class TempStore(DirectoryStore):
             path, normalize_keys=normalize_keys, dimension_separator=dimension_separator
         )
 
-    def __reduce__(self) -> tuple:
+    @classmethod
+    def _from_init_args(cls, kwargs: dict) -> TempStore:
         # the same directory in the unpickled store (a new TempStore would make another one)
-        return (_reopen, (self.path, self.normalize_keys, self._dimension_separator))
-
-
-def _reopen(path: str, normalize_keys: bool, dimension_separator: str | None) -> TempStore:
-    store = TempStore.__new__(TempStore)
-    DirectoryStore.__init__(store, path, normalize_keys, dimension_separator)
-    return store
+        store = cls.__new__(cls)
+        DirectoryStore.__init__(store, **kwargs)
+        return store

@@ -1,0 +1,466 @@
+"""Store conformance tests that anyone can run against a store, their own included.
+
+Subclass :class:`StoreConformance` in a pytest module and override :meth:`create_store`
+(and, for stores with a read-only mode, :meth:`create_read_only_store`)::
+
+    from zarrkit.testing import StoreConformance
+
+    class TestMyStore(StoreConformance):
+        def create_store(self):
+            return MyStore(...)          # a new, empty, writable store
+
+or call :func:`check_store` with a factory, outside any test runner::
+
+    >>> from zarrkit.storage import MemoryStore
+    >>> from zarrkit.testing import check_store
+    >>> report = check_store(MemoryStore)
+    >>> report.failed
+    []
+
+The suite covers the single-key methods, iteration, the batched calls, ``listdir`` /
+``rmdir`` / ``getsize`` / ``rename`` / ``getrange`` (as the store declares them), pickling,
+use after ``fork``, reading and writing arrays through the store, read-only behaviour, and
+"missing means missing": a read that fails for any reason other than "not found" must raise
+through the chunk pipeline, never come back as fill values. No pytest needed: skips are
+``unittest.SkipTest``, which pytest reports as skips.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+import sys
+import traceback
+import unittest
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .core import Array
+from .creation import array as _array
+from .creation import open_array
+from .errors import MissingChunkError, ReadOnlyError
+from .hierarchy import group as _group
+from .storage.base import Store
+
+__all__ = ["StoreConformance", "FailingStore", "check_store", "ConformanceReport"]
+
+#: the keys and values the key-level tests write (no names a format store would translate)
+ITEMS: dict[str, bytes] = {
+    "a/x": b"value-x",
+    "a/y.z": b"value-y.z!",
+    "a/b/c": b"deep",
+    "ab/x": b"not below a",
+    "top": b"t",
+}
+
+
+def _bytes(value: Any) -> bytes:
+    """Stored values may be any buffer: compare their bytes."""
+    return value if isinstance(value, bytes) else bytes(memoryview(value).cast("B"))
+
+
+@contextmanager
+def _raises(*kinds: type[BaseException]) -> Iterator[None]:
+    try:
+        yield
+    except kinds:
+        return
+    raise AssertionError(f"expected {' or '.join(k.__name__ for k in kinds)}")
+
+
+class FailingStore(Store):
+    """``store`` whose reads of ``keys`` raise ``error`` (a ``PermissionError`` by default):
+    a stand-in for a store hitting an I/O error that is not "not found"."""
+
+    def __init__(
+        self, store: Store, keys: Iterable[str], error: BaseException | None = None
+    ) -> None:
+        self.store = store
+        self.failing = set(keys)
+        self.error = error if error is not None else PermissionError("access denied")
+        self._dimension_separator = store._dimension_separator
+
+    def _fail(self, key: str) -> None:
+        if key in self.failing:
+            raise self.error
+
+    def __getitem__(self, key: str) -> Any:
+        self._fail(key)
+        return self.store[key]
+
+    def getitems(self, keys: Iterable[str], *, contexts: Any = None) -> dict[str, Any]:
+        keys = list(keys)
+        for k in keys:
+            self._fail(k)
+        return self.store.getitems(keys, contexts=contexts)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.store[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.store[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.store
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.store)
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def listdir(self, path: str = "") -> list[str]:
+        return self.store.listdir(path)
+
+
+def _fork_child(store: Store, key: str, conn: Any) -> None:
+    try:
+        conn.send(("ok", _bytes(store[key])))
+    except BaseException as e:  # noqa: BLE001 - reported to the parent
+        conn.send(("error", f"{type(e).__name__}: {e}"))
+    finally:
+        conn.close()
+
+
+class StoreConformance:
+    """The store conformance suite: mix into a test class, override :meth:`create_store`.
+
+    Class attributes tune it: ``writable`` (False for a store that cannot be written at
+    all: only the read-only tests run), ``persistent`` (True when two stores opened on the
+    same place see each other's writes, so an unpickled copy does too).
+    """
+
+    writable: bool = True
+    persistent: bool | None = None  # None: not checked
+
+    # -- hooks -------------------------------------------------------------------------
+    def create_store(self) -> Store:
+        """A new, empty, writable store."""
+        raise NotImplementedError("override create_store() to return a new, empty store")
+
+    def create_read_only_store(self, items: Mapping[str, bytes]) -> Store | None:
+        """A read-only store holding ``items``, or None when the store has no read-only
+        mode (the read-only tests are then skipped)."""
+        return None
+
+    def make_failing(self, store: Store, key: str) -> Store:
+        """A store on which reading ``key`` fails with an error that is not "not found".
+
+        The default wraps ``store`` in a :class:`FailingStore`; override to make the store
+        itself fail (a broken file, a refused request) where that can be arranged.
+        """
+        return FailingStore(store, [key])
+
+    def filled_store(self) -> Store:
+        """A new store holding :data:`ITEMS`."""
+        store = self.create_store()
+        store.setitems(ITEMS)
+        return store
+
+    def _writable(self) -> Store:
+        if not self.writable:
+            raise unittest.SkipTest("the store cannot be written")
+        return self.filled_store()
+
+    # -- single keys -------------------------------------------------------------------
+    def test_get_set_del_contains(self) -> None:
+        if not self.writable:
+            raise unittest.SkipTest("the store cannot be written")
+        s = self.create_store()
+        assert len(s) == 0 and "x" not in s
+        with _raises(KeyError):
+            s["x"]
+        assert s.get("x") is None and s.get("x", b"d") == b"d"
+        s["x"] = b"1"
+        assert "x" in s and _bytes(s["x"]) == b"1"
+        s["x"] = b"22"
+        assert _bytes(s["x"]) == b"22"
+        s["empty"] = b""
+        assert "empty" in s and _bytes(s["empty"]) == b""
+        if s.erasable:
+            del s["x"]
+            assert "x" not in s
+            with _raises(KeyError):
+                del s["x"]
+            with _raises(KeyError):
+                s["x"]
+
+    def test_set_accepts_buffers(self) -> None:
+        if not self.writable:
+            raise unittest.SkipTest("the store cannot be written")
+        s = self.create_store()
+        for i, value in enumerate(
+            [bytearray(b"abc"), memoryview(b"abc"), np.frombuffer(b"abc", dtype="u1")]
+        ):
+            s[f"k/v{i}"] = value
+            assert _bytes(s[f"k/v{i}"]) == b"abc"
+
+    def test_iter_len_keys(self) -> None:
+        s = self._writable()
+        if not s.listable:
+            raise unittest.SkipTest("the store does not list its keys")
+        assert set(s) == set(ITEMS) and set(s.keys()) == set(ITEMS)
+        assert len(s) == len(ITEMS)
+        assert {k: _bytes(v) for k, v in s.items()} == ITEMS
+        assert "a" not in s and "a/b" not in s  # a 'folder' is not a key
+
+    # -- batches -----------------------------------------------------------------------
+    def test_getitems_leaves_out_missing_keys(self) -> None:
+        s = self._writable()
+        got = s.getitems(["a/x", "missing", "a/b/c", "a/9"], contexts={})
+        assert set(got) == {"a/x", "a/b/c"} and _bytes(got["a/x"]) == b"value-x"
+        assert set(s.getitems(["top"])) == {"top"}  # contexts may be left out
+        assert s.getitems([]) == {}
+
+    def test_setitems_delitems(self) -> None:
+        if not self.writable:
+            raise unittest.SkipTest("the store cannot be written")
+        s = self.create_store()
+        values = {f"arr/{i}.{j}": bytes([i, j]) * 3 for i in range(3) for j in range(3)}
+        s.setitems(values)
+        assert {k: _bytes(v) for k, v in s.getitems(list(values)).items()} == values
+        if s.erasable:
+            s.delitems(["arr/0.0", "arr/2.2", "absent"])
+            assert "arr/0.0" not in s and "arr/2.2" not in s and "arr/1.1" in s
+            s.delitems([])
+        s.setitems({})
+
+    # -- hierarchy helpers ---------------------------------------------------------------
+    def test_listdir(self) -> None:
+        s = self._writable()
+        if not s.listable:
+            raise unittest.SkipTest("the store does not list its keys")
+        assert s.listdir() == ["a", "ab", "top"]
+        assert s.listdir("a") == ["b", "x", "y.z"]
+        assert s.listdir("/a/") == ["b", "x", "y.z"]
+        assert s.listdir("a/b") == ["c"]
+        assert s.listdir("nothing") == []
+
+    def test_rmdir(self) -> None:
+        s = self._writable()
+        if not s.erasable:
+            raise unittest.SkipTest("the store cannot delete keys")
+        s.rmdir("a/b")
+        assert "a/b/c" not in s and "a/x" in s
+        s.rmdir("a")
+        assert "a/x" not in s and "ab/x" in s  # 'ab' only shares characters with 'a'
+        s.rmdir("not/there")
+        s.rmdir()
+        assert "top" not in s and "ab/x" not in s
+        s["again"] = b"1"  # still usable
+        assert _bytes(s["again"]) == b"1"
+
+    def test_getsize(self) -> None:
+        s = self._writable()
+        assert s.getsize("a/y.z") == len(ITEMS["a/y.z"])
+        assert s.getsize("a") == len(ITEMS["a/x"]) + len(ITEMS["a/y.z"])
+        assert s.getsize("missing") == 0
+        assert s.size_below("a") == sum(len(v) for k, v in ITEMS.items() if k.startswith("a/"))
+
+    def test_rename(self) -> None:
+        s = self._writable()
+        if not s.erasable:
+            raise unittest.SkipTest("rename deletes the old keys")
+        s.rename("a", "moved/here")
+        assert _bytes(s["moved/here/b/c"]) == b"deep" and "a/b/c" not in s
+        assert _bytes(s["ab/x"]) == b"not below a"
+
+    def test_getrange(self) -> None:
+        s = self._writable()
+        assert s.getrange("a/y.z", 2, 3) == ITEMS["a/y.z"][2:5]
+        assert s.getrange("a/y.z", 6) == ITEMS["a/y.z"][6:]
+        with _raises(KeyError):
+            s.getrange("missing", 0, 1)
+
+    # -- processes ---------------------------------------------------------------------
+    def test_pickle(self) -> None:
+        s = self._writable()
+        copy = pickle.loads(pickle.dumps(s))
+        assert type(copy) is type(s) and copy.read_only == s.read_only
+        assert {k: _bytes(v) for k, v in copy.getitems(list(ITEMS)).items()} == ITEMS
+        copy["new"] = b"n"
+        assert _bytes(copy["new"]) == b"n"
+        if self.persistent:
+            assert _bytes(s["new"]) == b"n"
+        copy.close()
+
+    def test_fork(self) -> None:
+        """A forked child uses the store (its own handles, opened there) and the parent
+        still can."""
+        if sys.platform == "win32" or "fork" not in multiprocessing.get_all_start_methods():
+            raise unittest.SkipTest("no fork here")
+        s = self._writable()
+        assert _bytes(s["top"]) == b"t"  # handles are open in the parent
+        ctx = multiprocessing.get_context("fork")
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_fork_child, args=(s, "a/b/c", child))
+        proc.start()
+        try:
+            assert parent.poll(60), "the child did not answer"
+            status, value = parent.recv()
+        finally:
+            proc.join(60)
+        assert status == "ok", value
+        assert value == b"deep"
+        assert _bytes(s["a/x"]) == b"value-x"
+
+    # -- arrays through the store ------------------------------------------------------
+    def _array(self, store: Store) -> tuple[Array, np.ndarray]:
+        data = np.arange(60, dtype="<i4").reshape(6, 10)
+        _group(store=store)
+        # fill value 0: what N5 stores support
+        z = _array(data, chunks=(4, 3), store=store, path="g/arr", fill_value=0)
+        return z, data
+
+    def test_array_round_trip(self) -> None:
+        if not self.writable:
+            raise unittest.SkipTest("the store cannot be written")
+        store = self.create_store()
+        z, data = self._array(store)
+        again = open_array(store, path="g/arr", mode="r")
+        np.testing.assert_array_equal(again[...], data)
+        assert z.nchunks_initialized == z.nchunks == 8
+        z[1:5, 2:7] = 0
+        data[1:5, 2:7] = 0
+        np.testing.assert_array_equal(open_array(store, path="g/arr", mode="r")[...], data)
+        assert z.nbytes_stored == store.size_below("g/arr") > 0
+        assert "g/.zgroup" in store
+
+    def test_missing_chunk_reads_as_fill_value(self) -> None:
+        if not self.writable:
+            raise unittest.SkipTest("the store cannot be written")
+        store = self.create_store()
+        z, data = self._array(store)
+        if not store.erasable:
+            raise unittest.SkipTest("the store cannot delete keys")
+        del store[z._chunk_key((1, 1))]
+        data[4:, 3:6] = 0
+        np.testing.assert_array_equal(open_array(store, path="g/arr", mode="r")[...], data)
+        strict = Array(store, path="g/arr", read_only=True, strict_missing=True)
+        with _raises(MissingChunkError):
+            strict[...]
+
+    def test_error_is_not_missing(self) -> None:
+        """An I/O error on a chunk read raises through the pipeline, strict or not."""
+        if not self.writable:
+            raise unittest.SkipTest("the store cannot be written")
+        store = self.create_store()
+        z, data = self._array(store)
+        failing = self.make_failing(store, z._chunk_key((1, 2)))
+        for strict in (False, True):
+            z = Array(failing, path="g/arr", read_only=True, strict_missing=strict)
+            try:
+                z[...]
+            except MissingChunkError as e:
+                raise AssertionError(f"an I/O error was reported as missing: {e}") from e
+            except KeyError as e:
+                raise AssertionError(f"an I/O error was reported as not found: {e}") from e
+            except Exception:  # noqa: BLE001 - the error came through: what we want
+                pass
+            else:
+                raise AssertionError("an I/O error on a chunk read came back as data")
+            np.testing.assert_array_equal(z[0:4, 0:3], data[0:4, 0:3])
+
+    # -- read-only ---------------------------------------------------------------------
+    def _read_only(self) -> tuple[Store, dict[str, bytes]]:
+        source: dict[str, bytes] = {}
+        _group(store=source).attrs["title"] = "read-only"
+        _array(np.arange(5), chunks=(5,), store=source, path="arr")
+        # metadata only: every store can hold it, consolidated metadata included
+        items = {k: v for k, v in source.items() if k.rpartition("/")[2].startswith(".")}
+        store = self.create_read_only_store(items)
+        if store is None:
+            raise unittest.SkipTest("the store has no read-only mode")
+        return store, items
+
+    def test_read_only_reads(self) -> None:
+        store, items = self._read_only()
+        assert store.read_only and not store.is_writeable() and not store.is_erasable()
+        assert {k: _bytes(v) for k, v in store.getitems(list(items)).items()} == items
+        if store.listable:
+            assert set(store) == set(items) and store.listdir("arr") == [".zarray"]
+        z = open_array(store, path="arr", mode="r")
+        assert z.shape == (5,) and z.read_only
+
+    def test_read_only_refuses_writes(self) -> None:
+        store, items = self._read_only()
+        key = next(iter(items))
+        attempts: list[Callable[[], Any]] = [
+            lambda: store.__setitem__("new", b"1"),
+            lambda: store.__setitem__(key, b"1"),
+            lambda: store.__delitem__(key),
+            lambda: store.setitems({"new": b"1"}),
+            lambda: store.delitems([key]),
+            lambda: store.rmdir(""),
+            lambda: store.rename("arr", "moved"),
+        ]
+        for attempt in attempts:
+            with _raises(ReadOnlyError):
+                attempt()
+        assert isinstance(ReadOnlyError(), PermissionError)
+        assert {k: _bytes(v) for k, v in store.getitems(list(items)).items()} == items
+
+    def test_read_only_pickles_read_only(self) -> None:
+        store, items = self._read_only()
+        copy = pickle.loads(pickle.dumps(store))
+        assert copy.read_only
+        with _raises(ReadOnlyError):
+            copy["new"] = b"1"
+
+
+# -- running without pytest --------------------------------------------------------------------
+
+
+@dataclass
+class ConformanceReport:
+    """What :func:`check_store` found: test names passed, skipped (with why) and failed
+    (with the error)."""
+
+    passed: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    def raise_on_failure(self) -> None:
+        if self.failed:
+            lines = [f"{name}: {error}" for name, error in self.failed]
+            raise AssertionError("store conformance failed:\n" + "\n".join(lines))
+
+
+def check_store(
+    factory: Callable[[], Store],
+    read_only_factory: Callable[[Mapping[str, bytes]], Store | None] | None = None,
+    *,
+    only: Iterable[str] | None = None,
+) -> ConformanceReport:
+    """Run the conformance suite on stores made by ``factory`` (each call: a new, empty,
+    writable store) and, if given, ``read_only_factory(items)`` (a read-only store holding
+    ``items``). ``only`` limits the run to the named tests."""
+
+    class _Suite(StoreConformance):
+        def create_store(self) -> Store:
+            return factory()
+
+        def create_read_only_store(self, items: Mapping[str, bytes]) -> Store | None:
+            return None if read_only_factory is None else read_only_factory(items)
+
+    suite = _Suite()
+    report = ConformanceReport()
+    names = sorted(n for n in dir(suite) if n.startswith("test_"))
+    if only is not None:
+        wanted = set(only)
+        names = [n for n in names if n in wanted]
+    for name in names:
+        try:
+            getattr(suite, name)()
+        except unittest.SkipTest as e:
+            report.skipped[name] = str(e)
+        except Exception as e:  # noqa: BLE001 - collected for the report
+            detail = "".join(traceback.format_exception_only(type(e), e)).strip()
+            report.failed.append((name, detail or type(e).__name__))
+        else:
+            report.passed.append(name)
+    return report
