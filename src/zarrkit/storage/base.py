@@ -182,11 +182,14 @@ class Store(MutableMapping):
     def is_erasable(self) -> bool:
         return self.erasable and not self.read_only
 
+    #: what a read-only error names (default: the store's class)
+    _read_only_what = ""
+
     def _check_writable(self) -> None:
         """Raise :class:`~zarrkit.errors.ReadOnlyError` if the store is read-only (the
         writing methods of every subclass already call this)."""
         if self.read_only:
-            raise ReadOnlyError(f"{type(self).__name__} store")
+            raise ReadOnlyError(self._read_only_what or f"{type(self).__name__} store")
 
     # -- pickling to constructor arguments ---------------------------------------------
     def _init_args(self) -> dict[str, Any]:
@@ -338,7 +341,7 @@ def _refusing_when_read_only(method: Callable) -> Callable:
     @functools.wraps(method)
     def checked(self: Store, *args: Any, **kwargs: Any) -> Any:
         if self.read_only:
-            raise ReadOnlyError(f"{type(self).__name__} store")
+            raise ReadOnlyError(self._read_only_what or f"{type(self).__name__} store")
         return method(self, *args, **kwargs)
 
     checked._checks_read_only = True  # type: ignore[attr-defined]

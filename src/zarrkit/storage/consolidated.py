@@ -84,6 +84,8 @@ class ConsolidatedMetadataStore(Store):
         return sorted(self._children.get(normalize_storage_path(path), ()))
 
     # every writing method raises ReadOnlyError (the protocol's check: read_only is True)
+    _read_only_what = "consolidated metadata"
+
     def __setitem__(self, key: str, value: Any) -> None:
         raise ReadOnlyError("consolidated metadata")
 
