@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from .base import Store
+from .base import Store, read_error
 
 _DEFAULT_OPEN = dbm.open
 
@@ -169,7 +169,17 @@ class DBMStore(Store):
 
     def __getitem__(self, key: str) -> bytes:
         with self._lock:
-            return bytes(self.db[key.encode("utf-8")])
+            return self._get(self.db, key)
+
+    def _get(self, db: Any, key: str) -> bytes:
+        """The value of ``key``: ``KeyError`` when it is absent, any other error of the
+        database raised naming the store and the key (never read as "missing")."""
+        try:
+            return bytes(db[key.encode("utf-8")])
+        except KeyError:
+            raise
+        except Exception as e:
+            raise read_error(self, key, e) from e
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.setitems({key: value})
@@ -200,7 +210,7 @@ class DBMStore(Store):
             db = self.db
             for k in keys:
                 try:
-                    out[k] = bytes(db[k.encode("utf-8")])
+                    out[k] = self._get(db, k)
                 except KeyError:
                     pass
         return out
