@@ -112,6 +112,6 @@ class ClientStore(Store):
         type(self).__init__(self, **state)
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and self._arguments == other._arguments  # type: ignore[attr-defined]
+        return type(other) is type(self) and self._arguments == other._arguments
 
     __hash__ = None  # type: ignore[assignment]

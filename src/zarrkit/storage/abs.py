@@ -179,9 +179,10 @@ class ABSStore(ClientStore):
         """Blob name prefix of everything below ``path``."""
         return prefix_of(self._blob_name(path))
 
-    def _call(self, doing: str, key: str, fn: Callable[[Any], T]) -> T:
+    def _call(self, doing: str, key: str, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(client, *args)``; "not found" passes, other errors name the store and key."""
         try:
-            return fn(self.client)
+            return fn(self.client, *args)
         except self._exceptions.ResourceNotFoundError:
             raise
         except self._exceptions.AzureError as e:
@@ -245,7 +246,8 @@ class ABSStore(ClientStore):
             responses = self._call(
                 "deleting",
                 batch[0],
-                lambda c, b=batch: list(c.delete_blobs(*b, raise_on_any_failure=False)),
+                lambda c, b: list(c.delete_blobs(*b, raise_on_any_failure=False)),
+                batch,
             )
             for name, response in zip(batch, responses):
                 if response.status_code not in (200, 202, 404):
@@ -321,7 +323,7 @@ class ABSStore(ClientStore):
             and self.prefix == other.prefix
         )
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
     def __repr__(self) -> str:
         url = self._container_url or f"{self._account_name}/{self._container}"

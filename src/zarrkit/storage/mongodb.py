@@ -73,9 +73,10 @@ class MongoDBStore(ClientStore):
         """The collection (a pymongo ``Collection``)."""
         return self.db.get_collection(self._collection)
 
-    def _call(self, doing: str, key: str, fn: Callable[[Any], Any]) -> Any:
+    def _call(self, doing: str, key: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(collection, *args)``; an error of the client names the store and ``key``."""
         try:
-            return fn(self.collection)
+            return fn(self.collection, *args)
         except self._pymongo.errors.PyMongoError as e:
             raise client_error(self, doing, key, e) from e
 
@@ -116,10 +117,10 @@ class MongoDBStore(ClientStore):
 
     # -- batches -------------------------------------------------------------------------
     def getitems(self, keys: Iterable[str], *, contexts: Any = None) -> dict[str, bytes]:
-        out = {}
+        out: dict[str, bytes] = {}
         for batch in batches(keys, _KEYS_PER_CALL):
             query = {_KEY: {"$in": batch}}
-            docs = self._call("reading", batch[0], lambda c, q=query: list(c.find(q)))
+            docs = self._call("reading", batch[0], lambda c, q: list(c.find(q)), query)
             out.update((d[_KEY], bytes(d[_VALUE])) for d in docs)
         return out
 
@@ -132,13 +133,13 @@ class MongoDBStore(ClientStore):
             ops = [
                 update({_KEY: k}, {"$set": {_VALUE: as_bytes(v)}}, upsert=True) for k, v in batch
             ]
-            self._call("writing", batch[0][0], lambda c, o=ops: c.bulk_write(o, ordered=False))
+            self._call("writing", batch[0][0], lambda c, o: c.bulk_write(o, ordered=False), ops)
 
     def delitems(self, keys: Iterable[str]) -> None:
         self._check_writable()
         for batch in batches(keys, _KEYS_PER_CALL):
             query = {_KEY: {"$in": batch}}
-            self._call("deleting", batch[0], lambda c, q=query: c.delete_many(q))
+            self._call("deleting", batch[0], lambda c, q: c.delete_many(q), query)
 
     # -- listing -------------------------------------------------------------------------
     def _query_under(self, path: str) -> dict:

@@ -58,9 +58,10 @@ class RedisStore(ClientStore):
     def _key(self, key: str) -> str:
         return f"{self._prefix}:{key}"
 
-    def _call(self, doing: str, key: str, fn: Callable[[Any], Any]) -> Any:
+    def _call(self, doing: str, key: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(client, *args)``; an error of the client names the store and ``key``."""
         try:
-            return fn(self.client)
+            return fn(self.client, *args)
         except self._redis.RedisError as e:
             raise client_error(self, doing, key, e) from e
 
@@ -88,10 +89,10 @@ class RedisStore(ClientStore):
 
     # -- batches -------------------------------------------------------------------------
     def getitems(self, keys: Iterable[str], *, contexts: Any = None) -> dict[str, bytes]:
-        out = {}
+        out: dict[str, bytes] = {}
         for batch in batches(keys, _KEYS_PER_CALL):
             names = [self._key(k) for k in batch]
-            values = self._call("reading", batch[0], lambda c, n=names: c.mget(n))
+            values = self._call("reading", batch[0], lambda c, n: c.mget(n), names)
             out.update((k, v) for k, v in zip(batch, values) if v is not None)
         return out
 
@@ -105,14 +106,14 @@ class RedisStore(ClientStore):
             pending[self._key(k)] = data = as_bytes(v)
             size += len(data)
             if size >= _BYTES_PER_CALL or len(pending) >= _KEYS_PER_CALL or i == len(values) - 1:
-                self._call("writing", first, lambda c, p=pending: c.mset(p))
+                self._call("writing", first, lambda c, p: c.mset(p), pending)
                 pending, size = {}, 0
 
     def delitems(self, keys: Iterable[str]) -> None:
         self._check_writable()
         for batch in batches(keys, _KEYS_PER_CALL):
             names = [self._key(k) for k in batch]
-            self._call("deleting", batch[0], lambda c, n=names: c.delete(*n))
+            self._call("deleting", batch[0], lambda c, n: c.delete(*n), names)
 
     # -- listing -------------------------------------------------------------------------
     def _names(self, path: str = "") -> list[str]:
