@@ -1,4 +1,5 @@
-"""A store in a DBM-style database (``dbm``, ``dbm.dumb``, ``bsddb3.btopen``, ...)."""
+"""A store in a DBM-style database (``dbm``, ``dbm.dumb``, ``dbm.gnu``, Berkeley DB's
+``berkeleydb.btopen`` / ``bsddb3.btopen``, ...)."""
 
 from __future__ import annotations
 
@@ -58,6 +59,9 @@ class DBMStore(Store):
     open : callable
         ``open(path, flag, mode, **open_kwargs)`` returning a mapping of bytes to bytes;
         ``dbm.open`` by default (which picks what this Python has, maybe only ``dbm.dumb``).
+        Berkeley DB B-trees: ``berkeleydb.btopen`` (``pip install 'zarrkit[berkeleydb]'``,
+        which builds against the Berkeley DB headers, Debian's ``libdb-dev``) or the older
+        ``bsddb3.btopen`` of zarr 2's tutorial.
     write_lock : bool
         Serialise the use of the database by the threads of this process (default True;
         DBM modules are generally not thread-safe).
@@ -65,7 +69,9 @@ class DBMStore(Store):
     The database opens lazily, in the process that first uses the store, so a store pickles
     to its parameters. DBM databases are not safe for several processes writing at once:
     writing from a process other than the one that created the store emits a
-    ``RuntimeWarning``; use :class:`LMDBStore` or :class:`SQLiteStore` for that. Call
+    ``RuntimeWarning``; use :class:`LMDBStore` or :class:`SQLiteStore` for that. Only a
+    ``KeyError`` of the database reads as a missing key; any other error raises, naming the
+    store and the key. Call
     :meth:`flush` or :meth:`close` (or use ``with``) so that writes reach the disk.
 
     >>> import dbm.dumb, tempfile, os

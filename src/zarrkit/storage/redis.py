@@ -123,7 +123,9 @@ class RedisStore(ClientStore):
         names = self._call(
             "listing", path, lambda c: list(c.scan_iter(match=pattern, count=_KEYS_PER_CALL))
         )
-        return [(n.decode("utf-8") if isinstance(n, bytes) else n)[len(start) :] for n in names]
+        # SCAN may return a key twice (while the server resizes its table)
+        unique = dict.fromkeys(n.decode("utf-8") if isinstance(n, bytes) else n for n in names)
+        return [n[len(start) :] for n in unique]
 
     def keys(self) -> Any:
         return self._names()
