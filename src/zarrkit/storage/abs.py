@@ -97,8 +97,6 @@ class ABSStore(ClientStore):
         self._account_name = account_name
         self._account_key = account_key
         self._blob_service_kwargs = blob_service_kwargs
-        self._container_url = container_url
-        self._credential = credential
         if client is not None:
             container_url = client.url
             credential = _credential_arguments(client)
