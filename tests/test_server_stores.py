@@ -265,6 +265,19 @@ class _MetaOnly(zarrkit.storage.Store):
         return len(self.meta)
 
 
+def test_mongodb_document_without_a_value_is_an_error(mongodb_emulator):
+    pytest.importorskip("pymongo")
+    store = MongoDBStore(database="zarrkit", collection=next(_names), host=mongodb_emulator.url)
+    try:
+        store.collection.insert_one({"key": "chunk/0", "other": 1})
+        for read in (lambda: store["chunk/0"], lambda: store.getitems(["chunk/0"])):
+            with pytest.raises(ValueError, match="chunk/0"):
+                read()
+    finally:
+        store.clear()
+        store.close()
+
+
 # -- zarr 2's arguments ----------------------------------------------------------------------
 def test_redis_refuses_text_responses():
     pytest.importorskip("redis")

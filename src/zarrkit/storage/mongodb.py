@@ -99,7 +99,16 @@ class MongoDBStore(ClientStore):
         doc = self._call("reading", key, lambda c: c.find_one({_KEY: key}, {_VALUE: 1}))
         if doc is None:
             raise KeyError(key)
-        return bytes(doc[_VALUE])
+        return self._value(doc, key)
+
+    def _value(self, doc: Mapping[str, Any], key: str) -> bytes:
+        """The value of a document; one without a binary value is an error, not a missing key."""
+        value = doc.get(_VALUE)
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            raise ValueError(
+                f"reading {key!r} in {self!r} failed: its document has no binary {_VALUE!r}"
+            )
+        return bytes(value)
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.setitems({key: value})
@@ -121,7 +130,7 @@ class MongoDBStore(ClientStore):
         for batch in batches(keys, _KEYS_PER_CALL):
             query = {_KEY: {"$in": batch}}
             docs = self._call("reading", batch[0], lambda c, q: list(c.find(q)), query)
-            out.update((d[_KEY], bytes(d[_VALUE])) for d in docs)
+            out.update((d[_KEY], self._value(d, d[_KEY])) for d in docs)
         return out
 
     def setitems(self, values: Mapping[str, Any]) -> None:
