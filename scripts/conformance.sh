@@ -23,6 +23,7 @@ KIT=$(cd "$KIT" && pwd)
 [ -x .venv-conf/bin/python ] || "$PY" -m venv .venv-conf
 .venv-conf/bin/python -m pip install -q --disable-pip-version-check -e . \
     pytest pytest-timeout hypothesis 'h5py==3.13.0' 'fsspec==2023.12.2' lmdb msgpack filelock \
+    redis pymongo azure-storage-blob nx-27017 \
     2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 if .venv-conf/bin/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('zarr') is None)"; then
     echo "conformance: a real zarr is installed in .venv-conf; the kit must run without it" >&2
@@ -36,7 +37,15 @@ if grep -nEv '^\s*(#.*)?$' "$DEVIATIONS" | grep -v '#' ; then
 fi
 
 known=$(mktemp)
-trap 'rm -f "$known"' EXIT
+servers=$(mktemp -d)
+trap '.venv-conf/bin/python tests/servers.py stop --state "$servers"; rm -rf "$known" "$servers"' EXIT
+# zarr 2's server classes (TestRedisStore, TestMongoDBStore, TestABSStore, ...) run when
+# ZARR_TEST_REDIS/MONGO/ABS are set and expect the servers on their default ports (6379,
+# 27017, 10000): Redis, the nx-27017 MongoDB emulator (not a MongoDB server) and Azurite
+bash scripts/install_servers.sh
+.venv-conf/bin/python tests/servers.py start --default-ports --state "$servers" > "$servers/env"
+# shellcheck disable=SC1091
+. "$servers/env"
 cat "$KIT/known_failures-2.18.7.txt" "$DEVIATIONS" > "$known"
 status=0
 PYTHON="$PWD/.venv-conf/bin/python" KNOWN_FAILURES="$known" bash "$KIT/run.sh" "$@" || status=$?

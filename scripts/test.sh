@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+bash scripts/install_servers.sh; export ZARRKIT_REQUIRE_SERVERS=1  # test servers (kv): Redis, Azurite, libdb
 
 make_env() {
     local dir=$1

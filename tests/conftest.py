@@ -71,3 +71,55 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if other_env:
         config.hook.pytest_deselected(items=other_env)
         items[:] = keep
+
+
+# -- servers (kv) ---------------------------------------------------------------------------
+# Redis, Azurite and the nx-27017 MongoDB emulator, started once per session on free ports
+# of 127.0.0.1 (tests/servers.py; scripts/install_servers.sh installs them). Missing servers
+# skip their tests, unless ZARRKIT_REQUIRE_SERVERS is set (scripts/test.sh sets it): then
+# they fail. ZARRKIT_TEST_MONGODB_URL adds a real MongoDB server to the emulator.
+import os  # noqa: E402
+
+import servers  # noqa: E402
+
+
+def _start_server(name: str) -> Any:
+    try:
+        return servers.start(name)
+    except servers.ServerUnavailable as e:
+        if os.environ.get("ZARRKIT_REQUIRE_SERVERS"):
+            pytest.fail(str(e), pytrace=False)
+        pytest.skip(str(e))
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Any:
+    """A Redis server (``servers.Server``: ``port``, ``url``)."""
+    server = _start_server("redis")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def azurite_server() -> Any:
+    """An Azurite (Azure Blob Storage emulator) server; ``azure_connection_string``."""
+    server = _start_server("azurite")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mongodb_emulator() -> Any:
+    """The nx-27017 MongoDB wire-protocol emulator (not a MongoDB server)."""
+    server = _start_server("mongodb")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mongodb_server_url() -> str:
+    """A real MongoDB server's URL from ZARRKIT_TEST_MONGODB_URL (skips when unset)."""
+    url = os.environ.get("ZARRKIT_TEST_MONGODB_URL")
+    if not url:
+        pytest.skip("no real MongoDB server here (set ZARRKIT_TEST_MONGODB_URL to test one)")
+    return url

@@ -45,14 +45,17 @@ from .hierarchy import Group, group, open_group
 from .n5 import N5FSStore
 from .pipeline.executor import get_num_threads, set_num_threads
 from .storage import (
+    ABSStore,
     DBMStore,
     DirectoryStore,
     KVStore,
     LMDBStore,
     LRUStoreCache,
     MemoryStore,
+    MongoDBStore,
     N5Store,
     NestedDirectoryStore,
+    RedisStore,
     SQLiteStore,
     ZipStore,
 )
@@ -71,7 +74,10 @@ __all__ = [
     "tree",
     "Array",
     "Blosc",
+    "ABSStore",
     "DBMStore",
+    "MongoDBStore",
+    "RedisStore",
     "DirectoryStore",
     "LMDBStore",
     "LRUStoreCache",

@@ -20,6 +20,7 @@ from typing import Any
 
 from numcodecs import Blosc
 
+from .abs import ABSStore
 from .base import (
     KVStore,
     Store,
@@ -36,7 +37,9 @@ from .directory import DirectoryStore, NestedDirectoryStore
 from .fsspec import FSStore
 from .lmdb import LMDBStore
 from .memory import DictStore, MemoryStore
+from .mongodb import MongoDBStore
 from .n5 import N5FSStore, N5Store
+from .redis import RedisStore
 from .sqlite import SQLiteStore
 from .temp import TempStore, atexit_rmglob, atexit_rmtree
 from .zip import ZipStore
@@ -56,6 +59,9 @@ __all__ = [
     "ConsolidatedMetadataStore",
     "DBMStore",
     "LMDBStore",
+    "RedisStore",
+    "MongoDBStore",
+    "ABSStore",
     "LRUStoreCache",
     "N5Store",
     "default_compressor",
@@ -101,6 +107,9 @@ for _cls in (
     ConsolidatedMetadataStore,
     DBMStore,
     LMDBStore,
+    RedisStore,
+    MongoDBStore,
+    ABSStore,
     LRUStoreCache,
 ):
     _cls.__module__ = __name__

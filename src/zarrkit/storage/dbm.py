@@ -1,4 +1,5 @@
-"""A store in a DBM-style database (``dbm``, ``dbm.dumb``, ``bsddb3.btopen``, ...)."""
+"""A store in a DBM-style database (``dbm``, ``dbm.dumb``, ``dbm.gnu``, Berkeley DB's
+``berkeleydb.btopen`` / ``bsddb3.btopen``, ...)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from .base import Store
+from .base import Store, read_error
 
 _DEFAULT_OPEN = dbm.open
 
@@ -58,6 +59,9 @@ class DBMStore(Store):
     open : callable
         ``open(path, flag, mode, **open_kwargs)`` returning a mapping of bytes to bytes;
         ``dbm.open`` by default (which picks what this Python has, maybe only ``dbm.dumb``).
+        Berkeley DB B-trees: ``berkeleydb.btopen`` (``pip install 'zarrkit[berkeleydb]'``,
+        which builds against the Berkeley DB headers, Debian's ``libdb-dev``) or the older
+        ``bsddb3.btopen`` of zarr 2's tutorial.
     write_lock : bool
         Serialise the use of the database by the threads of this process (default True;
         DBM modules are generally not thread-safe).
@@ -65,7 +69,9 @@ class DBMStore(Store):
     The database opens lazily, in the process that first uses the store, so a store pickles
     to its parameters. DBM databases are not safe for several processes writing at once:
     writing from a process other than the one that created the store emits a
-    ``RuntimeWarning``; use :class:`LMDBStore` or :class:`SQLiteStore` for that. Call
+    ``RuntimeWarning``; use :class:`LMDBStore` or :class:`SQLiteStore` for that. Only a
+    ``KeyError`` of the database reads as a missing key; any other error raises, naming the
+    store and the key. Call
     :meth:`flush` or :meth:`close` (or use ``with``) so that writes reach the disk.
 
     >>> import dbm.dumb, tempfile, os
@@ -169,7 +175,17 @@ class DBMStore(Store):
 
     def __getitem__(self, key: str) -> bytes:
         with self._lock:
-            return bytes(self.db[key.encode("utf-8")])
+            return self._get(self.db, key)
+
+    def _get(self, db: Any, key: str) -> bytes:
+        """The value of ``key``: ``KeyError`` when it is absent, any other error of the
+        database raised naming the store and the key (never read as "missing")."""
+        try:
+            return bytes(db[key.encode("utf-8")])
+        except KeyError:
+            raise
+        except Exception as e:
+            raise read_error(self, key, e) from e
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.setitems({key: value})
@@ -200,7 +216,7 @@ class DBMStore(Store):
             db = self.db
             for k in keys:
                 try:
-                    out[k] = bytes(db[k.encode("utf-8")])
+                    out[k] = self._get(db, k)
                 except KeyError:
                     pass
         return out

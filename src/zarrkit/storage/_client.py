@@ -1,0 +1,117 @@
+"""What the stores on a server (Redis, MongoDB, Azure Blob Storage) share.
+
+A :class:`ClientStore` keeps the arguments it was made with and pickles to them, never to a
+connection; its client is made on first use in each process (after unpickling, or in a
+forked child) and dropped by :meth:`ClientStore.close` (the next use reconnects). Only
+"not found" reads as a missing key: any other error of the client raises, naming the store
+and the key (:func:`client_error`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
+
+from .base import Store
+
+T = TypeVar("T")
+
+
+def import_client(module: str, store: str, extra: str) -> Any:
+    """Import a client library, or say which package the store needs."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise ImportError(
+            f"{store} needs the {module.split('.')[0]!r} package: "
+            f"pip install 'zarrkit[{extra}]' ({e})"
+        ) from None
+
+
+def as_bytes(value: Any) -> bytes:
+    """A store value as ``bytes``; a value that is not a buffer is a ``TypeError``."""
+    if isinstance(value, bytes):
+        return value
+    try:
+        return memoryview(value).tobytes()
+    except TypeError:
+        raise TypeError(
+            f"a store value must be bytes or a buffer, not {type(value).__name__}"
+        ) from None
+
+
+def client_error(store: object, doing: str, key: str, exc: BaseException) -> BaseException:
+    """An error of the same kind as ``exc`` whose message names the store and the key
+    (``doing`` is 'reading', 'writing', 'deleting' or 'listing')."""
+    msg = f"{doing} {key!r} in {store!r} failed: {type(exc).__name__}: {exc}"
+    try:
+        return type(exc)(msg)
+    except Exception:  # an exception class with another constructor
+        return OSError(msg)
+
+
+def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of at most ``size``."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class ClientStore(Store):
+    """A store that talks to a server through a client object made lazily, per process.
+
+    Subclasses call ``super().__init__(**arguments)`` with the arguments that recreate them
+    (what the store pickles to) and implement :meth:`_connect` (and :meth:`_disconnect` when
+    a client holds resources).
+    """
+
+    def __init__(self, **arguments: Any) -> None:
+        self._arguments = arguments
+        self._client: Any = None
+        self._pid: int | None = None
+        self._client_lock = threading.Lock()
+
+    def _connect(self) -> Any:
+        """A new client (no network traffic needed here: clients connect on first use)."""
+        raise NotImplementedError
+
+    def _disconnect(self, client: Any) -> None:
+        """Release a client made by :meth:`_connect`."""
+
+    @property
+    def client(self) -> Any:
+        """The client of this process (made on first use)."""
+        client = self._client
+        if client is None or self._pid != os.getpid():
+            with self._client_lock:
+                if self._client is None or self._pid != os.getpid():
+                    self._client = self._connect()
+                    self._pid = os.getpid()
+                client = self._client
+        return client
+
+    def close(self) -> None:
+        """Disconnect; the next use of the store connects again."""
+        with self._client_lock:
+            client, self._client = self._client, None
+            if client is not None and self._pid == os.getpid():
+                self._disconnect(client)
+
+    def __getstate__(self) -> dict:
+        return dict(self._arguments)
+
+    def __setstate__(self, state: dict) -> None:
+        type(self).__init__(self, **state)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._arguments == other._arguments
+
+    __hash__ = None  # type: ignore[assignment]
