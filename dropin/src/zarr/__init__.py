@@ -78,7 +78,7 @@ for _name in _ALIASED:
 from zarrkit import *  # noqa: E402, F403
 
 for _name in dir(_zarrkit):
-    if not _name.startswith("__") and _name not in globals():
+    if not _name.startswith("_") and _name not in globals():
         globals()[_name] = getattr(_zarrkit, _name)
 
 from . import context, types  # noqa: E402, F401

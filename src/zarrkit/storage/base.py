@@ -76,6 +76,8 @@ class Store(MutableMapping):
     _separator_is_fixed = False
     #: the Zarr format version the store holds (zarr 2 code checks ``store._store_version``)
     _store_version = 2
+    #: False for stores that cannot take writes from several processes (see below)
+    _multiprocess_safe = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Give every subclass's own ``getitems`` the protocol's signature, once, here.
@@ -121,6 +123,17 @@ class Store(MutableMapping):
     @property
     def read_only(self) -> bool:
         return self._read_only
+
+    @property
+    def multiprocess_safe(self) -> bool:
+        """Whether writes from several processes reach one store and lose nothing.
+
+        False for an in-memory store (each process would write to its own copy), a single-file
+        archive (``ZipStore``) and DBM files. An array refuses to write to such a store from a
+        process other than the one that opened it (a forked child or a process-based dask
+        worker it was pickled to).
+        """
+        return self._multiprocess_safe
 
     def is_readable(self) -> bool:
         return True
@@ -329,6 +342,13 @@ class KVStore(Store):
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._choose_adapters()
+
+    @property
+    def multiprocess_safe(self) -> bool:
+        inner = self._mutable_mapping
+        if isinstance(inner, Store):
+            return inner.multiprocess_safe
+        return not isinstance(inner, dict)  # a dict lives in one process
 
     @property
     def map(self) -> Any:

@@ -32,6 +32,8 @@ class MemoryStore(Store):
     ['foo']
     """
 
+    _multiprocess_safe = False  # writes from another process are lost or corrupt
+
     def __init__(self, root: dict | None = None, dimension_separator: str | None = None) -> None:
         self._data: dict[str, bytes] = {} if root is None else root
         self._dimension_separator = dimension_separator

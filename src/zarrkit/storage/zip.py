@@ -35,6 +35,8 @@ class ZipStore(Store):
     b'2'
     """
 
+    _multiprocess_safe = False  # writes from another process are lost or corrupt
+
     def __init__(
         self,
         path: str | os.PathLike,
