@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import pandas as pd
 import pytest
 
 xr = pytest.importorskip("xarray")
+pd = pytest.importorskip("pandas")
 
 import zarrkit  # noqa: E402
 from zarrkit.xarray_backend import ZarrkitBackendArray, ZarrkitBackendEntrypoint  # noqa: E402
