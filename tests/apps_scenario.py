@@ -36,6 +36,11 @@ def dask_part(out: str, report: dict) -> None:
     w = da.from_zarr(os.path.join(out, "dask_group.zarr"), component="sub/a")
     report["dask_component"] = [w.shape, w.chunks, int(w.sum().compute())]
     report["dask_isinstance"] = isinstance(z, zarr.Array)
+    # through fsspec URLs (zarr.storage.FSStore) with storage_options
+    url = "file://" + os.path.join(out, "dask_url.zarr")
+    da.to_zarr(x[:, :60], url, storage_options={"auto_mkdir": True}, overwrite=True)
+    u = da.from_zarr(url, storage_options={"auto_mkdir": True})
+    report["dask_url"] = [u.chunks, digest(u.compute())]
 
 
 def xarray_part(out: str, report: dict) -> None:
@@ -79,6 +84,24 @@ def xarray_part(out: str, report: dict) -> None:
     report["xr_masked"] = [bool(np.isnan(m.temp.values[0, 0])), float(m.temp.values[0, 1])]
     raw = zarr.open(os.path.join(out, "masked.zarr"), mode="r")
     report["raw_fill"] = float(raw["temp"][0, 0])
+    # a new variable added with mode="a", an auto region, explicit encodings
+    import numcodecs
+
+    extra = xr.Dataset({"rain": (("time",), np.linspace(0, 1, 6))}, coords={"time": times})
+    extra["rain"].encoding = {"compressor": numcodecs.Zstd(level=3), "dtype": "f4"}
+    extra.to_zarr(path, mode="a", zarr_format=2)
+    extra2 = extra.isel(time=slice(2, 4)) * 10
+    extra2.to_zarr(path, region="auto", mode="r+", zarr_format=2)
+    t = xr.Dataset(coords={"t": pd.date_range("1999-12-31", periods=3, freq="6h")})
+    t["t"].encoding = {"units": "hours since 2000-01-01", "calendar": "proleptic_gregorian"}
+    t.to_zarr(os.path.join(out, "times.zarr"), mode="w", zarr_format=2)
+    tt = xr.open_zarr(os.path.join(out, "times.zarr"))
+    report["xr_times_explicit"] = [str(v) for v in tt.t.values] + [tt.t.encoding["units"]]
+    back = xr.open_zarr(path, chunks={"time": 4})
+    report["xr_rain"] = back.rain.values.tolist()
+    report["xr_rain_dtype"] = str(back.rain.dtype)
+    report["xr_rain_chunks"] = [list(c) for c in back.rain.chunks]
+    report["xr_rain_compressor"] = back.rain.encoding["compressor"].get_config()
     # without consolidated metadata
     ds.to_zarr(os.path.join(out, "plain.zarr"), mode="w", zarr_format=2, consolidated=False)
     p = xr.open_zarr(os.path.join(out, "plain.zarr"), consolidated=False)

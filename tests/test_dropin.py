@@ -147,6 +147,11 @@ def test_dask_and_xarray_as_on_zarr2(tmp_path):
     assert ours["xr_temp_encoding"]["chunks"] == [2, 2]
     assert ours["xr_masked"] == [True, 1.0] and ours["raw_fill"] == -9999.0
     assert ours["xr_name"] == ["a", "bb", "ccc", "d"]
+    assert ours["dask_url"][0] == [[5, 5], [50, 10]]
+    assert ours["xr_rain"][2:4] == [4.0, 6.0] and ours["xr_rain_dtype"] == "float32"
+    assert ours["xr_rain_chunks"] == [[4, 2]] and ours["xr_rain_compressor"]["id"] == "zstd"
+    assert ours["xr_times_explicit"][1].startswith("1999-12-31T06")
+    assert ours["xr_times_explicit"][-1] == "hours since 2000-01-01"
     ref_python = os.environ.get("ZARRKIT_REF_PYTHON")
     if not ref_python:
         pytest.skip("ZARRKIT_REF_PYTHON (real zarr 2.18 with dask and xarray) not set")
