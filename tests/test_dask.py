@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import pickle
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -81,6 +83,40 @@ def test_pickles_to_parameters(tmp_path):
     assert len(blob) < 1000  # parameters, never the data
     w = pickle.loads(blob)
     assert w.store.path == z.store.path and w.chunks == z.chunks and float(w[999, 999]) == 1.5
+
+
+def test_stores_reopen_in_another_process(tmp_path):
+    """Arrays on persistent stores pickle small and read (and write) in a fresh process."""
+    from zarrkit.storage import SQLiteStore
+
+    stores = {
+        "directory": DirectoryStore(str(tmp_path / "d.zarr")),
+        "sqlite": SQLiteStore(str(tmp_path / "s.sqlite")),
+    }
+    try:
+        from zarrkit.storage import FSStore
+
+        stores["fsspec"] = FSStore("file://" + str(tmp_path / "f.zarr"))
+    except ImportError:  # pragma: no cover - fsspec is a test dependency
+        pass
+    arrays = {}
+    for name, store in stores.items():
+        z = zarrkit.zeros((40, 40), chunks=(10, 10), dtype="i4", store=store)
+        z[:] = 7
+        arrays[name] = z
+    blob = pickle.dumps(arrays)
+    assert len(blob) < 600 * len(arrays)
+    code = (
+        "import pickle, sys; arrays = pickle.load(sys.stdin.buffer)\n"
+        "for z in arrays.values(): z[0, :] = 9\n"
+        "print(sorted((n, int(z[:].sum())) for n, z in arrays.items()))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], input=blob, capture_output=True)
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    expected = 7 * 1560 + 9 * 40
+    assert r.stdout.decode().strip() == str(sorted((n, expected) for n in arrays))
+    for z in arrays.values():
+        assert int(z[:].sum()) == expected  # the other process's writes are here
 
 
 # -- dask ----------------------------------------------------------------------------------
