@@ -30,3 +30,13 @@ make_venv .venv-apps "apps $APPS_PINS" $APPS_PINS
 echo "== zarr 2 applications on zarrkit: $(.venv-apps/bin/python -c 'import zarr, dask, xarray; print("zarr", zarr.__version__, "dask", dask.__version__, "xarray", xarray.__version__)')"
 ZARRKIT_REF_PYTHON="$PWD/.venv-apps-ref/bin/python" .venv-apps/bin/python -m pytest -q \
     tests/test_dropin.py tests/test_dask.py tests/test_xarray.py "$@"
+
+# Optional (ZARRKIT_APPS_UPSTREAM=1, ~75 s): dask's and xarray's own zarr tests through the
+# drop-in. On real zarr 2.18.7 the same selection gives dask 24 passed / 9 skipped and xarray
+# 530 passed / 291 skipped / 3 failed (test_raise_on_older_zarr_version, deselected here).
+if [ "${ZARRKIT_APPS_UPSTREAM:-0}" = 1 ]; then
+    (cd "$(mktemp -d)" &&
+        "$OLDPWD/.venv-apps/bin/python" -m pytest -q -p no:cacheprovider -p no:warnings \
+            --pyargs dask.array.tests.test_array_core xarray.tests.test_backends \
+            -k "zarr and not test_raise_on_older_zarr_version or Zarr and not test_raise_on_older_zarr_version")
+fi
