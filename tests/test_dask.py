@@ -16,7 +16,14 @@ import numpy as np
 import pytest
 
 import zarrkit
-from zarrkit.storage import DBMStore, DirectoryStore, KVStore, MemoryStore, ZipStore
+from zarrkit.storage import (
+    DBMStore,
+    DirectoryStore,
+    KVStore,
+    LRUStoreCache,
+    MemoryStore,
+    ZipStore,
+)
 
 # -- stores that cannot take writes from several processes --------------------------------
 
@@ -28,6 +35,8 @@ def test_capability_multiprocess_safe(tmp_path):
     assert not KVStore(dict()).multiprocess_safe
     assert not ZipStore(str(tmp_path / "z.zip"), mode="w").multiprocess_safe
     assert not DBMStore(str(tmp_path / "x.db")).multiprocess_safe
+    assert not LRUStoreCache(MemoryStore(), max_size=None).multiprocess_safe
+    assert LRUStoreCache(DirectoryStore(str(tmp_path / "f")), max_size=None).multiprocess_safe
 
 
 def _as_if_in_another_process(z: zarrkit.Array) -> zarrkit.Array:

@@ -72,6 +72,10 @@ class LRUStoreCache(Store):
     def read_only(self) -> bool:
         return self._store.read_only
 
+    @property
+    def multiprocess_safe(self) -> bool:
+        return self._store.multiprocess_safe
+
     def _put(self, key: str, value: Any) -> None:
         """Cache ``value`` (the lock is held)."""
         size = _size_of(value)
