@@ -12,7 +12,7 @@ APPS_PINS="dask[array,distributed]==2026.8.0 xarray==2026.2.0 pandas pytest pack
 make_venv() {
     local dir=$1 stamp=$2
     shift 2
-    if [ ! -f "$dir/.stamp" ] || [ "$(cat "$dir/.stamp")" != "$stamp" ]; then
+    if [ ! -x "$dir/bin/python" ] || [ ! -f "$dir/.stamp" ] || [ "$(cat "$dir/.stamp")" != "$stamp" ]; then
         rm -rf "$dir"
         "$PY" -m venv "$dir"
         "$dir/bin/python" -m pip install -q --disable-pip-version-check "$@" \

@@ -39,7 +39,8 @@ _ALIASED = (
 )
 
 _REPAIR = (
-    "repair the environment with `pip uninstall -y zarr` and then install exactly one of: "
+    "repair the environment: run `pip uninstall -y zarr` until pip finds no zarr, then "
+    "install exactly one of: "
     "the zarrkit drop-in (`pip install <zarrkit checkout>/dropin`) or zarr-python "
     "(`pip install 'zarr==2.18.7'`)"
 )
