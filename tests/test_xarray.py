@@ -127,6 +127,16 @@ def test_appended_and_region(tmp_path):
     assert ds.sizes["time"] == 6 and (ds.time.values == src.time.values).all()
 
 
+def test_a_given_store_stays_open(store):
+    s = zarrkit.storage.DirectoryStore(store)
+    closed = []
+    s.close = lambda: closed.append(True)  # type: ignore[method-assign]
+    ds = xr.open_dataset(s, engine="zarrkit")
+    assert ds.temp.values.shape == (6, 4)
+    ds.close()
+    assert closed == []
+
+
 def test_storage_options_and_urls(tmp_path, store):
     pytest.importorskip("fsspec")
     cache = tmp_path / "cache"

@@ -61,8 +61,9 @@ class ZarrkitBackendArray(BackendArray):
 class ZarrkitDataStore(AbstractDataStore):
     """The arrays of one group as xarray variables (data still in the store)."""
 
-    def __init__(self, group: Group) -> None:
+    def __init__(self, group: Group, close_store: bool = False) -> None:
         self.group = group
+        self.close_store = close_store  # only a store opened here from a path or URL
 
     def get_variables(self) -> dict[str, Variable]:
         return {name: _variable(name, a) for name, a in self.group.arrays()}
@@ -77,7 +78,8 @@ class ZarrkitDataStore(AbstractDataStore):
         return dims
 
     def close(self) -> None:
-        self.group.store.close()
+        if self.close_store:
+            self.group.store.close()
 
 
 def _variable(name: str, array: Array) -> Variable:
@@ -168,6 +170,7 @@ class ZarrkitBackendEntrypoint(BackendEntrypoint):
         root = open_store_group(filename_or_obj, group, consolidated, storage_options)
         return self._decode(
             root,
+            close_store=_is_location(filename_or_obj),
             mask_and_scale=mask_and_scale,
             decode_times=decode_times,
             concat_characters=concat_characters,
@@ -187,7 +190,8 @@ class ZarrkitBackendEntrypoint(BackendEntrypoint):
         **decode: Any,
     ) -> dict[str, Dataset]:
         root = open_store_group(filename_or_obj, group, consolidated, storage_options)
-        out = {"/": self._decode(root, **decode)}
+        close = _is_location(filename_or_obj)
+        out = {"/": self._decode(root, close_store=close, **decode)}
 
         def visit(name: str, member: Any) -> None:
             if isinstance(member, Group):
@@ -200,7 +204,13 @@ class ZarrkitBackendEntrypoint(BackendEntrypoint):
         return DataTree.from_dict(self.open_groups_as_dict(filename_or_obj, **kwargs))
 
     @staticmethod
-    def _decode(group: Group, **decode: Any) -> Dataset:
+    def _decode(group: Group, close_store: bool = False, **decode: Any) -> Dataset:
         # use_cftime / decode_timedelta are only passed on when set (newer xarray warns)
         decode = {k: v for k, v in decode.items() if v is not None or k == "drop_variables"}
-        return StoreBackendEntrypoint().open_dataset(ZarrkitDataStore(group), **decode)
+        data = ZarrkitDataStore(group, close_store)
+        return StoreBackendEntrypoint().open_dataset(data, **decode)
+
+
+def _is_location(filename_or_obj: Any) -> bool:
+    """True for a path or URL (the backend opens the store, so it closes it too)."""
+    return isinstance(filename_or_obj, (str, os.PathLike))
