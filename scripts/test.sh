@@ -33,3 +33,4 @@ echo "== suite with $(.venv/bin/python -c 'import zarr, numcodecs; print("zarr",
 bash scripts/pythons.sh  # smoke subset on the oldest and newest Python of the machine
 echo "== zarr-python 2.18.7's own test suite against zarrkit (scripts/conformance.sh)"
 bash scripts/conformance.sh
+bash scripts/apps.sh  # zarr 2 applications (dask, xarray) through the drop-in: issue 14

@@ -40,6 +40,7 @@ from .creation import (
     zeros,
     zeros_like,
 )
+from .dask import from_dask, to_dask
 from .errors import *  # noqa: F403
 from .hierarchy import Group, group, open_group
 from .n5 import N5FSStore
@@ -116,4 +117,6 @@ __all__ = [
     "storage",
     "zeros",
     "zeros_like",
+    "to_dask",
+    "from_dask",
 ]

@@ -16,6 +16,7 @@ per call, and a group hands its members a location and options instead of a list
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,6 +119,8 @@ class Node:
         """Take the location and the options (no store access)."""
         self._store = loc.store
         self._chunk_store = loc.chunk_store
+        # the process that opened the node (pickles carry it): see _check_writable
+        self._owner_pid = os.getpid()
         self._path = loc.path
         self._key_prefix = loc.prefix
         self._read_only = bool(opts.read_only)
@@ -166,3 +169,16 @@ class Node:
     def _check_writable(self) -> None:
         if self._read_only:
             raise ReadOnlyError(self._kind)
+        if self._owner_pid != os.getpid():
+            self._check_other_process()
+
+    def _check_other_process(self) -> None:
+        """Refuse writes from a second process to a store that would lose or corrupt them."""
+        for store in (self._store, self._chunk_store):
+            if store is not None and not store.multiprocess_safe:
+                raise RuntimeError(
+                    f"{type(store).__name__} cannot take writes from several processes (this "
+                    f"{self._kind} was opened in process {self._owner_pid}, not in this one, "
+                    f"{os.getpid()}): the writes would be lost or corrupt the store. Use a "
+                    "DirectoryStore, an FSStore, SQLiteStore or LMDBStore for multi-process writers"
+                )

@@ -809,7 +809,8 @@ class Array(Node):
         defaults = [None, "", False, None, None, True, True, False, True, None, None, False]
         while len(args) > 1 and args[-1] == defaults[len(args) - 1]:
             args.pop()
-        return (type(self), tuple(args))
+        # the opening process travels along: writes from another one are checked
+        return (type(self), tuple(args), {"_owner_pid": self._owner_pid})
 
     def __dask_tokenize__(self) -> tuple:
         return (

@@ -94,7 +94,6 @@ class Store(MutableMapping):
     _separator_is_fixed = False
     #: the Zarr format version the store holds (zarr 2 code checks ``store._store_version``)
     _store_version = 2
-
     # -- declared capabilities -----------------------------------------------------------
     #: keys can be enumerated (``iter``, ``listdir``, ``len``)
     listable: ClassVar[bool] = True
@@ -102,6 +101,11 @@ class Store(MutableMapping):
     erasable: ClassVar[bool] = True
     #: :meth:`getrange` reads part of a value without reading all of it
     partial_reads: ClassVar[bool] = False
+    #: writes from several processes reach one store and lose nothing. False for an in-memory
+    #: store (each process would write to its own copy), a single-file archive (``ZipStore``)
+    #: and DBM files: an array refuses to write to such a store from a process other than the
+    #: one that opened it (a forked child, or a process-based dask worker it was pickled to)
+    multiprocess_safe: ClassVar[bool] = True
 
     #: constructor parameters that rebuild the store when unpickled, in order. Each value is
     #: read from the attribute of that name, or of that name with a leading underscore; an
@@ -514,6 +518,13 @@ class KVStore(Store):
 
     def _init_args(self) -> dict[str, Any]:
         return {"mutablemapping": self._mutable_mapping}
+
+    @property
+    def multiprocess_safe(self) -> bool:  # type: ignore[override]
+        inner = self._mutable_mapping
+        if isinstance(inner, Store):
+            return inner.multiprocess_safe
+        return not isinstance(inner, dict)  # a dict lives in one process
 
     @property
     def map(self) -> Any:

@@ -84,6 +84,10 @@ class LRUStoreCache(Store):
         stop = None if length is None else start + length
         return bytes(memoryview(value).cast("B")[start:stop])
 
+    @property
+    def multiprocess_safe(self) -> bool:  # type: ignore[override]
+        return self._store.multiprocess_safe
+
     def _put(self, key: str, value: Any) -> None:
         """Cache ``value`` (the lock is held)."""
         size = _size_of(value)

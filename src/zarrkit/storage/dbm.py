@@ -82,6 +82,8 @@ class DBMStore(Store):
     b'{}'
     """
 
+    multiprocess_safe = False  # writes from another process are lost or corrupt
+
     def __init__(
         self,
         path: str | os.PathLike,

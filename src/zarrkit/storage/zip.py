@@ -68,6 +68,7 @@ class ZipStore(Store):
     """
 
     _init_params = ("path", "compression", "allowZip64", "mode", "dimension_separator", "atomic")
+    multiprocess_safe = False  # writes from another process are lost or corrupt
 
     def __init__(
         self,
