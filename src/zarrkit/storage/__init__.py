@@ -37,6 +37,7 @@ from .fsspec import FSStore
 from .lmdb import LMDBStore
 from .memory import DictStore, MemoryStore
 from .n5 import N5FSStore, N5Store
+from .obstore import ObjectStore
 from .sqlite import SQLiteStore
 from .temp import TempStore, atexit_rmglob, atexit_rmtree
 from .zip import ZipStore
@@ -51,6 +52,7 @@ __all__ = [
     "DirectoryStore",
     "NestedDirectoryStore",
     "FSStore",
+    "ObjectStore",
     "ZipStore",
     "SQLiteStore",
     "ConsolidatedMetadataStore",
@@ -96,6 +98,7 @@ for _cls in (
     NestedDirectoryStore,
     TempStore,
     FSStore,
+    ObjectStore,
     ZipStore,
     SQLiteStore,
     ConsolidatedMetadataStore,

@@ -159,7 +159,8 @@ class FSStore(Store):
         self._check_writable()
         path = self._full(self._normalize_key(key))
         try:
-            if self.fs.isdir(path):
+            # info() first: object stores delete absent objects without a word
+            if self.fs.info(path).get("type") == "directory":
                 self.fs.rm(path, recursive=True)
             else:
                 self.fs.rm(path)
