@@ -6,7 +6,10 @@ server and the other way round; errors that are not "not found" never read as fi
 from __future__ import annotations
 
 import importlib.util
+import json
 import pickle
+import sys
+from pathlib import Path
 from datetime import timedelta
 from typing import Any
 
@@ -212,6 +215,46 @@ def test_failed_chunk_reads_raise(s3_server: Any, s3_bucket: str, so: dict, erro
             z[4]
 
 
+def _locked_store(server: Any, client: str, path: str, secret: str | None = None) -> Any:
+    url = f"s3://{server.bucket}/{path}"
+    if client == "s3fs":
+        return FSStore(url, **server.storage_options(secret))
+    return ObjectStore(url, **server.obstore_options(secret))
+
+
+@pytest.mark.parametrize("client", ["s3fs", pytest.param("obstore", marks=needs_obstore)])
+def test_access_denied_is_not_missing(s3_locked_server: Any, client: str) -> None:
+    """A bucket policy denies reading one chunk; moto answers 403 as S3 does."""
+    store = _locked_store(s3_locked_server, client, f"{client}.zarr")
+    z = zarrkit.open_array(store, mode="w", shape=(8,), chunks=(2,), dtype="i4", fill_value=-1)
+    z[:] = np.arange(8)
+    assert store.getitems(["0", "1", "9"]) == {"0": store["0"], "1": store["1"]}
+    name = type(store).__name__
+    with pytest.raises(Exception, match=rf"reading '2' from {name}") as info:
+        store["2"]
+    assert not isinstance(info.value, KeyError)
+    with pytest.raises(Exception, match=rf"reading '2' from {name}"):
+        store.getitems(["1", "2", "3"])
+    for strict in (False, True):
+        z = zarrkit.open_array(store, mode="r", strict_missing=strict)
+        assert z[:4].tolist() == [0, 1, 2, 3]
+        with pytest.raises(Exception, match=r"'2'") as info:
+            z[:]
+        assert not isinstance(info.value, KeyError)
+        with pytest.raises(Exception, match=r"'2'"):
+            z[5]
+    if client == "s3fs":
+        with pytest.raises(PermissionError):
+            z[4:6]
+    # wrong credentials: every chunk read fails, none reads as the fill value
+    wrong = _locked_store(s3_locked_server, client, f"{client}.zarr", secret="wrong")
+    for strict in (False, True):
+        z = zarrkit.open_array(store, chunk_store=wrong, mode="r", strict_missing=strict)
+        with pytest.raises(Exception, match=rf"reading '0' from {name}") as info:
+            z[0]
+        assert not isinstance(info.value, KeyError)
+
+
 def test_absent_chunks_are_missing(s3_bucket: str, so: dict) -> None:
     url = f"s3://{s3_bucket}/m.zarr"
     z = zarrkit.open_array(url, mode="w", shape=(8,), chunks=(2,), dtype="i4", fill_value=-1,
@@ -356,3 +399,35 @@ def test_objectstore_io_errors_are_not_missing(s3_server: Any, s3_bucket: str) -
         with pytest.raises(Exception, match="reading '0' from ObjectStore") as info:
             z[:]
         assert not isinstance(info.value, KeyError)
+
+
+# -- the store benchmark runs (tiny sizes; no timing is asserted) ----------------------------
+
+
+@needs_obstore
+def test_store_benchmark_smoke(s3_server: Any, tmp_path: Any, capsys: Any) -> None:
+    spec = importlib.util.spec_from_file_location(
+        "zarrkit_bench_stores", Path(__file__).resolve().parent.parent / "benchmarks" / "stores.py"
+    )
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = bench  # dataclasses look their module up there
+    try:
+        spec.loader.exec_module(bench)
+    finally:
+        sys.modules.pop(spec.name, None)
+    out = tmp_path / "stores.json"
+    cases = bench.main(
+        ["--endpoint", s3_server.endpoint, "--chunks", "1024,4096", "--total", "8192",
+         "--rounds", "2", "--json", str(out)]
+    )  # fmt: skip
+    assert [(c.chunk_bytes, c.nchunks) for c in cases] == [(1024, 8), (4096, 2)]
+    for case in cases:
+        for client in ("s3fs", "obstore"):
+            assert [len(case.times[client][op]) for op in ("write", "read")] == [2, 2]
+    text = capsys.readouterr().out
+    assert "s3fs/obstore" in text and "| 1 KiB | 8 |" in text
+    doc = json.loads(out.read_text())
+    assert doc["environment"]["obstore"] and len(doc["cases"]) == 2
+    with pytest.raises(SystemExit):
+        bench.main(["--clients", "s3fs,gcsfs"])
