@@ -146,15 +146,19 @@ def run_case(
 
 
 def table(cases: Sequence[Case], clients: Sequence[str]) -> str:
-    head = ["chunk", "chunks", "MiB", "op"] + [f"{c} s" for c in clients] + [
-        f"{c} MiB/s" for c in clients
-    ]
+    head = (
+        ["chunk", "chunks", "MiB", "op"]
+        + [f"{c} s" for c in clients]
+        + [f"{c} MiB/s" for c in clients]
+    )
     if clients == CLIENTS:
         head.append("s3fs/obstore")
     rows = [head]
     for case in cases:
-        size = f"{case.chunk_bytes // 1024} KiB" if case.chunk_bytes < 2**20 else (
-            f"{case.chunk_bytes // 2**20} MiB"
+        size = (
+            f"{case.chunk_bytes // 1024} KiB"
+            if case.chunk_bytes < 2**20
+            else (f"{case.chunk_bytes // 2**20} MiB")
         )
         for op in ("write", "read"):
             med = {c: case.median(c, op) for c in clients}
@@ -240,7 +244,11 @@ def main(argv: Sequence[str] | None = None) -> list[Case]:
         print(table(cases, args.client_list))
         print(f"\nmedians of {args.rounds} interleaved rounds; {environment()}")
     if args.json:
-        doc = {"environment": environment(), "config": vars(args), "cases": [asdict(c) for c in cases]}
+        doc = {
+            "environment": environment(),
+            "config": vars(args),
+            "cases": [asdict(c) for c in cases],
+        }
         with open(args.json, "w") as f:
             json.dump(doc, f, indent=2)
     return cases

@@ -9,8 +9,8 @@ import importlib.util
 import json
 import pickle
 import sys
-from pathlib import Path
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
