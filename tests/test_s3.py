@@ -233,6 +233,9 @@ def test_access_denied_is_not_missing(s3_locked_server: Any, client: str) -> Non
     with pytest.raises(Exception, match=rf"reading '2' from {name}") as info:
         store["2"]
     assert not isinstance(info.value, KeyError)
+    with pytest.raises(Exception, match=rf"reading '2' from {name}") as info:
+        "2" in store  # noqa: B015 - a failed check is not "absent" either
+    assert not isinstance(info.value, KeyError)
     with pytest.raises(Exception, match=rf"reading '2' from {name}"):
         store.getitems(["1", "2", "3"])
     for strict in (False, True):

@@ -175,7 +175,12 @@ class FSStore(Store):
             path = self._full(self._normalize_key(key))
         except ValueError:
             return False
-        return self.fs.isfile(path)
+        try:  # not fs.isfile: it answers False for any error, a failed check is not "absent"
+            return self.fs.info(path).get("type") == "file"
+        except self._missing:
+            return False
+        except Exception as e:
+            raise read_error(self, key, e) from e
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys_under(""))
