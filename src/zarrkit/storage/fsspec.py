@@ -53,6 +53,18 @@ def _to_bytes(value: Any) -> bytes:
     return view.tobytes()
 
 
+def _whole_object_reads(fs: Any, storage_options: Mapping[str, Any]) -> dict[str, Any]:
+    """Options of whole-object reads for the file system ``fs``, chosen once.
+
+    s3fs asks for an object's size (a ``HEAD``) before each ``GET``, to split objects larger
+    than its block size into concurrent range requests: a second round trip per chunk. Chunks
+    are read whole, so unless the user set ``max_concurrency`` it is 1 for chunk reads.
+    """
+    if type(fs).__module__.split(".")[0] == "s3fs" and "max_concurrency" not in storage_options:
+        return {"max_concurrency": 1}
+    return {}
+
+
 class FSStore(Store):
     """Keys as files of an fsspec file system below ``url``.
 
@@ -98,10 +110,12 @@ class FSStore(Store):
             if protocol in (None, "file"):
                 storage_options.setdefault("auto_mkdir", True)  # create folders on write
             self.map = fsspec.get_mapper(url, **mapper_options, **storage_options)
+            self._read_options = _whole_object_reads(self.map.fs, storage_options)
         else:
             if storage_options:
                 raise ValueError("Cannot specify both fs and storage_options")
             self.map = fs.get_mapper(fs._strip_protocol(url), **mapper_options)
+            self._read_options = {}
         self.fs = self.map.fs
         self.path = self.map.root
         self.url = url
@@ -136,7 +150,7 @@ class FSStore(Store):
     def __getitem__(self, key: str) -> bytes:
         path = self._full(self._normalize_key(key))
         try:
-            return self.fs.cat_file(path)
+            return self.fs.cat_file(path, **self._read_options)
         except self._missing:
             raise KeyError(key) from None
         except Exception as e:
@@ -149,8 +163,11 @@ class FSStore(Store):
         try:
             if self.fs.isdir(path):
                 self.fs.rm(path, recursive=True)  # a key replaces a 'directory' of keys
-            self.fs.mkdirs(self.fs._parent(path), exist_ok=True)
-            self.fs.pipe_file(path, data)
+            try:
+                self.fs.pipe_file(path, data)
+            except FileNotFoundError:  # folders first (object stores have none to make)
+                self.fs.mkdirs(self.fs._parent(path), exist_ok=True)
+                self.fs.pipe_file(path, data)
         except (NotADirectoryError, FileExistsError) as e:
             raise KeyError(f"{key!r}: a parent of it is a key in {self!r} ({e})") from None
         self.fs.invalidate_cache(self.fs._parent(path))
@@ -198,7 +215,9 @@ class FSStore(Store):
         if not pairs:
             return {}
         plain = sorted({p for _, p in pairs if not any(c in p for c in _GLOB_CHARS)})
-        found: dict[str, Any] = self.fs.cat(plain, on_error="return") if plain else {}
+        found: dict[str, Any] = (
+            self.fs.cat(plain, on_error="return", **self._read_options) if plain else {}
+        )
         out = {}
         for key, path in pairs:
             if path in found:
