@@ -74,6 +74,22 @@ def test_fsstore_mapping(s3_server: Any, s3_bucket: str, so: dict) -> None:
     assert store["k"] == b"v"
 
 
+def test_fsstore_reads_are_one_get(s3_bucket: str, so: dict, monkeypatch: Any) -> None:
+    """s3fs would ask each object's size (a HEAD) before the GET: chunk reads skip that."""
+    store = FSStore(f"s3://{s3_bucket}/one", **so)
+    store.setitems({"a": b"1", "b": b"22"})
+    infos = []
+    real = store.fs._info
+
+    async def counting_info(path: str, **kwargs: Any) -> Any:
+        infos.append(path)
+        return await real(path, **kwargs)
+
+    monkeypatch.setattr(store.fs, "_info", counting_info)
+    assert store.getitems(["a", "b", "c"]) == {"a": b"1", "b": b"22"} and store["a"] == b"1"
+    assert infos == []
+
+
 @pytest.mark.parametrize("cached", [False, True], ids=["s3", "simplecache::s3"])
 def test_openers_take_urls(s3_server: Any, s3_bucket: str, so: dict, cached: bool) -> None:
     base = f"s3://{s3_bucket}"

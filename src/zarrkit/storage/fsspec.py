@@ -13,6 +13,7 @@ never come back as fill values.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -60,9 +61,13 @@ def _whole_object_reads(fs: Any, storage_options: Mapping[str, Any]) -> dict[str
     than its block size into concurrent range requests: a second round trip per chunk. Chunks
     are read whole, so unless the user set ``max_concurrency`` it is 1 for chunk reads.
     """
-    if type(fs).__module__.split(".")[0] == "s3fs" and "max_concurrency" not in storage_options:
-        return {"max_concurrency": 1}
-    return {}
+    if type(fs).__module__.split(".")[0] != "s3fs" or "max_concurrency" in storage_options:
+        return {}
+    try:  # s3fs before 2024 has no such option (and no HEAD either)
+        takes_it = "max_concurrency" in inspect.signature(type(fs)._cat_file).parameters
+    except (AttributeError, TypeError, ValueError):
+        takes_it = False
+    return {"max_concurrency": 1} if takes_it else {}
 
 
 class FSStore(Store):
