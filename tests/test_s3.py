@@ -29,7 +29,8 @@ needs_zarr2 = pytest.mark.skipif(not ZARR2, reason="checked in the zarr 2 enviro
 needs_zarr3 = pytest.mark.skipif(ZARR2, reason="checked in the zarr 3 environment run")
 needs_obstore = pytest.mark.skipif(
     importlib.util.find_spec("obstore") is None,
-    reason="obstore is not installed (wheels for CPython >= 3.11 only)",
+    # deselected, not skipped, by conftest.py: obstore ships wheels for CPython >= 3.11 only
+    reason="needs obstore, which is not installed in this environment run",
 )
 
 DATA = np.arange(60, dtype="i4").reshape(6, 10)

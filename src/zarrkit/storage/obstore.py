@@ -182,10 +182,10 @@ class ObjectStore(Store):
         if not isinstance(key, str):
             return False
         try:
+            if not normalize_storage_path(key):
+                return False
             path = self._full(key)
         except ValueError:
-            return False
-        if not normalize_storage_path(key):
             return False
         try:
             self._obstore.head(self.store, path)
