@@ -451,3 +451,26 @@ def test_store_benchmark_smoke(s3_server: Any, tmp_path: Any, capsys: Any) -> No
     assert doc["environment"]["obstore"] and len(doc["cases"]) == 2
     with pytest.raises(SystemExit):
         bench.main(["--clients", "s3fs,gcsfs"])
+
+
+@needs_obstore
+@pytest.mark.parametrize("separator", [".", "/"])
+def test_objectstore_matches_fsstore_on_local_files(tmp_path: Any, separator: str) -> None:
+    """The same hierarchy seen through obstore and through fsspec, without a server."""
+    url = f"file://{tmp_path}"
+    obs = ObjectStore(url, path="h.zarr", dimension_separator=separator)
+    g = zarrkit.group(obs)
+    g.create_dataset("a/b", data=DATA, chunks=(4, 4))
+    g.attrs["x"] = 1
+    fss = FSStore(f"{url}/h.zarr", dimension_separator=separator)
+    assert sorted(obs) == sorted(fss)
+    for path in ("", "a", "a/b"):
+        assert obs.listdir(path) == fss.listdir(path)
+        assert obs.getsize(path) == fss.getsize(path)
+        assert obs.size_below(path) == fss.size_below(path)
+    assert zarrkit.open_array(obs, path="a/b").nchunks_initialized == 6
+    np.testing.assert_array_equal(zarrkit.open_group(fss, mode="r")["a/b"][:], DATA)
+    obs.rename("a", "c")
+    # (on local files the emptied folder 'a' stays, as with DirectoryStore; it holds no key)
+    assert obs.keys_under("a") == fss.keys_under("a") == [] and "c" in obs.listdir("")
+    np.testing.assert_array_equal(zarrkit.open_array(fss, path="c/b", mode="r")[:], DATA)
