@@ -24,7 +24,10 @@ KIT=$(cd "$KIT" && pwd)
 .venv-conf/bin/python -m pip install -q --disable-pip-version-check -e . \
     pytest pytest-timeout hypothesis 'h5py==3.13.0' 'fsspec==2023.12.2' lmdb msgpack filelock \
     redis pymongo azure-storage-blob nx-27017 \
+    's3fs==2023.12.2' 'moto[s3,server]' requests \
     2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+# s3: zarr's own S3 tests start `moto_server -p 5555` from PATH (s3fs pinned to the kit's fsspec)
+export PATH="$PWD/.venv-conf/bin:$PATH"
 if .venv-conf/bin/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('zarr') is None)"; then
     echo "conformance: a real zarr is installed in .venv-conf; the kit must run without it" >&2
     exit 2

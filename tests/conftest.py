@@ -123,3 +123,179 @@ def mongodb_server_url() -> str:
     if not url:
         pytest.skip("no real MongoDB server here (set ZARRKIT_TEST_MONGODB_URL to test one)")
     return url
+
+
+# -- S3 server (s3) --------------------------------------------------------------------------
+# One moto server in server mode for the session, on 127.0.0.1 and a free port; clients reach
+# it over HTTP like a real S3 (s3fs through fsspec, obstore through its Rust client).
+
+
+class S3Server:
+    """Where the test S3 server listens, and how clients reach it."""
+
+    key = "zarrkit-test-key"
+    secret = "zarrkit-test-secret"
+    region = "us-east-1"
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self._buckets = iter(range(10**6))
+
+    @property
+    def storage_options(self) -> dict[str, Any]:
+        """fsspec/s3fs options; no listings cache, so other clients' writes show at once."""
+        return {
+            "key": self.key,
+            "secret": self.secret,
+            "client_kwargs": {"endpoint_url": self.endpoint},
+            "use_listings_cache": False,
+        }
+
+    @property
+    def obstore_options(self) -> dict[str, Any]:
+        """obstore ``S3Store``/``from_url`` options."""
+        return {
+            "endpoint": self.endpoint,
+            "access_key_id": self.key,
+            "secret_access_key": self.secret,
+            "region": self.region,
+            "client_options": {"allow_http": True},
+        }
+
+    def filesystem(self) -> Any:
+        import s3fs
+
+        return s3fs.S3FileSystem(**self.storage_options)
+
+    def new_bucket(self) -> str:
+        """A new, empty bucket's name."""
+        name = f"zarrkit-{next(self._buckets)}"
+        self.filesystem().mkdir(name)
+        return name
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Any:
+    """A moto S3 server (in-process, threaded) for the whole session."""
+    import logging
+    import os
+
+    pytest.importorskip("s3fs")
+    moto_server = pytest.importorskip("moto.server")
+    saved = {k: os.environ.get(k) for k in ("AWS_DEFAULT_REGION", "BOTO_CONFIG")}
+    # the region goes through the environment: s3fs's region_name breaks CreateBucket on moto
+    os.environ["AWS_DEFAULT_REGION"] = S3Server.region
+    os.environ["BOTO_CONFIG"] = os.devnull  # never a user's own boto configuration
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield S3Server(f"http://{host}:{port}")
+    finally:
+        server.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server) -> str:
+    """A new, empty bucket on the session's S3 server."""
+    return s3_server.new_bucket()
+
+
+class LockedS3Server:
+    """A second S3 server that checks credentials and policies: one IAM user, allowed
+    everything on the bucket ``zarrkit-locked`` except reading the objects ``*/2`` (chunk
+    ``2`` of any 1-d array) -- a real ``AccessDenied``, answered with HTTP 403."""
+
+    bucket = "zarrkit-locked"
+    region = "us-east-1"
+
+    def __init__(self, endpoint: str, key: str, secret: str) -> None:
+        self.endpoint, self.key, self.secret = endpoint, key, secret
+
+    def storage_options(self, secret: str | None = None) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "secret": self.secret if secret is None else secret,
+            "client_kwargs": {"endpoint_url": self.endpoint},
+            "use_listings_cache": False,
+        }
+
+    def obstore_options(self, secret: str | None = None) -> dict[str, Any]:
+        return {
+            "endpoint": self.endpoint,
+            "access_key_id": self.key,
+            "secret_access_key": self.secret if secret is None else secret,
+            "region": self.region,
+            "client_options": {"allow_http": True},
+        }
+
+
+@pytest.fixture(scope="session")
+def s3_locked_server() -> Any:
+    """A moto server in its own process with authorization on (moto's
+    ``INITIAL_NO_AUTH_ACTION_COUNT``: only the 3 requests that make the IAM user go
+    unchecked)."""
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    pytest.importorskip("moto.server")
+    boto3 = pytest.importorskip("boto3")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="3", AWS_DEFAULT_REGION="us-east-1")
+    cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the moto server did not start") from None
+                time.sleep(0.05)
+        endpoint = f"http://127.0.0.1:{port}"
+        anyone = {"aws_access_key_id": "setup", "aws_secret_access_key": "setup"}
+        iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1", **anyone)
+        iam.create_user(UserName="zarrkit")
+        key = iam.create_access_key(UserName="zarrkit")["AccessKey"]
+        bucket = LockedS3Server.bucket
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+                {
+                    "Effect": "Deny",
+                    "Action": "s3:GetObject",
+                    "Resource": f"arn:aws:s3:::{bucket}/*/2",
+                },
+            ],
+        }
+        iam.put_user_policy(
+            UserName="zarrkit", PolicyName="no-chunk-2", PolicyDocument=json.dumps(policy)
+        )
+        server = LockedS3Server(endpoint, key["AccessKeyId"], key["SecretAccessKey"])
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=server.key,
+            aws_secret_access_key=server.secret,
+        )
+        s3.create_bucket(Bucket=bucket)
+        yield server
+    finally:
+        proc.terminate()
+        proc.wait(10)

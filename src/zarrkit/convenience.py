@@ -92,7 +92,13 @@ def _open_group(store: Any, **kwargs: Any) -> Any:
 
 
 def save_array(
-    store: Any, arr: Any, *, zarr_version: int | None = None, path: str | None = None, **kwargs: Any
+    store: Any,
+    arr: Any,
+    *,
+    zarr_version: int | None = None,
+    path: str | None = None,
+    storage_options: dict | None = None,
+    **kwargs: Any,
 ) -> None:
     """Save one NumPy array to ``store`` (replacing what is at ``path``).
 
@@ -103,7 +109,7 @@ def save_array(
     array([0, 1, 2, 3])
     """
     may_close = isinstance(store, (str, os.PathLike))  # a store opened here
-    store = storage.normalize_store_arg(store, mode="w")
+    store = storage.normalize_store_arg(store, mode="w", storage_options=storage_options)
     try:
         _array(arr, store=store, overwrite=True, path=path, **kwargs)
     finally:
@@ -112,7 +118,12 @@ def save_array(
 
 
 def save_group(
-    store: Any, *args: Any, zarr_version: int | None = None, path: str | None = None, **kwargs: Any
+    store: Any,
+    *args: Any,
+    zarr_version: int | None = None,
+    path: str | None = None,
+    storage_options: dict | None = None,
+    **kwargs: Any,
 ) -> None:
     """Save several NumPy arrays as members of a group (``arr_0``, ... or by keyword)."""
     from .hierarchy import group
@@ -120,7 +131,7 @@ def save_group(
     if not args and not kwargs:
         raise ValueError("at least one array must be provided")
     may_close = isinstance(store, (str, os.PathLike))  # a store opened here
-    store = storage.normalize_store_arg(store, mode="w")
+    store = storage.normalize_store_arg(store, mode="w", storage_options=storage_options)
     try:
         g = group(store, overwrite=True, path=path)
         for i, a in enumerate(args):
@@ -133,20 +144,32 @@ def save_group(
 
 
 def save(
-    store: Any, *args: Any, zarr_version: int | None = None, path: str | None = None, **kwargs: Any
+    store: Any,
+    *args: Any,
+    zarr_version: int | None = None,
+    path: str | None = None,
+    storage_options: dict | None = None,
+    **kwargs: Any,
 ) -> None:
-    """Save one array (``save(store, a)``) or several as a group (``save(store, a, b=b)``)."""
+    """Save one array (``save(store, a)``) or several as a group (``save(store, a, b=b)``).
+    ``storage_options`` go to the file system of a URL (``'s3://bucket/data.zarr'``)."""
     if len(args) == 0 and len(kwargs) == 0:
         raise ValueError("at least one array must be provided")
     if len(args) == 1 and len(kwargs) == 0:
-        save_array(store, args[0], path=path)
+        save_array(store, args[0], path=path, storage_options=storage_options)
     else:
-        save_group(store, *args, path=path, **kwargs)
+        save_group(store, *args, path=path, storage_options=storage_options, **kwargs)
 
 
-def load(store: Any, zarr_version: int | None = None, path: str | None = None) -> Any:
+def load(
+    store: Any,
+    zarr_version: int | None = None,
+    path: str | None = None,
+    *,
+    storage_options: dict | None = None,
+) -> Any:
     """Load an array into memory as a NumPy array, or a group as a lazy dict of arrays."""
-    store = storage.normalize_store_arg(store, mode="r")
+    store = storage.normalize_store_arg(store, mode="r", storage_options=storage_options)
     path = normalize_storage_path(path)
     if contains_array(store, path):
         return open_array(store, mode="r", path=path)[...]
@@ -157,14 +180,20 @@ def load(store: Any, zarr_version: int | None = None, path: str | None = None) -
     raise not_found(PathNotFoundError, store, path)
 
 
-def consolidate_metadata(store: Any, metadata_key: str = ".zmetadata", *, path: str = "") -> Any:
+def consolidate_metadata(
+    store: Any,
+    metadata_key: str = ".zmetadata",
+    *,
+    path: str = "",
+    storage_options: dict | None = None,
+) -> Any:
     """Gather every ``.zgroup``/``.zarray``/``.zattrs`` of ``store`` into the one key
     ``metadata_key``, written byte for byte as zarr 2 writes it.
 
     Readers then get the whole hierarchy's metadata with a single store read
     (:func:`open_consolidated`). As in zarr 2, all the metadata of the store are gathered and
     ``path`` only chooses the group returned, opened that way. Consolidate again after the
-    hierarchy changes.
+    hierarchy changes. ``storage_options`` go to the file system of a URL ``store``.
 
     >>> import zarrkit
     >>> store = {}
@@ -175,7 +204,7 @@ def consolidate_metadata(store: Any, metadata_key: str = ".zmetadata", *, path: 
     """
     from .formats.v2 import ARRAY_KEY, ATTRS_KEY, GROUP_KEY, json_dumps, json_loads
 
-    store = storage.normalize_store_arg(store, mode="w")
+    store = storage.normalize_store_arg(store, mode="w", storage_options=storage_options)
     names = (ARRAY_KEY, GROUP_KEY, ATTRS_KEY)
     keys = [k for k in store.keys() if k.rsplit("/", 1)[-1] in names]
     values = store.getitems(keys)

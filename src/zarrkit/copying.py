@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import numpy as np
 
 from .errors import CopyError
 from .formats.v2 import json_dumps
+from .storage import normalize_store_arg
 from .storage.base import as_store, normalize_storage_path
 
 __all__ = ["copy_store", "copy", "copy_all", "COPY_BUFFER_BYTES"]
@@ -124,6 +126,8 @@ def copy_store(
     dry_run: bool = False,
     log: Any = None,
     progress: Any = None,
+    *,
+    storage_options: dict | None = None,
 ) -> tuple[int, int, int]:
     """Copy every key below ``source_path`` of one store to ``dest_path`` of another, as bytes.
 
@@ -131,8 +135,8 @@ def copy_store(
 
     Parameters
     ----------
-    source, dest : MutableMapping
-        Stores (any dict-like).
+    source, dest : MutableMapping or str
+        Stores (any dict-like), or paths/URLs (``'s3://bucket/data.zarr'``) opened as stores.
     source_path, dest_path : str
         Copy only the keys below ``source_path``, to the same keys below ``dest_path``.
     excludes, includes : str or list of str, optional
@@ -150,6 +154,8 @@ def copy_store(
     progress : bool or callable, optional
         ``True`` shows a tqdm bar (when tqdm is installed); a callable is called as
         ``progress(keys_done, keys_total)``.
+    storage_options : dict, optional
+        File system options for ``source`` and ``dest`` given as URLs.
 
     Returns ``(n_copied, n_skipped, n_bytes_copied)``.
 
@@ -163,8 +169,8 @@ def copy_store(
     """
     if if_exists not in ("raise", "replace", "skip"):
         raise ValueError(f"if_exists must be 'raise', 'replace' or 'skip', got {if_exists!r}")
-    src = as_store(source)
-    dst = as_store(dest)
+    src = _store_of(source, "r", storage_options)
+    dst = _store_of(dest, "a", storage_options)
     sp = normalize_storage_path(source_path)
     dp = normalize_storage_path(dest_path)
     sp, dp = (sp + "/" if sp else ""), (dp + "/" if dp else "")
@@ -223,6 +229,13 @@ def copy_store(
         _summary(write_log, dry_run, n_copied, n_skipped, nbytes)
     bar.close()
     return n_copied, n_skipped, nbytes
+
+
+def _store_of(store: Any, mode: str, storage_options: dict | None) -> Any:
+    """A store for ``copy_store``: paths and URLs opened as the openers do, mappings adapted."""
+    if isinstance(store, (str, os.PathLike)):
+        return normalize_store_arg(store, mode=mode, storage_options=storage_options)
+    return as_store(store)
 
 
 # -- arrays and groups -------------------------------------------------------------------

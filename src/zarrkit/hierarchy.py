@@ -551,6 +551,7 @@ def group(
     *,
     zarr_version: int | None = None,
     meta_array: Any = None,
+    storage_options: dict | None = None,
 ) -> Group:
     """Create a group, or open the one already at ``path`` (``overwrite`` replaces it).
 
@@ -572,13 +573,22 @@ def group(
         Only Zarr v2 is written.
     meta_array : ignored
         Accepted for zarr 2 compatibility.
+    storage_options : dict, optional
+        Options of the file system of a URL ``store`` (as for :func:`open_group`).
 
     >>> import zarrkit
     >>> zarrkit.group()
     <zarrkit.hierarchy.Group '/'>
     """
     check_zarr_version(zarr_version)
-    loc = Location.of(store, path, chunk_store, mode="w", new_store=storage.MemoryStore)
+    loc = Location.of(
+        store,
+        path,
+        chunk_store,
+        mode="w",
+        storage_options=storage_options,
+        new_store=storage.MemoryStore,
+    )
     if overwrite or not contains_group(loc.store, loc.path):
         creation.init_group_at(loc, overwrite=overwrite)
     return Group._at(loc, Options(cache_attrs=cache_attrs, synchronizer=synchronizer))

@@ -39,6 +39,7 @@ from .lmdb import LMDBStore
 from .memory import DictStore, MemoryStore
 from .mongodb import MongoDBStore
 from .n5 import N5FSStore, N5Store
+from .obstore import ObjectStore
 from .redis import RedisStore
 from .sqlite import SQLiteStore
 from .temp import TempStore, atexit_rmglob, atexit_rmtree
@@ -54,6 +55,7 @@ __all__ = [
     "DirectoryStore",
     "NestedDirectoryStore",
     "FSStore",
+    "ObjectStore",
     "ZipStore",
     "SQLiteStore",
     "ConsolidatedMetadataStore",
@@ -102,6 +104,7 @@ for _cls in (
     NestedDirectoryStore,
     TempStore,
     FSStore,
+    ObjectStore,
     ZipStore,
     SQLiteStore,
     ConsolidatedMetadataStore,

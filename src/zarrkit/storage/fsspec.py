@@ -13,6 +13,7 @@ never come back as fill values.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -51,6 +52,22 @@ def _to_bytes(value: Any) -> bytes:
             f"store values must be bytes-like (buffer protocol), not {type(value).__name__}"
         ) from None
     return view.tobytes()
+
+
+def _whole_object_reads(fs: Any, storage_options: Mapping[str, Any]) -> dict[str, Any]:
+    """Options of whole-object reads for the file system ``fs``, chosen once.
+
+    s3fs asks for an object's size (a ``HEAD``) before each ``GET``, to split objects larger
+    than its block size into concurrent range requests: a second round trip per chunk. Chunks
+    are read whole, so unless the user set ``max_concurrency`` it is 1 for chunk reads.
+    """
+    if type(fs).__module__.split(".")[0] != "s3fs" or "max_concurrency" in storage_options:
+        return {}
+    try:  # s3fs before 2024 has no such option (and no HEAD either)
+        takes_it = "max_concurrency" in inspect.signature(type(fs)._cat_file).parameters
+    except (AttributeError, TypeError, ValueError):
+        takes_it = False
+    return {"max_concurrency": 1} if takes_it else {}
 
 
 class FSStore(Store):
@@ -98,10 +115,12 @@ class FSStore(Store):
             if protocol in (None, "file"):
                 storage_options.setdefault("auto_mkdir", True)  # create folders on write
             self.map = fsspec.get_mapper(url, **mapper_options, **storage_options)
+            self._read_options = _whole_object_reads(self.map.fs, storage_options)
         else:
             if storage_options:
                 raise ValueError("Cannot specify both fs and storage_options")
             self.map = fs.get_mapper(fs._strip_protocol(url), **mapper_options)
+            self._read_options = {}
         self.fs = self.map.fs
         self.path = self.map.root
         self.url = url
@@ -136,7 +155,7 @@ class FSStore(Store):
     def __getitem__(self, key: str) -> bytes:
         path = self._full(self._normalize_key(key))
         try:
-            return self.fs.cat_file(path)
+            return self.fs.cat_file(path, **self._read_options)
         except self._missing:
             raise KeyError(key) from None
         except Exception as e:
@@ -149,8 +168,11 @@ class FSStore(Store):
         try:
             if self.fs.isdir(path):
                 self.fs.rm(path, recursive=True)  # a key replaces a 'directory' of keys
-            self.fs.mkdirs(self.fs._parent(path), exist_ok=True)
-            self.fs.pipe_file(path, data)
+            try:
+                self.fs.pipe_file(path, data)
+            except FileNotFoundError:  # folders first (object stores have none to make)
+                self.fs.mkdirs(self.fs._parent(path), exist_ok=True)
+                self.fs.pipe_file(path, data)
         except (NotADirectoryError, FileExistsError) as e:
             raise KeyError(f"{key!r}: a parent of it is a key in {self!r} ({e})") from None
         self.fs.invalidate_cache(self.fs._parent(path))
@@ -159,7 +181,8 @@ class FSStore(Store):
         self._check_writable()
         path = self._full(self._normalize_key(key))
         try:
-            if self.fs.isdir(path):
+            # info() first: object stores delete absent objects without a word
+            if self.fs.info(path).get("type") == "directory":
                 self.fs.rm(path, recursive=True)
             else:
                 self.fs.rm(path)
@@ -174,7 +197,12 @@ class FSStore(Store):
             path = self._full(self._normalize_key(key))
         except ValueError:
             return False
-        return self.fs.isfile(path)
+        try:  # not fs.isfile: it answers False for any error, a failed check is not "absent"
+            return self.fs.info(path).get("type") == "file"
+        except self._missing:
+            return False
+        except Exception as e:
+            raise read_error(self, key, e) from e
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys_under(""))
@@ -192,7 +220,9 @@ class FSStore(Store):
         if not pairs:
             return {}
         plain = sorted({p for _, p in pairs if not any(c in p for c in _GLOB_CHARS)})
-        found: dict[str, Any] = self.fs.cat(plain, on_error="return") if plain else {}
+        found: dict[str, Any] = (
+            self.fs.cat(plain, on_error="return", **self._read_options) if plain else {}
+        )
         out = {}
         for key, path in pairs:
             if path in found:
