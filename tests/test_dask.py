@@ -6,6 +6,7 @@ scripts/apps.sh). One LocalCluster with two worker processes serves the module.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pickle
 import subprocess
@@ -23,6 +24,13 @@ from zarrkit.storage import (
     LRUStoreCache,
     MemoryStore,
     ZipStore,
+)
+
+_HAS_DASK = importlib.util.find_spec("dask") is not None
+_HAS_DISTRIBUTED = _HAS_DASK and importlib.util.find_spec("distributed") is not None
+needs_dask = pytest.mark.skipif(not _HAS_DASK, reason="checked in the apps environment run (dask)")
+needs_distributed = pytest.mark.skipif(
+    not _HAS_DISTRIBUTED, reason="checked in the apps environment run (dask.distributed)"
 )
 
 # -- stores that cannot take writes from several processes --------------------------------
@@ -131,6 +139,7 @@ def test_stores_reopen_in_another_process(tmp_path):
 # -- dask ----------------------------------------------------------------------------------
 
 
+@needs_dask
 def test_tokenize_cheap_and_stable():
     tokenize = pytest.importorskip("dask.base").tokenize
     z = zarrkit.zeros((2000, 2000), chunks=(100, 100), dtype="f8")
@@ -142,6 +151,7 @@ def test_tokenize_cheap_and_stable():
     assert tokenize(zarrkit.zeros((2000, 2000), chunks=(100, 100))) != tok
 
 
+@needs_dask
 def test_to_dask_from_dask(tmp_path):
     da = pytest.importorskip("dask.array")
     z = zarrkit.array(np.arange(100).reshape(10, 10), chunks=(3, 4))
@@ -169,6 +179,7 @@ def client():
     cluster.close()
 
 
+@needs_distributed
 def test_cluster_from_array_and_aligned_store(client, tmp_path):
     da = pytest.importorskip("dask.array")
     src = zarrkit.open(str(tmp_path / "src.zarr"), mode="w", shape=(60, 50), chunks=(10, 10))
@@ -180,6 +191,7 @@ def test_cluster_from_array_and_aligned_store(client, tmp_path):
     assert (dst[:] == src[:] * 2).all()
 
 
+@needs_distributed
 @pytest.mark.parametrize("how", ["synchronizer", "dask-lock"])
 def test_cluster_unaligned_writes_lose_nothing(client, tmp_path, how):
     da = pytest.importorskip("dask.array")
@@ -195,6 +207,7 @@ def test_cluster_unaligned_writes_lose_nothing(client, tmp_path, how):
     assert (dst[:] == np.arange(6000).reshape(120, 50)).all()
 
 
+@needs_distributed
 def test_cluster_refuses_memory_store_target(client):
     da = pytest.importorskip("dask.array")
     dst = zarrkit.zeros((20,), chunks=5)

@@ -24,7 +24,8 @@ try:
 except importlib.metadata.PackageNotFoundError:
     _ZARR_DIST = ""
 pytestmark = pytest.mark.skipif(
-    not _ZARR_DIST.endswith("+zarrkit"), reason="the zarr drop-in is not installed here"
+    not _ZARR_DIST.endswith("+zarrkit"),
+    reason="checked in the apps environment run (the zarr drop-in is installed there)",
 )
 
 HERE = Path(__file__).parent
