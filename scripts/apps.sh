@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-APPS_PINS="dask[array,distributed]==2026.8.0 xarray==2026.2.0 pandas pytest packaging fsspec"
+APPS_PINS="dask[array,distributed]==2026.8.0 xarray==2026.2.0 pandas pytest packaging fsspec s3fs moto[s3,server] filelock hypothesis"
 
 make_venv() {
     local dir=$1 stamp=$2

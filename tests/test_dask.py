@@ -214,3 +214,51 @@ def test_cluster_refuses_memory_store_target(client):
     with pytest.raises(RuntimeError, match="several processes"):
         da.store(da.ones(20, chunks=5), dst, lock=False)
     assert dst[:].tolist() == [0] * 20
+
+
+# -- dask and S3 (the moto server of conftest) ---------------------------------------------------
+def _dropin_installed() -> bool:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("zarr").endswith("+zarrkit")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+
+
+needs_dropin = pytest.mark.skipif(
+    not (_HAS_DASK and _dropin_installed()),
+    reason="checked in the apps environment run (dask with the zarr drop-in)",
+)
+
+
+@needs_dropin
+def test_da_to_zarr_and_from_zarr_on_s3(s3_server, s3_bucket):
+    """dask's own zarr functions, through the drop-in, on an S3 server."""
+    import dask.array as da
+
+    x = da.arange(1200, chunks=100).reshape(12, 100).rechunk((4, 50))
+    url = f"s3://{s3_bucket}/x.zarr"
+    da.to_zarr(x, url, storage_options=s3_server.storage_options)
+    z = zarrkit.open_array(url, mode="r", storage_options=s3_server.storage_options)
+    assert z.chunks == (4, 50)
+    np.testing.assert_array_equal(z[:], np.arange(1200).reshape(12, 100))
+    y = da.from_zarr(url, storage_options=s3_server.storage_options)
+    assert y.chunks == x.chunks and int(y.sum().compute()) == sum(range(1200))
+
+
+@needs_distributed
+def test_cluster_store_to_s3(client, s3_server, s3_bucket):
+    """Process workers write to S3 through unpickled FSStores and read it back."""
+    import dask.array as da
+
+    url = f"s3://{s3_bucket}/c.zarr"
+    z = zarrkit.open_array(
+        url, mode="w", shape=(60, 40), chunks=(10, 10), dtype="i8",
+        storage_options=s3_server.storage_options,
+    )  # fmt: skip
+    x = da.arange(2400, chunks=400).reshape(60, 40).rechunk((10, 10))
+    da.store(x, z, lock=False)
+    np.testing.assert_array_equal(z[:], np.arange(2400).reshape(60, 40))
+    back = da.from_array(z, chunks=z.chunks)
+    assert int(back.sum().compute()) == sum(range(2400))
