@@ -31,18 +31,6 @@ def import_client(module: str, store: str, extra: str) -> Any:
         ) from None
 
 
-def as_bytes(value: Any) -> bytes:
-    """A store value as ``bytes``; a value that is not a buffer is a ``TypeError``."""
-    if isinstance(value, bytes):
-        return value
-    try:
-        return memoryview(value).tobytes()
-    except TypeError:
-        raise TypeError(
-            f"a store value must be bytes or a buffer, not {type(value).__name__}"
-        ) from None
-
-
 def client_error(store: object, doing: str, key: str, exc: BaseException) -> BaseException:
     """An error of the same kind as ``exc`` whose message names the store and the key
     (``doing`` is 'reading', 'writing', 'deleting' or 'listing')."""

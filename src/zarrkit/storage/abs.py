@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from ._client import ClientStore, as_bytes, batches, client_error, import_client
-from .base import normalize_storage_path, prefix_of
+from ._client import ClientStore, batches, client_error, import_client
+from .base import as_bytes, normalize_storage_path, prefix_of
 
 T = TypeVar("T")
 R = TypeVar("R")

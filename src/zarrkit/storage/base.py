@@ -669,3 +669,15 @@ class ConstantMap(Mapping):
 
     def __repr__(self) -> str:
         return repr({k: self._constant for k in self._keys})
+
+
+def as_bytes(value: Any) -> bytes:
+    """A store value as ``bytes``; a value without the buffer protocol is a ``TypeError``."""
+    if isinstance(value, bytes):
+        return value
+    try:
+        return memoryview(value).tobytes()
+    except TypeError:
+        raise TypeError(
+            f"a store value must be bytes or a buffer, not {type(value).__name__}"
+        ) from None

@@ -17,7 +17,7 @@ import inspect
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from .base import Store, normalize_storage_path, read_error
+from .base import Store, as_bytes, normalize_storage_path, read_error
 
 __all__ = ["FSStore"]
 
@@ -39,19 +39,6 @@ def _import_fsspec() -> Any:
             "FSStore needs fsspec; install it with: pip install 'zarrkit[fsspec]'"
         ) from e
     return fsspec
-
-
-def _to_bytes(value: Any) -> bytes:
-    """``value`` as bytes; anything without the buffer protocol is a ``TypeError``."""
-    if isinstance(value, bytes):
-        return value
-    try:
-        view = memoryview(value)
-    except TypeError:
-        raise TypeError(
-            f"store values must be bytes-like (buffer protocol), not {type(value).__name__}"
-        ) from None
-    return view.tobytes()
 
 
 def _whole_object_reads(fs: Any, storage_options: Mapping[str, Any]) -> dict[str, Any]:
@@ -163,7 +150,7 @@ class FSStore(Store):
 
     def __setitem__(self, key: str, value: Any) -> None:
         self._check_writable()
-        data = _to_bytes(value)
+        data = as_bytes(value)
         path = self._full(self._normalize_key(key))
         try:
             if self.fs.isdir(path):
@@ -242,7 +229,7 @@ class FSStore(Store):
     def setitems(self, values: Mapping[str, Any]) -> None:
         """Store several values with one ``fs.pipe`` call."""
         self._check_writable()
-        data = {self._full(self._normalize_key(k)): _to_bytes(v) for k, v in values.items()}
+        data = {self._full(self._normalize_key(k)): as_bytes(v) for k, v in values.items()}
         if not data:
             return
         try:

@@ -7,7 +7,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from .base import Store, normalize_storage_path, prefix_of
+from .base import Store, as_bytes, normalize_storage_path, prefix_of
 
 
 def _parents(key: str) -> Iterator[str]:
@@ -80,7 +80,7 @@ class MemoryStore(Store):
         return self._data[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
-        value = _as_bytes(value)
+        value = as_bytes(value)
         with self._lock:
             if key not in self._data:
                 self._add(key)
@@ -111,7 +111,7 @@ class MemoryStore(Store):
         return {k: v for k, v in found if v is not None}
 
     def setitems(self, values: Mapping[str, Any]) -> None:
-        values = {k: _as_bytes(v) for k, v in values.items()}
+        values = {k: as_bytes(v) for k, v in values.items()}
         with self._lock:
             data = self._data
             for k in values:
@@ -162,14 +162,3 @@ class DictStore(MemoryStore):
             stacklevel=2,
         )
         super().__init__(*args, **kwargs)  # unpickling warns too, as zarr 2 did
-
-
-def _as_bytes(value: Any) -> bytes:
-    if isinstance(value, bytes):
-        return value
-    try:
-        return memoryview(value).tobytes()
-    except TypeError:
-        raise TypeError(
-            f"a store value must be bytes or a buffer, not {type(value).__name__}"
-        ) from None

@@ -6,8 +6,8 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from ._client import ClientStore, as_bytes, batches, client_error, import_client
-from .base import normalize_storage_path, prefix_of
+from ._client import ClientStore, batches, client_error, import_client
+from .base import as_bytes, normalize_storage_path, prefix_of
 
 # keys per find/delete with $in and documents per bulk write
 _KEYS_PER_CALL = 500

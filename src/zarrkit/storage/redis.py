@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from ._client import ClientStore, as_bytes, batches, client_error, import_client
-from .base import normalize_storage_path, prefix_of
+from ._client import ClientStore, batches, client_error, import_client
+from .base import as_bytes, normalize_storage_path, prefix_of
 
 # keys per MGET/DEL, and bytes per MSET: large batches in few round trips, bounded requests
 _KEYS_PER_CALL = 1000
