@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
-from .base import Store
+from .base import Store, normalize_storage_path, prefix_of
 
 T = TypeVar("T")
 
@@ -85,6 +85,17 @@ class ClientStore(Store):
                     self._pid = os.getpid()
                 client = self._client
         return client
+
+    def _names(self, path: str = "") -> list[str]:
+        """Every whole key below ``path`` (stores that list by name implement it)."""
+        raise NotImplementedError
+
+    def keys_under(self, path: str = "") -> list[str]:
+        start = len(prefix_of(normalize_storage_path(path)))
+        return [k[start:] for k in self._names(path)]
+
+    def listdir(self, path: str = "") -> list[str]:
+        return sorted({k.split("/", 1)[0] for k in self.keys_under(path)})
 
     def close(self) -> None:
         """Disconnect; the next use of the store connects again."""

@@ -136,13 +136,6 @@ class RedisStore(ClientStore):
     def __len__(self) -> int:
         return len(self._names())
 
-    def keys_under(self, path: str = "") -> list[str]:
-        start = len(prefix_of(normalize_storage_path(path)))
-        return [k[start:] for k in self._names(path)]
-
-    def listdir(self, path: str = "") -> list[str]:
-        return sorted({k.split("/", 1)[0] for k in self.keys_under(path)})
-
     def rmdir(self, path: str = "") -> None:
         self._check_writable()
         self.delitems(self._names(path))
