@@ -7,6 +7,7 @@ arithmetic lives in :mod:`zarrkit.indexing`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import itertools
 import math
@@ -16,6 +17,7 @@ from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
+from numcodecs.registry import codec_registry
 
 from . import indexing as ix
 from ._info import InfoReporter, bytes_text, type_name
@@ -30,6 +32,14 @@ from .pipeline.codec_chain import CodecChain
 __all__ = ["Array"]
 
 _DOTTED_CHUNK_KEY = re.compile(r"\d+(\.\d+)+")
+
+
+def _codecs_registered(meta: ArrayMeta) -> bool:
+    """True if every codec of ``meta`` is in numcodecs' registry (built lazily then)."""
+    configs = (meta.compressor, *meta.filters) if meta.filters else (meta.compressor,)
+    return all(
+        c is None or (isinstance(c, dict) and c.get("id") in codec_registry) for c in configs
+    )
 
 
 class Array(Node):
@@ -100,35 +110,43 @@ class Array(Node):
         )
 
     @classmethod
-    def _at(cls, loc: Location, opts: Options) -> Array:
-        """The array at ``loc`` (already normalised), behaving as ``opts`` say."""
+    def _at(cls, loc: Location, opts: Options, meta: ArrayMeta | dict | None = None) -> Array:
+        """The array at ``loc`` (already normalised), behaving as ``opts`` say.
+
+        ``meta`` is its metadata when the caller has them already: the parsed ``.zarray``
+        document or the record just written; None reads them from the store.
+        """
         a = cls.__new__(cls)
-        a._open(loc, opts)
+        a._open(loc, opts, meta)
         return a
 
-    def _open(self, loc: Location, opts: Options) -> None:
+    def _open(self, loc: Location, opts: Options, meta: ArrayMeta | dict | None = None) -> None:
         self._setup(loc, opts)
         self._cache_metadata = opts.cache_metadata
         self._partial_decompress = opts.partial_decompress
         self._write_empty_chunks = opts.write_empty_chunks
         self._strict_missing = opts.strict_missing
         self._meta: ArrayMeta
-        self._load_metadata()
+        self._load_metadata(meta)
 
     # -- metadata ------------------------------------------------------------------------
     @property
     def _meta_key(self) -> str:
         return self._key_prefix + ARRAY_KEY
 
-    def _load_metadata(self) -> None:
+    def _load_metadata(self, given: ArrayMeta | dict | None = None) -> None:
+        """Read the metadata from the store (or take ``given``, see :meth:`_at`)."""
         key = self._meta_key
-        try:
-            raw = self._store[key]
-        except KeyError:
-            raise not_found(ArrayNotFoundError, self._store, self._path) from None
-        meta = decode_array_meta(raw, key)
+        if given is None:
+            try:
+                given = self._store.getjson(key)
+            except KeyError:
+                raise not_found(ArrayNotFoundError, self._store, self._path) from None
+        meta = given if isinstance(given, ArrayMeta) else decode_array_meta(given, key)
         if meta.dimension_separator is None and meta.ndim > 1:
-            meta = replace(meta, dimension_separator=self._unnamed_separator())
+            sep = self._unnamed_separator()
+            if sep is not None:
+                meta = replace(meta, dimension_separator=sep)
         if getattr(self, "_meta", None) is not None and self._meta == meta:
             return
         self._set_meta(meta)
@@ -151,12 +169,25 @@ class Array(Node):
         return self._legacy_separator
 
     def _set_meta(self, meta: ArrayMeta) -> None:
+        """Take a new record; the codec chain and the pipeline follow on first use."""
         self._meta = meta
-        self._chain = CodecChain(meta, where=self._meta_key)
-        self._pipeline = ChunkPipeline(
+        self.__dict__.pop("_chain", None)
+        self.__dict__.pop("_pipeline", None)
+        if not _codecs_registered(meta):
+            self._chain  # noqa: B018 - an unknown codec is an error at open, not at first read
+
+    @functools.cached_property
+    def _chain(self) -> CodecChain:
+        """Filters and compressor of the current metadata, built on first use."""
+        return CodecChain(self._meta, where=self._meta_key)
+
+    @functools.cached_property
+    def _pipeline(self) -> ChunkPipeline:
+        """The chunk engine of the current metadata, built on first use."""
+        pipeline = ChunkPipeline(
             self.chunk_store,
             self._path,
-            meta,
+            self._meta,
             self._chain,
             synchronizer=self._synchronizer,
             write_empty_chunks=self._write_empty_chunks,
@@ -164,15 +195,16 @@ class Array(Node):
             stored_shape=None if self._synchronizer is None else self._stored_shape,
         )
         if self._meta_array is not None:
-            self._pipeline.context = {"meta_array": self._meta_array}
+            pipeline.context = {"meta_array": self._meta_array}
+        return pipeline
 
     def _stored_shape(self) -> tuple[int, ...] | None:
         """The shape in the store now (None if the metadata is gone)."""
         try:
-            raw = self._store[self._meta_key]
+            doc = self._store.getjson(self._meta_key)
         except KeyError:
             return None
-        return decode_array_meta(raw, self._meta_key).shape
+        return decode_array_meta(doc, self._meta_key).shape
 
     def _refresh(self) -> None:
         if not self._cache_metadata:

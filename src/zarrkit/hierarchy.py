@@ -32,7 +32,7 @@ from ._probe import location, not_found, refuse_v3
 from ._tree import TreeViewer
 from .core import Array
 from .errors import ContainsArrayError, ContainsGroupError, GroupNotFoundError, ReadOnlyError
-from .formats.v2 import GROUP_KEY, decode_group_meta
+from .formats.v2 import ARRAY_KEY, GROUP_KEY, decode_group_meta
 from .storage.base import (
     contains_array,
     contains_group,
@@ -188,8 +188,12 @@ class Group(Node, MutableMapping):
     def __getitem__(self, item: str) -> Array | Group:
         """The array or group at ``item`` (a name or a '/'-separated path); KeyError if none."""
         path = self._item_path(item)
-        if contains_array(self._store, path):
-            return Array._at(self._location.at(path), self._member_options())
+        try:  # one read of .zarray tells whether an array is there
+            doc = self._store.getjson(prefix_of(path) + ARRAY_KEY)
+        except KeyError:
+            pass
+        else:
+            return Array._at(self._location.at(path), self._member_options(), doc)
         if contains_group(self._store, path):
             return Group._at(self._location.at(path), self._member_options())
         raise KeyError(item)

@@ -32,13 +32,14 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import os
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, ClassVar, Generic, TypeVar
 
-from ..errors import ReadOnlyError
+from ..errors import MetadataError, ReadOnlyError
 
 __all__ = [
     "Store",
@@ -80,6 +81,16 @@ def join_path(path: str, key: str) -> str:
     return prefix_of(path) + key
 
 
+def parse_json(raw: Any, key: str = "") -> Any:
+    """Parse a JSON metadata document, naming ``key`` in the error when it is not valid JSON."""
+    try:
+        if isinstance(raw, (bytes, bytearray, memoryview)):
+            raw = bytes(raw).decode("utf-8")
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise MetadataError(f"metadata at {key!r} is not valid JSON: {e}") from None
+
+
 class Store(MutableMapping):
     """Base class of zarrkit stores.
 
@@ -106,6 +117,10 @@ class Store(MutableMapping):
     #: and DBM files: an array refuses to write to such a store from a process other than the
     #: one that opened it (a forked child, or a process-based dask worker it was pickled to)
     multiprocess_safe: ClassVar[bool] = True
+    #: a value read back is exactly the value written (no translation of keys or values, as
+    #: N5 does): creating an array then keeps the metadata record it wrote instead of
+    #: reading the document back
+    verbatim: ClassVar[bool] = False
 
     #: constructor parameters that rebuild the store when unpickled, in order. Each value is
     #: read from the attribute of that name, or of that name with a leading underscore; an
@@ -231,6 +246,15 @@ class Store(MutableMapping):
         value = memoryview(self[key]).cast("B")
         stop = None if length is None else start + length
         return bytes(value[start:stop])
+
+    def getjson(self, key: str) -> Any:
+        """The JSON document at ``key``, parsed (``KeyError`` if it is absent).
+
+        Metadata are read through it: a store that holds the documents already parsed
+        (consolidated metadata) hands them over without a serialise/parse round trip.
+        Callers must not change the result.
+        """
+        return parse_json(self[key], key)
 
     # -- batched access ----------------------------------------------------------------
     def getitems(self, keys: Iterable[str], *, contexts: Any = None) -> dict[str, bytes]:
@@ -525,6 +549,11 @@ class KVStore(Store):
         if isinstance(inner, Store):
             return inner.multiprocess_safe
         return not isinstance(inner, dict)  # a dict lives in one process
+
+    @property
+    def verbatim(self) -> bool:  # type: ignore[override]
+        inner = self._mutable_mapping
+        return inner.verbatim if isinstance(inner, Store) else type(inner) is dict
 
     @property
     def map(self) -> Any:

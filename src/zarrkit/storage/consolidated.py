@@ -70,6 +70,10 @@ class ConsolidatedMetadataStore(Store):
             self._encoded[key] = value
             return value
 
+    def getjson(self, key: str) -> Any:
+        """The parsed document at ``key``, as held (not serialised and parsed again)."""
+        return self.meta_store[key]
+
     def __contains__(self, key: object) -> bool:
         return key in self.meta_store
 

@@ -46,6 +46,7 @@ class DirectoryStore(Store):
     _default_separator: str | None = None
     _init_params = ("path", "normalize_keys", "dimension_separator")
     partial_reads = True
+    verbatim = True
 
     def __init__(
         self,

@@ -34,6 +34,7 @@ class MemoryStore(Store):
 
     _init_params = ("root", "dimension_separator")
     multiprocess_safe = False  # writes from another process are lost or corrupt
+    verbatim = True
 
     def __init__(self, root: dict | None = None, dimension_separator: str | None = None) -> None:
         self._data: dict[str, bytes] = {} if root is None else root

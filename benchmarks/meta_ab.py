@@ -1,0 +1,158 @@
+"""A/B timing of the metadata rows of issue 15: group creation, opening, consolidated opening.
+
+Each library runs in its own worker process (zarrkit from a source tree, or zarr 2); the
+driver interleaves them round by round and prints the median of every row::
+
+    .venv-zarr2/bin/python benchmarks/meta_ab.py                       # zarr2 vs this tree
+    .venv-zarr2/bin/python benchmarks/meta_ab.py --tree main=/work/main/src --tree new=src
+    .venv-zarr2/bin/python benchmarks/meta_ab.py --rows open,consolidated --rounds 20
+
+Rows (data under ``--dir``, tmpfs by default; a ``DirectoryStore`` through a path string):
+
+* ``create``: ``g = zarr.open_group(path, mode='w')`` then ``g.create_dataset(f'a{i}',
+  shape=(100, 100), chunks=(10, 10), dtype='i4')`` for 200 arrays, in a fresh directory;
+  ``create-zeros`` and ``create-create`` use ``g.zeros`` and ``g.create`` instead;
+* ``open``: ``g = zarr.open_group(path, mode='r')`` then ``g[f'a{i}']`` for each;
+* ``consolidated``: ``g = zarr.open_consolidated(path)`` then ``g[f'a{i}']`` for each
+  (metadata consolidated once beforehand).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+N_ARRAYS = 200
+ROWS = ("create", "create-zeros", "create-create", "open", "consolidated")
+
+WORKER = r"""
+import json, os, shutil, sys, time
+lib, base, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+if lib == "zarr2":
+    import zarr
+else:
+    import zarrkit as zarr
+    assert zarr.__file__.startswith(lib), (zarr.__file__, lib)
+names = [f"a{i}" for i in range(n)]
+fresh = [0]
+
+def create(method):
+    def run():
+        fresh[0] += 1
+        path = os.path.join(base, f"c{fresh[0]}")
+        t0 = time.perf_counter()
+        g = zarr.open_group(path, mode="w")
+        make = getattr(g, method)
+        for name in names:
+            make(name, shape=(100, 100), chunks=(10, 10), dtype="i4")
+        t = time.perf_counter() - t0
+        shutil.rmtree(path)
+        return t
+    return run
+
+ready = os.path.join(base, "ready")
+g = zarr.open_group(ready, mode="w")
+for name in names:
+    g.create_dataset(name, shape=(100, 100), chunks=(10, 10), dtype="i4")
+zarr.consolidate_metadata(ready)
+
+def open_plain():
+    t0 = time.perf_counter()
+    g = zarr.open_group(ready, mode="r")
+    for name in names:
+        g[name]
+    return time.perf_counter() - t0
+
+def open_consolidated():
+    t0 = time.perf_counter()
+    g = zarr.open_consolidated(ready)
+    for name in names:
+        g[name]
+    return time.perf_counter() - t0
+
+rows = {"create": create("create_dataset"), "create-zeros": create("zeros"),
+        "create-create": create("create"), "open": open_plain,
+        "consolidated": open_consolidated}
+for row in rows.values():
+    row()  # warm-up
+print("ready", flush=True)
+for line in sys.stdin:
+    row, reps = line.split()
+    print(json.dumps([rows[row]() for _ in range(int(reps))]), flush=True)
+"""
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument(
+        "--tree",
+        action="append",
+        default=[],
+        metavar="NAME=SRC",
+        help="a zarrkit source tree to time (repeatable); default: new=src",
+    )
+    p.add_argument("--no-zarr2", action="store_true", help="leave zarr 2 out")
+    p.add_argument("--rows", default="create,open,consolidated")
+    p.add_argument("--rounds", type=int, default=10)
+    p.add_argument("--reps", type=int, default=3, help="runs per worker per round")
+    p.add_argument("--dir", default="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    args = p.parse_args()
+    trees = [t.split("=", 1) for t in args.tree] or [["new", "src"]]
+    rows = args.rows.split(",")
+    for row in rows:
+        if row not in ROWS:
+            p.error(f"unknown row {row!r}; rows: {', '.join(ROWS)}")
+    libs: list[tuple[str, str, dict]] = []
+    if not args.no_zarr2:
+        libs.append(("zarr2", "zarr2", dict(os.environ, PYTHONPATH="")))
+    for name, src in trees:
+        src = os.path.abspath(src)
+        libs.append((name, os.path.join(src, "zarrkit"), dict(os.environ, PYTHONPATH=src)))
+    base = tempfile.mkdtemp(prefix="meta_ab-", dir=args.dir)
+    workers = {}
+    try:
+        for name, lib, env in libs:
+            d = os.path.join(base, name)
+            os.makedirs(d)
+            w = subprocess.Popen(
+                [sys.executable, "-c", WORKER, lib, d, str(N_ARRAYS)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            assert w.stdout is not None and w.stdout.readline().strip() == "ready", name
+            workers[name] = w
+        times: dict[tuple[str, str], list[float]] = {}
+        for r in range(args.rounds):
+            order = list(workers) if r % 2 == 0 else list(reversed(workers))
+            for row in rows:
+                for name in order:
+                    w = workers[name]
+                    assert w.stdin is not None and w.stdout is not None
+                    w.stdin.write(f"{row} {args.reps}\n")
+                    w.stdin.flush()
+                    times.setdefault((row, name), []).extend(json.loads(w.stdout.readline()))
+        names = list(workers)
+        print(f"medians of {args.rounds * args.reps} runs, {N_ARRAYS} arrays, dir {base}")
+        print(f"{'row':<16}" + "".join(f"{n:>12}" for n in names))
+        for row in rows:
+            meds = [statistics.median(times[row, n]) for n in names]
+            cells = "".join(f"{m * 1e3:>10.2f}ms" for m in meds)
+            print(f"{row:<16}{cells}")
+    finally:
+        for w in workers.values():
+            if w.stdin:
+                w.stdin.close()
+            w.wait()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""The metadata paths read each document once: opening members, consolidated metadata, creation."""
+
+from __future__ import annotations
+
+import collections
+import json
+
+import numpy as np
+import pytest
+
+import zarrkit
+from zarrkit.errors import MetadataError
+from zarrkit.storage import ConsolidatedMetadataStore, MemoryStore
+from zarrkit.storage.base import KVStore, Store
+
+
+class CountingStore(MemoryStore):
+    """A MemoryStore counting reads, writes and membership probes per key."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: collections.Counter[str] = collections.Counter()
+        self.probes: collections.Counter[str] = collections.Counter()
+        self.writes: collections.Counter[str] = collections.Counter()
+
+    def __getitem__(self, key: str) -> bytes:
+        self.reads[key] += 1
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self.probes[str(key)] += 1
+        return super().__contains__(key)
+
+    def __setitem__(self, key: str, value: object) -> None:
+        self.writes[key] += 1
+        super().__setitem__(key, value)
+
+
+def _hierarchy(store: object, n: int = 5) -> zarrkit.Group:
+    g = zarrkit.group(store)
+    for i in range(n):
+        g.create_dataset(f"a{i}", shape=(20, 20), chunks=(10, 10), dtype="i4")
+    g.create_group("sub").attrs["x"] = 1
+    return g
+
+
+def test_getjson_default_parses_and_names_the_key_on_bad_json():
+    store = MemoryStore()
+    store["a/.zarray"] = b'{"x": [1, 2]}'
+    store["b/.zarray"] = b"{not json"
+    assert store.getjson("a/.zarray") == {"x": [1, 2]}
+    with pytest.raises(KeyError):
+        store.getjson("c/.zarray")
+    with pytest.raises(MetadataError, match="b/.zarray"):
+        store.getjson("b/.zarray")
+
+
+def test_group_member_read_once_and_not_probed():
+    store = CountingStore()
+    _hierarchy(store)
+    store.reads.clear()
+    store.probes.clear()
+    g = zarrkit.open_group(store, mode="r")
+    for i in range(5):
+        assert g[f"a{i}"].shape == (20, 20)
+    for i in range(5):
+        assert store.reads[f"a{i}/.zarray"] == 1
+        assert store.probes[f"a{i}/.zarray"] == 0
+    assert isinstance(g["sub"], zarrkit.Group)
+    with pytest.raises(KeyError):
+        g["missing"]
+
+
+def test_group_member_with_bad_metadata_is_a_clear_error():
+    store = MemoryStore()
+    zarrkit.group(store)
+    store["bad/.zarray"] = b"{not json"
+    with pytest.raises(MetadataError, match="bad/.zarray"):
+        zarrkit.open_group(store, mode="r")["bad"]
+
+
+def test_consolidated_members_come_from_the_parsed_documents(monkeypatch):
+    store = MemoryStore()
+    _hierarchy(store)
+    zarrkit.consolidate_metadata(store)
+    g = zarrkit.open_consolidated(store)
+
+    def no_serialising(self: object, key: str) -> bytes:
+        raise AssertionError(f"{key} serialised again")
+
+    monkeypatch.setattr(ConsolidatedMetadataStore, "__getitem__", no_serialising)
+    plain = zarrkit.open_group(MemoryStore(store._data), mode="r")  # type: ignore[attr-defined]
+    for i in range(5):
+        a, b = g[f"a{i}"], plain[f"a{i}"]
+        assert a._meta == b._meta and a.compressor == b.compressor
+        a[:] = 7  # the chunks stay writable with mode 'r+'
+        assert (b[:] == 7).all()
+
+
+def test_unknown_codec_is_an_error_at_open():
+    store = MemoryStore()
+    zarrkit.zeros(4, store=store)
+    doc = json.loads(store[".zarray"])
+    doc["compressor"] = {"id": "no-such-codec"}
+    store[".zarray"] = json.dumps(doc).encode()
+    with pytest.raises(MetadataError, match="no-such-codec"):
+        zarrkit.open_array(store, mode="r")
+
+
+def test_codec_chain_and_pipeline_are_built_on_first_use():
+    z = zarrkit.open_group(_hierarchy(MemoryStore()).store, mode="r")["a0"]
+    assert "_chain" not in z.__dict__ and "_pipeline" not in z.__dict__
+    assert (z[:] == 0).all()
+    assert "_pipeline" in z.__dict__
+    v = z.view(dtype="u4")  # a view builds its own
+    assert v._pipeline is not z._pipeline and v.dtype == np.dtype("u4")
+
+
+@pytest.mark.parametrize(
+    "store, verbatim",
+    [(MemoryStore(), True), (KVStore(dict()), True), (KVStore(MemoryStore()), True)],
+)
+def test_verbatim_stores(store: Store, verbatim: bool):
+    assert store.verbatim is verbatim
+
+
+def test_verbatim_of_wrappers_and_translating_stores(tmp_path):
+    assert zarrkit.storage.DirectoryStore(str(tmp_path / "d")).verbatim
+    assert not zarrkit.storage.N5Store(str(tmp_path / "n.n5")).verbatim
+    assert not KVStore(zarrkit.storage.N5Store(str(tmp_path / "m.n5"))).verbatim
