@@ -7,6 +7,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import zarrkit
 from zarrkit.errors import MetadataError
@@ -128,3 +130,92 @@ def test_verbatim_of_wrappers_and_translating_stores(tmp_path):
     assert zarrkit.storage.DirectoryStore(str(tmp_path / "d")).verbatim
     assert not zarrkit.storage.N5Store(str(tmp_path / "n.n5")).verbatim
     assert not KVStore(zarrkit.storage.N5Store(str(tmp_path / "m.n5"))).verbatim
+
+
+@pytest.mark.parametrize(
+    "dtype, fill_value",
+    [
+        ("i4", 0),
+        (">u8", 7),
+        ("f2", 0.1),
+        ("f8", float("nan")),
+        ("f4", float("-inf")),
+        ("c16", 3 + 4j),
+        ("b1", True),
+        ("S5", b"ab"),
+        ("U3", 0),
+        ("U3", "ab"),
+        ("M8[ns]", 0),
+        ("m8[s]", -1),
+        ("V4", b"abcd"),
+        ("i4", None),
+        ([("a", "i4"), ("b", "f8")], 0),
+    ],
+)
+def test_created_array_equals_reopened(dtype, fill_value):
+    """An array keeps the record it wrote only where reading it back gives the same."""
+    store = CountingStore()
+    z = zarrkit.create((10, 4), chunks=(5, 2), dtype=dtype, fill_value=fill_value, store=store)
+    back = zarrkit.open_array(store, mode="r")
+    assert z._meta == back._meta and z.dtype == back.dtype
+    assert repr(z.fill_value) == repr(back.fill_value)
+    assert type(z.fill_value) is type(back.fill_value)
+
+
+def test_create_does_not_read_back_simple_metadata():
+    store = CountingStore()
+    zarrkit.zeros((10, 4), chunks=(5, 2), dtype="i4", store=store, path="x")
+    assert store.writes["x/.zarray"] == 1
+    assert store.reads["x/.zarray"] == 0
+    zarrkit.create(3, dtype=str, store=store, path="s")  # read back: the JSON decides
+    assert store.reads["s/.zarray"] == 1
+
+
+_json_leaves = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),  # NaN and infinities included
+    st.text(),
+    st.sampled_from([np.int32(3), np.float64(0.5), np.bool_(True), "\u00e9\U0001f600"]),
+)
+_json_docs = st.recursive(
+    _json_leaves,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.lists(inner, max_size=3).map(tuple),
+        st.dictionaries(st.text(max_size=5), inner, max_size=4),
+        st.dictionaries(st.integers(), inner, max_size=2),  # keys the stdlib converts
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json_docs)
+def test_json_dumps_is_the_standard_librarys(doc):
+    from zarrkit.formats.v2 import _NumberEncoder, json_dumps
+
+    try:
+        want = json.dumps(
+            doc,
+            indent=4,
+            sort_keys=True,
+            ensure_ascii=True,
+            separators=(",", ": "),
+            cls=_NumberEncoder,
+        ).encode("ascii")
+    except TypeError:  # e.g. keys of mixed types cannot be sorted
+        with pytest.raises(TypeError):
+            json_dumps(doc)
+        return
+    assert json_dumps(doc) == want
+
+
+def test_json_dumps_refuses_circular_documents():
+    from zarrkit.formats.v2 import json_dumps
+
+    doc: dict = {}
+    doc["self"] = doc
+    with pytest.raises(ValueError, match="Circular"):
+        json_dumps(doc)

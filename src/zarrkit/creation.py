@@ -433,7 +433,7 @@ def create(
         object_codec=object_codec,
         dimension_separator=dimension_separator,
     )
-    init_array_at(loc, spec, overwrite=overwrite)
+    meta = init_array_at(loc, spec, overwrite=overwrite)
     opts = Options(
         read_only=read_only,
         synchronizer=synchronizer,
@@ -442,7 +442,19 @@ def create(
         write_empty_chunks=write_empty_chunks,
         strict_missing=strict_missing,
     )
-    return Array._at(loc, opts)
+    # the record just written is what a read would give, unless the store translates it
+    return Array._at(loc, opts, meta if _keeps_record(loc.store, meta) else None)
+
+
+def _keeps_record(store: Store, meta: ArrayMeta) -> bool:
+    """True if reading back the ``.zarray`` of ``meta`` from ``store`` gives ``meta`` again.
+
+    Object, structured and unicode dtypes go through JSON in ways a record does not show (a
+    tuple fill value becomes a list, descriptors are rewritten, ``np.str_`` becomes ``str``):
+    those are read back, as are stores that translate what they store (N5).
+    """
+    dtype = meta.dtype
+    return store.verbatim and dtype.kind in "biufcmMSV" and dtype.fields is None and not meta.extra
 
 
 def empty(shape: Any, **kwargs: Any) -> Array:
