@@ -39,16 +39,97 @@ class _NumberEncoder(json.JSONEncoder):
 
 
 def json_dumps(obj: Any) -> bytes:
-    """Serialise ``obj`` the way zarr-python 2.x does (for .zarray, .zattrs, .zmetadata)."""
-    text = json.dumps(
-        obj,
-        indent=4,
-        sort_keys=True,
-        ensure_ascii=True,
-        separators=(",", ": "),
-        cls=_NumberEncoder,
-    )
+    """Serialise ``obj`` the way zarr-python 2.x does (for .zarray, .zattrs, .zmetadata).
+
+    That is ``json.dumps(obj, indent=4, sort_keys=True, ensure_ascii=True,
+    separators=(",", ": "))`` with NumPy numbers as Python ones. The standard library runs its
+    pure-Python encoder whenever ``indent`` is set; documents made of plain ``dict``,
+    ``list``, ``tuple``, ``str``, ``int``, ``float``, ``bool`` and None (string keys) take a
+    direct encoder here instead, giving the same bytes several times faster.
+    """
+    parts: list[str] = []
+    try:
+        _encode(obj, parts, "\n")
+        text = "".join(parts)
+    except (_Unplain, RecursionError):
+        text = json.dumps(
+            obj,
+            indent=4,
+            sort_keys=True,
+            ensure_ascii=True,
+            separators=(",", ": "),
+            cls=_NumberEncoder,
+        )
     return text.encode("ascii")
+
+
+class _Unplain(Exception):
+    """A value :func:`_encode` leaves to the standard library's encoder."""
+
+
+_quote = json.encoder.encode_basestring_ascii
+_INDENT = "    "
+
+
+def _encode(o: Any, parts: list[str], newline: str) -> None:
+    """Append the JSON of ``o`` to ``parts`` as ``json.dumps`` with zarr 2's options does."""
+    t = type(o)
+    if t is str:
+        parts.append(_quote(o))
+    elif o is None:
+        parts.append("null")
+    elif o is True:
+        parts.append("true")
+    elif o is False:
+        parts.append("false")
+    elif t is int:
+        parts.append(int.__repr__(o))
+    elif t is float:
+        if o != o:
+            parts.append("NaN")
+        elif o == math.inf:
+            parts.append("Infinity")
+        elif o == -math.inf:
+            parts.append("-Infinity")
+        else:
+            parts.append(float.__repr__(o))
+    elif t is dict:
+        if not o:
+            parts.append("{}")
+            return
+        inner = newline + _INDENT
+        opening = "{" + inner
+        for k in o:
+            if type(k) is not str:
+                raise _Unplain  # the standard library converts other keys first
+        for k in sorted(o):
+            v = o[k]
+            tv = type(v)
+            if tv is str:  # the common leaves, without a call each
+                parts.append(opening + _quote(k) + ": " + _quote(v))
+            elif tv is int:
+                parts.append(opening + _quote(k) + ": " + int.__repr__(v))
+            else:
+                parts.append(opening + _quote(k) + ": ")
+                _encode(v, parts, inner)
+            opening = "," + inner
+        parts.append(newline + "}")
+    elif t is list or t is tuple:
+        if not o:
+            parts.append("[]")
+            return
+        inner = newline + _INDENT
+        if all(type(v) is int for v in o):  # shapes and chunks
+            parts.append("[" + inner + ("," + inner).join(map(int.__repr__, o)) + newline + "]")
+            return
+        opening = "[" + inner
+        for v in o:
+            parts.append(opening)
+            _encode(v, parts, inner)
+            opening = "," + inner
+        parts.append(newline + "]")
+    else:
+        raise _Unplain
 
 
 def json_loads(raw: bytes | str, key: str = "") -> Any:
