@@ -21,7 +21,9 @@ def normalize_shape(shape: Any) -> tuple[int, ...]:
     """``100`` -> ``(100,)``; checks every length is a non-negative integer."""
     if shape is None:
         raise TypeError("shape is None; give the array's shape, e.g. shape=(100, 100)")
-    if isinstance(shape, numbers.Number):
+    if type(shape) is int:
+        shape = (shape,)
+    elif isinstance(shape, numbers.Number):
         shape = (shape,)
     try:
         shape = tuple(shape)
@@ -35,6 +37,8 @@ def normalize_shape(shape: Any) -> tuple[int, ...]:
 
 def _whole_numbers(values: tuple, what: str) -> tuple[int, ...]:
     """Integers from ``values``; whole floats (``10.0``) are accepted with a warning, as zarr 2."""
+    if all(type(v) is int for v in values):  # the common case, without the ABC checks
+        return tuple(values)
     out = []
     floats = False
     for v in values:

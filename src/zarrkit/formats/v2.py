@@ -187,6 +187,8 @@ def decode_dtype(d: Any) -> np.dtype:
 
 def normalize_fill_value(fill_value: Any, dtype: np.dtype) -> Any:
     """Turn a user fill value into a NumPy scalar of ``dtype`` (None stays None)."""
+    if type(fill_value) is int and dtype.kind in "biufc":
+        return _as_scalar(fill_value, dtype)  # the common case: no zero test needed
     if fill_value is None or dtype.hasobject:
         if fill_value is not None and dtype.kind == "O":
             # zarr 2 stores an object array's fill value as is in the JSON of .zarray
@@ -215,6 +217,10 @@ def normalize_fill_value(fill_value: Any, dtype: np.dtype) -> Any:
                 "nested fill values or non-string values are not supported for unicode arrays"
             )
         return fill_value
+    return _as_scalar(fill_value, dtype)
+
+
+def _as_scalar(fill_value: Any, dtype: np.dtype) -> Any:
     try:
         if isinstance(fill_value, bytes) and dtype.kind == "V":
             return np.array(fill_value, dtype=dtype.str).view(dtype)[()]

@@ -108,6 +108,10 @@ class Store(MutableMapping):
     # -- declared capabilities -----------------------------------------------------------
     #: keys can be enumerated (``iter``, ``listdir``, ``len``)
     listable: ClassVar[bool] = True
+    #: a value read back is exactly the value written (no translation of keys or values, as
+    #: N5 does): creating an array then keeps the metadata record it wrote instead of
+    #: reading the document back
+    verbatim: ClassVar[bool] = False
     #: keys can be deleted (``del``, ``delitems``, ``rmdir``) when the store is writable
     erasable: ClassVar[bool] = True
     #: :meth:`getrange` reads part of a value without reading all of it
@@ -117,10 +121,6 @@ class Store(MutableMapping):
     #: and DBM files: an array refuses to write to such a store from a process other than the
     #: one that opened it (a forked child, or a process-based dask worker it was pickled to)
     multiprocess_safe: ClassVar[bool] = True
-    #: a value read back is exactly the value written (no translation of keys or values, as
-    #: N5 does): creating an array then keeps the metadata record it wrote instead of
-    #: reading the document back
-    verbatim: ClassVar[bool] = False
 
     #: constructor parameters that rebuild the store when unpickled, in order. Each value is
     #: read from the attribute of that name, or of that name with a leading underscore; an

@@ -43,10 +43,10 @@ class DirectoryStore(Store):
     b'{}'
     """
 
+    verbatim = True  # values are the files' bytes
     _default_separator: str | None = None
     _init_params = ("path", "normalize_keys", "dimension_separator")
     partial_reads = True
-    verbatim = True
 
     def __init__(
         self,
