@@ -219,3 +219,41 @@ def test_json_dumps_refuses_circular_documents():
     doc["self"] = doc
     with pytest.raises(ValueError, match="Circular"):
         json_dumps(doc)
+
+
+@pytest.mark.parametrize(
+    "path, want",
+    [
+        ("", ""),
+        ("a/b/.zarray", "a/b/.zarray"),
+        ("a.b/0.0", "a.b/0.0"),
+        ("/a//b/", "a/b"),
+        ("a\\b", "a/b"),
+        ("..a/b..", "..a/b.."),
+        (None, ""),
+        (b"a/b", "a/b"),
+    ],
+)
+def test_normalize_storage_path(path, want):
+    from zarrkit.storage.base import normalize_storage_path
+
+    assert normalize_storage_path(path) == want
+
+
+@pytest.mark.parametrize("path", [".", "..", "a/./b", "a/../b", "./a", "a/..", "/../a"])
+def test_normalize_storage_path_refuses_dot_segments(path):
+    from zarrkit.storage.base import normalize_storage_path
+
+    with pytest.raises(ValueError):
+        normalize_storage_path(path)
+
+
+def test_member_creation_probes_each_ancestor_once():
+    store = CountingStore()
+    g = zarrkit.group(store)
+    store.probes.clear()
+    g.zeros("x/y/z", shape=4)
+    assert store.probes[".zgroup"] == 1 and store.probes[".zarray"] == 0
+    assert store.probes["x/.zgroup"] == 1 and store.probes["x/.zarray"] == 1  # created
+    with pytest.raises(zarrkit.errors.ContainsArrayError):
+        g.zeros("x/y/z/w", shape=4)

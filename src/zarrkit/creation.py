@@ -83,15 +83,15 @@ def _require_parent_groups(
     segments = path.split("/")
     for i in range(len(segments)):
         p = "/".join(segments[:i])
+        if contains_group(store, p):
+            continue  # the usual case, one probe
         if contains_array(store, p):
             if not overwrite:
                 raise ContainsArrayError(p)
             store.rmdir(p)
             if chunk_store is not None:
                 chunk_store.rmdir(p)
-            store[prefix_of(p) + GROUP_KEY] = encode_group_meta()
-        elif not contains_group(store, p):
-            store[prefix_of(p) + GROUP_KEY] = encode_group_meta()
+        store[prefix_of(p) + GROUP_KEY] = encode_group_meta()
 
 
 _OBJECT_CODEC_HINT = (

@@ -58,6 +58,8 @@ def normalize_storage_path(path: str | bytes | None) -> str:
     >>> normalize_storage_path('/foo//bar/')
     'foo/bar'
     """
+    if type(path) is str and (not path or _is_normal(path)):
+        return path  # the common case: keys and member paths are normal already
     if path is None:
         return ""
     if isinstance(path, bytes):
@@ -70,6 +72,16 @@ def normalize_storage_path(path: str | bytes | None) -> str:
             if seg in (".", ".."):
                 raise ValueError(f"path {path!r} contains '.' or '..' segments")
     return path
+
+
+def _is_normal(path: str) -> bool:
+    """True if the non-empty ``path`` needs no change (and holds no '.' or '..' segment)."""
+    if path[0] == "/" or path[-1] == "/" or "//" in path or "\\" in path:
+        return False
+    if "." not in path:
+        return True
+    slashed = "/" + path + "/"
+    return "/./" not in slashed and "/../" not in slashed
 
 
 def prefix_of(path: str) -> str:
