@@ -257,3 +257,19 @@ def test_member_creation_probes_each_ancestor_once():
     assert store.probes["x/.zgroup"] == 1 and store.probes["x/.zarray"] == 1  # created
     with pytest.raises(zarrkit.errors.ContainsArrayError):
         g.zeros("x/y/z/w", shape=4)
+
+
+@pytest.mark.parametrize("drop", [(), ("filters",), ("filters", "dimension_separator")])
+def test_decode_keeps_extra_keys(drop):
+    from zarrkit.formats.v2 import decode_array_meta, encode_array_meta
+
+    doc = json.loads(
+        zarrkit.zeros((4, 4), chunks=2, dtype="i4", dimension_separator="/").store[".zarray"]
+    )
+    for k in drop:
+        doc.pop(k)
+    doc["custom"] = {"a": 1}
+    meta = decode_array_meta(doc)
+    assert meta.extra == {"custom": {"a": 1}}
+    assert json.loads(encode_array_meta(meta))["custom"] == {"a": 1}
+    assert decode_array_meta(json.dumps(doc).encode()).extra == meta.extra

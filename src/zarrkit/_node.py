@@ -15,7 +15,6 @@ per call, and a group hands its members a location and options instead of a list
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -83,7 +82,7 @@ class Location:
 
     def at(self, path: str) -> Location:
         """The same stores, another (already normalised) path."""
-        return dataclasses.replace(self, path=path)
+        return Location(self.store, path, self.chunk_store)
 
 
 @dataclass(frozen=True)

@@ -132,7 +132,7 @@ def _encode(o: Any, parts: list[str], newline: str) -> None:
         raise _Unplain
 
 
-def json_loads(raw: bytes | str, key: str = "") -> Any:
+def json_loads(raw: bytes | bytearray | memoryview | str, key: str = "") -> Any:
     """Parse JSON metadata, naming ``key`` in the error when it is not valid JSON."""
     try:
         if isinstance(raw, (bytes, bytearray, memoryview)):
@@ -301,6 +301,17 @@ def decode_fill_value(v: Any, dtype: np.dtype, object_codec: Any = None) -> Any:
 # -- arrays --------------------------------------------------------------------------------
 
 _REQUIRED = ("zarr_format", "shape", "chunks", "dtype", "compressor", "fill_value", "order")
+_RAW = (bytes, bytearray, memoryview, str)  # JSON text; anything else is a parsed document
+_KNOWN = frozenset(_REQUIRED) | {"filters", "dimension_separator"}
+# dtypes of the strings met in .zarray documents (np.dtype() parses a string each call)
+_DTYPES: dict[str, np.dtype] = {}
+
+
+def _ints(values: Any) -> tuple[int, ...]:
+    """``values`` as a tuple of ints (TypeError or ValueError if they are not numbers)."""
+    if type(values) is list and all(type(v) is int for v in values):
+        return tuple(values)
+    return tuple(int(v) for v in values)
 
 
 def encode_array_meta(meta: ArrayMeta, object_codec: Any = None) -> bytes:
@@ -329,12 +340,12 @@ def encode_array_meta(meta: ArrayMeta, object_codec: Any = None) -> bytes:
     return json_dumps(doc)
 
 
-def decode_array_meta(raw: bytes | str | dict, key: str = ARRAY_KEY) -> ArrayMeta:
-    """Parse ``.zarray`` bytes (or an already parsed dict) into a record.
+def decode_array_meta(raw: Any, key: str = ARRAY_KEY) -> ArrayMeta:
+    """Parse ``.zarray`` bytes (or an already parsed document) into a record.
 
     Errors name the missing or bad key and where the metadata came from.
     """
-    doc = raw if isinstance(raw, dict) else json_loads(raw, key)
+    doc = json_loads(raw, key) if isinstance(raw, _RAW) else raw
     if not isinstance(doc, dict):
         raise MetadataError(f"metadata at {key!r} is not a JSON object")
     for k in _REQUIRED:
@@ -345,16 +356,21 @@ def decode_array_meta(raw: bytes | str | dict, key: str = ARRAY_KEY) -> ArrayMet
             f"metadata at {key!r} has zarr_format {doc['zarr_format']!r}; only 2 is supported"
         )
     try:
-        shape = tuple(int(s) for s in doc["shape"])
-        chunks = tuple(int(c) for c in doc["chunks"])
+        shape = _ints(doc["shape"])
+        chunks = _ints(doc["chunks"])
     except (TypeError, ValueError):
         raise MetadataError(f"metadata at {key!r} has a bad 'shape' or 'chunks'") from None
     if len(shape) != len(chunks):
         raise MetadataError(f"metadata at {key!r}: 'shape' and 'chunks' differ in length")
-    if any(s < 0 for s in shape) or any(c <= 0 for c in chunks):
+    if (shape and min(shape) < 0) or (chunks and min(chunks) <= 0):
         raise MetadataError(f"metadata at {key!r}: negative shape or non-positive chunks")
     try:
-        dtype = decode_dtype(doc["dtype"])
+        d = doc["dtype"]
+        dtype = _DTYPES.get(d) if type(d) is str else None
+        if dtype is None:
+            dtype = decode_dtype(d)
+            if type(d) is str and len(_DTYPES) < 1024:
+                _DTYPES[d] = dtype
     except (TypeError, ValueError) as e:
         raise MetadataError(f"metadata at {key!r} has a bad 'dtype': {e}") from None
     order = doc["order"]
@@ -376,7 +392,6 @@ def decode_array_meta(raw: bytes | str | dict, key: str = ARRAY_KEY) -> ArrayMet
         fill_value = decode_fill_value(doc["fill_value"], dtype, object_codec)
     except Exception as e:
         raise MetadataError(f"metadata at {key!r} has a bad 'fill_value': {e}") from None
-    known = set(_REQUIRED) | {"filters", "dimension_separator"}
     return ArrayMeta(
         shape=shape,
         chunks=chunks,
@@ -386,7 +401,11 @@ def decode_array_meta(raw: bytes | str | dict, key: str = ARRAY_KEY) -> ArrayMet
         compressor=compressor,
         filters=tuple(filters) if filters else None,
         dimension_separator=sep,
-        extra={k: v for k, v in doc.items() if k not in known},
+        extra=(
+            {k: v for k, v in doc.items() if k not in _KNOWN}
+            if len(doc) > 7 + ("filters" in doc) + ("dimension_separator" in doc)
+            else {}
+        ),
     )
 
 
@@ -398,9 +417,9 @@ def encode_group_meta(meta: GroupMeta | None = None) -> bytes:
     return json_dumps({"zarr_format": ZARR_FORMAT})
 
 
-def decode_group_meta(raw: bytes | str | dict, key: str = GROUP_KEY) -> GroupMeta:
+def decode_group_meta(raw: Any, key: str = GROUP_KEY) -> GroupMeta:
     """Parse ``.zgroup`` bytes."""
-    doc = raw if isinstance(raw, dict) else json_loads(raw, key)
+    doc = json_loads(raw, key) if isinstance(raw, _RAW) else raw
     if not isinstance(doc, dict) or "zarr_format" not in doc:
         raise MetadataError(f"metadata at {key!r} is missing required key 'zarr_format'")
     if doc["zarr_format"] != ZARR_FORMAT:
