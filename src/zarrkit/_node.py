@@ -27,6 +27,16 @@ from .storage.base import Store, normalize_storage_path, prefix_of
 __all__ = ["Location", "Options", "Node", "check_zarr_version"]
 
 
+_this_process = [os.getpid()]
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _this_process.__setitem__(0, os.getpid()))
+
+
+def _pid() -> int:
+    """This process's id, without a system call per node opened."""
+    return _this_process[0]
+
+
 def check_zarr_version(zarr_version: int | None) -> None:
     """zarrkit reads and writes Zarr v2 only: ``zarr_version`` must be None or 2."""
     if zarr_version not in (None, 2):
@@ -119,7 +129,7 @@ class Node:
         self._store = loc.store
         self._chunk_store = loc.chunk_store
         # the process that opened the node (pickles carry it): see _check_writable
-        self._owner_pid = os.getpid()
+        self._owner_pid = _pid()
         self._path = loc.path
         self._key_prefix = loc.prefix
         self._read_only = bool(opts.read_only)
@@ -168,7 +178,7 @@ class Node:
     def _check_writable(self) -> None:
         if self._read_only:
             raise ReadOnlyError(self._kind)
-        if self._owner_pid != os.getpid():
+        if self._owner_pid != _pid():
             self._check_other_process()
 
     def _check_other_process(self) -> None:

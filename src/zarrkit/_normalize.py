@@ -35,9 +35,12 @@ def normalize_shape(shape: Any) -> tuple[int, ...]:
     return out
 
 
+_INT = frozenset({int})
+
+
 def _whole_numbers(values: tuple, what: str) -> tuple[int, ...]:
     """Integers from ``values``; whole floats (``10.0``) are accepted with a warning, as zarr 2."""
-    if all(type(v) is int for v in values):  # the common case, without the ABC checks
+    if _INT.issuperset(map(type, values)):  # the common case, without the ABC checks
         return tuple(values)
     out = []
     floats = False

@@ -37,9 +37,10 @@ _DOTTED_CHUNK_KEY = re.compile(r"\d+(\.\d+)+")
 def _codecs_registered(meta: ArrayMeta) -> bool:
     """True if every codec of ``meta`` is in numcodecs' registry (built lazily then)."""
     configs = (meta.compressor, *meta.filters) if meta.filters else (meta.compressor,)
-    return all(
-        c is None or (isinstance(c, dict) and c.get("id") in codec_registry) for c in configs
-    )
+    for c in configs:
+        if c is not None and not (type(c) is dict and c.get("id") in codec_registry):
+            return False
+    return True
 
 
 class Array(Node):

@@ -96,6 +96,12 @@ class Group(Node, MutableMapping):
 
     def _open(self, loc: Location, opts: Options) -> None:
         self._setup(loc, opts)
+        # what members inherit: read-only, locks and attribute caching
+        self._member_opts = Options(
+            read_only=self._read_only,
+            synchronizer=self._synchronizer,
+            cache_attrs=self._cache_attrs,
+        )
         if contains_array(self._store, self._path):
             raise ContainsArrayError(self._path, location(self._store))
         meta_key = self._key_prefix + GROUP_KEY
@@ -107,11 +113,7 @@ class Group(Node, MutableMapping):
 
     def _member_options(self) -> Options:
         """What members inherit: read-only, locks and attribute caching."""
-        return Options(
-            read_only=self._read_only,
-            synchronizer=self._synchronizer,
-            cache_attrs=self._cache_attrs,
-        )
+        return self._member_opts
 
     # -- properties ----------------------------------------------------------------------
     @property

@@ -88,7 +88,7 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 def _as_json_value(obj: Any) -> Any:
     """``obj`` as JSON gives it back: tuples become lists, NumPy scalars Python ones."""
-    if type(obj) is dict and all(type(v) in _PLAIN for v in obj.values()):
+    if type(obj) is dict and _PLAIN.issuperset(map(type, obj.values())):
         return obj  # a codec configuration as numcodecs and JSON give it: nothing to change
     if isinstance(obj, dict):
         return {k: _as_json_value(v) for k, v in obj.items()}

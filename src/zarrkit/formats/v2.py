@@ -309,9 +309,7 @@ _DTYPES: dict[str, np.dtype] = {}
 
 def _ints(values: Any) -> tuple[int, ...]:
     """``values`` as a tuple of ints (TypeError or ValueError if they are not numbers)."""
-    if type(values) is list and all(type(v) is int for v in values):
-        return tuple(values)
-    return tuple(int(v) for v in values)
+    return tuple(map(int, values))
 
 
 def encode_array_meta(meta: ArrayMeta, object_codec: Any = None) -> bytes:
