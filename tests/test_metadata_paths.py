@@ -273,3 +273,31 @@ def test_decode_keeps_extra_keys(drop):
     assert meta.extra == {"custom": {"a": 1}}
     assert json.loads(encode_array_meta(meta))["custom"] == {"a": 1}
     assert decode_array_meta(json.dumps(doc).encode()).extra == meta.extra
+
+
+def test_location_of_a_store_is_that_store(tmp_path):
+    from zarrkit._node import Location
+
+    store = zarrkit.storage.DirectoryStore(str(tmp_path))
+    assert Location.of(store, "/a//b/").store is store
+    assert Location.of(store, "a/b").path == "a/b"
+    assert type(Location.of(str(tmp_path)).store).__name__ == "DirectoryStore"
+    assert isinstance(Location.of({}).store, KVStore)
+
+
+@pytest.mark.parametrize(
+    "chunks, want",
+    [((5, 2), (5, 2)), ((5,), (5, 4)), (5, (5, 5)), ((5, None), (5, 4)), ((5, -1), (5, 4))],
+)
+def test_normalize_chunks_plain_and_not(chunks, want):
+    from zarrkit._normalize import normalize_chunks
+
+    assert normalize_chunks(chunks, (10, 4), 4) == want
+
+
+@pytest.mark.parametrize("chunks", [(0, 2), (-2, 2), (5, 2, 1)])
+def test_normalize_chunks_refuses(chunks):
+    from zarrkit._normalize import normalize_chunks
+
+    with pytest.raises(ValueError):
+        normalize_chunks(chunks, (10, 4), 4)

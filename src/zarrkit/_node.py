@@ -75,7 +75,10 @@ class Location:
 
         if store is None and new_store is not None:
             store = new_store()
-        norm = storage.normalize_store_arg(store, mode=mode, storage_options=storage_options)
+        if isinstance(store, Store) and store._store_version == 2:
+            norm = store  # as normalize_store_arg gives it back, without its other checks
+        else:
+            norm = storage.normalize_store_arg(store, mode=mode, storage_options=storage_options)
         chunks = (
             None
             if chunk_store is None

@@ -93,6 +93,13 @@ def normalize_chunks(chunks: Any, shape: tuple[int, ...], typesize: int) -> tupl
     dimension, ``None`` or ``-1`` in a dimension means the whole dimension, and missing
     trailing dimensions are whole.
     """
+    if (
+        type(chunks) is tuple
+        and len(chunks) == len(shape)
+        and _INT.issuperset(map(type, chunks))
+        and (not chunks or min(chunks) > 0)
+    ):
+        return chunks  # a whole chunk shape of positive ints, as given
     if chunks is None or chunks is True:
         return guess_chunks(shape, typesize)
     if chunks is False:
