@@ -301,3 +301,32 @@ def test_normalize_chunks_refuses(chunks):
 
     with pytest.raises(ValueError):
         normalize_chunks(chunks, (10, 4), 4)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    dtype=st.sampled_from(["i4", "<f8", ">u2", "S3", "U2", "M8[ns]", "c8", "b1", "V2"]),
+    shape=st.lists(st.integers(0, 50), max_size=3),
+    fill=st.sampled_from([0, 1, None]),
+    sep=st.sampled_from([None, ".", "/"]),
+    extra=st.dictionaries(st.sampled_from(["custom", "zzz", "aaa"]), st.integers(), max_size=2),
+)
+def test_encode_array_meta_is_json_dumps_of_its_document(dtype, shape, fill, sep, extra):
+    from dataclasses import replace
+
+    from zarrkit.creation import ArraySpec, _array_meta
+    from zarrkit.formats.v2 import encode_array_meta
+
+    try:
+        meta, _ = _array_meta(
+            ArraySpec(shape=tuple(shape), dtype=dtype, fill_value=fill, dimension_separator=sep),
+            MemoryStore(),
+        )
+    except ValueError:  # a fill value the dtype cannot hold (1 for 'U2')
+        return
+    meta = replace(meta, extra=extra)
+    raw = encode_array_meta(meta)
+    want = json.dumps(
+        json.loads(raw), indent=4, sort_keys=True, ensure_ascii=True, separators=(",", ": ")
+    ).encode()
+    assert raw == want

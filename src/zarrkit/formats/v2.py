@@ -334,8 +334,49 @@ def encode_array_meta(meta: ArrayMeta, object_codec: Any = None) -> bytes:
     }
     if meta.dimension_separator:
         doc["dimension_separator"] = meta.dimension_separator
+    if not meta.extra:
+        try:
+            return _encode_zarray(doc).encode("ascii")
+        except (_Unplain, RecursionError):
+            pass
     doc.update(meta.extra)
     return json_dumps(doc)
+
+
+_TOP = "\n" + _INDENT
+
+
+def _int_list(values: list) -> str:
+    """A list of ints as :func:`json_dumps` lays it out one level down."""
+    if not values:
+        return "[]"
+    if not _INT_TYPE.issuperset(map(type, values)):
+        raise _Unplain
+    inner = _TOP + _INDENT
+    return "[" + inner + ("," + inner).join(map(int.__repr__, values)) + _TOP + "]"
+
+
+_INT_TYPE = frozenset({int})
+
+
+def _encode_zarray(doc: dict[str, Any]) -> str:
+    """:func:`json_dumps` of a ``.zarray`` document with no extra keys, its keys in sorted
+    order without sorting them (``_Unplain`` if a value needs the standard library)."""
+    parts = ['{\n    "chunks": ', _int_list(doc["chunks"]), ',\n    "compressor": ']
+    _encode(doc["compressor"], parts, _TOP)
+    if "dimension_separator" in doc:
+        parts.append(',\n    "dimension_separator": ')
+        _encode(doc["dimension_separator"], parts, _TOP)
+    parts.append(',\n    "dtype": ')
+    _encode(doc["dtype"], parts, _TOP)
+    parts.append(',\n    "fill_value": ')
+    _encode(doc["fill_value"], parts, _TOP)
+    parts.append(',\n    "filters": ')
+    _encode(doc["filters"], parts, _TOP)
+    parts.append(',\n    "order": ')
+    _encode(doc["order"], parts, _TOP)
+    parts.append(',\n    "shape": ' + _int_list(doc["shape"]) + ',\n    "zarr_format": 2\n}')
+    return "".join(parts)
 
 
 def decode_array_meta(raw: Any, key: str = ARRAY_KEY) -> ArrayMeta:
