@@ -330,3 +330,19 @@ def test_encode_array_meta_is_json_dumps_of_its_document(dtype, shape, fill, sep
         json.loads(raw), indent=4, sort_keys=True, ensure_ascii=True, separators=(",", ": ")
     ).encode()
     assert raw == want
+
+
+def test_consolidated_attributes_are_copies_of_the_parsed_documents():
+    store = MemoryStore()
+    g = _hierarchy(store)
+    g.attrs["top"] = {"nested": [1, 2]}
+    zarrkit.consolidate_metadata(store)
+    c = zarrkit.open_consolidated(store)
+    assert c.attrs.asdict() == {"top": {"nested": [1, 2]}}
+    assert c["sub"].attrs["x"] == 1
+    with pytest.raises(zarrkit.errors.ReadOnlyError):
+        c.attrs["new"] = 1
+    assert "new" not in c.attrs  # the failed write left the held document as it was
+    assert zarrkit.open_consolidated(store).attrs.asdict() == {"top": {"nested": [1, 2]}}
+    c.attrs["top"]["nested"].append(3)  # a value handed out is the caller's own
+    assert c.store.getjson(".zattrs") == {"top": {"nested": [1, 2]}}

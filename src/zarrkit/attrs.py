@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import warnings
 from collections.abc import Iterator, MutableMapping
@@ -72,10 +73,12 @@ class Attributes(MutableMapping):
 
     def _read(self) -> dict:
         try:
-            raw = self.store[self.key]
+            doc = self.store.getjson(self.key)
         except KeyError:
             return {}
-        return decode_attrs(raw, self.key)
+        # a copy: the store may hold the parsed document (consolidated metadata), and
+        # values handed out must not change it
+        return copy.deepcopy(decode_attrs(doc, self.key))
 
     def asdict(self) -> dict:
         """The attributes as a plain dict (a copy)."""

@@ -106,10 +106,10 @@ class Group(Node, MutableMapping):
             raise ContainsArrayError(self._path, location(self._store))
         meta_key = self._key_prefix + GROUP_KEY
         try:
-            raw = self._store[meta_key]
+            doc = self._store.getjson(meta_key)
         except KeyError:
             raise not_found(GroupNotFoundError, self._store, self._path) from None
-        decode_group_meta(raw, meta_key)
+        decode_group_meta(doc, meta_key)
 
     def _member_options(self) -> Options:
         """What members inherit: read-only, locks and attribute caching."""

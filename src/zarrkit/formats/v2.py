@@ -473,9 +473,9 @@ def encode_attrs(attrs: dict) -> bytes:
     return json_dumps(attrs)
 
 
-def decode_attrs(raw: bytes | str, key: str = ATTRS_KEY) -> dict:
-    """Parse ``.zattrs`` bytes."""
-    doc = json_loads(raw, key)
+def decode_attrs(raw: Any, key: str = ATTRS_KEY) -> dict:
+    """Parse ``.zattrs`` bytes (or check an already parsed document)."""
+    doc = json_loads(raw, key) if isinstance(raw, _RAW) else raw
     if not isinstance(doc, dict):
         raise MetadataError(f"attributes at {key!r} are not a JSON object")
     return doc
