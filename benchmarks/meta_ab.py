@@ -152,6 +152,7 @@ def main() -> None:
     p.add_argument("--rows", default="create,open,consolidated")
     p.add_argument("--rounds", type=int, default=10)
     p.add_argument("--reps", type=int, default=3, help="runs per worker per round")
+    p.add_argument("--arrays", type=int, default=N_ARRAYS, help="arrays per group (200)")
     p.add_argument("--dir", default="/dev/shm" if os.path.isdir("/dev/shm") else None)
     args = p.parse_args()
     trees = [t.split("=", 1) for t in args.tree] or [["new", "src"]]
@@ -174,7 +175,7 @@ def main() -> None:
             d = os.path.join(base, name)
             os.makedirs(d)
             w = subprocess.Popen(
-                [sys.executable, "-c", WORKER, lib, d, str(N_ARRAYS)],
+                [sys.executable, "-c", WORKER, lib, d, str(args.arrays)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
@@ -195,7 +196,7 @@ def main() -> None:
                     w.stdin.flush()
                     times.setdefault((row, name), []).extend(json.loads(w.stdout.readline()))
         names = list(workers)
-        print(f"medians of {args.rounds * args.reps} runs, {N_ARRAYS} arrays, dir {base}")
+        print(f"medians of {args.rounds * args.reps} runs, {args.arrays} arrays, dir {base}")
         print(f"{'row':<16}" + "".join(f"{n:>12}" for n in names))
         for row in rows:
             meds = [statistics.median(times[row, n]) if (row, n) in times else None for n in names]

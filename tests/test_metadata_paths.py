@@ -346,3 +346,19 @@ def test_consolidated_attributes_are_copies_of_the_parsed_documents():
     assert zarrkit.open_consolidated(store).attrs.asdict() == {"top": {"nested": [1, 2]}}
     c.attrs["top"]["nested"].append(3)  # a value handed out is the caller's own
     assert c.store.getjson(".zattrs") == {"top": {"nested": [1, 2]}}
+
+
+def test_meta_ab_benchmark_smoke(tmp_path):
+    """benchmarks/meta_ab.py runs (tiny sizes; no time is asserted)."""
+    import pathlib
+    import subprocess
+    import sys
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "meta_ab.py"), "--no-zarr2", "--tree",
+         f"here={root / 'src'}", "--rounds", "1", "--reps", "1", "--arrays", "3",
+         "--rows", "create,open,consolidated", "--dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, check=True,
+    ).stdout  # fmt: skip
+    assert "create" in out and "consolidated" in out and "here" in out
