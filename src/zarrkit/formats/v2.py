@@ -367,15 +367,29 @@ def _encode_zarray(doc: dict[str, Any]) -> str:
     if "dimension_separator" in doc:
         parts.append(',\n    "dimension_separator": ')
         _encode(doc["dimension_separator"], parts, _TOP)
-    parts.append(',\n    "dtype": ')
-    _encode(doc["dtype"], parts, _TOP)
-    parts.append(',\n    "fill_value": ')
-    _encode(doc["fill_value"], parts, _TOP)
-    parts.append(',\n    "filters": ')
-    _encode(doc["filters"], parts, _TOP)
-    parts.append(',\n    "order": ')
-    _encode(doc["order"], parts, _TOP)
-    parts.append(',\n    "shape": ' + _int_list(doc["shape"]) + ',\n    "zarr_format": 2\n}')
+    dtype, fill, filters = doc["dtype"], doc["fill_value"], doc["filters"]
+    if type(dtype) is str:  # the common values inline, the others through _encode
+        parts.append(',\n    "dtype": ' + _quote(dtype) + ',\n    "fill_value": ')
+    else:
+        parts.append(',\n    "dtype": ')
+        _encode(dtype, parts, _TOP)
+        parts.append(',\n    "fill_value": ')
+    if type(fill) is int:
+        parts.append(int.__repr__(fill) + ',\n    "filters": ')
+    else:
+        _encode(fill, parts, _TOP)
+        parts.append(',\n    "filters": ')
+    if filters is None:
+        parts.append("null")
+    else:
+        _encode(filters, parts, _TOP)
+    parts.append(
+        ',\n    "order": '
+        + _quote(doc["order"])
+        + ',\n    "shape": '
+        + _int_list(doc["shape"])
+        + ',\n    "zarr_format": 2\n}'
+    )
     return "".join(parts)
 
 

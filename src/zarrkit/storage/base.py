@@ -34,6 +34,7 @@ import functools
 import inspect
 import json
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
@@ -74,14 +75,14 @@ def normalize_storage_path(path: str | bytes | None) -> str:
     return path
 
 
+# what normalize_storage_path changes or refuses: a leading or trailing '/', '//', a
+# backslash, a '.' or '..' segment
+_NOT_NORMAL = re.compile(r"\A/|/\Z|//|\\|(?:\A|/)\.\.?(?:/|\Z)")
+
+
 def _is_normal(path: str) -> bool:
-    """True if the non-empty ``path`` needs no change (and holds no '.' or '..' segment)."""
-    if path[0] == "/" or path[-1] == "/" or "//" in path or "\\" in path:
-        return False
-    if "." not in path:
-        return True
-    slashed = "/" + path + "/"
-    return "/./" not in slashed and "/../" not in slashed
+    """True if ``path`` needs no change (and holds no '.' or '..' segment)."""
+    return _NOT_NORMAL.search(path) is None
 
 
 def prefix_of(path: str) -> str:
