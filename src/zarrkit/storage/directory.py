@@ -21,6 +21,9 @@ _TEMP_NAME = re.compile(r"\..+\.[0-9a-f]{32}\.partial\Z", re.DOTALL)
 PARTIAL_MAX_AGE = 3600.0
 
 
+_SLASH_PATHS = os.sep == "/" and os.altsep is None
+
+
 def _is_temp(name: str) -> bool:
     """True for the name of a temporary file of a write (never a key)."""
     return name.endswith(_TEMP_SUFFIX) and _TEMP_NAME.match(name) is not None
@@ -66,6 +69,8 @@ class DirectoryStore(Store):
         key = normalize_storage_path(key)
         if not key:
             raise KeyError(key)
+        if _SLASH_PATHS:  # a normal key's '/' are the file system's separators
+            return self.path + key if self.path.endswith("/") else self.path + "/" + key
         return os.path.join(self.path, *key.split("/"))
 
     def _path_of(self, path: str | None) -> str:
