@@ -362,3 +362,16 @@ def test_meta_ab_benchmark_smoke(tmp_path):
         capture_output=True, text=True, timeout=300, check=True,
     ).stdout  # fmt: skip
     assert "create" in out and "consolidated" in out and "here" in out
+
+
+def test_equal_compressor_configs_of_other_types_keep_their_json():
+    from zarrkit.formats.meta import ArrayMeta
+    from zarrkit.formats.v2 import encode_array_meta
+
+    for level in (1, True, 1.0, 1, True):
+        meta = ArrayMeta(
+            shape=(3,), chunks=(3,), dtype=np.dtype("i4"), fill_value=np.int32(0),
+            compressor={"id": "zlib", "level": level},
+        )  # fmt: skip
+        got = json.loads(encode_array_meta(meta))["compressor"]["level"]
+        assert got == level and type(got) is type(level)

@@ -357,13 +357,35 @@ def _int_list(values: list) -> str:
 
 
 _INT_TYPE = frozenset({int})
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
+# the JSON text of compressor configurations met (a few per process), by items and their types
+# (1, 1.0 and True are equal keys but different JSON)
+_COMPRESSORS: dict[tuple, str] = {}
+
+
+def _compressor_text(config: dict[str, Any]) -> str:
+    """The JSON of a compressor configuration of plain values, as :func:`_encode_zarray`
+    lays it out (encoded once per configuration)."""
+    key = (*config.items(), *map(type, config.values()))
+    text = _COMPRESSORS.get(key)
+    if text is None:
+        parts: list[str] = []
+        _encode(config, parts, _TOP)
+        text = "".join(parts)
+        if len(_COMPRESSORS) < 256:
+            _COMPRESSORS[key] = text
+    return text
 
 
 def _encode_zarray(doc: dict[str, Any]) -> str:
     """:func:`json_dumps` of a ``.zarray`` document with no extra keys, its keys in sorted
     order without sorting them (``_Unplain`` if a value needs the standard library)."""
     parts = ['{\n    "chunks": ', _int_list(doc["chunks"]), ',\n    "compressor": ']
-    _encode(doc["compressor"], parts, _TOP)
+    compressor = doc["compressor"]
+    if type(compressor) is dict and _PLAIN_TYPES.issuperset(map(type, compressor.values())):
+        parts.append(_compressor_text(compressor))
+    else:
+        _encode(compressor, parts, _TOP)
     if "dimension_separator" in doc:
         parts.append(',\n    "dimension_separator": ')
         _encode(doc["dimension_separator"], parts, _TOP)
