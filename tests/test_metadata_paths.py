@@ -375,3 +375,19 @@ def test_equal_compressor_configs_of_other_types_keep_their_json():
         )  # fmt: skip
         got = json.loads(encode_array_meta(meta))["compressor"]["level"]
         assert got == level and type(got) is type(level)
+
+
+def test_records_read_from_json_behave_as_built_ones():
+    from dataclasses import replace
+
+    from zarrkit.formats.v2 import decode_array_meta
+
+    z = zarrkit.zeros((10, 4), chunks=(5, 2), dtype="i4", filters=[zarrkit.codecs.Delta("i4")])
+    doc = json.loads(z.store[".zarray"])
+    read = decode_array_meta(doc)
+    assert read == z._meta and read.filters == z._meta.filters and read.extra == {}
+    assert replace(read, shape=(20, 4)).shape == (20, 4)
+    with pytest.raises(AttributeError):
+        read.shape = (1, 1)  # type: ignore[misc]  # frozen like every record
+    doc["compressor"] = {"id": "blosc", "cname": ("lz4",)}  # built in Python: normalised
+    assert decode_array_meta(doc).compressor == {"id": "blosc", "cname": ["lz4"]}

@@ -15,6 +15,7 @@ per call, and a group hands its members a location and options instead of a list
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -125,7 +126,6 @@ class Node:
     _read_only: bool
     _synchronizer: Any
     _cache_attrs: bool
-    _attrs: Attributes
 
     def _setup(self, loc: Location, opts: Options) -> None:
         """Take the location and the options (no store access)."""
@@ -138,12 +138,16 @@ class Node:
         self._read_only = bool(opts.read_only)
         self._synchronizer = opts.synchronizer
         self._cache_attrs = opts.cache_attrs
-        self._attrs = Attributes(
+
+    @functools.cached_property
+    def _attrs(self) -> Attributes:
+        """The node's attributes, set up on first use."""
+        return Attributes(
             self._store,
             key=self._key_prefix + ATTRS_KEY,
             read_only=self._read_only,
-            cache=opts.cache_attrs,
-            synchronizer=opts.synchronizer,
+            cache=self._cache_attrs,
+            synchronizer=self._synchronizer,
         )
 
     @property

@@ -40,6 +40,36 @@ class ArrayMeta:
         if self.filters is not None:
             object.__setattr__(self, "filters", tuple(_as_json_value(f) for f in self.filters))
 
+    @classmethod
+    def _stored(
+        cls,
+        shape: tuple[int, ...],
+        chunks: tuple[int, ...],
+        dtype: np.dtype,
+        fill_value: Any,
+        order: Literal["C", "F"],
+        compressor: dict | None,
+        filters: tuple[dict, ...] | None,
+        dimension_separator: str | None,
+        extra: dict,
+    ) -> ArrayMeta:
+        """A record from values in their stored (JSON) form, as a format translator reads
+        them: nothing to normalise, so the dataclass ``__init__`` is skipped."""
+        meta = object.__new__(cls)
+        meta.__dict__.update(
+            shape=shape,
+            chunks=chunks,
+            dtype=dtype,
+            fill_value=fill_value,
+            order=order,
+            compressor=compressor,
+            filters=filters,
+            dimension_separator=dimension_separator,
+            zarr_format=2,
+            extra=extra,
+        )
+        return meta
+
     @property
     def ndim(self) -> int:
         return len(self.shape)

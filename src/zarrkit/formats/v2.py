@@ -302,6 +302,19 @@ def decode_fill_value(v: Any, dtype: np.dtype, object_codec: Any = None) -> Any:
 
 _REQUIRED = ("zarr_format", "shape", "chunks", "dtype", "compressor", "fill_value", "order")
 _RAW = (bytes, bytearray, memoryview, str)  # JSON text; anything else is a parsed document
+_REQUIRED_SET = frozenset(_REQUIRED)
+
+
+def _plain_configs(compressor: Any, filters: Any) -> bool:
+    """True if the codec configurations hold plain JSON values only (as parsed JSON does)."""
+    plain = _PLAIN_TYPES.issuperset
+    if compressor is not None and not plain(map(type, compressor.values())):
+        return False
+    return not filters or all(type(f) is dict and plain(map(type, f.values())) for f in filters)
+
+
+# decoded integer fill values (NumPy scalars, immutable) by (value, dtype)
+_INT_FILLS: dict[tuple[int, np.dtype], Any] = {}
 _KNOWN = frozenset(_REQUIRED) | {"filters", "dimension_separator"}
 # dtypes of the strings met in .zarray documents (np.dtype() parses a string each call)
 _DTYPES: dict[str, np.dtype] = {}
@@ -423,9 +436,9 @@ def decode_array_meta(raw: Any, key: str = ARRAY_KEY) -> ArrayMeta:
     doc = json_loads(raw, key) if isinstance(raw, _RAW) else raw
     if not isinstance(doc, dict):
         raise MetadataError(f"metadata at {key!r} is not a JSON object")
-    for k in _REQUIRED:
-        if k not in doc:
-            raise MetadataError(f"metadata at {key!r} is missing required key {k!r}")
+    if not _REQUIRED_SET.issubset(doc):
+        missing = next(k for k in _REQUIRED if k not in doc)
+        raise MetadataError(f"metadata at {key!r} is missing required key {missing!r}")
     if doc["zarr_format"] != ZARR_FORMAT:
         raise MetadataError(
             f"metadata at {key!r} has zarr_format {doc['zarr_format']!r}; only 2 is supported"
@@ -464,10 +477,31 @@ def decode_array_meta(raw: Any, key: str = ARRAY_KEY) -> ArrayMeta:
 
         object_codec = get_codec(dict(filters[0]))
     try:
-        fill_value = decode_fill_value(doc["fill_value"], dtype, object_codec)
+        fill = doc["fill_value"]
+        if type(fill) is int and dtype.kind in "biu":  # the common case, decoded once
+            fill_value = _INT_FILLS.get((fill, dtype))
+            if fill_value is None:
+                fill_value = decode_fill_value(fill, dtype)
+                if len(_INT_FILLS) < 1024:
+                    _INT_FILLS[fill, dtype] = fill_value
+        else:
+            fill_value = decode_fill_value(fill, dtype, object_codec)
     except Exception as e:
         raise MetadataError(f"metadata at {key!r} has a bad 'fill_value': {e}") from None
-    return ArrayMeta(
+    if not (filters is None or type(filters) is list) or not _plain_configs(compressor, filters):
+        # not as JSON gives them (a document built in Python): the record normalises them
+        return ArrayMeta(
+            shape=shape,
+            chunks=chunks,
+            dtype=dtype,
+            fill_value=fill_value,
+            order=order,
+            compressor=compressor,
+            filters=tuple(filters) if filters else None,
+            dimension_separator=sep,
+            extra={k: v for k, v in doc.items() if k not in _KNOWN},
+        )
+    return ArrayMeta._stored(
         shape=shape,
         chunks=chunks,
         dtype=dtype,
