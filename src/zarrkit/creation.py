@@ -215,7 +215,7 @@ def _array_meta(spec: ArraySpec, store: Store) -> tuple[ArrayMeta, bytes]:
             f"separator {store_separator!r}; leave it out or open the store without one"
         )
     dimension_separator = normalize_dimension_separator(dimension_separator)
-    meta = ArrayMeta(
+    meta = ArrayMeta._stored(
         shape=shape,
         chunks=chunks,
         dtype=dtype,
@@ -224,6 +224,7 @@ def _array_meta(spec: ArraySpec, store: Store) -> tuple[ArrayMeta, bytes]:
         compressor=compressor.get_config() if compressor is not None else None,
         filters=tuple(filter_configs) or None,
         dimension_separator=dimension_separator,
+        extra={},
     )
     return meta, encode_array_meta(meta, object_codec)  # None: the first filter, if any
 

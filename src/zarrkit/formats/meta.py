@@ -53,8 +53,22 @@ class ArrayMeta:
         dimension_separator: str | None,
         extra: dict,
     ) -> ArrayMeta:
-        """A record from values in their stored (JSON) form, as a format translator reads
-        them: nothing to normalise, so the dataclass ``__init__`` is skipped."""
+        """A record from normalised values (tuples of ints, a dtype, a fill value of it):
+        when the codec configurations are plain JSON values too, as parsed JSON and most
+        ``get_config()`` give them, nothing needs normalising and the dataclass
+        ``__init__`` is skipped."""
+        if not _plain_codecs(compressor, filters):
+            return cls(
+                shape=shape,
+                chunks=chunks,
+                dtype=dtype,
+                fill_value=fill_value,
+                order=order,
+                compressor=compressor,
+                filters=filters,
+                dimension_separator=dimension_separator,
+                extra=extra,
+            )
         meta = object.__new__(cls)
         meta.__dict__.update(
             shape=shape,
@@ -114,6 +128,16 @@ class ArrayMeta:
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def _plain_codecs(compressor: Any, filters: Any) -> bool:
+    """True if the codec configurations are dicts of plain JSON values (nothing to convert)."""
+    plain = _PLAIN.issuperset
+    if compressor is not None and not (
+        type(compressor) is dict and plain(map(type, compressor.values()))
+    ):
+        return False
+    return not filters or all(type(f) is dict and plain(map(type, f.values())) for f in filters)
 
 
 def _as_json_value(obj: Any) -> Any:

@@ -305,14 +305,6 @@ _RAW = (bytes, bytearray, memoryview, str)  # JSON text; anything else is a pars
 _REQUIRED_SET = frozenset(_REQUIRED)
 
 
-def _plain_configs(compressor: Any, filters: Any) -> bool:
-    """True if the codec configurations hold plain JSON values only (as parsed JSON does)."""
-    plain = _PLAIN_TYPES.issuperset
-    if compressor is not None and not plain(map(type, compressor.values())):
-        return False
-    return not filters or all(type(f) is dict and plain(map(type, f.values())) for f in filters)
-
-
 # decoded integer fill values (NumPy scalars, immutable) by (value, dtype)
 _INT_FILLS: dict[tuple[int, np.dtype], Any] = {}
 _KNOWN = frozenset(_REQUIRED) | {"filters", "dimension_separator"}
@@ -488,19 +480,6 @@ def decode_array_meta(raw: Any, key: str = ARRAY_KEY) -> ArrayMeta:
             fill_value = decode_fill_value(fill, dtype, object_codec)
     except Exception as e:
         raise MetadataError(f"metadata at {key!r} has a bad 'fill_value': {e}") from None
-    if not (filters is None or type(filters) is list) or not _plain_configs(compressor, filters):
-        # not as JSON gives them (a document built in Python): the record normalises them
-        return ArrayMeta(
-            shape=shape,
-            chunks=chunks,
-            dtype=dtype,
-            fill_value=fill_value,
-            order=order,
-            compressor=compressor,
-            filters=tuple(filters) if filters else None,
-            dimension_separator=sep,
-            extra={k: v for k, v in doc.items() if k not in _KNOWN},
-        )
     return ArrayMeta._stored(
         shape=shape,
         chunks=chunks,

@@ -59,7 +59,7 @@ def normalize_storage_path(path: str | bytes | None) -> str:
     >>> normalize_storage_path('/foo//bar/')
     'foo/bar'
     """
-    if type(path) is str and (not path or _is_normal(path)):
+    if type(path) is str and _NOT_NORMAL.search(path) is None:
         return path  # the common case: keys and member paths are normal already
     if path is None:
         return ""
@@ -78,11 +78,6 @@ def normalize_storage_path(path: str | bytes | None) -> str:
 # what normalize_storage_path changes or refuses: a leading or trailing '/', '//', a
 # backslash, a '.' or '..' segment
 _NOT_NORMAL = re.compile(r"\A/|/\Z|//|\\|(?:\A|/)\.\.?(?:/|\Z)")
-
-
-def _is_normal(path: str) -> bool:
-    """True if ``path`` needs no change (and holds no '.' or '..' segment)."""
-    return _NOT_NORMAL.search(path) is None
 
 
 def prefix_of(path: str) -> str:
