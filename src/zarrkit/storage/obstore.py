@@ -173,14 +173,8 @@ class ObjectStore(Store):
         _runtime_here(self)
         return self._store
 
-    # -- pickling: to the constructor's parameters --------------------------------------
-    def __getstate__(self) -> dict[str, Any]:
-        return dict(self._params)
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        state = dict(state)
-        store = state.pop("store")
-        self.__init__(store, **state)  # type: ignore[misc]
+    #: pickled to ``ObjectStore(**store._params)``, the constructor's arguments
+    _init_params = ("**params",)
 
     # -- keys ------------------------------------------------------------------------
     def _full(self, key: str) -> str:
