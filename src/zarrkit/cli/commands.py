@@ -1,0 +1,200 @@
+"""The commands: each takes the parsed arguments, prints, and returns the exit code."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+import numpy as np
+
+from ..copying import copy_store
+from ..core import Array
+from .options import UsageError, split_selection, storage_options
+from .progress import progress_callback
+from .stores import CommandError, about, close, is_n5, open_data, open_store
+
+OK = 0
+PROBLEMS = 1
+BAD_INPUT = 2
+
+
+def _options(args: argparse.Namespace) -> dict | None:
+    return storage_options(args.storage_option)
+
+
+def _is_array(node: Any) -> bool:
+    return isinstance(node, Array)
+
+
+def info(args: argparse.Namespace) -> int:
+    store, node = open_data(args.path, _options(args))
+    try:
+        with about(args.path):
+            sys.stdout.write(repr(node.info))
+    finally:
+        close(store)
+    return OK
+
+
+def tree(args: argparse.Namespace) -> int:
+    store, node = open_data(args.path, _options(args))
+    try:
+        with about(args.path):
+            if _is_array(node):
+                print(f"{node.name or '/'} {node.shape} {node.dtype}")
+            else:
+                print(node.tree(level=args.level))
+    finally:
+        close(store)
+    return OK
+
+
+def _describe(node: Any) -> str:
+    if _is_array(node):
+        shape = ", ".join(map(str, node.shape))
+        chunks = ", ".join(map(str, node.chunks))
+        return f"Array {{{shape}}} {node.dtype} chunks {{{chunks}}}"
+    return "Group"
+
+
+def ls(args: argparse.Namespace) -> int:
+    store, node = open_data(args.path, _options(args))
+    try:
+        with about(args.path):
+            rows: list[tuple[str, str]] = []
+            if _is_array(node):
+                rows.append((node.name or "/", _describe(node)))
+            elif args.recursive:
+                rows.append((node.name or "/", "Group"))
+                node.visititems(lambda _, obj: rows.append((obj.name, _describe(obj))))
+            else:
+                rows.extend((name, _describe(obj)) for name, obj in node.items())
+            width = max((len(n) for n, _ in rows), default=0)
+            for name, what in rows:
+                print(f"{name.ljust(max(width, 24))} {what}")
+    finally:
+        close(store)
+    return OK
+
+
+@contextlib.contextmanager
+def _output(target: str | None, binary: bool) -> Iterator[Any]:
+    if target is None or target == "-":
+        yield sys.stdout.buffer if binary else sys.stdout
+        return
+    with open(target, "wb" if binary else "w") as f:
+        yield f
+
+
+def _write_csv(data: np.ndarray, out: TextIO) -> None:
+    if data.dtype.names is not None or data.dtype.hasobject and data.ndim > 2:
+        raise UsageError("csv takes numbers and strings; use --format npy")
+    if data.ndim > 2:
+        raise UsageError(
+            f"csv takes 0-, 1- or 2-d selections, this one is {data.ndim}-d; use --format npy"
+        )
+    rows = data.reshape(1, -1) if data.ndim < 2 else data
+    if data.ndim == 1:
+        rows = data.reshape(-1, 1)
+    for row in rows:
+        out.write(",".join(_csv_item(x) for x in row) + "\n")
+
+
+def _csv_item(x: Any) -> str:
+    if isinstance(x, float):  # np.float64 too: the shortest text that reads back the same
+        return repr(float(x))
+    if isinstance(x, np.floating):
+        return str(x)
+    if isinstance(x, bytes):
+        x = x.decode("utf-8", "backslashreplace")
+    text = str(x)
+    if any(c in text for c in ',"\n'):
+        text = '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def cat(args: argparse.Namespace) -> int:
+    path, sel = split_selection(args.path)
+    store, node = open_data(path, _options(args))
+    try:
+        if not _is_array(node):
+            raise CommandError(path, "is a group; cat takes an array (ls lists its members)")
+        with about(args.path):
+            data = np.asarray(node[sel if sel is not None else ...])
+            binary = args.format == "npy"
+            with _output(args.output, binary) as out:
+                if binary:
+                    np.save(out, data, allow_pickle=data.dtype.hasobject)
+                else:
+                    _write_csv(data, out)
+    finally:
+        close(store)
+    return OK
+
+
+def copy(args: argparse.Namespace) -> int:
+    so = _options(args)
+    src, src_node = open_data(args.source, so)
+    try:
+        dst, dst_path = open_store(args.dest, "a", so, must_exist=False)
+        try:
+            if is_n5(src) != is_n5(dst):
+                raise CommandError(
+                    args.dest,
+                    "copy moves stored bytes and cannot convert between N5 and Zarr; "
+                    "use rechunk (reads and writes through the arrays)",
+                )
+            quiet = args.quiet
+            log = print if (args.verbose or args.dry_run) and not quiet else None
+            with progress_callback("copy", "keys", quiet) as bar, about(args.dest):
+                n_copied, n_skipped, nbytes = copy_store(
+                    src,
+                    dst,
+                    source_path=src_node.path,
+                    dest_path=dst_path,
+                    if_exists=args.if_exists,
+                    dry_run=args.dry_run,
+                    log=log,
+                    progress=bar,
+                )
+            if not quiet and log is None:
+                print(
+                    f"all done: {n_copied:,} copied, {n_skipped:,} skipped, {nbytes:,} bytes copied"
+                )
+        finally:
+            with about(args.dest):
+                close(dst)
+    finally:
+        close(src)
+    return OK
+
+
+def consolidate(args: argparse.Namespace) -> int:
+    from ..convenience import consolidate_metadata
+
+    so = _options(args)
+    store, node = open_data(args.path, so)
+    close(store)
+    store, inner = open_store(args.path, "r+", so)
+    try:
+        with about(args.path):
+            consolidate_metadata(store, path=inner)
+            n = len(json.loads(store[".zmetadata"])["metadata"])
+        if not args.quiet:
+            print(f"wrote .zmetadata: {n} metadata documents")
+    finally:
+        with about(args.path):
+            close(store)
+    return OK
+
+
+def verify(args: argparse.Namespace) -> int:
+    raise UsageError("not yet")
+
+
+def rechunk(args: argparse.Namespace) -> int:
+    raise UsageError("not yet")
