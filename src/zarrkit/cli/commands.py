@@ -13,7 +13,7 @@ import numpy as np
 
 from ..copying import copy_store
 from ..core import Array
-from .options import UsageError, split_selection, storage_options
+from .options import UsageError, size, split_selection, storage_options
 from .progress import progress_callback
 from .stores import CommandError, about, close, is_n5, open_data, open_store
 
@@ -193,7 +193,31 @@ def consolidate(args: argparse.Namespace) -> int:
 
 
 def verify(args: argparse.Namespace) -> int:
-    raise UsageError("not yet")
+    from ..verify import verify as run_verify
+
+    so = _options(args)
+    store, inner = open_store(args.path, "r", so)
+    max_mem = size(args.max_mem)
+    try:
+        with progress_callback("verify", "keys", args.quiet) as bar, about(args.path):
+            report = run_verify(
+                store,
+                inner,
+                missing_is_error=args.missing_is_error,
+                write_checksums=args.write_checksums,
+                check_checksums=args.check_checksums,
+                max_mem=max_mem,
+                progress=bar,
+            )
+    finally:
+        close(store)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    elif args.quiet:
+        print(report.summary())
+    else:
+        print("\n".join(report.lines()))
+    return OK if report.ok else PROBLEMS
 
 
 def rechunk(args: argparse.Namespace) -> int:
