@@ -12,11 +12,12 @@ with ``missing_is_error=True``. A manifest written earlier (``write_checksums``)
 chunks that disappear later.
 
 >>> import zarrkit
+>>> from zarrkit.verify import verify
 >>> store = {}
 >>> z = zarrkit.zeros(10, chunks=5, store=store)
 >>> z[:] = 1
 >>> store['junk'] = b'?'
->>> report = zarrkit.verify.verify(store)
+>>> report = verify(store)
 >>> report.ok, report.stray_keys
 (False, ['junk'])
 """
@@ -129,7 +130,7 @@ class Report:
             verdict = "OK (missing chunks read as the fill value)"
         return (
             f"{verdict}: {_count(len(self.arrays), 'array')}, {_count(len(self.groups), 'group')}, "
-            f"{_count(n_chunks, 'chunk')} decoded" + (f"; {found}" if found else "")
+            f"{_count(n_chunks, 'chunk')} read" + (f"; {found}" if found else "")
         )
 
     def lines(self) -> list[str]:

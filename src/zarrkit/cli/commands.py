@@ -13,9 +13,18 @@ import numpy as np
 
 from ..copying import copy_store
 from ..core import Array
-from .options import UsageError, size, split_selection, storage_options
+from .options import UsageError, chunk_shape, size, split_selection, storage_options
 from .progress import progress_callback
-from .stores import CommandError, about, close, is_n5, open_data, open_store
+from .stores import (
+    CommandError,
+    about,
+    close,
+    is_n5,
+    is_url,
+    open_data,
+    open_store,
+    options_for,
+)
 
 OK = 0
 PROBLEMS = 1
@@ -138,9 +147,11 @@ def cat(args: argparse.Namespace) -> int:
 
 def copy(args: argparse.Namespace) -> int:
     so = _options(args)
-    src, src_node = open_data(args.source, so)
+    if so and not any(is_url(p) for p in (args.source, args.dest)):
+        raise CommandError(args.source, "--storage-option is only for URLs (s3://..., gs://...)")
+    src, src_node = open_data(args.source, options_for(args.source, so))
     try:
-        dst, dst_path = open_store(args.dest, "a", so, must_exist=False)
+        dst, dst_path = open_store(args.dest, "a", options_for(args.dest, so), must_exist=False)
         try:
             if is_n5(src) != is_n5(dst):
                 raise CommandError(
@@ -221,4 +232,39 @@ def verify(args: argparse.Namespace) -> int:
 
 
 def rechunk(args: argparse.Namespace) -> int:
-    raise UsageError("not yet")
+    from ..rechunking import rechunk as run_rechunk
+
+    chunks = chunk_shape(args.chunks)
+    max_mem = size(args.max_mem)
+    so = _options(args)
+    if so and not any(is_url(p) for p in (args.source, args.dest)):
+        raise CommandError(args.source, "--storage-option is only for URLs (s3://..., gs://...)")
+    src, node = open_data(args.source, options_for(args.source, so))
+    try:
+        dst, dst_path = open_store(args.dest, "a", options_for(args.dest, so), must_exist=False)
+        try:
+            check = any(
+                k.rpartition("/")[2] in (".zarray", ".zgroup") for k in dst.keys_under(dst_path)
+            )
+            if check and not args.overwrite:
+                raise CommandError(args.dest, "holds data already (--overwrite replaces it)")
+            with progress_callback("rechunk", "blocks", args.quiet) as bar, about(args.dest):
+                if dst_path:
+                    raise UsageError("rechunk writes to the root of DST")
+                run_rechunk(
+                    node,
+                    dst,
+                    chunks,
+                    max_mem,
+                    temp_dir=args.temp,
+                    overwrite=args.overwrite,
+                    progress=bar,
+                )
+        finally:
+            with about(args.dest):
+                close(dst)
+    finally:
+        close(src)
+    if not args.quiet:
+        print(f"rechunked {args.source} -> {args.dest} (chunks {args.chunks})")
+    return OK

@@ -45,8 +45,13 @@ def about(where: str) -> Iterator[None]:
         raise CommandError(where, e) from e
 
 
-def _is_url(text: str) -> bool:
+def is_url(text: str) -> bool:
     return "://" in text or "::" in text
+
+
+def options_for(text: str, storage_options: dict | None) -> dict | None:
+    """The storage options for one path of a command with two (local paths take none)."""
+    return storage_options if is_url(split_store_path(text)[0]) else None
 
 
 def open_store(
@@ -54,7 +59,7 @@ def open_store(
 ) -> tuple[Store, str]:
     """``(store, path inside it)`` for a command-line path or URL."""
     store_arg, inner = split_store_path(text)
-    if not _is_url(store_arg):
+    if not is_url(store_arg):
         if storage_options:
             raise CommandError(text, "--storage-option is only for URLs (s3://..., gs://...)")
         if must_exist and not os.path.exists(store_arg):
