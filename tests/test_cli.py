@@ -44,6 +44,13 @@ def run(*args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
+def call(capsys: Any, *args: str) -> tuple[int, str, str]:
+    """``main(args)`` in this process: (exit code, stdout, stderr)."""
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def one_line_error(result: subprocess.CompletedProcess, *parts: str) -> None:
     """Exit code 2 and a single line on stderr naming each of ``parts``."""
     assert result.returncode == 2, result
@@ -91,23 +98,21 @@ def test_info_tree_ls_print_what_the_library_prints(hierarchy: pathlib.Path) -> 
 
 
 @pytest.mark.parametrize("kind", ["zip", "n5"])
-def test_ls_and_cat_inside_zip_and_n5(tmp_path: pathlib.Path, kind: str) -> None:
+def test_ls_and_cat_inside_zip_and_n5(tmp_path: pathlib.Path, kind: str, capsys: Any) -> None:
     path = tmp_path / f"data.{kind}"
     store = zarrkit.ZipStore(str(path), mode="w") if kind == "zip" else zarrkit.N5Store(str(path))
     root = zarrkit.group(store)
     data = np.arange(60, dtype="u2").reshape(6, 10)
     root.create_dataset("g/a", data=data, chunks=(4, 3))
     store.close()
-    r = run("ls", f"{path}/g")
+    code, out, _ = call(capsys, "ls", f"{path}/g")
+    assert (code, out) == (0, "a                        Array {6, 10} uint16 chunks {4, 3}\n")
+    out_file = tmp_path / "sel.npy"
+    r = run("cat", f"{path}/g/a[1:5, ::3]", "--format", "npy", "-o", str(out_file))
     assert r.returncode == 0, r.stderr
-    assert r.stdout == "a                        Array {6, 10} uint16 chunks {4, 3}\n"
-    out = tmp_path / "sel.npy"
-    r = run("cat", f"{path}/g/a[1:5, ::3]", "--format", "npy", "-o", str(out))
-    assert r.returncode == 0, r.stderr
-    np.testing.assert_array_equal(np.load(out), data[1:5, ::3])
-    r = run("verify", str(path))
-    assert r.returncode == 0, r.stdout
-    assert r.stdout.splitlines()[-1] == "OK: 1 array, 2 groups, 8 chunks read"
+    np.testing.assert_array_equal(np.load(out_file), data[1:5, ::3])
+    code, out, _ = call(capsys, "verify", str(path))
+    assert (code, out.splitlines()[-1]) == (0, "OK: 1 array, 2 groups, 8 chunks read")
 
 
 def test_cat_csv(hierarchy: pathlib.Path, capsys: Any) -> None:
@@ -136,12 +141,16 @@ def test_every_command_has_help(capsys: Any) -> None:
     assert "--missing-is-error" in capsys.readouterr().out
 
 
-def test_bad_input_is_one_line_and_exit_2(tmp_path: pathlib.Path) -> None:
+def test_bad_input_is_one_line_and_exit_2(tmp_path: pathlib.Path, capsys: Any) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "notes.txt").write_text("not zarr")
     one_line_error(run("info", str(empty)), str(empty), "nothing found")
-    one_line_error(run("tree", str(tmp_path / "absent")), "absent", "no such file or directory")
+    code, _, err = call(capsys, "tree", str(tmp_path / "absent"))
+    assert (code, err) == (
+        2,
+        f"zarrkit tree: error: {tmp_path / 'absent'}: no such file or directory\n",
+    )
 
     v3 = tmp_path / "v3.zarr"
     v3.mkdir()
@@ -190,7 +199,7 @@ def damage(path: pathlib.Path) -> None:
     (path / "foo" / "junk").write_bytes(b"?")
 
 
-def test_verify_reports_exactly_what_is_wrong(hierarchy: pathlib.Path) -> None:
+def test_verify_reports_exactly_what_is_wrong(hierarchy: pathlib.Path, capsys: Any) -> None:
     r = run("verify", str(hierarchy))
     assert r.returncode == 0, r.stdout
     assert r.stdout.splitlines()[-1] == "OK: 2 arrays, 2 groups, 13 chunks read"
@@ -205,17 +214,19 @@ def test_verify_reports_exactly_what_is_wrong(hierarchy: pathlib.Path) -> None:
     assert report["stray_keys"] == ["foo/junk"]
     assert (report["temp_files"], report["metadata_errors"], report["consolidated"]) == ([], [], [])
     assert sum(a["missing"] for a in report["arrays"]) == 1
-    text = run("verify", str(hierarchy)).stdout.splitlines()
+    text = call(capsys, "verify", str(hierarchy))[1].splitlines()
     assert text[-1] == (
         "FAILED: 2 arrays, 2 groups, 12 chunks read; 1 corrupt chunk, 1 missing chunk, 1 stray key"
     )
     assert "  corrupt  foo/bar/1.1: ValueError: stored" in "\n".join(text)
 
 
-def test_copy_consolidate_and_checksums(hierarchy: pathlib.Path, tmp_path: pathlib.Path) -> None:
+def test_copy_consolidate_and_checksums(
+    hierarchy: pathlib.Path, tmp_path: pathlib.Path, capsys: Any
+) -> None:
     manifest = tmp_path / "data.sha256"
-    r = run("verify", str(hierarchy), "--write-checksums", str(manifest))
-    assert r.returncode == 0, r.stdout
+    code, out, _ = call(capsys, "verify", str(hierarchy), "--write-checksums", str(manifest))
+    assert code == 0, out
     dest = tmp_path / "copy.zip"
     r = run("copy", str(hierarchy), str(dest))
     assert r.returncode == 0, r.stderr
@@ -223,9 +234,12 @@ def test_copy_consolidate_and_checksums(hierarchy: pathlib.Path, tmp_path: pathl
     r = run("verify", str(dest), "--check-checksums", str(manifest))
     assert r.returncode == 0, r.stdout
     # a second copy is refused before writing anything; skip and dry-run work
-    one_line_error(run("copy", str(hierarchy), str(dest)), str(dest), "exists in destination")
-    r = run("copy", "--dry-run", str(hierarchy), str(tmp_path / "dry.zarr"))
-    assert r.returncode == 0 and "copy foo/bar/0.0" in r.stdout
+    code, _, err = call(capsys, "copy", str(hierarchy), str(dest))
+    assert code == 2 and "exists in destination; nothing was copied" in err
+    code, out, _ = call(capsys, "copy", "--if-exists", "skip", str(hierarchy), str(dest))
+    assert (code, out) == (0, "all done: 0 copied, 19 skipped, 0 bytes copied\n")
+    code, out, _ = call(capsys, "copy", "--dry-run", str(hierarchy), str(tmp_path / "dry.zarr"))
+    assert code == 0 and "copy foo/bar/0.0" in out
     assert not (tmp_path / "dry.zarr").exists()
     # consolidate, then change an attribute behind the consolidated metadata's back
     r = run("consolidate", str(dest))
@@ -233,11 +247,33 @@ def test_copy_consolidate_and_checksums(hierarchy: pathlib.Path, tmp_path: pathl
     assert zarrkit.open_consolidated(str(dest), mode="r")["foo/bar"].attrs["units"] == "m"
     with zarrkit.ZipStore(str(dest), mode="a") as store:
         zarrkit.open_group(store)["foo/bar"].attrs["units"] = "km"
-    r = run("verify", str(dest), "--check-checksums", str(manifest))
-    assert r.returncode == 1
-    assert "consolidated metadata  foo/bar/.zattrs: differs from its copy in .zmetadata" in r.stdout
-    assert "checksum  .zmetadata: not in the manifest" in r.stdout
-    assert "checksum  foo/bar/.zattrs: changed since the manifest was written" in r.stdout
+    code, out, _ = call(capsys, "verify", str(dest), "--check-checksums", str(manifest))
+    assert code == 1
+    assert "consolidated metadata  foo/bar/.zattrs: differs from its copy in .zmetadata" in out
+    assert "checksum  .zmetadata: not in the manifest" in out
+    assert "checksum  foo/bar/.zattrs: changed since the manifest was written" in out
+
+
+def test_rechunk_command(hierarchy: pathlib.Path, tmp_path: pathlib.Path, capsys: Any) -> None:
+    dest = tmp_path / "re.zarr"
+    r = run("rechunk", str(hierarchy), str(dest), "--chunks", "foo/bar=-1,2", "--max-mem", "64KB")
+    assert r.returncode == 0, r.stderr
+    out = zarrkit.open_group(str(dest), mode="r")
+    assert out["foo/bar"].chunks == (10, 2) and out.attrs["title"] == "demo"
+    np.testing.assert_array_equal(out["foo/bar"][:], np.arange(100).reshape(10, 10))
+    code, _, err = call(capsys, "rechunk", str(hierarchy), str(dest), "--chunks", "5,5")
+    assert code == 2 and "holds data already (--overwrite replaces it)" in err
+    code, _, err = call(
+        capsys,
+        "rechunk",
+        str(hierarchy / "foo" / "bar"),
+        str(tmp_path / "x"),
+        "--chunks",
+        "10,10",
+        "--max-mem",
+        "100",
+    )
+    assert code == 2 and "max_mem=100 bytes is too small" in err
 
 
 def test_s3_url_with_storage_options(
@@ -250,11 +286,9 @@ def test_s3_url_with_storage_options(
         "-S", f"secret={s3_server.secret}",
         "-S", f"client_kwargs.endpoint_url={s3_server.endpoint}",
     ]  # fmt: skip
-    r = run("ls", "-r", url, *options)
-    assert r.returncode == 0, r.stderr
-    assert "/foo/bar                 Array {10, 10} int32 chunks {3, 4}" in r.stdout
     r = run("verify", url, *options)
     assert r.returncode == 0, r.stdout
+    assert "array /foo/bar (10, 10) int32 chunks (3, 4): 12 of 12 chunks ok" in r.stdout
     r = run("copy", url, str(tmp_path / "local.zarr"), *options)
     assert r.returncode == 0, r.stderr
     np.testing.assert_array_equal(

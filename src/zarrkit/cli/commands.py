@@ -231,10 +231,22 @@ def verify(args: argparse.Namespace) -> int:
     return OK if report.ok else PROBLEMS
 
 
+def _chunks_argument(values: list[str]) -> Any:
+    """``['1000,1000']`` -> a shape; ``['a=10,10', 'g/b=5']`` -> ``{path: shape}``."""
+    named = [v for v in values if "=" in v]
+    if not named:
+        if len(values) > 1:
+            raise UsageError("give one --chunks SHAPE, or ARRAY=SHAPE for each array to change")
+        return chunk_shape(values[0])
+    if len(named) != len(values):
+        raise UsageError("--chunks: give either one SHAPE or ARRAY=SHAPE entries, not both")
+    return {name: chunk_shape(shape) for name, _, shape in (v.partition("=") for v in values)}
+
+
 def rechunk(args: argparse.Namespace) -> int:
     from ..rechunking import rechunk as run_rechunk
 
-    chunks = chunk_shape(args.chunks)
+    chunks = _chunks_argument(args.chunks)
     max_mem = size(args.max_mem)
     so = _options(args)
     if so and not any(is_url(p) for p in (args.source, args.dest)):
@@ -266,5 +278,5 @@ def rechunk(args: argparse.Namespace) -> int:
     finally:
         close(src)
     if not args.quiet:
-        print(f"rechunked {args.source} -> {args.dest} (chunks {args.chunks})")
+        print(f"rechunked {args.source} -> {args.dest}")
     return OK

@@ -161,7 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--chunks",
         required=True,
-        help="target chunk shape, e.g. 1000,1000 (-1: the whole axis)",
+        action="append",
+        metavar="[ARRAY=]SHAPE",
+        help="target chunk shape, e.g. 1000,1000; -1 (or nothing) is the whole axis: "
+        "--chunks=-1,100 or --chunks ,100. For a group, one SHAPE applies to every array; "
+        "ARRAY=SHAPE (repeatable) names arrays by path, and the others keep their chunks",
     )
     p.add_argument("--max-mem", default="512MB", metavar="SIZE", help="memory limit (512MB)")
     p.add_argument("--temp", metavar="DIR", help="where the intermediate store goes")
