@@ -112,7 +112,7 @@ def test_object_arrays_and_n5(tmp_path: pathlib.Path) -> None:
     words = np.array(["a", "bb", "ccc", "", "e", "ff"] * 3, dtype=object)
     src = zarrkit.array(words, chunks=4, dtype=str)
     out = zarrkit.rechunk(src, zarrkit.MemoryStore(), (5,), max_mem=2**16)
-    assert list(out[:]) == list(words)
+    assert list(out[:]) == list(words) and out.filters == src.filters
     n5 = zarrkit.zeros(
         (9, 7), chunks=(2, 7), dtype="u2", store=zarrkit.N5Store(str(tmp_path / "a.n5"))
     )

@@ -162,6 +162,14 @@ def _target_chunks(spec: Any, z: Array) -> Chunks:
     return tuple(out)
 
 
+def _codecs(z: Array) -> dict[str, Any]:
+    """``filters`` (and the ``object_codec`` of an object array) as ``create`` takes them."""
+    filters = list(z.filters or [])
+    if z.dtype.hasobject and filters:
+        return {"object_codec": filters[0], "filters": filters[1:] or None}
+    return {"filters": filters or None}
+
+
 def _create_like(z: Array, store: Any, path: str, chunks: Chunks, overwrite: bool) -> Array:
     compressor = z.compressor
     if compressor is not None and compressor.codec_id.endswith("n5_wrapper"):
@@ -174,11 +182,11 @@ def _create_like(z: Array, store: Any, path: str, chunks: Chunks, overwrite: boo
         dtype=z.dtype,
         fill_value=z.fill_value,
         order=z.order,
-        filters=z.filters,
         store=store,
         path=path,
         overwrite=overwrite,
         compressor=compressor,
+        **_codecs(z),
     )
 
 
@@ -220,8 +228,8 @@ def _rechunk_array(
             chunks=plan.intermediate,
             dtype=z.dtype,
             fill_value=z.fill_value,
-            filters=z.filters,
             compressor=Blosc(cname="lz4", clevel=1),
+            **_codecs(z),
             store=DirectoryStore(folder),
         )
         _copy(z, inter, plan.read, counter)

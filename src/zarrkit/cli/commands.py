@@ -255,14 +255,14 @@ def rechunk(args: argparse.Namespace) -> int:
     try:
         dst, dst_path = open_store(args.dest, "a", options_for(args.dest, so), must_exist=False)
         try:
-            check = any(
+            occupied = any(
                 k.rpartition("/")[2] in (".zarray", ".zgroup") for k in dst.keys_under(dst_path)
             )
-            if check and not args.overwrite:
+            if occupied and not args.overwrite:
                 raise CommandError(args.dest, "holds data already (--overwrite replaces it)")
+            if dst_path:
+                raise CommandError(args.dest, "rechunk writes to the root of a store")
             with progress_callback("rechunk", "blocks", args.quiet) as bar, about(args.dest):
-                if dst_path:
-                    raise UsageError("rechunk writes to the root of DST")
                 run_rechunk(
                     node,
                     dst,
