@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -181,8 +182,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:  # e.g. `zarrkit cat ... | head`
-        sys.stderr.close()
+    except BrokenPipeError:  # e.g. `zarrkit cat ... | head`: the reader has what it wants
+        # Python would report the pipe again when it flushes stdout at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return commands.OK
     except Exception as e:
         if args.debug:

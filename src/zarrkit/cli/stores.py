@@ -39,7 +39,7 @@ def about(where: str) -> Iterator[None]:
     """Errors inside become :class:`CommandError` naming ``where``."""
     try:
         yield
-    except (CommandError, KeyboardInterrupt):
+    except (CommandError, KeyboardInterrupt, BrokenPipeError):
         raise
     except Exception as e:
         raise CommandError(where, e) from e
