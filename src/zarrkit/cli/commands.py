@@ -100,15 +100,14 @@ def _output(target: str | None, binary: bool) -> Iterator[Any]:
 
 
 def _write_csv(data: np.ndarray, out: TextIO) -> None:
-    if data.dtype.names is not None or data.dtype.hasobject and data.ndim > 2:
-        raise UsageError("csv takes numbers and strings; use --format npy")
+    """One row per line (a 1-d selection is one column), items as Python prints them."""
+    if data.dtype.names is not None:
+        raise UsageError("csv takes plain items, not records; use --format npy")
     if data.ndim > 2:
         raise UsageError(
             f"csv takes 0-, 1- or 2-d selections, this one is {data.ndim}-d; use --format npy"
         )
-    rows = data.reshape(1, -1) if data.ndim < 2 else data
-    if data.ndim == 1:
-        rows = data.reshape(-1, 1)
+    rows = data.reshape(-1, 1) if data.ndim < 2 else data
     for row in rows:
         out.write(",".join(_csv_item(x) for x in row) + "\n")
 
