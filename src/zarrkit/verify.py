@@ -25,10 +25,11 @@ chunks that disappear later.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
@@ -261,7 +262,8 @@ class _Checker:
         names = {k: k.rpartition("/")[2] for k in keys}
         arrays = sorted(k[: -len(ARRAY_KEY)].rstrip("/") for k in keys if names[k] == ARRAY_KEY)
         groups = sorted(k[: -len(GROUP_KEY)].rstrip("/") for k in keys if names[k] == GROUP_KEY)
-        nodes = set(arrays) | set(groups)
+        array_set = set(arrays)
+        nodes = array_set | set(groups)
         opened: dict[str, Array] = {}
         for a in arrays:
             try:
@@ -285,7 +287,7 @@ class _Checker:
             elif name == CONSOLIDATED_KEY and parent in groups:
                 meta_keys.append(key)
             else:
-                owner = _owner(key, arrays)
+                owner = _owner(key, array_set)
                 coords = None
                 if owner in opened:
                     coords = _chunk_coords(opened[owner], key[len(prefix_of(owner)) :])
@@ -296,7 +298,9 @@ class _Checker:
                     if owner is None or owner in opened:  # keys of unreadable arrays: unknown
                         report.stray_keys.append(self.rel(key))
 
-        self.total = len(meta_keys) + len(other) + sum(len(c) for c in chunks.values())
+        self.total = len(meta_keys) + sum(len(c) for c in chunks.values())
+        if self.digests is not None:
+            self.total += len(other)
         docs = dict(self.read(meta_keys, 2**16, lambda k, v: (k, v)))
         self._check_documents(docs, groups)
         if self.digests is not None:
@@ -376,8 +380,6 @@ class _Checker:
         return result
 
     def _missing_keys(self, z: Array, present: set[tuple], n_missing: int) -> list[str]:
-        import itertools
-
         out = []
         for coords in itertools.product(*(range(n) for n in z._meta.cdata_shape)):
             if coords not in present:
@@ -405,9 +407,8 @@ def _reason(e: BaseException) -> str:
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
-def _owner(key: str, arrays: Iterable[str]) -> str | None:
+def _owner(key: str, arrays: set[str]) -> str | None:
     """The deepest array path that ``key`` lies below (None when none does)."""
-    arrays = arrays if isinstance(arrays, (set, frozenset)) else set(arrays)
     parts = key.split("/")
     for i in range(len(parts) - 1, -1, -1):
         candidate = "/".join(parts[:i])
