@@ -52,7 +52,9 @@ def check_equal(got: Any, expected: np.ndarray, what: str) -> None:
         )
     if not np.array_equal(got, expected):
         bad = np.argwhere(got != expected)
-        raise AssertionError(f"{what}: {len(bad)} items differ, first at {tuple(bad[0])}")
+        raise AssertionError(
+            f"{what}: {len(bad)} items differ, first at {tuple(int(i) for i in bad[0])}"
+        )
 
 
 def rss_status() -> dict[str, int]:
