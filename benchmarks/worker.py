@@ -9,7 +9,8 @@ request per line on stdin and answers one JSON line on stdout:
 - ``{"op": "run", "workload": NAME, "repeat": N}`` -> ``{"ok": true, "times": [...]}``;
   prepares what the workload reads (once per worker, untimed), then times N repetitions
   and checks every result against NumPy (outside the timed part).
-- ``{"op": "memory", "what": "read"|"write"}`` -> peak RSS above the baseline, in bytes.
+- ``{"op": "memory", "what": "prepare"|"read"|"write"}`` -> peak RSS above the baseline, in
+  bytes (``prepare`` writes the array that ``read``, in a fresh worker, reads).
 - ``{"op": "quit"}``.
 
 A failure answers ``{"ok": false, "error": "..."}`` and the worker stays usable. Only NumPy
@@ -597,33 +598,45 @@ class Workloads:
 
     # memory (one-shot, in a fresh worker)
     def memory(self, what: str) -> dict[str, Any]:
+        """Peak RSS of a whole read or write: the first in this process (``cold``: thread
+        pools, allocator arenas and lazy imports start here) and a second one (``warm``)."""
         chunk = self.cfg["chunk"]
-        path = os.path.join(self.root, f"mem-{what}")
+        path = os.path.join(os.path.dirname(self.root), "mem-")
+        if what == "prepare":  # the array a later fresh worker reads
+            self.lib.write(self.lib.create(path + "read", self.shape, (chunk, chunk)), self.data)
+            return {"path": path + "read"}
         if what == "read":
-            a = self.lib.create(path, self.shape, (chunk, chunk))
-            self.lib.write(a, self.data)
-            a = self.lib.open(path)
-            self.lib.read(a, (slice(0, 1), slice(0, 1)))  # warm the library's lazy state
-            del self.data
+            a = self.lib.open(path + "read")
+            self.lib.read(a, (slice(0, 1), slice(0, 1)))  # open the first chunk
+            expected, self.data = self.data, None
+            out: dict[str, Any] = {"bytes": int(expected.nbytes)}
+            del expected  # freed: the baseline holds no copy of the data
+            for run in ("cold", "warm"):
+                gc.collect()
+                before = rss_status()["VmRSS"]
+                if not reset_peak():
+                    raise NotSupported("cannot reset VmHWM (/proc/self/clear_refs)")
+                got = self.lib.read(a, ...)
+                peak = rss_status()["VmHWM"]
+                out[f"peak_{run}"] = peak - before
+                out[f"extra_{run}"] = peak - before - int(got.nbytes)
+                check_equal(got, make_data(self.cfg["n"], self.cfg["seed"]), "memory read")
+                del got
+            self.data = make_data(self.cfg["n"], self.cfg["seed"])
+            return out
+        path += "write"
+        a = self.lib.create(path, self.shape, (chunk, chunk))
+        out = {"bytes": int(self.data.nbytes)}
+        for run in ("cold", "warm"):
             gc.collect()
             before = rss_status()["VmRSS"]
             if not reset_peak():
                 raise NotSupported("cannot reset VmHWM (/proc/self/clear_refs)")
-            out = self.lib.read(a, ...)
+            self.lib.write(a, self.data)
             peak = rss_status()["VmHWM"]
-            check_equal(out, make_data(self.cfg["n"], self.cfg["seed"]), "memory read")
-            return {"output_bytes": int(out.nbytes), "peak_above_baseline": peak - before,
-                    "extra": peak - before - int(out.nbytes)}  # fmt: skip
-        a = self.lib.create(path, self.shape, (chunk, chunk))
-        gc.collect()
-        before = rss_status()["VmRSS"]
-        if not reset_peak():
-            raise NotSupported("cannot reset VmHWM (/proc/self/clear_refs)")
-        self.lib.write(a, self.data)
-        peak = rss_status()["VmHWM"]
+            out[f"peak_{run}"] = out[f"extra_{run}"] = peak - before
         check_equal(self.lib.read(self.lib.open(path), ...), self.data, "memory write")
-        return {"input_bytes": int(self.data.nbytes), "peak_above_baseline": peak - before,
-                "extra": peak - before}  # fmt: skip
+        return out
 
 
 class NotSupported(Exception):
