@@ -49,7 +49,7 @@ LIB_TITLES = {
     "zarrs34": "zarr-python 3.4.2 + zarrs pipeline",
     "fused": "zarr-python 3.4.2 FusedCodecPipeline",
     "tensorstore": "tensorstore zarr driver (cache off, file_io_sync off)",
-    "zarrkit": "zarrkit",
+    "zarrkit": "zarrkit under test",
 }
 ROWS = (
     "write_c1000", "read_c1000", "region_1chunk", "region_4chunks", "write_c100", "read_c100",
@@ -240,7 +240,31 @@ def table(results: dict[str, dict[str, Cell]], config: dict[str, Any]) -> str:
         lines.append(
             f"| {row_label(row, config)} | " + " | ".join(texts) + f" | {zk_text} | {ratio} |"
         )
+    wins: dict[str, list[str]] = {}
+    for row, cells in results.items():
+        lib, cell = column_cell(cells, COLUMNS["zarr 3 + zarrs"])
+        if lib is not None and cell is not None and cell.median is not None:
+            wins.setdefault(lib, []).append(row)
+    if wins:
+        parts = [
+            f"{LIB_TITLES[lib]} on {', '.join(row_label(r, config) for r in rows)}"
+            for lib, rows in wins.items()
+        ]
+        lines.append("")
+        lines.append("zarr 3 + zarrs, the better per row: " + "; ".join(parts) + ".")
     return "\n".join(lines)
+
+
+def git_describe(path: str) -> str | None:
+    """Commit (and ``-dirty``) of the checkout holding ``path``, None outside git."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", path, "describe", "--always", "--dirty", "--abbrev=10"],
+            capture_output=True, text=True, timeout=10, check=True,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
 
 
 def machine() -> dict[str, Any]:
@@ -372,8 +396,13 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
 
     env = {"machine": machine(), "versions": {lib: w.versions for lib, w in workers.items()}}
     env["machine"]["loadavg_end"] = os.getloadavg()
+    env["machine"]["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started))
+    zk = env["versions"].get("zarrkit", {})
+    commit = git_describe(zk.get("zarrkit_path", args.zarrkit_src))
+    if commit:
+        zk["git"] = commit
     md = table(results, config)
-    cmd = "python benchmarks/compare.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    cmd = "python benchmarks/compare.py " + " ".join(sys.argv[1:] if argv is None else argv)
     doc = {
         "command": cmd.strip(),
         "config": config,
@@ -393,9 +422,9 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     }
     m = env["machine"]
     header = (
-        f"{m['nproc']} cores ({m['cpu']}), load average {m['loadavg_start'][0]:.1f} at start, "
-        f"{m['loadavg_end'][0]:.1f} at end; {args.rounds} rounds x {args.repeat} repetitions, "
-        f"n={config['n']}, {doc['seconds']} s"
+        f"{m['date']}, {m['nproc']} cores ({m['cpu']}), {m['platform']}, load average "
+        f"{m['loadavg_start'][0]:.1f} at start, {m['loadavg_end'][0]:.1f} at end; "
+        f"{args.rounds} rounds x {args.repeat} repetitions, n={config['n']}, {doc['seconds']} s"
     )
     if args.json == "-":
         print(json.dumps(doc, indent=1))

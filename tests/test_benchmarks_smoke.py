@@ -216,9 +216,13 @@ def test_table_marks_best_peer_and_ratio(compare):
         "fused": compare.Cell([1.0], error="AssertionError: boom"),
         "zarrkit": compare.Cell([0.16]),
     }
-    text = compare.table({"read_c1000": cells}, compare.FULL).splitlines()[-1]
-    assert text == (
+    lines = compare.table({"read_c1000": cells}, compare.FULL).splitlines()
+    assert lines[2] == (
         "| read whole, chunks 1000² | 0.250 s | **0.080 s** | fail | n/a | 0.160 s | 0.50 |"
+    )
+    assert lines[-1] == (
+        "zarr 3 + zarrs, the better per row: zarr-python 3.4.2 + zarrs pipeline on "
+        "read whole, chunks 1000²."
     )
 
 
