@@ -28,6 +28,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from select import select as wait_readable
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
@@ -50,6 +51,7 @@ LIB_TITLES = {
     "fused": "zarr-python 3.4.2 FusedCodecPipeline",
     "tensorstore": "tensorstore zarr driver (cache off, file_io_sync off)",
     "zarrkit": "zarrkit under test",
+    "base": "zarrkit baseline (--zarrkit-base)",
 }
 ROWS = (
     "write_c1000", "read_c1000", "region_1chunk", "region_4chunks", "write_c100", "read_c100",
@@ -95,12 +97,13 @@ class WorkerError(RuntimeError):
 
 
 class Worker:
-    """One library's worker process."""
+    """One library's worker process; ``timeout`` (seconds) bounds each answer."""
 
-    def __init__(self, lib: str, python: str, env: dict[str, str]) -> None:
+    def __init__(self, lib: str, python: str, env: dict[str, str], timeout: float = 900) -> None:
         self.lib = lib
+        self.timeout = timeout
         self.proc = subprocess.Popen(
-            [python, str(HERE / "worker.py"), lib],
+            [python, str(HERE / "worker.py"), lib_kind(lib)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
@@ -116,6 +119,10 @@ class Worker:
             self.proc.stdin.flush()
         except BrokenPipeError:
             raise WorkerError(f"{self.lib} worker died (exit {self.proc.poll()})") from None
+        ready, _, _ = wait_readable([self.proc.stdout], [], [], self.timeout)
+        if not ready:
+            self.proc.kill()
+            raise WorkerError(f"{self.lib} worker gave no answer in {self.timeout:.0f} s: killed")
         line = self.proc.stdout.readline()
         if not line:
             raise WorkerError(f"{self.lib} worker died (exit {self.proc.wait()})")
@@ -133,17 +140,23 @@ class Worker:
                 self.proc.kill()
 
 
+def lib_kind(lib: str) -> str:
+    """The worker's library: ``base`` (the A/B baseline) is zarrkit too."""
+    return "zarrkit" if lib == "base" else lib
+
+
 def lib_python(lib: str, zarrkit_python: str) -> str | None:
-    if lib == "zarrkit":
+    if lib_kind(lib) == "zarrkit":
         return zarrkit_python
     python = VENVS / lib / "bin" / "python"
     return str(python) if python.exists() else None
 
 
 def lib_env(lib: str, zarrkit_src: str) -> dict[str, str]:
+    """The worker's environment: no inherited PYTHONPATH, but ``zarrkit_src`` for zarrkit."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     env["PYTHONHASHSEED"] = "0"
-    if lib == "zarrkit":
+    if lib_kind(lib) == "zarrkit":
         env["PYTHONPATH"] = zarrkit_src
     return env
 
@@ -159,9 +172,10 @@ def start_workers(
         if python is None:
             missing[lib] = f"no venv at {VENVS / lib} (run benchmarks/setup_peers.sh)"
             continue
-        w = Worker(lib, python, lib_env(lib, args.zarrkit_src))
+        src = args.zarrkit_base if lib == "base" else args.zarrkit_src
+        w = Worker(lib, python, lib_env(lib, src), args.timeout)
         try:
-            answer = w.ask({"op": "hello", "config": config, "root": root})
+            answer = w.ask({"op": "hello", "config": config, "root": root, "name": lib})
         except WorkerError as e:
             missing[lib] = str(e)
             continue
@@ -217,9 +231,14 @@ def cell_text(cell: Cell | None) -> str:
 
 def table(results: dict[str, dict[str, Cell]], config: dict[str, Any]) -> str:
     """The markdown table of the issue: medians, best peer bold, vs best."""
+    with_base = any("base" in cells for cells in results.values())
     lines = [
-        "| workload | " + " | ".join(COLUMNS) + " | zarrkit | vs best |",
-        "|---|" + "---|" * (len(COLUMNS) + 2),
+        "| workload | "
+        + " | ".join(COLUMNS)
+        + (" | zarrkit base" if with_base else "")
+        + " | zarrkit | vs best |"
+        + (" vs base |" if with_base else ""),
+        "|---|" + "---|" * (len(COLUMNS) + 2 + 2 * with_base),
     ]
     for row, cells in results.items():
         shown = {col: column_cell(cells, libs) for col, libs in COLUMNS.items()}
@@ -237,9 +256,14 @@ def table(results: dict[str, dict[str, Cell]], config: dict[str, Any]) -> str:
         if zk_t is not None and (best is None or zk_t <= best):
             zk_text = f"**{zk_text}**"
         ratio = f"{best / zk_t:.2f}" if best is not None and zk_t else "-"
-        lines.append(
-            f"| {row_label(row, config)} | " + " | ".join(texts) + f" | {zk_text} | {ratio} |"
-        )
+        vs_base = ""
+        if with_base:
+            base = cells.get("base")
+            base_t = base.median if base else None
+            texts.append(cell_text(base))
+            vs_base = f" {base_t / zk_t:.2f} |" if base_t and zk_t else " - |"
+        line = f"| {row_label(row, config)} | " + " | ".join(texts) + f" | {zk_text} | {ratio} |"
+        lines.append(line + vs_base)
     wins: dict[str, list[str]] = {}
     for row, cells in results.items():
         lib, cell = column_cell(cells, COLUMNS["zarr 3 + zarrs"])
@@ -325,6 +349,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--size", type=int, help="array side n (default 8000)")
     p.add_argument("--zarrkit-src", default=str(REPO / "src"),
                    help="put this first on the zarrkit worker's PYTHONPATH (default: this checkout's src)")  # fmt: skip
+    p.add_argument("--zarrkit-base", metavar="PATH",
+                   help="A/B: also run the zarrkit of PATH (a src dir) as 'zarrkit base', "
+                   "with a 'vs base' column (base time / zarrkit time)")  # fmt: skip
+    p.add_argument("--timeout", type=float, default=900,
+                   help="seconds a worker may take for one answer before it is killed")  # fmt: skip
     p.add_argument("--zarrkit-python", default=sys.executable,
                    help="interpreter of the zarrkit worker (needs numpy and numcodecs)")  # fmt: skip
     p.add_argument("--tmp", default="/dev/shm" if os.path.isdir("/dev/shm") else None,
@@ -350,6 +379,8 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     libs = select(args.libs, LIBS, "library")
     if "zarrkit" not in libs:
         libs.append("zarrkit")
+    if args.zarrkit_base:
+        libs.append("base")
     log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
 
     root = tempfile.mkdtemp(prefix="zarrkit-bench-", dir=args.tmp)
@@ -361,7 +392,9 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
             print(f"[compare] {lib} left out: {why}", file=sys.stderr)
         if "zarrkit" not in workers:
             raise SystemExit(f"zarrkit worker failed: {missing.get('zarrkit')}")
-        log(f"[compare] zarrkit from {workers['zarrkit'].versions.get('zarrkit_path')}")
+        for lib in ("zarrkit", "base"):
+            if lib in workers:
+                log(f"[compare] {lib} from {workers[lib].versions.get('zarrkit_path')}")
         order = [lib for lib in libs if lib in workers]
         results: dict[str, dict[str, Cell]] = {row: {lib: Cell() for lib in order} for row in rows}
         for rnd in range(args.rounds):
@@ -397,10 +430,11 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     env = {"machine": machine(), "versions": {lib: w.versions for lib, w in workers.items()}}
     env["machine"]["loadavg_end"] = os.getloadavg()
     env["machine"]["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started))
-    zk = env["versions"].get("zarrkit", {})
-    commit = git_describe(zk.get("zarrkit_path", args.zarrkit_src))
-    if commit:
-        zk["git"] = commit
+    for lib in ("zarrkit", "base"):
+        zk = env["versions"].get(lib, {})
+        commit = git_describe(zk["zarrkit_path"]) if "zarrkit_path" in zk else None
+        if commit:
+            zk["git"] = commit
     md = table(results, config)
     cmd = "python benchmarks/compare.py " + " ".join(sys.argv[1:] if argv is None else argv)
     doc = {

@@ -72,29 +72,37 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--zarrkit-python", default=sys.executable)
     p.add_argument("--tmp", default="/dev/shm" if os.path.isdir("/dev/shm") else None)
     p.add_argument("--json", help="write the results here")
+    p.add_argument("--markdown", help="write the command and the table here")
     args = p.parse_args(argv)
     libs = compare.select(args.libs, compare.LIBS, "library")
     config = {**compare.FULL, "n": args.size, "chunk": args.chunk}
     chunk_bytes = args.chunk * args.chunk * 4
     targets = {"read": chunk_bytes * args.threads, "write": 64 * MB}
     results: dict[str, dict[str, Any]] = {}
-    print("| library | op | MB | extra MB, first in process | extra MB, second | target MB | ok |")
-    print("|---|---|---|---|---|---|---|")
+    lines = [
+        "| library | op | MB | extra MB, first in process | extra MB, second | target MB | ok |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for lib in libs:
         for what in ("read", "write"):
             r = measure(lib, what, args, config)
             results.setdefault(lib, {})[what] = r
             if not r["ok"]:
-                print(f"| {lib} | {what} | - | - | - | - | {r['error']} |")
+                lines.append(f"| {lib} | {what} | - | - | - | - | {r['error']} |")
                 continue
             ok = "yes" if max(r["extra_cold"], r["extra_warm"]) <= targets[what] else "NO"
-            print(
+            lines.append(
                 f"| {lib} | {what} | {r['bytes'] / MB:.0f} | {r['extra_cold'] / MB:.1f} | "
                 f"{r['extra_warm'] / MB:.1f} | {targets[what] / MB:.0f} | {ok} |"
             )
+            print(lines[-1] if len(lines) > 3 else "\n".join(lines), flush=True)
     doc = {"config": config, "targets": targets, "results": results}
     if args.json:
         Path(args.json).write_text(json.dumps(doc, indent=1))
+    if args.markdown:
+        argv_text = " ".join(sys.argv[1:] if argv is None else argv)
+        command = f"python benchmarks/memory.py {argv_text}".strip()
+        Path(args.markdown).write_text(f"Command: `{command}`\n\n" + "\n".join(lines) + "\n")
     return doc
 
 

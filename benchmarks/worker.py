@@ -4,8 +4,9 @@ Run by the orchestrator as ``<venv python> worker.py LIB`` (LIB: ``zarrkit``, ``
 ``zarrs``, ``zarrs34``, ``fused``, ``tensorstore``), each in its own venv. It reads one
 request per line on stdin and answers one JSON line on stdout:
 
-- ``{"op": "hello", "config": {...}, "root": DIR}`` -> ``{"ok": true, "versions": {...}}``;
-  makes the data (the same seed everywhere) and remembers the sizes.
+- ``{"op": "hello", "config": {...}, "root": DIR, "name": NAME}`` -> ``{"ok": true,
+  "versions": {...}}``; makes the data (the same seed everywhere), remembers the sizes and
+  works in ``DIR/NAME`` (NAME defaults to LIB).
 - ``{"op": "run", "workload": NAME, "repeat": N}`` -> ``{"ok": true, "times": [...]}``;
   prepares what the workload reads (once per worker, untimed), then times N repetitions
   and checks every result against NumPy (outside the timed part).
@@ -656,7 +657,7 @@ def serve(lib_name: str, stdin: Any = sys.stdin, stdout: Any = sys.stdout) -> No
             if op == "quit":
                 break
             if op == "hello":
-                root = os.path.join(req["root"], lib_name)
+                root = os.path.join(req["root"], req.get("name", lib_name))
                 os.makedirs(root, exist_ok=True)
                 work = Workloads(lib, req["config"], root)
                 versions = {"python": sys.version.split()[0], "numpy": np.__version__}

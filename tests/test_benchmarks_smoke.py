@@ -234,3 +234,15 @@ def test_memory_quick(compare, tmp_path, capsys):
         assert r["ok"], r
         assert r["bytes"] == 400 * 400 * 4 and r["extra_warm"] > -r["bytes"]
     assert "| zarrkit | read |" in capsys.readouterr().out
+
+
+def test_compare_ab_against_a_zarrkit_base(compare, tmp_path):
+    src = str(compare.REPO / "src")
+    doc = compare.run(["--quick", "--libs", "zarrkit", "--quiet", "--rows", "open_group",
+                       "--zarrkit-base", src, "--tmp", str(tmp_path)])  # fmt: skip
+    cells = doc["results"]["open_group"]
+    assert set(cells) == {"zarrkit", "base"}
+    assert all(c["error"] is None and len(c["times"]) == 2 for c in cells.values())
+    header, _, row = doc["table"].splitlines()[:3]
+    assert header.endswith("| zarrkit base | zarrkit | vs best | vs base |")
+    assert row.count("|") == header.count("|")
