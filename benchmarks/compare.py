@@ -345,6 +345,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--libs", help=f"comma list of libraries: {', '.join(LIBS)} (zarrkit always runs)"
     )
+    p.add_argument("--warmup", type=int, default=1,
+                   help="untimed repetitions per library and row in the first round (default 1)")  # fmt: skip
     p.add_argument("--quick", action="store_true", help="small sizes (a few seconds)")
     p.add_argument("--size", type=int, help="array side n (default 8000)")
     p.add_argument("--zarrkit-src", default=str(REPO / "src"),
@@ -406,7 +408,13 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
                     t0 = time.perf_counter()
                     try:
                         answer = workers[lib].ask(
-                            {"op": "run", "workload": row, "repeat": args.repeat}
+                            {
+                                "op": "run",
+                                "workload": row,
+                                "repeat": args.repeat,
+                                "warmup": args.warmup,
+                                "warmup": args.warmup if rnd == 0 else 0,
+                            }
                         )
                     except WorkerError as e:
                         answer = {"ok": False, "error": str(e)}

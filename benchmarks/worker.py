@@ -7,9 +7,10 @@ request per line on stdin and answers one JSON line on stdout:
 - ``{"op": "hello", "config": {...}, "root": DIR, "name": NAME}`` -> ``{"ok": true,
   "versions": {...}}``; makes the data (the same seed everywhere), remembers the sizes and
   works in ``DIR/NAME`` (NAME defaults to LIB).
-- ``{"op": "run", "workload": NAME, "repeat": N}`` -> ``{"ok": true, "times": [...]}``;
-  prepares what the workload reads (once per worker, untimed), then times N repetitions
-  and checks every result against NumPy (outside the timed part).
+- ``{"op": "run", "workload": NAME, "repeat": N, "warmup": W}`` -> ``{"ok": true, "times":
+  [...]}``; prepares what the workload reads (once per worker, untimed), runs W repetitions
+  whose times are dropped, then N timed ones, and checks every result against NumPy
+  (outside the timed part).
 - ``{"op": "memory", "what": "prepare"|"read"|"write"}`` -> peak RSS above the baseline, in
   bytes (``prepare`` writes the array that ``read``, in a fresh worker, reads).
 - ``{"op": "quit"}``.
@@ -664,8 +665,9 @@ def serve(lib_name: str, stdin: Any = sys.stdin, stdout: Any = sys.stdout) -> No
                 answer: dict[str, Any] = {"ok": True, "versions": {**versions, **lib.versions()}}
             elif op == "run":
                 assert work is not None, "hello first"
-                times = getattr(work, "w_" + req["workload"])(int(req["repeat"]))
-                answer = {"ok": True, "times": times}
+                warmup = int(req.get("warmup", 0))
+                times = getattr(work, "w_" + req["workload"])(warmup + int(req["repeat"]))
+                answer = {"ok": True, "times": times[warmup:], "warmup": times[:warmup]}
             elif op == "memory":
                 assert work is not None, "hello first"
                 answer = {"ok": True, **work.memory(req["what"])}
