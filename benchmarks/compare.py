@@ -412,7 +412,6 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
                                 "op": "run",
                                 "workload": row,
                                 "repeat": args.repeat,
-                                "warmup": args.warmup,
                                 "warmup": args.warmup if rnd == 0 else 0,
                             }
                         )
@@ -450,12 +449,20 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         "config": config,
         "rounds": args.rounds,
         "repeat": args.repeat,
+        "warmup": args.warmup,
         "seconds": round(time.time() - started, 1),
         "environment": env,
         "left_out": missing,
         "results": {
             row: {
-                lib: {"median": c.median, "times": c.times, "error": c.error, "na": c.na}
+                lib: {
+                    "median": c.median,
+                    "min": min(c.times) if c.times else None,
+                    "max": max(c.times) if c.times else None,
+                    "times": c.times,
+                    "error": c.error,
+                    "na": c.na,
+                }
                 for lib, c in cells.items()
             }
             for row, cells in results.items()
