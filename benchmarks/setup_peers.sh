@@ -18,7 +18,7 @@ command -v "$PY312" >/dev/null 2>&1 || PY312="$(command -v python3.12 || true)"
 
 # name | python | packages
 PEERS=(
-  "zarr2|$PY311|zarr==2.18.7 numcodecs<0.16 numpy<2.3"
+  "zarr2|$PY311|zarr==2.18.7 numcodecs<0.16 numpy"  # numcodecs 0.15, as .venv-zarr2
   "zarrs|$PY311|zarr==3.1.6 zarrs==0.2.3 numpy"
   "zarrs34|$PY312|zarr==3.4.2 zarrs==0.2.3 numpy"
   "fused|$PY312|zarr==3.4.2 numpy"
