@@ -193,13 +193,18 @@ def start_workers(
 
 @dataclass
 class Cell:
+    """One library's times on one row; ``value`` is their median (or min: ``stat``)."""
+
     times: list[float] = field(default_factory=list)
     error: str | None = None
     na: bool = False
+    stat: str = "median"
 
     @property
-    def median(self) -> float | None:
-        return statistics.median(self.times) if self.times and not self.error else None
+    def value(self) -> float | None:
+        if not self.times or self.error:
+            return None
+        return min(self.times) if self.stat == "min" else statistics.median(self.times)
 
 
 def fmt_time(t: float | None) -> str:
@@ -213,9 +218,9 @@ def fmt_time(t: float | None) -> str:
 def column_cell(cells: dict[str, Cell], libs: tuple[str, ...]) -> tuple[str | None, Cell | None]:
     """The library (of ``libs``) with the lowest median, and its cell."""
     ran = [(lib, cells[lib]) for lib in libs if lib in cells]
-    timed = [(lib, c) for lib, c in ran if c.median is not None]
+    timed = [(lib, c) for lib, c in ran if c.value is not None]
     if timed:
-        return min(timed, key=lambda lc: lc[1].median)  # type: ignore[arg-type,return-value]
+        return min(timed, key=lambda lc: lc[1].value)  # type: ignore[arg-type,return-value]
     return ran[0] if ran else (None, None)
 
 
@@ -226,7 +231,7 @@ def cell_text(cell: Cell | None) -> str:
         return "n/a"
     if cell.error:
         return "fail"
-    return fmt_time(cell.median)
+    return fmt_time(cell.value)
 
 
 def table(results: dict[str, dict[str, Cell]], config: dict[str, Any]) -> str:
@@ -242,14 +247,14 @@ def table(results: dict[str, dict[str, Cell]], config: dict[str, Any]) -> str:
     ]
     for row, cells in results.items():
         shown = {col: column_cell(cells, libs) for col, libs in COLUMNS.items()}
-        peer_medians = [c.median for _, c in shown.values() if c is not None and c.median]
-        best = min(peer_medians) if peer_medians else None
+        peer_values = [c.value for _, c in shown.values() if c is not None and c.value]
+        best = min(peer_values) if peer_values else None
         zk = cells.get("zarrkit")
-        zk_t = zk.median if zk else None
+        zk_t = zk.value if zk else None
         texts = []
         for _, cell in shown.values():
             text = cell_text(cell)
-            if best is not None and cell is not None and cell.median == best:
+            if best is not None and cell is not None and cell.value == best:
                 text = f"**{text}**"
             texts.append(text)
         zk_text = cell_text(zk)
@@ -259,7 +264,7 @@ def table(results: dict[str, dict[str, Cell]], config: dict[str, Any]) -> str:
         vs_base = ""
         if with_base:
             base = cells.get("base")
-            base_t = base.median if base else None
+            base_t = base.value if base else None
             texts.append(cell_text(base))
             vs_base = f" {base_t / zk_t:.2f} |" if base_t and zk_t else " - |"
         line = f"| {row_label(row, config)} | " + " | ".join(texts) + f" | {zk_text} | {ratio} |"
@@ -267,7 +272,7 @@ def table(results: dict[str, dict[str, Cell]], config: dict[str, Any]) -> str:
     wins: dict[str, list[str]] = {}
     for row, cells in results.items():
         lib, cell = column_cell(cells, COLUMNS["zarr 3 + zarrs"])
-        if lib is not None and cell is not None and cell.median is not None:
+        if lib is not None and cell is not None and cell.value is not None:
             wins.setdefault(lib, []).append(row)
     if wins:
         parts = [
@@ -347,6 +352,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--warmup", type=int, default=1,
                    help="untimed repetitions per library and row in the first round (default 1)")  # fmt: skip
+    p.add_argument("--stat", choices=("median", "min"), default="median",
+                   help="what the table shows per library and row (default median)")  # fmt: skip
     p.add_argument("--quick", action="store_true", help="small sizes (a few seconds)")
     p.add_argument("--size", type=int, help="array side n (default 8000)")
     p.add_argument("--zarrkit-src", default=str(REPO / "src"),
@@ -398,7 +405,9 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
             if lib in workers:
                 log(f"[compare] {lib} from {workers[lib].versions.get('zarrkit_path')}")
         order = [lib for lib in libs if lib in workers]
-        results: dict[str, dict[str, Cell]] = {row: {lib: Cell() for lib in order} for row in rows}
+        results: dict[str, dict[str, Cell]] = {
+            row: {lib: Cell(stat=args.stat) for lib in order} for row in rows
+        }
         for rnd in range(args.rounds):
             for row in rows:
                 for lib in order[rnd % len(order) :] + order[: rnd % len(order)]:
@@ -450,13 +459,14 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         "rounds": args.rounds,
         "repeat": args.repeat,
         "warmup": args.warmup,
+        "stat": args.stat,
         "seconds": round(time.time() - started, 1),
         "environment": env,
         "left_out": missing,
         "results": {
             row: {
                 lib: {
-                    "median": c.median,
+                    "median": statistics.median(c.times) if c.times else None,
                     "min": min(c.times) if c.times else None,
                     "max": max(c.times) if c.times else None,
                     "times": c.times,
@@ -473,7 +483,8 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     header = (
         f"{m['date']}, {m['nproc']} cores ({m['cpu']}), {m['platform']}, load average "
         f"{m['loadavg_start'][0]:.1f} at start, {m['loadavg_end'][0]:.1f} at end; "
-        f"{args.rounds} rounds x {args.repeat} repetitions, n={config['n']}, {doc['seconds']} s"
+        f"{args.rounds} rounds x {args.repeat} repetitions ({args.stat}), n={config['n']}, "
+        f"{doc['seconds']} s"
     )
     if args.json == "-":
         print(json.dumps(doc, indent=1))
