@@ -155,6 +155,8 @@ class Zarr2Api(Lib):
 
         self.zarr = zarr
         self.numcodecs = numcodecs
+        if name == "zarr2" and not zarr.__version__.startswith("2."):
+            raise RuntimeError(f"the zarr2 worker found zarr {zarr.__version__}")
 
     def versions(self) -> dict[str, str]:
         out = {self.name: self.zarr.__version__, "numcodecs": self.numcodecs.__version__}
@@ -355,7 +357,7 @@ class TensorstoreLib(Lib):
         futures = [
             self.ts.open(
                 self.spec(f"{path}/{name}", shape, chunks), create=True, context=self.context
-            )  # fmt: skip
+            )
             for name in names
         ]
         for f in futures:
@@ -373,11 +375,9 @@ class TensorstoreLib(Lib):
 
 
 def load_lib(name: str) -> Lib:
+    """The adapter of ``name`` (one of the worker's library names)."""
     if name in ("zarrkit", "zarr2"):
-        lib: Lib = Zarr2Api(name)
-        if name == "zarr2" and not lib.zarr.__version__.startswith("2."):  # type: ignore[attr-defined]
-            raise RuntimeError(f"zarr2 worker found zarr {lib.zarr.__version__}")  # type: ignore[attr-defined]
-        return lib
+        return Zarr2Api(name)
     if name in Zarr3Api.PIPELINES:
         return Zarr3Api(name)
     if name == "tensorstore":
