@@ -370,6 +370,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json", help="write every time and the environment here ('-': stdout)")
     p.add_argument("--markdown", help="write the README section (machine, versions, table) here")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument("--render", metavar="JSON",
+                   help="run nothing: print the table of an earlier --json file "
+                   "(with --stat, --markdown)")  # fmt: skip
     args = p.parse_args(argv)
     args.rounds = args.rounds or (1 if args.quick else 3)
     args.repeat = args.repeat or (2 if args.quick else 3)
@@ -451,7 +454,6 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         commit = git_describe(zk["zarrkit_path"]) if "zarrkit_path" in zk else None
         if commit:
             zk["git"] = commit
-    md = table(results, config)
     cmd = "python benchmarks/compare.py " + " ".join(sys.argv[1:] if argv is None else argv)
     doc = {
         "command": cmd.strip(),
@@ -477,14 +479,28 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
             }
             for row, cells in results.items()
         },
-        "table": md,
     }
-    m = env["machine"]
+    report(doc, args)
+    return doc
+
+
+def cells_of(doc: dict[str, Any], stat: str) -> dict[str, dict[str, Cell]]:
+    """The table's cells from a JSON document of ``run``."""
+    return {
+        row: {lib: Cell(list(c["times"]), c["error"], c["na"], stat) for lib, c in cells.items()}
+        for row, cells in doc["results"].items()
+    }
+
+
+def report(doc: dict[str, Any], args: argparse.Namespace) -> None:
+    """Print the header, versions and table of ``doc`` (or its JSON), write the files asked."""
+    doc["table"] = md = table(cells_of(doc, args.stat), doc["config"])
+    env, m = doc["environment"], doc["environment"]["machine"]
     header = (
         f"{m['date']}, {m['nproc']} cores ({m['cpu']}), {m['platform']}, load average "
         f"{m['loadavg_start'][0]:.1f} at start, {m['loadavg_end'][0]:.1f} at end; "
-        f"{args.rounds} rounds x {args.repeat} repetitions ({args.stat}), n={config['n']}, "
-        f"{doc['seconds']} s"
+        f"{doc['rounds']} rounds x {doc['repeat']} repetitions ({args.stat}), "
+        f"n={doc['config']['n']}, {doc['seconds']} s"
     )
     if args.json == "-":
         print(json.dumps(doc, indent=1))
@@ -500,8 +516,22 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
             f"Command: `{doc['command']}`\n\nMachine: {header}\n\n"
             f"{versions_text(env['versions'])}\n\n{md}\n"
         )
+
+
+def render(argv: list[str] | None = None) -> dict[str, Any]:
+    """``--render FILE``: the table of an earlier run's JSON, with this run's ``--stat``."""
+    args = parse_args(argv)
+    doc = json.loads(Path(args.render).read_text())
+    if args.json and Path(args.json).resolve() == Path(args.render).resolve():
+        raise SystemExit("--json would overwrite the --render file")
+    report(doc, args)
     return doc
 
 
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    return render(argv) if args.render else run(argv)
+
+
 if __name__ == "__main__":
-    run()
+    main()

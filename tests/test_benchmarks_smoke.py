@@ -177,6 +177,11 @@ def test_compare_quick_runs_every_row_on_zarrkit(compare, tmp_path, capsys):
     assert "| workload |" in md.read_text()
     assert not list(tmp_path.glob("zarrkit-bench-*"))  # the data directory is removed
 
+    # --render: the table of that JSON again, here of the minima
+    again = compare.main(["--render", str(out), "--stat", "min", "--markdown", str(md)])
+    assert again["results"] == doc["results"]
+    assert "(min)" in md.read_text() and "(median)" not in md.read_text()
+
 
 def test_compare_rows_filter_zarrkit_src_and_base(compare, tmp_path):
     # --zarrkit-src comes first on the worker's path: a stub package stands in for zarrkit
