@@ -391,3 +391,13 @@ def test_records_read_from_json_behave_as_built_ones():
         read.shape = (1, 1)  # type: ignore[misc]  # frozen like every record
     doc["compressor"] = {"id": "blosc", "cname": ("lz4",)}  # built in Python: normalised
     assert decode_array_meta(doc).compressor == {"id": "blosc", "cname": ["lz4"]}
+
+
+def test_stored_records_set_every_field():
+    import dataclasses
+
+    from zarrkit.formats.meta import ArrayMeta
+    from zarrkit.formats.v2 import decode_array_meta
+
+    read = decode_array_meta(zarrkit.zeros(4).store[".zarray"])
+    assert set(vars(read)) == {f.name for f in dataclasses.fields(ArrayMeta)}
