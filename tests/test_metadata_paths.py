@@ -401,3 +401,17 @@ def test_stored_records_set_every_field():
 
     read = decode_array_meta(zarrkit.zeros(4).store[".zarray"])
     assert set(vars(read)) == {f.name for f in dataclasses.fields(ArrayMeta)}
+
+
+@pytest.mark.parametrize("store_kind", ["memory", "directory"])
+def test_created_codec_shows_nested_configs_as_read_back(tmp_path, store_kind):
+    # LZMA's filter chain is a list of dicts: an array kept from its creation must show it as
+    # one opened from the store does (the .zarray is written with sorted keys)
+    import numcodecs
+
+    store = MemoryStore() if store_kind == "memory" else str(tmp_path / "a.zarr")
+    lzma = numcodecs.LZMA(filters=[{"id": 3, "dist": 4}, {"id": 33, "preset": 1}])
+    z = zarrkit.create((10,), chunks=(5,), dtype="i4", compressor=lzma, store=store)
+    again = zarrkit.open_array(store, mode="r")
+    assert repr(z.compressor) == repr(again.compressor)
+    assert "[{'dist': 4, 'id': 3}, {'id': 33, 'preset': 1}]" in repr(z.compressor)

@@ -141,11 +141,16 @@ def _plain_codecs(compressor: Any, filters: Any) -> bool:
 
 
 def _as_json_value(obj: Any) -> Any:
-    """``obj`` as JSON gives it back: tuples become lists, NumPy scalars Python ones."""
-    if type(obj) is dict and _PLAIN.issuperset(map(type, obj.values())):
-        return obj  # a codec configuration as numcodecs and JSON give it: nothing to change
+    """``obj`` as JSON gives it back: tuples become lists, NumPy scalars Python ones, and the
+    keys of every dict in sorted order (``.zarray`` is written with sorted keys, so a codec
+    built from a record shows its nested configurations as one read from the store does)."""
+    if type(obj) is dict:
+        keys = list(obj)
+        if _PLAIN.issuperset(map(type, obj.values())):
+            # a codec configuration of plain values: at most its key order to change
+            return obj if keys == sorted(keys) else {k: obj[k] for k in sorted(keys)}
     if isinstance(obj, dict):
-        return {k: _as_json_value(v) for k, v in obj.items()}
+        return {k: _as_json_value(obj[k]) for k in sorted(obj)}
     if isinstance(obj, (list, tuple)):
         return [_as_json_value(v) for v in obj]
     if isinstance(obj, np.generic):
