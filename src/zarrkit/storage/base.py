@@ -106,6 +106,11 @@ class Store(MutableMapping):
     #: and DBM files: an array refuses to write to such a store from a process other than the
     #: one that opened it (a forked child, or a process-based dask worker it was pickled to)
     multiprocess_safe: ClassVar[bool] = True
+    #: every key is a file ``chunk_folder(path) + os.sep + key`` that the chunk pipeline
+    #: reads and writes itself, from its per-chunk pool tasks (fetch, decode and scatter
+    #: fused per chunk; uncompressed chunks read straight into the output). Only
+    #: ``DirectoryStore`` declares it (and no subclass that overrides how keys map to files)
+    local_files: ClassVar[bool] = False
 
     #: constructor parameters that rebuild the store when unpickled, in order. Each value is
     #: read from the attribute of that name, or of that name with a leading underscore; an
