@@ -7,6 +7,8 @@ filter, as in zarr 2, so object arrays need nothing special here beyond the obje
 from __future__ import annotations
 
 import math
+import struct
+from collections.abc import Callable
 from typing import Any
 
 import numcodecs
@@ -48,10 +50,14 @@ class CodecChain:
         # decoding straight into the caller's buffer is possible with no filters, for a
         # compressor whose header states the decoded size: the others (Zstd, GZip, ...) fill
         # a larger ``out`` in part without complaint, leaving a short chunk's rest unwritten
-        self._size_offset = _size_header_offset(self.compressor)
-        self.can_decode_into = (
-            self._size_offset is not None and not self.filters and not self.is_object
-        )
+        self.chunk_nbytes = self.chunk_items * meta.dtype.itemsize
+        plain = not self.filters and not self.is_object
+        # checks a stored frame before it is decoded and returns the decoded size it records
+        # (None: the codec records none, or it cannot be trusted to stop at the bytes present)
+        self._frame_size = _frame_size_reader(self.compressor)
+        self.can_decode_into = self._frame_size is not None and plain
+        #: stored chunks are the items' bytes as they are (no compressor, no filters)
+        self.is_raw = self.compressor is None and plain
         self.uses_blosc = isinstance(self.compressor, numcodecs.Blosc) or any(
             isinstance(f, numcodecs.Blosc) for f in self.filters
         )
@@ -77,6 +83,17 @@ class CodecChain:
         arr = ensure_ndarray_like(data)
         return arr.tobytes(order="A")
 
+    def encode_buffer(self, chunk: np.ndarray) -> Any:
+        """Like :meth:`encode`, but uncompressed items come back as a byte view of the chunk
+        (no copy; valid while ``chunk`` is)."""
+        if not self.is_raw:
+            return self.encode(chunk)
+        if self.order == "F":
+            chunk = np.asfortranarray(chunk)
+        else:
+            chunk = np.ascontiguousarray(chunk)
+        return chunk.reshape(-1, order="A").view(np.uint8)
+
     def encode_objects(self, values: np.ndarray) -> Any:
         """Encode an object array with the object codec (the first filter, as in zarr 2).
 
@@ -95,6 +112,8 @@ class CodecChain:
         if self.is_object and not self.filters:
             raise ObjectCodecMissingError("decode")
         if self.compressor is not None:
+            if self._frame_size is not None:
+                self._checked_size(data)
             data = self.compressor.decode(data)
         for f in reversed(self.filters):
             data = f.decode(data)
@@ -128,10 +147,10 @@ class CodecChain:
 
         Only when :attr:`can_decode_into`. The compressor would fill a larger ``out`` without
         complaint, so a short chunk would leave the rest of ``dest`` uninitialised: the size
-        in the chunk's header is checked first.
+        in the chunk's header is checked first (and the frame's own length, see
+        :meth:`_checked_size`).
         """
-        offset = self._size_offset or 0  # set whenever can_decode_into holds
-        nbytes = int(np.frombuffer(data, dtype="<u4", count=1, offset=offset)[0])
+        nbytes = self._checked_size(data)
         if nbytes != dest.nbytes:
             raise ValueError(
                 f"decoded {nbytes} bytes, expected {dest.nbytes} for chunk shape {self.chunk_shape}"
@@ -139,17 +158,62 @@ class CodecChain:
         flat = dest.reshape(-1, order=self.order)
         self.compressor.decode(data, out=_plain_records(flat))  # type: ignore[union-attr]
 
+    def _checked_size(self, data: Any) -> int:
+        """The decoded size a stored frame records, after checking that the frame is whole.
+
+        Blosc trusts the compressed size in its header and reads past the end of a chunk cut
+        short (garbage, or a crash); a decoded size other than the chunk's (without filters)
+        would be a huge allocation or a short chunk. Both raise ``ValueError`` here.
+        """
+        nbytes = self._frame_size(data)  # type: ignore[misc]
+        if not self.filters and nbytes != self.chunk_nbytes and not self.is_object:
+            raise ValueError(
+                f"the chunk's header records {nbytes} decoded bytes, expected "
+                f"{self.chunk_nbytes} for chunk shape {self.chunk_shape}"
+            )
+        return nbytes
+
 
 _LZ4 = getattr(numcodecs, "LZ4", None)
+_BLOSC_HEADER = struct.Struct("<III")  # nbytes, blocksize, cbytes at offset 4
 
 
-def _size_header_offset(compressor: Any) -> int | None:
-    """Where a chunk of ``compressor`` states its decoded size as a little-endian uint32,
-    or None when it does not."""
+def _length(data: Any) -> int:
+    return len(data) if type(data) is bytes else memoryview(data).nbytes
+
+
+def _blosc_size(data: Any) -> int:
+    """Blosc frame: 16-byte header (version, versionlz, flags, typesize, nbytes, blocksize,
+    cbytes); ``cbytes`` counts the whole frame."""
+    n = _length(data)
+    if n < 16:
+        raise ValueError(f"a Blosc chunk of {n} bytes is shorter than the 16-byte Blosc header")
+    nbytes, _blocksize, cbytes = _BLOSC_HEADER.unpack_from(data, 4)
+    if cbytes > n:
+        raise ValueError(
+            f"the Blosc chunk is cut short: its header records {cbytes} bytes, {n} are present"
+        )
+    return int(nbytes)
+
+
+def _lz4_size(data: Any) -> int:
+    """numcodecs' LZ4 frame: the decoded size (little-endian uint32), then the LZ4 block
+    (whose decoder stops at the bytes present)."""
+    n = _length(data)
+    if n < 4:
+        raise ValueError(f"an LZ4 chunk of {n} bytes is shorter than its 4-byte size header")
+    return int.from_bytes(bytes(memoryview(data).cast("B")[:4]), "little")
+
+
+def _frame_size_reader(compressor: Any) -> Callable[[Any], int] | None:
+    """How to check a frame of ``compressor`` and read the decoded size it records, or None.
+
+    The other numcodecs compressors (Zstd, Zlib, GZip, BZ2, LZMA) check their frames
+    themselves: a truncated one raises in their decoder."""
     if isinstance(compressor, numcodecs.Blosc):
-        return 4  # Blosc header: version, versionlz, flags, typesize, then nbytes
+        return _blosc_size
     if _LZ4 is not None and isinstance(compressor, _LZ4):
-        return 0  # numcodecs' LZ4 puts the size before the LZ4 block
+        return _lz4_size
     return None
 
 
