@@ -111,6 +111,7 @@ class ChunkPipeline:
             not chain.is_object and not chain.filters and 0 < chain.chunk_nbytes <= _SCRATCH_MAX
         )
         self._decodes_to_scratch = self._scratch_ok and (chain.can_decode_into or chain.is_raw)
+        self._layout = (meta.dtype, meta.chunks, meta.order)
         self._contiguous = "c_contiguous" if meta.order == "C" else "f_contiguous"
 
     # -- helpers ---------------------------------------------------------------------------
@@ -244,6 +245,14 @@ class ChunkPipeline:
             out[p.out_selection] = chunk[p.chunk_selection]
             return False
 
+        if self.folder is not None and direct and chain.can_decode_into and self._scratch_ok:
+            missing = run_parallel(
+                self._fused_reader(projections, names, out, put), range(n), inline
+            )
+            if self.strict and any(missing):
+                raise MissingChunkError([prefix + names[i] for i in range(n) if missing[i]])
+            return
+
         if self.folder is not None:
             nbytes = chain.chunk_nbytes
 
@@ -285,6 +294,60 @@ class ChunkPipeline:
                 return put(i, found.get(keys[i]))
 
             run_parallel(put_found, batch, inline)
+
+    def _fused_reader(
+        self,
+        projections: list[ChunkProjection],
+        names: list[str],
+        out: np.ndarray,
+        put: Callable[[int, Any], bool],
+    ) -> Callable[[int], bool]:
+        """The per-chunk task of the hot read path: a compressor that records the decoded
+        size, plain items, chunk files. Each task reads the file, checks the frame, decodes
+        into the output (a whole chunk with a contiguous destination) or into the thread's
+        scratch chunk, and copies the selection. Returns True for a missing chunk."""
+        folder, prefix = self.folder, self.prefix
+        decode_raw = self.chain.decode_raw
+        layout = self._layout
+        order = self.meta.order
+        os_separator = self._os_separator
+        is_edge = self._is_edge
+        contiguous = self._contiguous
+        chunk_size = self.chunk_size
+        # whether whole chunks land contiguously in ``out``: the same for all of them
+        whole_contiguous: list[bool] = []
+
+        def task(i: int) -> bool:
+            p = projections[i]
+            name = names[i]
+            data = read_file(folder + (name.replace("/", os.sep) if os_separator else name))  # type: ignore[operator]
+            if data is None:
+                return put(i, None)
+            try:
+                if p.complete and not is_edge(p.chunk_coords):
+                    if not whole_contiguous:
+                        dest = out[tuple(p.out_selection) + (Ellipsis,)]
+                        whole_contiguous.append(
+                            dest.size == chunk_size and bool(getattr(dest.flags, contiguous))
+                        )
+                    if whole_contiguous[0]:
+                        dest = out[tuple(p.out_selection) + (Ellipsis,)]
+                        decode_raw(data, dest.reshape(-1, order=order).view(np.uint8))
+                        return False
+                local = _scratch_local
+                if getattr(local, "layout", None) is not layout:
+                    local.raw = _scratch(self.chain.chunk_nbytes)[: self.chain.chunk_nbytes]
+                    local.chunk = local.raw.view(self.meta.dtype).reshape(
+                        self.meta.chunks, order=order
+                    )
+                    local.layout = layout
+                decode_raw(data, local.raw)
+            except Exception as e:
+                raise CorruptChunkError(prefix + name, f"{type(e).__name__}: {e}") from e
+            out[p.out_selection] = local.chunk[p.chunk_selection]
+            return False
+
+        return task
 
     # -- writes ----------------------------------------------------------------------------
     def write(self, indexer: Indexer, value: Any, fields: Any = None) -> None:

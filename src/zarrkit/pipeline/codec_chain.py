@@ -6,6 +6,7 @@ filter, as in zarr 2, so object arrays need nothing special here beyond the obje
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from collections.abc import Callable
@@ -56,8 +57,22 @@ class CodecChain:
         # (None: the codec records none, or it cannot be trusted to stop at the bytes present)
         self._frame_size = _frame_size_reader(self.compressor)
         self.can_decode_into = self._frame_size is not None and plain
+        # Blosc's module function skips the codec method's buffer normalisation
+        self._decompress: Callable[[Any, Any], Any] = (
+            numcodecs.blosc.decompress
+            if isinstance(self.compressor, numcodecs.Blosc)
+            else lambda data, out: self.compressor.decode(data, out=out)  # type: ignore[union-attr]
+        )
         #: stored chunks are the items' bytes as they are (no compressor, no filters)
         self.is_raw = self.compressor is None and plain
+        self._contiguous = "C_CONTIGUOUS" if self.order == "C" else "F_CONTIGUOUS"
+        # numbers through Blosc: its module function, without the codec method's buffer
+        # normalisation (chosen once; other items need numcodecs' handling)
+        self._compress: Callable[[np.ndarray], bytes] | None = None
+        c = self.compressor
+        if plain and isinstance(c, numcodecs.Blosc) and meta.dtype.kind in "biufc":
+            args = (c.cname.encode("ascii"), c.clevel, c.shuffle, c.blocksize)
+            self._compress = functools.partial(_blosc_compress, args=args)
         self.uses_blosc = isinstance(self.compressor, numcodecs.Blosc) or any(
             isinstance(f, numcodecs.Blosc) for f in self.filters
         )
@@ -86,6 +101,10 @@ class CodecChain:
     def encode_buffer(self, chunk: np.ndarray) -> Any:
         """Like :meth:`encode`, but uncompressed items come back as a byte view of the chunk
         (no copy; valid while ``chunk`` is)."""
+        if self._compress is not None:
+            if not chunk.flags[self._contiguous]:
+                chunk = np.array(chunk, order=self.order)
+            return self._compress(chunk)
         if not self.is_raw:
             return self.encode(chunk)
         if self.order == "F":
@@ -158,6 +177,13 @@ class CodecChain:
         flat = dest.reshape(-1, order=self.order)
         self.compressor.decode(data, out=_plain_records(flat))  # type: ignore[union-attr]
 
+    def decode_raw(self, data: Any, dest: np.ndarray) -> None:
+        """:meth:`decode_into` for a contiguous uint8 ``dest`` of the chunk's size (the
+        hot path of reads: one call, the frame checked first)."""
+        if self._frame_size(data) != self.chunk_nbytes:  # type: ignore[misc]
+            self._checked_size(data)  # raises, saying why
+        self._decompress(data, dest)
+
     def _checked_size(self, data: Any) -> int:
         """The decoded size a stored frame records, after checking that the frame is whole.
 
@@ -175,6 +201,12 @@ class CodecChain:
 
 
 _LZ4 = getattr(numcodecs, "LZ4", None)
+
+
+def _blosc_compress(chunk: np.ndarray, args: tuple) -> bytes:
+    return numcodecs.blosc.compress(chunk, *args)
+
+
 _BLOSC_HEADER = struct.Struct("<III")  # nbytes, blocksize, cbytes at offset 4
 
 
