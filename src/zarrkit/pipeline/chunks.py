@@ -112,6 +112,14 @@ class ChunkPipeline:
         )
         self._decodes_to_scratch = self._scratch_ok and (chain.can_decode_into or chain.is_raw)
         self._layout = (meta.dtype, meta.chunks, meta.order)
+        # the distance in items between neighbours along each dimension of a chunk
+        item_strides = [1] * len(meta.chunks)
+        dims = range(len(meta.chunks))
+        for d in reversed(dims) if meta.order == "C" else dims:
+            item_strides[d] = math.prod(
+                meta.chunks[d + 1 :] if meta.order == "C" else meta.chunks[:d]
+            )
+        self._item_strides = tuple(item_strides)
         self._contiguous = "c_contiguous" if meta.order == "C" else "f_contiguous"
 
     # -- helpers ---------------------------------------------------------------------------
@@ -308,6 +316,7 @@ class ChunkPipeline:
         scratch chunk, and copies the selection. Returns True for a missing chunk."""
         folder, prefix = self.folder, self.prefix
         decode_raw = self.chain.decode_raw
+        decode_part = self.chain.decode_raw_part
         layout = self._layout
         order = self.meta.order
         os_separator = self._os_separator
@@ -341,13 +350,37 @@ class ChunkPipeline:
                         self.meta.chunks, order=order
                     )
                     local.layout = layout
-                decode_raw(data, local.raw)
+                span = None if p.complete else self._span(p.chunk_selection)
+                if span is None or not decode_part(data, *span, local.raw[span[0] : span[1]]):
+                    decode_raw(data, local.raw)
             except Exception as e:
                 raise CorruptChunkError(prefix + name, f"{type(e).__name__}: {e}") from e
             out[p.out_selection] = local.chunk[p.chunk_selection]
             return False
 
         return task
+
+    def _span(self, chunk_selection: Any) -> tuple[int, int] | None:
+        """The bytes ``start, stop`` of a chunk (in its memory order) that hold a selection
+        of integers and slices of step 1, when that is at most half the chunk; else None."""
+        if not isinstance(chunk_selection, tuple):
+            return None
+        first = last = 0
+        for s, st in zip(chunk_selection, self._item_strides):
+            if type(s) is slice:
+                if s.step not in (None, 1) or s.stop <= s.start:
+                    return None
+                first += s.start * st
+                last += (s.stop - 1) * st
+            elif type(s) is int:
+                first += s * st
+                last += s * st
+            else:
+                return None
+        itemsize = self.meta.dtype.itemsize
+        if 2 * (last + 1 - first) > self.chunk_size:
+            return None
+        return first * itemsize, (last + 1) * itemsize
 
     # -- writes ----------------------------------------------------------------------------
     def write(self, indexer: Indexer, value: Any, fields: Any = None) -> None:

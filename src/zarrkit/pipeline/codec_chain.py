@@ -66,6 +66,9 @@ class CodecChain:
         #: stored chunks are the items' bytes as they are (no compressor, no filters)
         self.is_raw = self.compressor is None and plain
         self._contiguous = "C_CONTIGUOUS" if self.order == "C" else "F_CONTIGUOUS"
+        self._partial = (
+            plain and isinstance(self.compressor, numcodecs.Blosc) and _blosc_partial is not None
+        )
         # numbers through Blosc: its module function, without the codec method's buffer
         # normalisation (chosen once; other items need numcodecs' handling)
         self._compress: Callable[[np.ndarray], bytes] | None = None
@@ -184,6 +187,20 @@ class CodecChain:
             self._checked_size(data)  # raises, saying why
         self._decompress(data, dest)
 
+    def decode_raw_part(self, data: Any, start: int, stop: int, dest: np.ndarray) -> bool:
+        """Decode bytes ``start:stop`` of the chunk into ``dest`` (a uint8 buffer of that
+        size) when the compressor can decode part of a frame (Blosc: only the blocks that
+        hold them); False when it cannot, and nothing was decoded."""
+        if not self._partial:
+            return False
+        if self._frame_size(data) != self.chunk_nbytes:  # type: ignore[misc]
+            self._checked_size(data)  # raises, saying why
+        typesize = memoryview(data).cast("B")[3] if type(data) is not bytes else data[3]
+        if not typesize or start % typesize or stop % typesize:
+            return False
+        _blosc_partial(data, start // typesize, (stop - start) // typesize, dest)  # type: ignore[misc]
+        return True
+
     def _checked_size(self, data: Any) -> int:
         """The decoded size a stored frame records, after checking that the frame is whole.
 
@@ -201,6 +218,9 @@ class CodecChain:
 
 
 _LZ4 = getattr(numcodecs, "LZ4", None)
+# c-blosc's blosc_getitem as numcodecs 0.13-0.15 expose it (without the deprecation wrapper
+# of ``decompress_partial``); numcodecs 0.16 dropped it: whole chunks are decoded then
+_blosc_partial = getattr(numcodecs.blosc, "_decompress_partial", None)
 
 
 def _blosc_compress(chunk: np.ndarray, args: tuple) -> bytes:
