@@ -317,6 +317,8 @@ class ChunkPipeline:
         folder, prefix = self.folder, self.prefix
         decode_raw = self.chain.decode_raw
         decode_part = self.chain.decode_raw_part
+        # a Blosc frame holds at most 16 bytes more than the chunk (LZ4: 4 + its bound)
+        size_hint = self.chain.chunk_nbytes + self.chain.chunk_nbytes // 255 + 64
         layout = self._layout
         order = self.meta.order
         os_separator = self._os_separator
@@ -329,7 +331,10 @@ class ChunkPipeline:
         def task(i: int) -> bool:
             p = projections[i]
             name = names[i]
-            data = read_file(folder + (name.replace("/", os.sep) if os_separator else name))  # type: ignore[operator]
+            data = read_file(
+                folder + (name.replace("/", os.sep) if os_separator else name),  # type: ignore[operator]
+                size_hint,
+            )
             if data is None:
                 return put(i, None)
             try:

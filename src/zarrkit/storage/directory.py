@@ -54,24 +54,34 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_new_temp_tokens)
 
 
-def read_file(file: str) -> bytes | None:
-    """The bytes of ``file``, or None when there is no such file."""
+def read_file(file: str, size_hint: int = 0) -> bytes | None:
+    """The bytes of ``file``, or None when there is no such file.
+
+    ``size_hint`` (the most bytes the file is expected to hold) saves asking for its size:
+    one read of that many bytes, more only if it filled them all."""
     try:
         fd = os.open(file, _O_READ)
     except _MISSING:
         return None
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            return None
-        size = st.st_size
-        data = os.read(fd, size) if size else b""
-        if len(data) < size:  # a short read: collect the rest
+        if size_hint:
+            data = os.read(fd, size_hint)
+            if len(data) < size_hint:
+                return data
             parts = [data]
-            while block := os.read(fd, size):
-                parts.append(block)
-            data = b"".join(parts)
-        return data
+        else:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return None
+            size = st.st_size
+            data = os.read(fd, size) if size else b""
+            if len(data) < size:  # a short read: collect the rest
+                parts = [data]
+            else:
+                return data
+        while block := os.read(fd, max(size_hint, 65536)):
+            parts.append(block)
+        return b"".join(parts)
     except IsADirectoryError:
         return None
     finally:
