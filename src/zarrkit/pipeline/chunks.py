@@ -518,23 +518,33 @@ class _Write:
         file = pipe._file(self.names[i])
         edge = pipe._is_edge(p.chunk_coords)
         whole = not self._merge(p, edge)
-        if whole and self.scalar_fill:
-            remove_file(file)
-            return False
+        fill_checked = False
+        if whole and self.skip_fill:
+            # a whole chunk is the fill value when its part of the value is (the rest of an
+            # edge chunk is fill anyway): checked before any chunk is built
+            if self.scalar_fill or (
+                not self.scalar and _is_fill(self._piece(i, p), self.meta.fill_value)
+            ):
+                remove_file(file)
+                return False
+            fill_checked = True
         if whole and self.rows is not None and not edge:
             buffers = self.rows.of(p.out_selection, pipe.chunk_size)
             if buffers is not None:
-                if self.skip_fill and _is_fill(self.value[p.out_selection], self.meta.fill_value):
-                    remove_file(file)
-                    return False
                 write_file(file, buffers, self.keys[i])
                 return True
         chunk = self._chunk(i, p, edge, whole, lambda: read_file(file))
-        if self.skip_fill and _is_fill(chunk, self.meta.fill_value):
+        if self.skip_fill and not fill_checked and _is_fill(chunk, self.meta.fill_value):
             remove_file(file)
             return False
         write_file(file, pipe.chain.encode_buffer(chunk), self.keys[i])
         return True
+
+    def _piece(self, i: int, p: ChunkProjection) -> Any:
+        """The part of the value that goes to chunk ``i``."""
+        if self.scalar:
+            return self.value
+        return self.pieces[i] if self.lazy else self.value[p.out_selection]
 
     def _store_batch(self, batch: range, inline: bool) -> dict[str, bytes]:
         """Fetch the partly covered chunks in one batch, build and encode every chunk in the
@@ -566,11 +576,7 @@ class _Write:
     ) -> np.ndarray:
         """The new content of chunk ``i`` (possibly the thread's scratch buffer)."""
         pipe, meta = self.pipe, self.meta
-        v = (
-            self.value
-            if self.scalar
-            else (self.pieces[i] if self.lazy else self.value[p.out_selection])
-        )
+        v = self._piece(i, p)
         if whole:
             if edge:
                 # the part of an edge chunk outside the array holds the fill value
@@ -676,4 +682,6 @@ def _is_fill(chunk: np.ndarray, fill: Any) -> bool:
         return _is_fill(chunk.real, fill.real) and _is_fill(chunk.imag, fill.imag)
     if chunk.dtype.kind == "f" and np.isnan(fill):
         return bool(np.all(np.isnan(chunk)))
+    if chunk.dtype.kind in "biuf" and fill == 0:
+        return not chunk.any()  # no temporary array (-0.0 counts as 0, NaN does not)
     return bool(np.all(chunk == fill))
