@@ -310,13 +310,13 @@ def test_failed_write_of_temp_file_propagates(tmp_path: Any, monkeypatch: Any) -
     """An error while writing the temp file (disk full) propagates and leaves no debris."""
     store = DirectoryStore(str(tmp_path))
     store["k"] = b"old"
-    import zarrkit.storage.directory as directory
+    real_write = os.write
 
-    def full(fd: int, buffers: Any) -> None:
-        os.write(fd, b"partial")
+    def full(fd: int, data: Any) -> int:
+        real_write(fd, b"partial")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(directory, "_write_all", full)
+    monkeypatch.setattr(os, "write", full)
     with pytest.raises(OSError, match="No space left"):
         store["k"] = b"new value"
     monkeypatch.undo()

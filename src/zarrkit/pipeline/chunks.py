@@ -182,9 +182,13 @@ class ChunkPipeline:
         """An uninitialised chunk; with ``scratch``, the thread's scratch buffer if it can."""
         meta = self.meta
         if scratch and self._scratch_ok:
-            nbytes = self.chain.chunk_nbytes
-            raw = _scratch(nbytes)[:nbytes]
-            return raw.view(meta.dtype).reshape(meta.chunks, order=meta.order)
+            local = _scratch_local
+            if getattr(local, "layout", None) is not self._layout:
+                nbytes = self.chain.chunk_nbytes
+                local.raw = _scratch(nbytes)[:nbytes]
+                local.chunk = local.raw.view(meta.dtype).reshape(meta.chunks, order=meta.order)
+                local.layout = self._layout
+            return local.chunk
         return np.empty(meta.chunks, dtype=meta.dtype, order=meta.order)
 
     def _fresh_chunk(self, scratch: bool = False) -> np.ndarray:
@@ -350,11 +354,7 @@ class ChunkPipeline:
                         return False
                 local = _scratch_local
                 if getattr(local, "layout", None) is not layout:
-                    local.raw = _scratch(self.chain.chunk_nbytes)[: self.chain.chunk_nbytes]
-                    local.chunk = local.raw.view(self.meta.dtype).reshape(
-                        self.meta.chunks, order=order
-                    )
-                    local.layout = layout
+                    self._empty_chunk(scratch=True)
                 span = None if p.complete else self._span(p.chunk_selection)
                 if span is None or not decode_part(data, *span, local.raw[span[0] : span[1]]):
                     decode_raw(data, local.raw)

@@ -153,10 +153,14 @@ def write_file(file: str, data: Any, key: str | None = None) -> None:
         raise KeyError(f"{key or file!r}: a key is in the way of its folder") from None
     try:
         try:
-            if isinstance(data, list):
+            if type(data) is bytes:
+                done = os.write(fd, data)
+                if done < len(data):  # a short write: the rest
+                    _write_all(fd, [memoryview(data)[done:]])
+            elif isinstance(data, list):
                 _write_all(fd, data)
             else:
-                _write_all(fd, [data if isinstance(data, bytes) else memoryview(data).cast("B")])
+                _write_all(fd, [memoryview(data).cast("B")])
         finally:
             os.close(fd)
         os.replace(temp, file)
