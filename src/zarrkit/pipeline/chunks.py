@@ -608,7 +608,7 @@ class _Rows:
 
     def __init__(self, arr: np.ndarray) -> None:
         self.ok = arr.flags.c_contiguous and arr.nbytes > 0
-        self.flat = memoryview(arr.reshape(-1).view(np.uint8)) if self.ok else None
+        self.flat = memoryview(arr.reshape(-1).view(np.uint8)) if self.ok else None  # type: ignore[arg-type]
         self.shape, self.strides, self.itemsize = arr.shape, arr.strides, arr.itemsize
 
     def of(self, sel: Any, size: int) -> list[memoryview] | None:

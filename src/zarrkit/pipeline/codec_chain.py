@@ -105,7 +105,7 @@ class CodecChain:
         """Like :meth:`encode`, but uncompressed items come back as a byte view of the chunk
         (no copy; valid while ``chunk`` is)."""
         if self._compress is not None:
-            if not chunk.flags[self._contiguous]:
+            if not chunk.flags[self._contiguous]:  # type: ignore[index]
                 chunk = np.array(chunk, order=self.order)
             return self._compress(chunk)
         if not self.is_raw:
