@@ -134,3 +134,117 @@ def test_bad_options_are_refused(bench, capsys):
     with pytest.raises(SystemExit):
         bench.main(["--quick", "--size", "0"])
     assert "at least 1" in capsys.readouterr().err
+
+
+# -- compare.py: zarrkit's worker through the orchestrator (peers need their own venvs) -------
+
+COMPARE = BENCH.parent / "compare.py"
+
+
+def load_script(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def compare():
+    sys.path.insert(0, str(COMPARE.parent))  # memory.py imports its sibling
+    module = load_script(COMPARE, "compare")
+    yield module
+    sys.path.remove(str(COMPARE.parent))
+    sys.modules.pop("compare", None)
+
+
+def test_compare_quick_runs_every_row_on_zarrkit(compare, tmp_path, capsys):
+    out, md = tmp_path / "out.json", tmp_path / "table.md"
+    doc = compare.run(["--quick", "--libs", "zarrkit", "--quiet", "--json", str(out),
+                       "--markdown", str(md), "--tmp", str(tmp_path), "--warmup", "0",
+                       "--repeat", "1"])  # fmt: skip
+    assert list(doc["results"]) == list(compare.ROWS)
+    for row, cells in doc["results"].items():
+        zk = cells["zarrkit"]
+        assert zk["error"] is None and not zk["na"], (row, zk)
+        assert len(zk["times"]) == 1 and zk["times"][0] > 0
+    assert json.loads(out.read_text())["config"]["n"] == compare.QUICK["n"]
+    versions = doc["environment"]["versions"]["zarrkit"]
+    assert versions["zarrkit_path"] == str(Path(compare.REPO) / "src" / "zarrkit")
+    text = capsys.readouterr().out
+    assert "| workload | zarr 2.18 | zarr 3 + zarrs |" in text
+    assert "| create group + 20 arrays |" in text and "| open group, open each of 20 |" in text
+    assert "| workload |" in md.read_text()
+    assert not list(tmp_path.glob("zarrkit-bench-*"))  # the data directory is removed
+
+    # --render: the table of that JSON again, here of the minima
+    again = compare.main(["--render", str(out), "--stat", "min", "--markdown", str(md)])
+    assert again["results"] == doc["results"]
+    assert "(min)" in md.read_text() and "(median)" not in md.read_text()
+
+
+def test_compare_rows_filter_zarrkit_src_and_base(compare, tmp_path):
+    # --zarrkit-src comes first on the worker's path: a stub package stands in for zarrkit
+    stub = tmp_path / "src" / "zarrkit"
+    stub.mkdir(parents=True)
+    (stub / "__init__.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(compare.REPO / 'src')!r})\n"
+        "del sys.modules['zarrkit']\nimport zarrkit\nsys.modules[__name__] = zarrkit\n"
+        "zarrkit.__file__ = __file__\n"
+    )
+    src = str(compare.REPO / "src")
+    doc = compare.run(["--quick", "--libs", "zarrkit", "--quiet", "--rows", "read_c,open_g",
+                       "--rounds", "2", "--repeat", "1", "--zarrkit-src", str(stub.parent),
+                       "--zarrkit-base", src, "--warmup", "0", "--tmp", str(tmp_path)])  # fmt: skip
+    assert list(doc["results"]) == ["read_c1000", "read_c100", "open_group"]
+    for cells in doc["results"].values():
+        assert set(cells) == {"zarrkit", "base"}
+        assert all(c["error"] is None and len(c["times"]) == 2 for c in cells.values())
+    versions = doc["environment"]["versions"]
+    assert versions["zarrkit"]["zarrkit_path"] == str(stub)
+    assert versions["base"]["zarrkit_path"] == str(Path(src) / "zarrkit")
+    header, _, row = doc["table"].splitlines()[:3]
+    assert header.endswith("| zarrkit base | zarrkit | vs best | vs base |")
+    assert row.count("|") == header.count("|")
+    with pytest.raises(SystemExit):
+        compare.run(["--quick", "--rows", "nosuchrow"])
+
+
+def test_worker_checks_catch_wrong_results(compare):
+    worker = load_script(COMPARE.parent / "worker.py", "bench_worker")
+    a = np.arange(12, dtype="i4").reshape(3, 4)
+    worker.check_equal(a.copy(), a, "same")
+    b = a.copy()
+    b[2, 1] = -1
+    with pytest.raises(AssertionError, match=r"1 items differ, first at \(2, 1\)"):
+        worker.check_equal(b, a, "changed")
+    assert set(worker.WORKLOADS) == set(compare.ROWS)
+
+
+def test_table_marks_best_peer_and_ratio(compare):
+    cells = {
+        "zarr2": compare.Cell([0.2, 0.3, 0.25]),
+        "zarrs": compare.Cell([0.1]),
+        "zarrs34": compare.Cell([0.08]),
+        "tensorstore": compare.Cell(na=True),
+        "fused": compare.Cell([1.0], error="AssertionError: boom"),
+        "zarrkit": compare.Cell([0.16]),
+    }
+    lines = compare.table({"read_c1000": cells}, compare.FULL).splitlines()
+    assert lines[2] == (
+        "| read whole, chunks 1000² | 0.250 s | **0.080 s** | fail | n/a | 0.160 s | 0.50 |"
+    )
+    assert lines[-1] == (
+        "zarr 3 + zarrs, the better per row: zarr-python 3.4.2 + zarrs pipeline on "
+        "read whole, chunks 1000²."
+    )
+
+
+def test_memory_quick(compare, tmp_path, capsys):
+    memory = load_script(COMPARE.parent / "memory.py", "bench_memory")
+    doc = memory.main(["--size", "400", "--chunk", "100", "--tmp", str(tmp_path)])
+    for what in ("read", "write"):
+        r = doc["results"]["zarrkit"][what]
+        assert r["ok"], r
+        assert r["bytes"] == 400 * 400 * 4 and r["extra_warm"] > -r["bytes"]
+    assert "| zarrkit | read |" in capsys.readouterr().out

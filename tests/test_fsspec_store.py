@@ -196,6 +196,44 @@ def test_pickle_and_equality(url: str) -> None:
     assert FSStore(url, mode="r") != store
 
 
+def test_pickles_to_arguments_and_given_fs(url: str, tmp_path: Any) -> None:
+    """The pickle holds the constructor's arguments (a given ``fs`` too), and the copy is
+    made by the constructor, read-only kept."""
+    store = FSStore(url, mode="r", key_separator="/", normalize_keys=True)
+    back = pickle.loads(pickle.dumps(store))
+    assert (back.url, back.read_only, back.key_separator, back.normalize_keys) == (
+        url, True, "/", True
+    )  # fmt: skip
+    local = fsspec.filesystem("file", auto_mkdir=True)
+    given = FSStore(str(tmp_path / "given"), fs=local)
+    given["a/b"] = b"1"
+    copy = pickle.loads(pickle.dumps(given))
+    assert copy == given and copy["a/b"] == b"1" and copy.fs == local
+
+
+def _read_in_child(store: FSStore, key: str, conn: Any) -> None:
+    conn.send(bytes(store[key]))
+    conn.close()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="fork")
+def test_given_synchronous_fs_in_a_forked_child(tmp_path: Any) -> None:
+    import multiprocessing
+
+    store = FSStore(str(tmp_path / "f"), fs=fsspec.filesystem("file", auto_mkdir=True))
+    store["x/y"] = b"forked"
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_read_in_child, args=(store, "x/y", child), daemon=True)
+    proc.start()
+    try:
+        assert parent.poll(60) and parent.recv() == b"forked"
+    finally:
+        proc.join(5)
+        if proc.is_alive():
+            proc.kill()
+
+
 def test_missing_fsspec_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "fsspec", None)
     with pytest.raises(ImportError, match=r"zarrkit\[fsspec\]"):

@@ -5,8 +5,11 @@ server and the other way round; errors that are not "not found" never read as fi
 
 from __future__ import annotations
 
+import concurrent.futures
 import importlib.util
 import json
+import multiprocessing
+import operator
 import pickle
 import sys
 from datetime import timedelta
@@ -284,6 +287,103 @@ def test_absent_chunks_are_missing(s3_bucket: str, so: dict) -> None:
     strict = zarrkit.open_array(url, mode="r", storage_options=so, strict_missing=True)
     with pytest.raises(MissingChunkError):
         strict[:]
+
+
+# -- forked children and spawned processes ---------------------------------------------------
+
+
+def _answer(conn: Any, fn: Any) -> None:
+    try:
+        conn.send(("ok", fn()))
+    except BaseException as e:  # noqa: BLE001 - reported to the parent
+        conn.send(("error", f"{type(e).__name__}: {e}"))
+    finally:
+        conn.close()
+
+
+def _in_fork(fn: Any, timeout: float = 60) -> tuple[str, Any]:
+    """``fn()`` in a forked child: ``('ok', result)`` or ``('error', 'Type: message')``."""
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_answer, args=(child, fn), daemon=True)
+    proc.start()
+    child.close()
+    try:
+        assert parent.poll(timeout), "the forked child hangs"
+        return parent.recv()
+    finally:
+        proc.join(5)
+        if proc.is_alive():
+            proc.kill()
+
+
+def test_fsstore_on_s3fs_in_a_forked_child(s3_bucket: str, so: dict) -> None:
+    """The child makes its own s3fs file system from the URL (s3fs's own refuses to run
+    there: 'This class is not fork-safe'); the parent keeps its own."""
+    store = FSStore(f"s3://{s3_bucket}/f.zarr", **so)
+    store["a"] = b"1"
+    fs = store.fs
+
+    def child() -> Any:
+        store["b"] = b"2"
+        return store["a"], store.fs is not fs, store.path
+
+    assert _in_fork(child) == ("ok", (b"1", True, f"{s3_bucket}/f.zarr"))
+    assert store["b"] == b"2" and store.fs is fs
+
+
+def test_fsstore_given_s3fs_in_a_forked_child(s3_server: Any, s3_bucket: str) -> None:
+    """A file system given as ``fs=`` is remade in the child from fsspec's pickling recipe."""
+    store = FSStore(f"{s3_bucket}/g.zarr", fs=s3_server.filesystem())
+    store["a"] = b"1"
+    assert _in_fork(lambda: store["a"]) == ("ok", b"1")
+    assert pickle.loads(pickle.dumps(store)) == store
+
+
+def test_fsstore_given_fs_that_cannot_be_remade_says_so_in_the_child(
+    s3_server: Any, s3_bucket: str
+) -> None:
+    import s3fs
+
+    class Unpicklable(s3fs.S3FileSystem):
+        def __reduce__(self) -> Any:
+            raise TypeError("this file system does not pickle")
+
+    store = FSStore(f"{s3_bucket}/u.zarr", fs=Unpicklable(**s3_server.storage_options))
+    store["a"] = b"1"
+    status, message = _in_fork(lambda: store["a"])
+    assert status == "error"
+    assert "given as fs= (Unpicklable)" in message and "spawn" in message
+    assert store["a"] == b"1"
+
+
+def test_fsstore_pickles_to_its_arguments(s3_bucket: str, so: dict) -> None:
+    store = FSStore(f"s3://{s3_bucket}/p.zarr", mode="r", dimension_separator="/", **so)
+    again = pickle.loads(pickle.dumps(store))
+    assert again == store and again.read_only and again.key_separator == "/"
+    assert b"aiohttp" not in pickle.dumps(store)  # arguments, not the file system's session
+
+
+@needs_obstore
+def test_objectstore_in_a_forked_child_raises_instead_of_hanging(obs: ObjectStore) -> None:
+    obs["a"] = b"1"  # obstore's runtime runs in this process now
+    assert not obs.fork_safe
+    status, message = _in_fork(lambda: obs["a"])
+    assert status == "error" and message.startswith("RuntimeError:")
+    assert "does not survive fork" in message and "'spawn'" in message
+    assert _in_fork(lambda: "a" in obs)[0] == "error"
+    assert obs["a"] == b"1"  # the parent's store still works
+
+
+@needs_obstore
+def test_objectstore_in_a_spawned_process(obs: ObjectStore) -> None:
+    """What works instead of fork: the store pickled to a process started with 'spawn'."""
+    obs["a/b"] = b"spawned"
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
+        assert pool.submit(operator.getitem, obs, "a/b").result(timeout=120) == b"spawned"
+        pool.submit(operator.setitem, obs, "from/child", b"c").result(timeout=120)
+    assert obs["from/child"] == b"c"
 
 
 # -- the tutorial's S3 examples, against the test server -------------------------------------

@@ -292,7 +292,25 @@ def test_abs_legacy_arguments_warn_as_zarr2_did():
     with pytest.warns(FutureWarning, match="container"):
         assert store.container == "container"
     again = pickle.loads(pickle.dumps(store))  # to its arguments: no client is made
-    assert again._client is None and again == store
+    assert not again._handle.is_open and again == store
+
+
+def test_abs_given_client_is_used_here_and_left_open(azurite_server):
+    client = _container_client(azurite_server)
+    closed: list[Any] = []
+    client.close = lambda: closed.append(client)  # the user's: never closed by the store
+    store = ABSStore(client=client, prefix=next(_names))
+    assert store.client is client
+    store["a"] = b"1"
+    store.close()
+    assert closed == []
+    assert store["a"] == b"1" and store.client is not client  # its own client now
+    copy = pickle.loads(pickle.dumps(store))
+    assert copy.client is not client and copy["a"] == b"1"
+    store.clear()
+    for s in (store, copy):
+        s.close()
+    assert closed == []
 
 
 def test_reprs_hide_credentials():

@@ -21,9 +21,11 @@ from typing import Any
 
 import pytest
 
+import servers
 import zarrkit
 from zarrkit.n5 import N5FSStore, N5Store
 from zarrkit.storage import (
+    ABSStore,
     ConsolidatedMetadataStore,
     DBMStore,
     DirectoryStore,
@@ -32,7 +34,9 @@ from zarrkit.storage import (
     LMDBStore,
     LRUStoreCache,
     MemoryStore,
+    MongoDBStore,
     NestedDirectoryStore,
+    RedisStore,
     SQLiteStore,
     Store,
     TempStore,
@@ -111,6 +115,63 @@ def _fs_read_only(path: pathlib.Path, items: Mapping[str, bytes]) -> FSStore:
     return FSStore(f"file://{path}/ro", mode="r")
 
 
+# -- stores on servers: each store in its own namespace (prefix, collection, folder) -----------
+def _name(path: pathlib.Path) -> str:
+    return f"c{uuid.uuid4().hex[:12]}"
+
+
+def _redis(path: pathlib.Path, redis_server: Any) -> Store:
+    pytest.importorskip("redis")
+    return RedisStore(prefix=_name(path), host=servers.HOST, port=redis_server.port)
+
+
+def _mongodb(path: pathlib.Path, mongodb_emulator: Any) -> Store:
+    pytest.importorskip("pymongo")
+    return MongoDBStore(database="zarrkit", collection=_name(path), host=mongodb_emulator.url)
+
+
+def _abs(path: pathlib.Path, azurite_server: Any) -> Store:
+    blob = pytest.importorskip("azure.storage.blob")
+    from azure.core.exceptions import ResourceExistsError
+
+    service = blob.BlobServiceClient.from_connection_string(azurite_server.azure_connection_string)
+    try:
+        client = service.create_container("conformance")
+    except ResourceExistsError:
+        client = service.get_container_client("conformance")
+    return ABSStore(client=client, prefix=_name(path))
+
+
+def _s3fs(path: pathlib.Path, s3_server: Any, s3_bucket: str) -> Store:
+    return FSStore(f"s3://{s3_bucket}/{_name(path)}", **s3_server.storage_options)
+
+
+def _s3fs_read_only(
+    path: pathlib.Path, items: Mapping[str, bytes], s3_server: Any, s3_bucket: str
+) -> Store:
+    url = f"s3://{s3_bucket}/{_name(path)}"
+    FSStore(url, **s3_server.storage_options).setitems(items)
+    return FSStore(url, mode="r", **s3_server.storage_options)
+
+
+def _obstore(path: pathlib.Path, s3_server: Any, s3_bucket: str) -> Store:
+    pytest.importorskip("obstore")
+    from zarrkit.storage.obstore import ObjectStore
+
+    return ObjectStore(f"s3://{s3_bucket}/{_name(path)}", **s3_server.obstore_options)
+
+
+def _obstore_read_only(
+    path: pathlib.Path, items: Mapping[str, bytes], s3_server: Any, s3_bucket: str
+) -> Store:
+    pytest.importorskip("obstore")
+    from zarrkit.storage.obstore import ObjectStore
+
+    url = f"s3://{s3_bucket}/{_name(path)}"
+    ObjectStore(url, **s3_server.obstore_options).setitems(items)
+    return ObjectStore(url, mode="r", **s3_server.obstore_options)
+
+
 STORE_CASES: list[StoreCase] = [
     StoreCase(
         "MemoryStore",
@@ -168,6 +229,23 @@ STORE_CASES: list[StoreCase] = [
         persistent=True,
     ),
     StoreCase("FSStore-memory", _memory_url, persistent=True),
+    StoreCase("RedisStore", _redis, persistent=True, fixtures=("redis_server",)),
+    StoreCase("MongoDBStore-emulator", _mongodb, persistent=True, fixtures=("mongodb_emulator",)),
+    StoreCase("ABSStore-azurite", _abs, persistent=True, fixtures=("azurite_server",)),
+    StoreCase(
+        "FSStore-s3fs",
+        _s3fs,
+        read_only=_s3fs_read_only,
+        persistent=True,
+        fixtures=("s3_server", "s3_bucket"),
+    ),
+    StoreCase(
+        "ObjectStore-s3",
+        _obstore,
+        read_only=_obstore_read_only,
+        persistent=True,
+        fixtures=("s3_server", "s3_bucket"),
+    ),
 ]
 
 

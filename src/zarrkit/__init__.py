@@ -45,6 +45,7 @@ from .errors import *  # noqa: F403
 from .hierarchy import Group, group, open_group
 from .n5 import N5FSStore
 from .pipeline.executor import get_num_threads, set_num_threads
+from .rechunking import rechunk
 from .storage import (
     ABSStore,
     DBMStore,
@@ -114,6 +115,7 @@ __all__ = [
     "open",
     "open_array",
     "open_like",
+    "rechunk",
     "save",
     "save_array",
     "save_group",

@@ -1,8 +1,9 @@
 """What the stores on a server (Redis, MongoDB, Azure Blob Storage) share.
 
 A :class:`ClientStore` keeps the arguments it was made with and pickles to them, never to a
-connection; its client is made on first use in each process (after unpickling, or in a
-forked child) and dropped by :meth:`ClientStore.close` (the next use reconnects). Only
+connection; its client is a :class:`~zarrkit.storage.base.LazyHandle`, made on first use in
+each process (after unpickling, or in a forked child) and dropped by
+:meth:`ClientStore.close` (the next use reconnects). Only
 "not found" reads as a missing key: any other error of the client raises, naming the store
 and the key (:func:`client_error`).
 """
@@ -10,12 +11,10 @@ and the key (:func:`client_error`).
 from __future__ import annotations
 
 import importlib
-import os
-import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
-from .base import Store, normalize_storage_path, prefix_of
+from .base import LazyHandle, Store, normalize_storage_path, prefix_of
 
 T = TypeVar("T")
 
@@ -56,16 +55,20 @@ def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
 class ClientStore(Store):
     """A store that talks to a server through a client object made lazily, per process.
 
-    Subclasses call ``super().__init__(**arguments)`` with the arguments that recreate them
-    (what the store pickles to) and implement :meth:`_connect` (and :meth:`_disconnect` when
-    a client holds resources).
+    Subclasses call ``super().__init__(arguments)`` with the constructor arguments that
+    recreate them (what the store pickles to, through the protocol's ``_init_params``) and
+    implement :meth:`_connect` (and :meth:`_disconnect` when a client holds resources). The
+    client lives in a :class:`~zarrkit.storage.base.LazyHandle`: ``client`` is one already
+    made in this process (a user's), used here and never in a forked child or an unpickled
+    copy, which connect with :meth:`_connect`.
     """
 
-    def __init__(self, **arguments: Any) -> None:
-        self._arguments = arguments
-        self._client: Any = None
-        self._pid: int | None = None
-        self._client_lock = threading.Lock()
+    #: pickled to ``type(store)(**store._arguments)``
+    _init_params = ("**arguments",)
+
+    def __init__(self, arguments: Mapping[str, Any], *, client: Any = None) -> None:
+        self._arguments = dict(arguments)
+        self._handle: LazyHandle[Any] = LazyHandle(self._connect, self._disconnect, value=client)
 
     def _connect(self) -> Any:
         """A new client (no network traffic needed here: clients connect on first use)."""
@@ -77,14 +80,7 @@ class ClientStore(Store):
     @property
     def client(self) -> Any:
         """The client of this process (made on first use)."""
-        client = self._client
-        if client is None or self._pid != os.getpid():
-            with self._client_lock:
-                if self._client is None or self._pid != os.getpid():
-                    self._client = self._connect()
-                    self._pid = os.getpid()
-                client = self._client
-        return client
+        return self._handle.get()
 
     def _names(self, path: str = "") -> list[str]:
         """Every whole key below ``path`` (stores that list by name implement it)."""
@@ -99,16 +95,7 @@ class ClientStore(Store):
 
     def close(self) -> None:
         """Disconnect; the next use of the store connects again."""
-        with self._client_lock:
-            client, self._client = self._client, None
-            if client is not None and self._pid == os.getpid():
-                self._disconnect(client)
-
-    def __getstate__(self) -> dict:
-        return dict(self._arguments)
-
-    def __setstate__(self, state: dict) -> None:
-        type(self).__init__(self, **state)
+        self._handle.close()
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and self._arguments == other._arguments

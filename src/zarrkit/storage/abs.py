@@ -75,6 +75,9 @@ class ABSStore(ClientStore):
     other error raises, naming the store and the key.
     """
 
+    #: True while an unpickled copy is made (zarr 2's deprecation is said once, not again)
+    _unpickling = False
+
     def __init__(
         self,
         container: str | None = None,
@@ -100,7 +103,7 @@ class ABSStore(ClientStore):
         if client is not None:
             container_url = client.url
             credential = _credential_arguments(client)
-        elif container_url is None and not getattr(self, "_unpickling", False):
+        elif container_url is None and not self._unpickling:
             warnings.warn(
                 "Providing 'container', 'account_name', 'account_key', and "
                 "'blob_service_kwargs' is deprecated (as in zarr 2): pass an "
@@ -108,30 +111,31 @@ class ABSStore(ClientStore):
                 FutureWarning,
                 stacklevel=2,
             )
-        super().__init__(
-            container=container,
-            prefix=prefix,
-            account_name=account_name,
-            account_key=account_key,
-            blob_service_kwargs=blob_service_kwargs,
-            dimension_separator=dimension_separator,
-            container_url=container_url,
-            credential=credential,
-        )
         self._container_url = container_url
         self._credential = credential
-        if client is not None:  # used as it is in this process
-            self._client, self._pid = client, os.getpid()
-            self._own_client = False
-        else:
-            self._own_client = True
+        self._given_client = client  # used as it is in this process, never closed by us
+        super().__init__(
+            dict(
+                container=container,
+                prefix=prefix,
+                account_name=account_name,
+                account_key=account_key,
+                blob_service_kwargs=blob_service_kwargs,
+                dimension_separator=dimension_separator,
+                container_url=container_url,
+                credential=credential,
+            ),
+            client=client,
+        )
 
-    def __setstate__(self, state: dict) -> None:
-        self._unpickling = True  # zarr 2's deprecation was said when the store was made
-        super().__setstate__(state)
+    @classmethod
+    def _from_init_args(cls, kwargs: dict[str, Any]) -> ABSStore:
+        store = cls.__new__(cls)
+        store._unpickling = True  # zarr 2's deprecation was said when the store was made
+        store.__init__(**kwargs)  # type: ignore[misc]
+        return store
 
     def _connect(self) -> Any:
-        self._own_client = True
         if self._container_url is not None:
             return self._blob.ContainerClient.from_container_url(
                 self._container_url, credential=self._credential
@@ -144,7 +148,7 @@ class ABSStore(ClientStore):
         )
 
     def _disconnect(self, client: Any) -> None:
-        if self._own_client:  # a client the user gave stays theirs to close
+        if client is not self._given_client:  # a client the user gave stays theirs to close
             client.close()
 
     # zarr 2's deprecated attributes

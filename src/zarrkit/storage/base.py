@@ -14,7 +14,8 @@ everything else is here, once:
 - lazy handles (:class:`LazyHandle`): a connection or environment opened on first use in
   the process that uses it, reopened after ``fork`` or unpickling;
 - declared capabilities, as class attributes: ``listable``, ``erasable``,
-  ``partial_reads`` (``getrange`` reads part of a value).
+  ``partial_reads`` (``getrange`` reads part of a value), ``multiprocess_safe`` (writes
+  from several processes are kept), ``fork_safe`` (usable in a forked child).
 
 Any other mapping (a dict, an fsspec ``FSMap``, an object with the five mapping methods
 zarr 2 asked for) is adapted by :func:`as_store` into a :class:`KVStore`, which picks how
@@ -111,6 +112,12 @@ class Store(MutableMapping):
     #: fused per chunk; uncompressed chunks read straight into the output). Only
     #: ``DirectoryStore`` declares it (and no subclass that overrides how keys map to files)
     local_files: ClassVar[bool] = False
+    #: the store works in a child forked from a process that already used it (its handles
+    #: are reopened there, see :class:`LazyHandle`). False where a library cannot: the store
+    #: then raises a clear error in such a child rather than hang, and says why in its
+    #: docstring (``ObjectStore``: obstore's Rust runtime does not survive ``fork``). Pickling
+    #: the store to a process started with 'spawn' or 'forkserver' works either way.
+    fork_safe: ClassVar[bool] = True
 
     #: constructor parameters that rebuild the store when unpickled, in order. Each value is
     #: read from the attribute of that name, or of that name with a leading underscore; an
@@ -372,7 +379,9 @@ class LazyHandle(Generic[_T]):
     ``get()`` opens it with ``open()`` the first time, and again in a forked child (a
     handle inherited through ``fork`` is never used: it belongs to the parent). ``close()``
     closes it with ``close(handle)`` if this process opened it; the next ``get()`` reopens.
-    Stores hold one and pickle to their parameters, so an unpickled store opens its own.
+    ``value`` is a handle already open in this process (made by the caller, or given by a
+    user): used here, never in a forked child. Stores hold one and pickle to their
+    parameters, so an unpickled store opens its own.
 
     >>> h = LazyHandle(lambda: object(), lambda handle: None)
     >>> h.is_open
@@ -383,11 +392,17 @@ class LazyHandle(Generic[_T]):
     False
     """
 
-    def __init__(self, open: Callable[[], _T], close: Callable[[_T], Any] | None = None) -> None:
+    def __init__(
+        self,
+        open: Callable[[], _T],
+        close: Callable[[_T], Any] | None = None,
+        *,
+        value: _T | None = None,
+    ) -> None:
         self._open = open
         self._close = close if close is not None else _close_handle
-        self._value: _T | None = None
-        self._pid: int | None = None
+        self._value: _T | None = value
+        self._pid: int | None = None if value is None else os.getpid()
         self._lock = threading.Lock()
         self._lock_pid = os.getpid()
 
@@ -530,6 +545,11 @@ class KVStore(Store):
         if isinstance(inner, Store):
             return inner.multiprocess_safe
         return not isinstance(inner, dict)  # a dict lives in one process
+
+    @property
+    def fork_safe(self) -> bool:  # type: ignore[override]
+        inner = self._mutable_mapping
+        return inner.fork_safe if isinstance(inner, Store) else True
 
     @property
     def map(self) -> Any:

@@ -88,6 +88,10 @@ class LRUStoreCache(Store):
     def multiprocess_safe(self) -> bool:  # type: ignore[override]
         return self._store.multiprocess_safe
 
+    @property
+    def fork_safe(self) -> bool:  # type: ignore[override]
+        return self._store.fork_safe
+
     def _put(self, key: str, value: Any) -> None:
         """Cache ``value`` (the lock is held)."""
         size = _size_of(value)

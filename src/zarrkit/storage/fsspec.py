@@ -9,15 +9,23 @@ Missing means missing: only a not-found error (``FileNotFoundError``, ``KeyError
 ``missing_exceptions`` you pass) reads as an absent key. Any other error on a read --
 permissions, timeouts, a network failure -- raises, naming the store and the key, so it can
 never come back as fill values.
+
+After ``fork`` the child makes its own file system: an asynchronous one (s3fs, gcsfs, http)
+is bound to its process's event loop and refuses to run in a child ("This class is not
+fork-safe"). The file system is remade from the URL and storage options, or, for one given
+as ``fs=``, from the recipe fsspec pickles it with.
 """
 
 from __future__ import annotations
 
 import inspect
+import os
+import pickle
+import sys
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
-from .base import Store, as_bytes, normalize_storage_path, read_error
+from .base import LazyHandle, Store, as_bytes, normalize_storage_path, read_error
 
 __all__ = ["FSStore"]
 
@@ -39,6 +47,22 @@ def _import_fsspec() -> Any:
             "FSStore needs fsspec; install it with: pip install 'zarrkit[fsspec]'"
         ) from e
     return fsspec
+
+
+def _fresh_fsspec_lock() -> None:
+    """In a forked child: drop fsspec's global loop lock (fsspec resets its loop after
+    ``fork`` but keeps the lock, which another thread of the parent may have held)."""
+    asyn = sys.modules.get("fsspec.asyn")
+    if asyn is not None and hasattr(asyn, "reset_lock"):
+        asyn.reset_lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_fresh_fsspec_lock)
+
+
+def _keep(mapper: Any) -> None:
+    """Mappers hold nothing to close."""
 
 
 def _whole_object_reads(fs: Any, storage_options: Mapping[str, Any]) -> dict[str, Any]:
@@ -71,6 +95,9 @@ class FSStore(Store):
     ``exceptions`` is accepted for zarr 2 compatibility only: unlike zarr 2, zarrkit never
     turns errors other than not-found into missing keys.
 
+    The store pickles to these arguments. In a forked child it makes its own file system
+    (see the module's notes); ``fs``, ``map`` and ``path`` are those of the current process.
+
     >>> store = FSStore('memory://doc-example')
     >>> store['a/.zgroup'] = b'{}'
     >>> store.listdir('a')
@@ -94,28 +121,26 @@ class FSStore(Store):
     ) -> None:
         fsspec = _import_fsspec()
         url = str(url)
-        mapper_options: dict[str, Any] = {"check": check, "create": create}
-        if missing_exceptions is not None:
-            mapper_options["missing_exceptions"] = tuple(missing_exceptions)
         if fs is None:
             protocol, _ = fsspec.core.split_protocol(url)
             if protocol in (None, "file"):
                 storage_options.setdefault("auto_mkdir", True)  # create folders on write
-            self.map = fsspec.get_mapper(url, **mapper_options, **storage_options)
-            self._read_options = _whole_object_reads(self.map.fs, storage_options)
-        else:
-            if storage_options:
-                raise ValueError("Cannot specify both fs and storage_options")
-            self.map = fs.get_mapper(fs._strip_protocol(url), **mapper_options)
-            self._read_options = {}
-        self.fs = self.map.fs
-        self.path = self.map.root
+        elif storage_options:
+            raise ValueError("Cannot specify both fs and storage_options")
         self.url = url
+        self._given_fs = fs
+        self._storage_options = storage_options
+        self.missing_exceptions = missing_exceptions
+        mapper = self._make_mapper(fs, check=check, create=create)
+        self._mapper = LazyHandle(self._remake_mapper, _keep, value=mapper)
+        self.path = mapper.root
+        self._read_options = (
+            {} if fs is not None else _whole_object_reads(mapper.fs, storage_options)
+        )
         self.normalize_keys = normalize_keys
         self.mode = mode
         self._read_only = mode == "r"
         self.exceptions = exceptions
-        self.missing_exceptions = missing_exceptions
         self._missing = _NOT_FOUND + tuple(missing_exceptions or ())
         if dimension_separator is None:
             dimension_separator = key_separator
@@ -124,6 +149,70 @@ class FSStore(Store):
         self._dimension_separator = dimension_separator
         self._separator_is_fixed = dimension_separator is not None
         self.key_separator = dimension_separator or "."
+
+    # -- the file system of this process ---------------------------------------------------
+    def _make_mapper(self, fs: Any, check: bool = False, create: bool = False) -> Any:
+        """An fsspec mapper of the store's root on ``fs`` (None: made from the URL)."""
+        options: dict[str, Any] = {"check": check, "create": create}
+        if self.missing_exceptions is not None:
+            options["missing_exceptions"] = tuple(self.missing_exceptions)
+        if fs is None:
+            return _import_fsspec().get_mapper(self.url, **options, **self._storage_options)
+        return fs.get_mapper(fs._strip_protocol(self.url), **options)
+
+    def _remake_mapper(self) -> Any:
+        """The mapper of a process other than the one that made the store (a forked child:
+        fsspec's instance cache is per process, so the URL gives a new file system)."""
+        given = self._given_fs
+        if given is None:
+            return self._make_mapper(None)
+        try:  # fsspec's own recipe, the one it pickles a file system with
+            fs = pickle.loads(pickle.dumps(given))
+        except Exception as e:
+            if getattr(given, "async_impl", False):
+                raise RuntimeError(
+                    f"{self!r}: its file system, given as fs= ({type(given).__name__}), is "
+                    f"bound to the process that made it and cannot be remade in this forked "
+                    f"process ({type(e).__name__}: {e}). Give FSStore the URL and storage "
+                    "options instead, or start processes with 'spawn' or 'forkserver'."
+                ) from e
+            fs = given  # a synchronous file system: the child's own copy works
+        return self._make_mapper(fs)
+
+    @property
+    def map(self) -> Any:
+        """The fsspec mapper of the store's root (this process's own)."""
+        return self._mapper.get()
+
+    @property
+    def fs(self) -> Any:
+        """The fsspec file system (this process's own)."""
+        return self._mapper.get().fs
+
+    # -- pickling: to the constructor's arguments -------------------------------------------
+    _init_params: ClassVar[tuple[str, ...]] = (
+        "url",
+        "normalize_keys",
+        "mode",
+        "exceptions",
+        "dimension_separator",
+        "fs",
+        "missing_exceptions",
+        "**storage_options",
+    )
+
+    def _init_args(self) -> dict[str, Any]:
+        args: dict[str, Any] = {
+            "url": self.url,
+            "normalize_keys": self.normalize_keys,
+            "mode": self.mode,
+            "exceptions": self.exceptions,
+            "dimension_separator": self._dimension_separator,
+            "missing_exceptions": self.missing_exceptions,
+        }
+        if self._given_fs is not None:
+            args["fs"] = self._given_fs
+        return {**args, **self._storage_options}
 
     # -- keys and paths ------------------------------------------------------------------
     def _normalize_key(self, key: str) -> str:

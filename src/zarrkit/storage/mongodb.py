@@ -45,10 +45,12 @@ class MongoDBStore(ClientStore):
     ) -> None:
         self._pymongo = import_client("pymongo", "MongoDBStore", "mongodb")
         super().__init__(
-            database=database,
-            collection=collection,
-            dimension_separator=dimension_separator,
-            **kwargs,
+            dict(
+                database=database,
+                collection=collection,
+                dimension_separator=dimension_separator,
+                **kwargs,
+            )
         )
         self._database = database
         self._collection = collection

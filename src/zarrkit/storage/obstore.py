@@ -10,6 +10,15 @@ event loop (at most ``concurrency`` in flight), ``delitems`` is one bulk delete 
 
 Missing means missing: only obstore's not-found error reads as an absent key; any other error
 (permissions, credentials, timeouts) raises, naming the store and the key.
+
+Not fork-safe (``ObjectStore.fork_safe`` is False): obstore runs its requests on a Rust
+(tokio) runtime that is global to the process and started on first use; ``fork`` copies it
+without its threads, and a request in the child then waits forever (obstore cannot start a
+second runtime there, nor can we). So an ObjectStore used in a process raises a
+:class:`RuntimeError` that says so in a child forked from it, instead of hanging. A store
+pickled to a process started with 'spawn' or 'forkserver' (dask's process workers,
+``multiprocessing.get_context('spawn')``) works, as does a child forked before the parent's
+first request.
 """
 
 from __future__ import annotations
@@ -60,6 +69,27 @@ def _run(coro: Coroutine[Any, Any, Any]) -> Any:
     return asyncio.run_coroutine_threadsafe(coro, _event_loop()).result()
 
 
+#: the process in which ObjectStore first used obstore's runtime (None: not yet)
+_runtime_pid: int | None = None
+
+
+def _runtime_here(store: object) -> None:
+    """Raise if obstore's runtime was started in the process this one was forked from."""
+    global _runtime_pid
+    pid = os.getpid()
+    if _runtime_pid == pid:
+        return
+    if _runtime_pid is None:
+        _runtime_pid = pid
+        return
+    raise RuntimeError(
+        f"{store!r} cannot be used in this process ({pid}): it was forked from process "
+        f"{_runtime_pid} after obstore's Rust runtime started there, and that runtime does not "
+        "survive fork (its requests would hang). Start processes with 'spawn' or "
+        "'forkserver' (the store pickles to its arguments), or fork before the first request."
+    )
+
+
 def _buffer(value: Any) -> Any:
     """``value`` as something obstore can upload; anything without the buffer protocol is a
     ``TypeError``."""
@@ -84,7 +114,8 @@ class ObjectStore(Store):
     separator of arrays created here; ``concurrency`` bounds the requests in flight per batch.
 
     The store pickles to these parameters (obstore's stores pickle to their configuration),
-    so it can travel to other processes.
+    so it can travel to other processes. It is not fork-safe (see the module's notes): in a
+    child forked after the parent's first request it raises a ``RuntimeError`` saying so.
 
     >>> store = ObjectStore('memory:///')
     >>> store.setitems({'a/.zgroup': b'{}', 'a/b': b'1'})
@@ -106,11 +137,11 @@ class ObjectStore(Store):
         if isinstance(store, os.PathLike):
             store = os.fspath(store)
         if isinstance(store, str):
-            self.store = obstore.store.from_url(store, **options)
+            self._store = obstore.store.from_url(store, **options)
         elif options:
             raise ValueError("options are for a URL; an obstore store object is already made")
         else:
-            self.store = store
+            self._store = store
         if dimension_separator not in (None, ".", "/"):
             raise ValueError(f"dimension_separator must be '.' or '/', not {dimension_separator!r}")
         if concurrency < 1:
@@ -133,14 +164,17 @@ class ObjectStore(Store):
         self._separator_is_fixed = dimension_separator is not None
         self.key_separator = dimension_separator or "."
 
-    # -- pickling: to the constructor's parameters --------------------------------------
-    def __getstate__(self) -> dict[str, Any]:
-        return dict(self._params)
+    fork_safe = False  # obstore's runtime does not survive fork (see the module's notes)
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        state = dict(state)
-        store = state.pop("store")
-        self.__init__(store, **state)  # type: ignore[misc]
+    @property
+    def store(self) -> Any:
+        """The obstore store object (a ``RuntimeError`` in a child forked after the
+        parent's first request, where any request would hang)."""
+        _runtime_here(self)
+        return self._store
+
+    #: pickled to ``ObjectStore(**store._params)``, the constructor's arguments
+    _init_params = ("**params",)
 
     # -- keys ------------------------------------------------------------------------
     def _full(self, key: str) -> str:
@@ -160,9 +194,9 @@ class ObjectStore(Store):
 
     # -- mapping -----------------------------------------------------------------------
     def __getitem__(self, key: str) -> bytes:
-        path = self._full(key)
+        path, store = self._full(key), self.store
         try:
-            return bytes(self._obstore.get(self.store, path).bytes())
+            return bytes(self._obstore.get(store, path).bytes())
         except FileNotFoundError:  # obstore's NotFoundError
             raise KeyError(key) from None
         except Exception as e:
@@ -187,8 +221,9 @@ class ObjectStore(Store):
             path = self._full(key)
         except ValueError:
             return False
+        store = self.store
         try:
-            self._obstore.head(self.store, path)
+            self._obstore.head(store, path)
         except FileNotFoundError:
             return False
         except Exception as e:
@@ -308,11 +343,11 @@ class ObjectStore(Store):
             return False
         if self.url is not None:
             return self._params == other._params
-        return self.store is other.store and self.path == other.path and self.mode == other.mode
+        return self._store is other._store and self.path == other.path and self.mode == other.mode
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        where = repr(self.url) if self.url is not None else repr(self.store)
+        where = repr(self.url) if self.url is not None else repr(self._store)
         path = f", path={self.path!r}" if self.path else ""
         return f"{type(self).__name__}({where}{path})"

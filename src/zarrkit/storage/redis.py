@@ -44,7 +44,7 @@ class RedisStore(ClientStore):
         self._redis = import_client("redis", "RedisStore", "redis")
         if kwargs.get("decode_responses"):
             raise ValueError("RedisStore needs binary values: do not pass decode_responses=True")
-        super().__init__(prefix=prefix, dimension_separator=dimension_separator, **kwargs)
+        super().__init__(dict(prefix=prefix, dimension_separator=dimension_separator, **kwargs))
         self._prefix = prefix
         self._kwargs = kwargs
         self._dimension_separator = dimension_separator
