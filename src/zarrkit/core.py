@@ -546,10 +546,6 @@ class Array(Node):
             self._pipeline.write(indexer, value, fields)
             return
         value = self._as_value_array(value, out_dtype, sel_shape)
-        if out_dtype.hasobject and value.size > self._pipeline.batch:
-            # the pipeline stores nothing of a batch whose encoding fails, but a write of
-            # several batches could stop half way: check every item against the codec first
-            self._chain.encode_objects(value.reshape(-1))
         if value.ndim:
             value = indexer.value_for_buffer(value)
         self._pipeline.write(indexer, value, fields)

@@ -400,6 +400,10 @@ class ChunkPipeline:
             return
         w = _Write(self, projections, value, fields)
         n = len(projections)
+        if self.chain.is_object and not w.lazy and not w.scalar and n > self.write_batch:
+            # a batch stores nothing when one of its chunks fails to encode, but a write of
+            # several batches could stop half way: every item is checked against the codec
+            self.chain.encode_objects(value.reshape(-1))
         if w.fused and not w.lazy and self.synchronizer is None:
             w.run(range(n))  # per-chunk tasks hold one chunk each: no batches needed
             return
