@@ -255,3 +255,18 @@ def test_one_metadata_load_per_access_without_cache(tmp_path):
         loads.clear()
         access()
         assert len(loads) == 1
+
+
+@pytest.mark.parametrize("compressor", [None, Blosc()])
+def test_reads_into_a_caller_out_of_either_order(tmp_path, compressor):
+    """The direct paths only take destinations they can address; others are filled too."""
+    a = np.arange(24 * 30, dtype="<f4").reshape(24, 30)
+    store = zarrkit.DirectoryStore(str(tmp_path / "d"))
+    z = zarrkit.array(a, chunks=(8, 10), compressor=compressor, store=store)
+    for order in "CF":
+        out = np.zeros((24, 30), dtype="<f4", order=order)
+        z.get_basic_selection(Ellipsis, out=out)
+        assert np.array_equal(out, a)
+        part = np.zeros((8, 20), dtype="<f4", order=order)
+        z.get_basic_selection(np.s_[8:16, 10:30], out=part)
+        assert np.array_equal(part, a[8:16, 10:30])
