@@ -270,3 +270,19 @@ def test_reads_into_a_caller_out_of_either_order(tmp_path, compressor):
         part = np.zeros((8, 20), dtype="<f4", order=order)
         z.get_basic_selection(np.s_[8:16, 10:30], out=part)
         assert np.array_equal(part, a[8:16, 10:30])
+
+
+def test_blosc_context_decoder_matches_numcodecs(tmp_path):
+    """Pool threads decode Blosc chunk files with c-blosc's context decoder (through ctypes)
+    where numcodecs' library exports it: the same items as numcodecs, every compressor."""
+    from zarrkit.pipeline.codec_chain import _blosc_context_decoder
+
+    assert _blosc_context_decoder() is not None  # numcodecs' wheels export it
+    rng = np.random.default_rng(5)
+    for cname in ("lz4", "lz4hc", "zstd", "zlib", "blosclz"):
+        for shuffle in (Blosc.NOSHUFFLE, Blosc.SHUFFLE, Blosc.BITSHUFFLE):
+            a = rng.normal(size=(64, 48)).astype("f8")
+            store = zarrkit.DirectoryStore(str(tmp_path / f"{cname}{shuffle}"))
+            z = zarrkit.array(a, chunks=(16, 16), store=store, compressor=Blosc(cname, 3, shuffle))
+            assert np.array_equal(z[:], a)
+            assert np.array_equal(z[3:61, 5:40], a[3:61, 5:40])

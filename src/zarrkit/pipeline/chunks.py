@@ -187,6 +187,7 @@ class ChunkPipeline:
                 nbytes = self.chain.chunk_nbytes
                 local.raw = _scratch(nbytes)[:nbytes]
                 local.chunk = local.raw.view(meta.dtype).reshape(meta.chunks, order=meta.order)
+                local.address = local.raw.ctypes.data
                 local.layout = self._layout
             return local.chunk
         return np.empty(meta.chunks, dtype=meta.dtype, order=meta.order)
@@ -259,7 +260,7 @@ class ChunkPipeline:
 
         if self.folder is not None and direct and chain.can_decode_into and self._scratch_ok:
             missing = run_parallel(
-                self._fused_reader(projections, names, out, put), range(n), inline
+                self._fused_reader(projections, names, out, put, inline), range(n), inline
             )
             if self.strict and any(missing):
                 raise MissingChunkError([prefix + names[i] for i in range(n) if missing[i]])
@@ -313,13 +314,17 @@ class ChunkPipeline:
         names: list[str],
         out: np.ndarray,
         put: Callable[[int, Any], bool],
+        inline: bool,
     ) -> Callable[[int], bool]:
         """The per-chunk task of the hot read path: a compressor that records the decoded
         size, plain items, chunk files. Each task reads the file, checks the frame, decodes
         into the output (a whole chunk with a contiguous destination) or into the thread's
-        scratch chunk, and copies the selection. Returns True for a missing chunk."""
+        scratch chunk, and copies the selection. Returns True for a missing chunk. Pool
+        threads decode with c-blosc's context decoder; inline (on the calling thread, one
+        chunk or a few) numcodecs' Blosc may spread a large chunk over its own threads."""
         folder, prefix = self.folder, self.prefix
         decode_raw = self.chain.decode_raw
+        decode_raw_at = self.chain.decode_raw_at
         decode_part = self.chain.decode_raw_part
         # a Blosc frame holds at most 16 bytes more than the chunk (LZ4: 4 + its bound)
         size_hint = self.chain.chunk_nbytes + self.chain.chunk_nbytes // 255 + 64
@@ -357,7 +362,10 @@ class ChunkPipeline:
                     self._empty_chunk(scratch=True)
                 span = None if p.complete else self._span(p.chunk_selection)
                 if span is None or not decode_part(data, *span, local.raw[span[0] : span[1]]):
-                    decode_raw(data, local.raw)
+                    if inline:
+                        decode_raw(data, local.raw)
+                    else:
+                        decode_raw_at(data, local.raw, local.address)
             except Exception as e:
                 raise CorruptChunkError(prefix + name, f"{type(e).__name__}: {e}") from e
             out[p.out_selection] = local.chunk[p.chunk_selection]

@@ -69,6 +69,9 @@ class CodecChain:
         self._partial = (
             plain and isinstance(self.compressor, numcodecs.Blosc) and _blosc_partial is not None
         )
+        self._ctx = (
+            _blosc_context_decoder() if isinstance(self.compressor, numcodecs.Blosc) else None
+        )
         # numbers through Blosc: its module function, without the codec method's buffer
         # normalisation (chosen once; other items need numcodecs' handling)
         self._compress: Callable[[np.ndarray], bytes] | None = None
@@ -187,6 +190,21 @@ class CodecChain:
             self._checked_size(data)  # raises, saying why
         self._decompress(data, dest)
 
+    def decode_raw_at(self, data: Any, dest: np.ndarray, address: int) -> None:
+        """:meth:`decode_raw` for a pool thread: ``address`` is where ``dest`` starts. For
+        Blosc frames read from files (bytes) c-blosc's context decoder is called directly
+        (see :func:`_blosc_context_decoder`), skipping numcodecs' per-call normalisation."""
+        ctx = self._ctx
+        if ctx is None or type(data) is not bytes:
+            self.decode_raw(data, dest)
+            return
+        nbytes = self.chunk_nbytes
+        if self._frame_size(data) != nbytes:  # type: ignore[misc]
+            self._checked_size(data)  # raises, saying why
+        got = ctx(data, address, nbytes, 1)
+        if got != nbytes:
+            raise ValueError(f"Blosc could not decode the chunk (error {got})")
+
     def decode_raw_part(self, data: Any, start: int, stop: int, dest: np.ndarray) -> bool:
         """Decode bytes ``start:stop`` of the chunk into ``dest`` (a uint8 buffer of that
         size) when the compressor can decode part of a frame (Blosc: only the blocks that
@@ -246,6 +264,31 @@ def _blosc_size(data: Any) -> int:
             f"the Blosc chunk is cut short: its header records {cbytes} bytes, {n} are present"
         )
     return int(nbytes)
+
+
+@functools.cache
+def _blosc_context_decoder() -> Callable[[bytes, int, int, int], int] | None:
+    """``blosc_decompress_ctx(src, dest, destsize, nthreads)`` of the c-blosc that numcodecs
+    ships (its extension module exports it), through ctypes, or None where it is not there
+    or does not decode a sample frame as numcodecs does. It keeps no global state (no
+    threads, safe after ``fork``), releases the GIL, and costs ~2 us less per call than
+    ``numcodecs.blosc.decompress``; the frame is checked before it is called."""
+    try:
+        import ctypes
+
+        fn = ctypes.CDLL(numcodecs.blosc.__file__).blosc_decompress_ctx
+        fn.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        fn.restype = ctypes.c_int
+        sample = np.arange(4096, dtype="<i4") * 3
+        frame = numcodecs.blosc.compress(sample, b"lz4", 5, 1, 0)
+        dest = np.zeros(sample.nbytes, dtype=np.uint8)
+        if fn(frame, dest.ctypes.data, dest.nbytes, 1) != dest.nbytes:
+            return None
+        if not np.array_equal(dest.view("<i4"), sample):
+            return None
+        return fn
+    except Exception:
+        return None
 
 
 def _lz4_size(data: Any) -> int:
