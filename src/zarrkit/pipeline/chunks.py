@@ -543,7 +543,7 @@ class _Write:
         if whole and self.rows is not None and not edge:
             buffers = self.rows.of(p.out_selection, pipe.chunk_size)
             if buffers is not None:
-                write_file(file, buffers, self.keys[i])
+                write_file(file, buffers, self.keys[i], parts=True)
                 return True
         chunk = self._chunk(i, p, edge, whole, lambda: read_file(file))
         if self.skip_fill and not fill_checked and _is_fill(chunk, self.meta.fill_value):

@@ -138,10 +138,12 @@ def _read_into(fd: int, view: memoryview) -> int:
     return len(data)
 
 
-def write_file(file: str, data: Any, key: str | None = None) -> None:
-    """Write ``data`` (a bytes-like object, or a list of byte views written in order) to
-    ``file`` through a temporary file and an atomic rename. A missing folder is created;
+def write_file(file: str, data: Any, key: str | None = None, parts: bool = False) -> None:
+    """Write ``data`` (a bytes-like object; with ``parts``, a list of byte views written in
+    order) to ``file`` through a temporary file and an atomic rename. A missing folder is created;
     a folder at ``file`` (or a file in the way of its folder) is a ``KeyError``."""
+    if not parts and type(data) is not bytes:
+        data = memoryview(data).cast("B")  # anything else is a TypeError, before any file
     folder, name = os.path.split(file)
     temp = f"{folder}{os.sep}.{name}.{_temp_prefix}{next(_temp_counter):016x}{_TEMP_SUFFIX}"
     try:
@@ -157,10 +159,8 @@ def write_file(file: str, data: Any, key: str | None = None) -> None:
                 done = os.write(fd, data)
                 if done < len(data):  # a short write: the rest
                     _write_all(fd, [memoryview(data)[done:]])
-            elif isinstance(data, list):
-                _write_all(fd, data)
             else:
-                _write_all(fd, [memoryview(data).cast("B")])
+                _write_all(fd, data if parts else [data])
         finally:
             os.close(fd)
         os.replace(temp, file)
