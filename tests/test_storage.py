@@ -310,27 +310,13 @@ def test_failed_write_of_temp_file_propagates(tmp_path: Any, monkeypatch: Any) -
     """An error while writing the temp file (disk full) propagates and leaves no debris."""
     store = DirectoryStore(str(tmp_path))
     store["k"] = b"old"
-    real_open = open
+    real_write = os.write
 
-    class Full:
-        def __init__(self, f: Any) -> None:
-            self.f = f
+    def full(fd: int, data: Any) -> int:
+        real_write(fd, b"partial")
+        raise OSError(28, "No space left on device")
 
-        def __enter__(self) -> Full:
-            return self
-
-        def __exit__(self, *exc: object) -> None:
-            self.f.close()
-
-        def write(self, data: Any) -> None:
-            self.f.write(b"partial")
-            raise OSError(28, "No space left on device")
-
-    def fake_open(path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-        f = real_open(path, mode, *args, **kwargs)
-        return Full(f) if "w" in mode else f
-
-    monkeypatch.setattr("builtins.open", fake_open)
+    monkeypatch.setattr(os, "write", full)
     with pytest.raises(OSError, match="No space left"):
         store["k"] = b"new value"
     monkeypatch.undo()

@@ -107,3 +107,13 @@ def test_getrange_reads_part_of_a_file(tmp_path: pathlib.Path) -> None:
     assert store.getrange("k", 3, 4) == b"3456" and store.getrange("k", 8) == b"89"
     with pytest.raises(KeyError):
         store.getrange("missing", 0, 1)
+
+
+def test_values_without_a_buffer_are_refused_before_any_file(tmp_path):
+    """A list (or another object without the buffer protocol) is a TypeError, no debris."""
+    store = DirectoryStore(str(tmp_path))
+    with pytest.raises(TypeError):
+        store["baz"] = list(range(5))
+    assert os.listdir(tmp_path) == []
+    store["a"] = np.arange(3, dtype="<i2")  # buffers of any kind are written as their bytes
+    assert store["a"] == np.arange(3, dtype="<i2").tobytes()

@@ -433,12 +433,24 @@ class Array(Node):
     def __getitem__(self, selection: Any) -> Any:
         """NumPy-style access: basic selection, else coordinate, else orthogonal (as zarr 2)."""
         fields, sel = ix.pop_fields(selection)
-        kind = ix.getitem_kind(sel, self.ndim)
+        self._refresh()  # once per call: the methods below work with the record as loaded
+        kind = ix.getitem_kind(sel, self._meta.ndim)
         if kind == "basic":
-            return self.get_basic_selection(sel, fields=fields)
+            return self._get_basic(sel, None, fields)
         if kind == "vindex":
-            return self.vindex[selection]
-        return self.get_orthogonal_selection(sel, fields=fields)
+            return self._get(self._vindex_indexer(sel, selection), None, fields)
+        return self._get(self._indexer(ix.OrthogonalIndexer, sel), None, fields)
+
+    def _indexer(self, kind: type[ix.Indexer], selection: Any) -> ix.Indexer:
+        return kind(selection, self._meta.shape, self._meta.chunks)  # type: ignore[call-arg]
+
+    def _vindex_indexer(self, sel: Any, selection: Any) -> ix.Indexer:
+        """The indexer of ``z.vindex[selection]`` (``sel``: without field names)."""
+        if ix.is_mask_selection(sel):
+            return self._indexer(ix.MaskIndexer, sel)
+        if isinstance(sel, tuple) or ix.is_array_like(sel) or ix.is_integer(sel):
+            return self._indexer(ix.CoordinateIndexer, sel)
+        raise ix.VindexInvalidSelectionError(selection)
 
     def get_basic_selection(
         self, selection: Any = Ellipsis, out: Any = None, fields: Any = None
@@ -448,7 +460,10 @@ class Array(Node):
         As in zarr 2, ``...`` on a 0-d array gives a 0-d array, ``()`` gives a scalar.
         """
         self._refresh()
-        indexer = ix.BasicIndexer(selection, self._meta.shape, self._meta.chunks)
+        return self._get_basic(selection, out, fields)
+
+    def _get_basic(self, selection: Any, out: Any, fields: Any) -> Any:
+        indexer = self._indexer(ix.BasicIndexer, selection)
         keep_0d = not self._meta.shape and (
             selection is Ellipsis
             or (isinstance(selection, tuple) and any(s is Ellipsis for s in selection))
@@ -458,26 +473,22 @@ class Array(Node):
     def get_orthogonal_selection(self, selection: Any, out: Any = None, fields: Any = None) -> Any:
         """Outer indexing: each dimension by integer, slice, or 1-D integer/Boolean array."""
         self._refresh()
-        indexer = ix.OrthogonalIndexer(selection, self._meta.shape, self._meta.chunks)
-        return self._get(indexer, out, fields)
+        return self._get(self._indexer(ix.OrthogonalIndexer, selection), out, fields)
 
     def get_coordinate_selection(self, selection: Any, out: Any = None, fields: Any = None) -> Any:
         """Points: one integer array per dimension, broadcast together."""
         self._refresh()
-        indexer = ix.CoordinateIndexer(selection, self._meta.shape, self._meta.chunks)
-        return self._get(indexer, out, fields)
+        return self._get(self._indexer(ix.CoordinateIndexer, selection), out, fields)
 
     def get_mask_selection(self, selection: Any, out: Any = None, fields: Any = None) -> Any:
         """Items where a Boolean array of the array's shape is True."""
         self._refresh()
-        indexer = ix.MaskIndexer(selection, self._meta.shape, self._meta.chunks)
-        return self._get(indexer, out, fields)
+        return self._get(self._indexer(ix.MaskIndexer, selection), out, fields)
 
     def get_block_selection(self, selection: Any, out: Any = None, fields: Any = None) -> Any:
         """Whole chunks by chunk index."""
         self._refresh()
-        indexer = ix.BlockIndexer(selection, self._meta.shape, self._meta.chunks)
-        return self._get(indexer, out, fields)
+        return self._get(self._indexer(ix.BlockIndexer, selection), out, fields)
 
     def _get(self, indexer: ix.Indexer, out: Any, fields: Any, keep_0d: bool = False) -> Any:
         fields = ix.normalize_fields(fields)
@@ -517,42 +528,41 @@ class Array(Node):
     # -- writing -------------------------------------------------------------------------
     def __setitem__(self, selection: Any, value: Any) -> None:
         fields, sel = ix.pop_fields(selection)
-        kind = ix.getitem_kind(sel, self.ndim)
+        self._check_writable()
+        self._refresh()  # once per call
+        kind = ix.getitem_kind(sel, self._meta.ndim)
         if kind == "basic":
-            self.set_basic_selection(sel, value, fields=fields)
+            indexer = self._indexer(ix.BasicIndexer, sel)
         elif kind == "vindex":
-            self.vindex[selection] = value
+            indexer = self._vindex_indexer(sel, selection)
         else:
-            self.set_orthogonal_selection(sel, value, fields=fields)
+            indexer = self._indexer(ix.OrthogonalIndexer, sel)
+        self._set(indexer, value, fields)
 
     def set_basic_selection(self, selection: Any, value: Any, fields: Any = None) -> None:
         self._check_writable()
         self._refresh()
-        self._set(ix.BasicIndexer(selection, self._meta.shape, self._meta.chunks), value, fields)
+        self._set(self._indexer(ix.BasicIndexer, selection), value, fields)
 
     def set_orthogonal_selection(self, selection: Any, value: Any, fields: Any = None) -> None:
         self._check_writable()
         self._refresh()
-        indexer = ix.OrthogonalIndexer(selection, self._meta.shape, self._meta.chunks)
-        self._set(indexer, value, fields)
+        self._set(self._indexer(ix.OrthogonalIndexer, selection), value, fields)
 
     def set_coordinate_selection(self, selection: Any, value: Any, fields: Any = None) -> None:
         self._check_writable()
         self._refresh()
-        indexer = ix.CoordinateIndexer(selection, self._meta.shape, self._meta.chunks)
-        self._set(indexer, value, fields)
+        self._set(self._indexer(ix.CoordinateIndexer, selection), value, fields)
 
     def set_mask_selection(self, selection: Any, value: Any, fields: Any = None) -> None:
         self._check_writable()
         self._refresh()
-        indexer = ix.MaskIndexer(selection, self._meta.shape, self._meta.chunks)
-        self._set(indexer, value, fields)
+        self._set(self._indexer(ix.MaskIndexer, selection), value, fields)
 
     def set_block_selection(self, selection: Any, value: Any, fields: Any = None) -> None:
         self._check_writable()
         self._refresh()
-        indexer = ix.BlockIndexer(selection, self._meta.shape, self._meta.chunks)
-        self._set(indexer, value, fields)
+        self._set(self._indexer(ix.BlockIndexer, selection), value, fields)
 
     def _set(self, indexer: ix.Indexer, value: Any, fields: Any) -> None:
         fields = ix.check_set_fields(fields, self._meta.dtype)
@@ -569,10 +579,6 @@ class Array(Node):
             self._pipeline.write(indexer, value, fields)
             return
         value = self._as_value_array(value, out_dtype, sel_shape)
-        if out_dtype.hasobject and value.size > self._pipeline.batch:
-            # the pipeline stores nothing of a batch whose encoding fails, but a write of
-            # several batches could stop half way: check every item against the codec first
-            self._chain.encode_objects(value.reshape(-1))
         if value.ndim:
             value = indexer.value_for_buffer(value)
         self._pipeline.write(indexer, value, fields)

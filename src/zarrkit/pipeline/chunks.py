@@ -1,20 +1,32 @@
 """The chunk engine: every read and write of array data goes through here.
 
-Reads: chunk keys are computed from the metadata first, fetched with one ``getitems`` call
-per batch, then decoded and scattered into the output in the thread pool. A whole chunk
-whose destination is contiguous in the array's order is decoded straight into the output
-(when its compressor's header states the decoded size, which is checked first).
+Every per-chunk decision is made once here, from the metadata (when the pipeline is made) or
+from the call (once per read or write): whether chunks are files the pipeline reads itself
+(``Store.local_files``), whether stored chunks are the raw items, whether a chunk is an edge
+chunk, whether the value is a scalar or a lazy source, whether the codec work runs inline.
 
-Writes mirror it: chunks only partly covered are fetched in one batch (under the
-synchronizer's per-key locks on every chunk of the batch, held across the read-modify-write),
-merged and encoded in the pool, then stored with one ``setitems`` (and, with
-``write_empty_chunks=False``, fill-value chunks are removed with one ``delitems``).
+Reads from a store with ``local_files`` (``DirectoryStore``) run one fused task per chunk in
+the thread pool: read the file, check and decode it, scatter it into the output. Uncompressed
+chunks are read straight into the output (``os.readv`` into the destination's rows); a whole
+chunk whose destination is contiguous is decoded straight into it (when its compressor's
+header states the decoded size, which is checked first); other chunks decode into a scratch
+buffer of the pool thread and are copied. Other stores: the keys of a batch are fetched with
+one ``getitems`` call, then decoded and scattered in the pool.
+
+Writes mirror it: one fused merge -> encode -> write task per chunk for ``local_files``
+stores (chunks only partly covered are read in the task); otherwise partly covered chunks
+are fetched in one batch, merged and encoded in the pool, and stored with one ``setitems``
+(and, with ``write_empty_chunks=False``, fill-value chunks are removed with one
+``delitems``). With a synchronizer every chunk of a batch is locked across the
+read-modify-write.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
+import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -26,6 +38,7 @@ from ..errors import CorruptChunkError, MissingChunkError, ObjectCodecMissingErr
 from ..formats.meta import ArrayMeta
 from ..indexing import ChunkProjection, Indexer
 from ..storage.base import ConstantMap, Store, prefix_of
+from ..storage.directory import read_file, readinto_file, remove_file, write_file
 from .codec_chain import CodecChain
 from .executor import get_num_threads, run_parallel
 
@@ -35,7 +48,21 @@ _REFUSED: tuple[type[BaseException], ...] = (ObjectCodecMissingError,) + tuple(
 )
 
 _BATCH_BYTES = 128 * 2**20
+# a write holds the encoded chunks of a batch (stores without local files): keep it small
+_WRITE_BATCH_BYTES = 32 * 2**20
 _MAX_BATCH = 1024
+# chunks up to this size decode into a buffer kept by each pool thread
+_SCRATCH_MAX = 16 * 2**20
+
+_scratch_local = threading.local()
+
+
+def _scratch(nbytes: int) -> np.ndarray:
+    """A uint8 buffer of at least ``nbytes`` owned by the calling thread (reused)."""
+    buf = getattr(_scratch_local, "buf", None)
+    if buf is None or buf.nbytes < nbytes:
+        buf = _scratch_local.buf = np.empty(nbytes, dtype=np.uint8)
+    return buf
 
 
 class ChunkPipeline:
@@ -67,10 +94,45 @@ class ChunkPipeline:
         self.chunk_size = math.prod(meta.chunks)
         chunk_bytes = max(1, self.chunk_size * meta.dtype.itemsize)
         self.batch = max(2 * get_num_threads(), min(_MAX_BATCH, _BATCH_BYTES // chunk_bytes))
+        self.write_batch = max(
+            2 * get_num_threads(), min(_MAX_BATCH, _WRITE_BATCH_BYTES // chunk_bytes)
+        )
+        # -- decided once per array ----------------------------------------------------------
+        #: chunk files are read and written here, from the pool tasks (None: use batches)
+        self.folder: str | None = None
+        if store.local_files:
+            self.folder = store.chunk_folder(path) + os.sep  # type: ignore[attr-defined]
+        self._os_separator = meta.separator == "/" and os.sep != "/"
+        # a chunk whose index reaches these in some dimension sticks out of the array
+        self._edge_from = tuple(s // n for s, n in zip(meta.shape, meta.chunks))
+        self._has_edges = any(s % n for s, n in zip(meta.shape, meta.chunks))
+        # decoded chunks go through the thread's scratch buffer (plain items only)
+        self._scratch_ok = (
+            not chain.is_object and not chain.filters and 0 < chain.chunk_nbytes <= _SCRATCH_MAX
+        )
+        self._decodes_to_scratch = self._scratch_ok and (chain.can_decode_into or chain.is_raw)
+        self._layout = (meta.dtype, meta.chunks, meta.order)
+        # the distance in items between neighbours along each dimension of a chunk
+        item_strides = [1] * len(meta.chunks)
+        dims = range(len(meta.chunks))
+        for d in reversed(dims) if meta.order == "C" else dims:
+            item_strides[d] = math.prod(
+                meta.chunks[d + 1 :] if meta.order == "C" else meta.chunks[:d]
+            )
+        self._item_strides = tuple(item_strides)
+        self._contiguous = "c_contiguous" if meta.order == "C" else "f_contiguous"
 
     # -- helpers ---------------------------------------------------------------------------
     def key(self, coords: tuple[int, ...]) -> str:
         return self.prefix + self.meta.chunk_key(coords)
+
+    def _file(self, name: str) -> str:
+        if self._os_separator:
+            name = name.replace("/", os.sep)
+        return self.folder + name  # type: ignore[operator]
+
+    def _is_edge(self, coords: tuple[int, ...]) -> bool:
+        return self._has_edges and any(c >= e for c, e in zip(coords, self._edge_from))
 
     def _inline(self, n: int) -> bool:
         """Run the codec work for ``n`` chunks in the calling thread rather than the pool."""
@@ -88,81 +150,250 @@ class ChunkPipeline:
             and threading.current_thread() is threading.main_thread()
         )
 
-    def _batches(self, n: int) -> Iterator[range]:
-        for start in range(0, n, self.batch):
-            yield range(start, min(n, start + self.batch))
+    def _batches(self, n: int, size: int) -> Iterator[range]:
+        for start in range(0, n, size):
+            yield range(start, min(n, start + size))
 
-    def _decode(self, key: str, data: Any) -> np.ndarray:
+    def _decode(self, key: str, data: Any, scratch: bool = False) -> np.ndarray:
+        """The chunk array of stored bytes; with ``scratch``, in the thread's scratch buffer
+        (valid until the thread decodes the next chunk)."""
         try:
+            if scratch and self._decodes_to_scratch:
+                chain = self.chain
+                nbytes = chain.chunk_nbytes
+                chunk = self._empty_chunk(scratch=True)
+                if chain.can_decode_into:
+                    chain.decode_into(data, chunk)
+                    return chunk
+                if chain.is_raw:
+                    if _length(data) != nbytes:
+                        raise ValueError(f"{_length(data)} bytes stored, expected {nbytes}")
+                    chunk.reshape(-1, order="A").view(np.uint8)[:] = np.frombuffer(
+                        data, dtype=np.uint8
+                    )
+                    return chunk
             return self.chain.decode(data)
         except _REFUSED:
             raise  # e.g. numcodecs refusing to unpickle: the chunk is not corrupt
         except Exception as e:
             raise CorruptChunkError(key, f"{type(e).__name__}: {e}") from e
 
-    def _new_chunk(self) -> np.ndarray:
+    def _empty_chunk(self, scratch: bool = False) -> np.ndarray:
+        """An uninitialised chunk; with ``scratch``, the thread's scratch buffer if it can."""
         meta = self.meta
-        if meta.fill_value is not None:
-            chunk = np.empty(meta.chunks, dtype=meta.dtype, order=meta.order)
-            chunk.fill(meta.fill_value)
-            return chunk
+        if scratch and self._scratch_ok:
+            local = _scratch_local
+            if getattr(local, "layout", None) is not self._layout:
+                nbytes = self.chain.chunk_nbytes
+                local.raw = _scratch(nbytes)[:nbytes]
+                local.chunk = local.raw.view(meta.dtype).reshape(meta.chunks, order=meta.order)
+                local.address = local.raw.ctypes.data
+                local.layout = self._layout
+            return local.chunk
+        return np.empty(meta.chunks, dtype=meta.dtype, order=meta.order)
+
+    def _fresh_chunk(self, scratch: bool = False) -> np.ndarray:
+        """A chunk holding the fill value (zeros when there is none; None for objects)."""
+        meta = self.meta
         if meta.dtype.hasobject:
-            return np.empty(meta.chunks, dtype=meta.dtype, order=meta.order)
-        return np.zeros(meta.chunks, dtype=meta.dtype, order=meta.order)
+            chunk = np.empty(meta.chunks, dtype=meta.dtype, order=meta.order)
+            if meta.fill_value is not None:
+                chunk.fill(meta.fill_value)
+            return chunk
+        chunk = self._empty_chunk(scratch)
+        chunk.fill(0 if meta.fill_value is None else meta.fill_value)
+        return chunk
 
     # -- reads -----------------------------------------------------------------------------
     def read(self, indexer: Indexer, out: np.ndarray, fields: Any = None) -> None:
         """Fill ``out`` (shaped like ``indexer.buffer_shape``) with the selection."""
         projections = list(indexer)
-        if not projections:
+        n = len(projections)
+        if not n:
             return
-        keys = [self.key(p.chunk_coords) for p in projections]
-        inline = self._inline(len(projections))
-        fill = self.meta.fill_value
+        meta, chain = self.meta, self.chain
+        names = [meta.chunk_key(p.chunk_coords) for p in projections]
+        prefix = self.prefix
+        inline = self._inline(n)
+        fill = meta.fill_value
         if fill is not None and fields is not None:
-            fill = np.asarray(fill, dtype=self.meta.dtype)[fields]
-        elif fill is not None and self.meta.dtype.kind == "O":
+            fill = np.asarray(fill, dtype=meta.dtype)[fields]
+        elif fill is not None and meta.dtype.kind == "O":
             fill = np.empty((), dtype=object)  # one item, even if the fill is a list
-            fill[()] = self.meta.fill_value
-        direct_ok = fields is None and self.chain.can_decode_into and out.dtype == self.meta.dtype
-        contiguous = "c_contiguous" if self.meta.order == "C" else "f_contiguous"
+            fill[()] = meta.fill_value
+        # items go to the output unchanged: whole chunks may be decoded straight into it
+        direct = fields is None and out.dtype == meta.dtype and not chain.is_object
+        contiguous = self._contiguous
+        chunk_size = self.chunk_size
+        # uncompressed chunk files are read straight into the output's rows
+        rows = (
+            _Rows(out)
+            if direct and chain.is_raw and self.folder is not None and meta.order == "C"
+            else None
+        )
 
-        def scatter(i: int, data: Any) -> None:
+        def put(i: int, data: Any) -> bool:
+            """Scatter chunk ``i`` (its stored bytes, or None if missing); True if missing."""
             p = projections[i]
             if data is None:
                 if fill is not None:
                     out[p.out_selection] = fill
-                return
-            if direct_ok and p.complete:
+                return True
+            if direct and p.complete and not self._is_edge(p.chunk_coords):
                 # complete projections index the output with slices (and integers, which
                 # the Ellipsis keeps from turning a 0-d destination into a scalar copy)
                 dest = out[tuple(p.out_selection) + (Ellipsis,)]
-                if dest.size == self.chunk_size and getattr(dest.flags, contiguous):
-                    try:
-                        self.chain.decode_into(data, dest)
-                        return
-                    except Exception as e:
-                        raise CorruptChunkError(keys[i], f"{type(e).__name__}: {e}") from e
-            chunk = self._decode(keys[i], data)
+                if dest.size == chunk_size and getattr(dest.flags, contiguous):
+                    if chain.can_decode_into:
+                        try:
+                            chain.decode_into(data, dest)
+                        except Exception as e:
+                            raise CorruptChunkError(
+                                prefix + names[i], f"{type(e).__name__}: {e}"
+                            ) from e
+                        return False
+            chunk = self._decode(prefix + names[i], data, scratch=True)
             if fields is not None:
                 chunk = chunk[fields]
             out[p.out_selection] = chunk[p.chunk_selection]
+            return False
 
-        for batch in self._batches(len(projections)):
+        if self.folder is not None and direct and chain.can_decode_into and self._scratch_ok:
+            missing = run_parallel(
+                self._fused_reader(projections, names, out, put, inline), range(n), inline
+            )
+            if self.strict and any(missing):
+                raise MissingChunkError([prefix + names[i] for i in range(n) if missing[i]])
+            return
+
+        if self.folder is not None:
+            nbytes = chain.chunk_nbytes
+
+            def fused(i: int) -> bool:
+                file = self._file(names[i])
+                if rows is not None:
+                    p = projections[i]
+                    if p.complete and not self._is_edge(p.chunk_coords):
+                        buffers = rows.of(p.out_selection, chunk_size)
+                        if buffers is not None:
+                            size = readinto_file(file, buffers, nbytes)
+                            if size is None:
+                                return put(i, None)
+                            if size != nbytes:
+                                raise CorruptChunkError(
+                                    prefix + names[i], f"{size} bytes stored, expected {nbytes}"
+                                )
+                            return False
+                return put(i, read_file(file))
+
+            missing = run_parallel(fused, range(n), inline)
+            if self.strict and any(missing):
+                raise MissingChunkError([prefix + names[i] for i in range(n) if missing[i]])
+            return
+
+        keys = [prefix + name for name in names]
+        for batch in self._batches(n, self.batch):
             # ``contexts`` is part of zarr 2's store protocol: foreign Store subclasses
             # may require it
             batch_keys = [keys[i] for i in batch]
             contexts = {} if self.context is None else ConstantMap(batch_keys, self.context)
             found = self.store.getitems(batch_keys, contexts=contexts)
             if self.strict:
-                missing = [keys[i] for i in batch if keys[i] not in found]
-                if missing:
-                    raise MissingChunkError(missing)
+                missing_keys = [keys[i] for i in batch if keys[i] not in found]
+                if missing_keys:
+                    raise MissingChunkError(missing_keys)
 
-            def scatter_found(i: int, found: dict = found) -> None:
-                scatter(i, found.get(keys[i]))
+            def put_found(i: int, found: dict = found) -> bool:
+                return put(i, found.get(keys[i]))
 
-            run_parallel(scatter_found, batch, inline)
+            run_parallel(put_found, batch, inline)
+
+    def _fused_reader(
+        self,
+        projections: list[ChunkProjection],
+        names: list[str],
+        out: np.ndarray,
+        put: Callable[[int, Any], bool],
+        inline: bool,
+    ) -> Callable[[int], bool]:
+        """The per-chunk task of the hot read path: a compressor that records the decoded
+        size, plain items, chunk files. Each task reads the file, checks the frame, decodes
+        into the output (a whole chunk with a contiguous destination) or into the thread's
+        scratch chunk, and copies the selection. Returns True for a missing chunk. Pool
+        threads decode with c-blosc's context decoder; inline (on the calling thread, one
+        chunk or a few) numcodecs' Blosc may spread a large chunk over its own threads."""
+        folder, prefix = self.folder, self.prefix
+        decode_raw = self.chain.decode_raw
+        decode_raw_at = self.chain.decode_raw_at
+        decode_part = self.chain.decode_raw_part
+        # a Blosc frame holds at most 16 bytes more than the chunk (LZ4: 4 + its bound)
+        size_hint = self.chain.chunk_nbytes + self.chain.chunk_nbytes // 255 + 64
+        layout = self._layout
+        order = self.meta.order
+        os_separator = self._os_separator
+        is_edge = self._is_edge
+        contiguous = self._contiguous
+        chunk_size = self.chunk_size
+        # whether whole chunks land contiguously in ``out``: the same for all of them
+        whole_contiguous: list[bool] = []
+
+        def task(i: int) -> bool:
+            p = projections[i]
+            name = names[i]
+            data = read_file(
+                folder + (name.replace("/", os.sep) if os_separator else name),  # type: ignore[operator]
+                size_hint,
+            )
+            if data is None:
+                return put(i, None)
+            try:
+                if p.complete and not is_edge(p.chunk_coords):
+                    if not whole_contiguous:
+                        dest = out[tuple(p.out_selection) + (Ellipsis,)]
+                        whole_contiguous.append(
+                            dest.size == chunk_size and bool(getattr(dest.flags, contiguous))
+                        )
+                    if whole_contiguous[0]:
+                        dest = out[tuple(p.out_selection) + (Ellipsis,)]
+                        decode_raw(data, dest.reshape(-1, order=order).view(np.uint8))
+                        return False
+                local = _scratch_local
+                if getattr(local, "layout", None) is not layout:
+                    self._empty_chunk(scratch=True)
+                span = None if p.complete else self._span(p.chunk_selection)
+                if span is None or not decode_part(data, *span, local.raw[span[0] : span[1]]):
+                    if inline:
+                        decode_raw(data, local.raw)
+                    else:
+                        decode_raw_at(data, local.raw, local.address)
+            except Exception as e:
+                raise CorruptChunkError(prefix + name, f"{type(e).__name__}: {e}") from e
+            out[p.out_selection] = local.chunk[p.chunk_selection]
+            return False
+
+        return task
+
+    def _span(self, chunk_selection: Any) -> tuple[int, int] | None:
+        """The bytes ``start, stop`` of a chunk (in its memory order) that hold a selection
+        of integers and slices of step 1, when that is at most half the chunk; else None."""
+        if not isinstance(chunk_selection, tuple):
+            return None
+        first = last = 0
+        for s, st in zip(chunk_selection, self._item_strides):
+            if type(s) is slice:
+                if s.step not in (None, 1) or s.stop <= s.start:
+                    return None
+                first += s.start * st
+                last += (s.stop - 1) * st
+            elif type(s) is int:
+                first += s * st
+                last += s * st
+            else:
+                return None
+        itemsize = self.meta.dtype.itemsize
+        if 2 * (last + 1 - first) > self.chunk_size:
+            return None
+        return first * itemsize, (last + 1) * itemsize
 
     # -- writes ----------------------------------------------------------------------------
     def write(self, indexer: Indexer, value: Any, fields: Any = None) -> None:
@@ -175,85 +406,17 @@ class ChunkPipeline:
         projections = list(indexer)
         if not projections:
             return
-        lazy = not isinstance(value, np.ndarray)
-        scalar = not lazy and value.ndim == 0
-        if scalar:
-            value = value[()]
-        keys = [self.key(p.chunk_coords) for p in projections]
-        for batch in self._batches(len(projections)):
-            self._write_batch(batch, projections, keys, value, scalar, lazy, fields)
-
-    def _write_batch(
-        self,
-        batch: range,
-        projections: Sequence[ChunkProjection],
-        keys: list[str],
-        value: Any,
-        scalar: bool,
-        lazy: bool,
-        fields: Any,
-    ) -> None:
-        meta = self.meta
-        synced = self.synchronizer is not None
-        # chunks merged with what is stored. With a synchronizer an edge chunk is one too:
-        # another writer may have grown the array and stored items past the shape known here
-        merge = {
-            i
-            for i in batch
-            if fields is not None
-            or not projections[i].complete
-            or (synced and _is_edge(projections[i], meta))
-        }
-        partial = [keys[i] for i in batch if i in merge]
-        # pieces of a lazy source are read here, in the calling thread
-        pieces = {}
-        if lazy:
-            for i in batch:
-                pieces[i] = np.asarray(value[projections[i].out_selection])
-        # with a synchronizer every chunk of the batch is locked, whole ones too: storing a
-        # whole chunk inside another writer's read-modify-write of it would be lost
-        with self._locked([keys[i] for i in batch] if synced else []):
-            existing = self.store.getitems(partial, contexts={}) if partial else {}
-
-            def build(i: int) -> tuple[str, bytes | None]:
-                p = projections[i]
-                key = keys[i]
-                v = value if scalar else (pieces[i] if lazy else value[p.out_selection])
-                if i not in merge:
-                    edge = _is_edge(p, meta)
-                    if scalar and not edge:
-                        chunk = np.empty(meta.chunks, dtype=meta.dtype, order=meta.order)
-                        chunk.fill(v)
-                    else:
-                        # the part of an edge chunk outside the array holds the fill value
-                        # (as zarr 2 writes it, so the stored bytes are the same)
-                        chunk = (
-                            self._new_chunk()
-                            if edge
-                            else np.empty(meta.chunks, dtype=meta.dtype, order=meta.order)
-                        )
-                        chunk[p.chunk_selection] = v
-                else:
-                    data = existing.get(key)
-                    if data is None:
-                        chunk = self._new_chunk()
-                    else:
-                        chunk = np.array(self._decode(key, data), order=meta.order, copy=True)
-                    target = chunk[fields] if fields is not None else chunk
-                    target[p.chunk_selection] = v
-                if not self.write_empty_chunks and _is_fill(chunk, meta.fill_value):
-                    return key, None
-                return key, self.chain.encode(chunk)
-
-            results = run_parallel(build, batch, self._inline(len(batch)))
-            to_set = {k: v for k, v in results if v is not None}
-            to_delete = [k for k, v in results if v is None]
-            if to_set:
-                self.store.setitems(to_set)
-            if to_delete:
-                self.store.delitems(to_delete)
-            if to_set and synced and self.stored_shape is not None:
-                self._drop_cut(batch, projections, keys, to_set)
+        w = _Write(self, projections, value, fields)
+        n = len(projections)
+        if self.chain.is_object and not w.lazy and not w.scalar and n > self.write_batch:
+            # a batch stores nothing when one of its chunks fails to encode, but a write of
+            # several batches could stop half way: every item is checked against the codec
+            self.chain.encode_objects(value.reshape(-1))
+        if w.fused and not w.lazy and self.synchronizer is None:
+            w.run(range(n))  # per-chunk tasks hold one chunk each: no batches needed
+            return
+        for batch in self._batches(n, self.write_batch):
+            w.run(batch)
 
     def _drop_cut(
         self, batch: range, projections: Sequence[ChunkProjection], keys: list[str], stored: Any
@@ -298,8 +461,210 @@ class ChunkPipeline:
             self.store.delitems(buf)
 
 
-def _is_edge(p: ChunkProjection, meta: ArrayMeta) -> bool:
-    return any((c + 1) * n > s for c, n, s in zip(p.chunk_coords, meta.chunks, meta.shape))
+class _Write:
+    """One write call: its decisions (made once) and the per-chunk work."""
+
+    def __init__(
+        self, pipe: ChunkPipeline, projections: list[ChunkProjection], value: Any, fields: Any
+    ) -> None:
+        meta, chain = pipe.meta, pipe.chain
+        self.pipe, self.meta, self.projections, self.fields = pipe, meta, projections, fields
+        self.lazy = not isinstance(value, np.ndarray)
+        self.scalar = not self.lazy and value.ndim == 0
+        self.value = value[()] if self.scalar else value
+        self.synced = pipe.synchronizer is not None
+        self.names = [meta.chunk_key(p.chunk_coords) for p in projections]
+        self.keys = [pipe.prefix + name for name in self.names]
+        #: one merge -> encode -> write task per chunk (object chunks are all encoded before
+        #: any is stored: an item the codec refuses must not leave half a batch written)
+        self.fused = pipe.folder is not None and not chain.is_object
+        self.skip_fill = not pipe.write_empty_chunks and meta.fill_value is not None
+        # a scalar equal to the fill value: whole chunks are deleted, never built
+        self.scalar_fill = (
+            self.scalar and self.skip_fill and fields is None and _scalar_is_fill(self.value, meta)
+        )
+        # uncompressed whole chunks are written straight from the value's rows
+        self.rows = (
+            _Rows(value)
+            if self.fused
+            and chain.is_raw
+            and not self.lazy
+            and not self.scalar
+            and fields is None
+            and meta.order == "C"
+            and value.dtype == meta.dtype
+            else None
+        )
+        self.pieces: dict[int, np.ndarray] = {}
+
+    def _merge(self, p: ChunkProjection, edge: bool) -> bool:
+        """The chunk is merged with what is stored. With a synchronizer an edge chunk is
+        one too: another writer may have grown the array and stored items past the shape
+        known here."""
+        return self.fields is not None or not p.complete or (self.synced and edge)
+
+    def run(self, batch: range) -> None:
+        pipe = self.pipe
+        projections = self.projections
+        if self.lazy:  # pieces of a lazy source are read here, in the calling thread
+            self.pieces = {i: np.asarray(self.value[projections[i].out_selection]) for i in batch}
+        keys = self.keys
+        # with a synchronizer every chunk of the batch is locked, whole ones too: storing a
+        # whole chunk inside another writer's read-modify-write of it would be lost
+        with pipe._locked([keys[i] for i in batch] if self.synced else []):
+            inline = pipe._inline(len(batch))
+            if self.fused:
+                pipe.store._check_writable()
+                done = run_parallel(self._store_one, batch, inline)
+                stored: Any = {keys[i] for i, ok in zip(batch, done) if ok}
+            else:
+                stored = self._store_batch(batch, inline)
+            if stored and self.synced and pipe.stored_shape is not None:
+                pipe._drop_cut(batch, projections, keys, stored)
+        self.pieces = {}
+
+    def _store_one(self, i: int) -> bool:
+        """Merge, encode and write chunk ``i`` (a fused task); False when it was removed."""
+        pipe = self.pipe
+        p = self.projections[i]
+        file = pipe._file(self.names[i])
+        edge = pipe._is_edge(p.chunk_coords)
+        whole = not self._merge(p, edge)
+        fill_checked = False
+        if whole and self.skip_fill:
+            # a whole chunk is the fill value when its part of the value is (the rest of an
+            # edge chunk is fill anyway): checked before any chunk is built
+            if self.scalar_fill or (
+                not self.scalar and _is_fill(self._piece(i, p), self.meta.fill_value)
+            ):
+                remove_file(file)
+                return False
+            fill_checked = True
+        if whole and self.rows is not None and not edge:
+            buffers = self.rows.of(p.out_selection, pipe.chunk_size)
+            if buffers is not None:
+                write_file(file, buffers, self.keys[i], parts=True)
+                return True
+        chunk = self._chunk(i, p, edge, whole, lambda: read_file(file))
+        if self.skip_fill and not fill_checked and _is_fill(chunk, self.meta.fill_value):
+            remove_file(file)
+            return False
+        write_file(file, pipe.chain.encode_buffer(chunk), self.keys[i])
+        return True
+
+    def _piece(self, i: int, p: ChunkProjection) -> Any:
+        """The part of the value that goes to chunk ``i``."""
+        if self.scalar:
+            return self.value
+        return self.pieces[i] if self.lazy else self.value[p.out_selection]
+
+    def _store_batch(self, batch: range, inline: bool) -> dict[str, bytes]:
+        """Fetch the partly covered chunks in one batch, build and encode every chunk in the
+        pool, then store them with one ``setitems`` (and one ``delitems``)."""
+        pipe, projections, keys = self.pipe, self.projections, self.keys
+        edges = {i: pipe._is_edge(projections[i].chunk_coords) for i in batch}
+        merge = [keys[i] for i in batch if self._merge(projections[i], edges[i])]
+        existing = pipe.store.getitems(merge, contexts={}) if merge else {}
+
+        def build(i: int) -> tuple[str, bytes | None]:
+            p, key = projections[i], keys[i]
+            whole = not self._merge(p, edges[i])
+            chunk = self._chunk(i, p, edges[i], whole, lambda: existing.get(key))
+            if self.skip_fill and _is_fill(chunk, self.meta.fill_value):
+                return key, None
+            return key, pipe.chain.encode(chunk)
+
+        results = run_parallel(build, batch, inline)
+        to_set = {k: v for k, v in results if v is not None}
+        to_delete = [k for k, v in results if v is None]
+        if to_set:
+            pipe.store.setitems(to_set)
+        if to_delete:
+            pipe.store.delitems(to_delete)
+        return to_set
+
+    def _chunk(
+        self, i: int, p: ChunkProjection, edge: bool, whole: bool, stored: Callable[[], Any]
+    ) -> np.ndarray:
+        """The new content of chunk ``i`` (possibly the thread's scratch buffer)."""
+        pipe, meta = self.pipe, self.meta
+        v = self._piece(i, p)
+        if whole:
+            if edge:
+                # the part of an edge chunk outside the array holds the fill value
+                # (as zarr 2 writes it, so the stored bytes are the same)
+                chunk = pipe._fresh_chunk(scratch=True)
+                chunk[p.chunk_selection] = v
+            else:
+                chunk = pipe._empty_chunk(scratch=True)
+                if self.scalar:
+                    chunk.fill(v)
+                else:
+                    chunk[p.chunk_selection] = v
+            return chunk
+        data = stored()
+        if data is None:
+            chunk = pipe._fresh_chunk(scratch=True)
+        else:
+            chunk = pipe._decode(self.keys[i], data, scratch=True)
+            if not pipe._decodes_to_scratch:  # a codec's own result: may share the bytes
+                chunk = np.array(chunk, order=meta.order, copy=True)
+        target = chunk[self.fields] if self.fields is not None else chunk
+        target[p.chunk_selection] = v
+        return chunk
+
+
+class _Rows:
+    """Byte views of the rows of whole-chunk regions of a C-contiguous array, for reading
+    and writing chunk files straight from and into it (``os.readv`` / ``os.writev``)."""
+
+    def __init__(self, arr: np.ndarray) -> None:
+        self.ok = arr.flags.c_contiguous and arr.nbytes > 0
+        self.flat = memoryview(arr.reshape(-1).view(np.uint8)) if self.ok else None  # type: ignore[arg-type]
+        self.shape, self.strides, self.itemsize = arr.shape, arr.strides, arr.itemsize
+
+    def of(self, sel: Any, size: int) -> list[memoryview] | None:
+        """The rows of ``arr[sel]`` (slices of step 1, ``size`` items), or None."""
+        if not self.ok or not isinstance(sel, tuple) or len(sel) != len(self.shape):
+            return None
+        flat, strides = self.flat, self.strides
+        if not sel:
+            return [flat] if size == 1 else None  # type: ignore[list-item]
+        offset = 0
+        extents = []
+        for s, st in zip(sel, strides):
+            if type(s) is not slice or s.step not in (None, 1):
+                return None
+            offset += s.start * st
+            extents.append(s.stop - s.start)
+        if math.prod(extents) != size:
+            return None
+        # rows spanning a whole dimension merge with the dimension before
+        k = len(extents) - 1
+        row = extents[k] * self.itemsize
+        while k > 0 and row == strides[k - 1]:
+            k -= 1
+            row *= extents[k]
+        if k == 0:
+            return [flat[offset : offset + row]]  # type: ignore[index]
+        if k == 1:
+            step = strides[0]
+            return [flat[o : o + row] for o in range(offset, offset + extents[0] * step, step)]  # type: ignore[index]
+        starts = functools.reduce(
+            np.add.outer, [np.arange(e) * st for e, st in zip(extents[:k], strides[:k])]
+        )
+        return [flat[o : o + row] for o in (starts.ravel() + offset).tolist()]  # type: ignore[index]
+
+
+def _length(data: Any) -> int:
+    return len(data) if type(data) is bytes else memoryview(data).nbytes
+
+
+def _scalar_is_fill(value: Any, meta: ArrayMeta) -> bool:
+    try:
+        return _is_fill(np.full(1, value, dtype=meta.dtype), meta.fill_value)
+    except Exception:
+        return False
 
 
 def _same_item(x: Any, fill: Any) -> bool:
@@ -329,4 +694,6 @@ def _is_fill(chunk: np.ndarray, fill: Any) -> bool:
         return _is_fill(chunk.real, fill.real) and _is_fill(chunk.imag, fill.imag)
     if chunk.dtype.kind == "f" and np.isnan(fill):
         return bool(np.all(np.isnan(chunk)))
+    if chunk.dtype.kind in "biuf" and fill == 0:
+        return not chunk.any()  # no temporary array (-0.0 counts as 0, NaN does not)
     return bool(np.all(chunk == fill))

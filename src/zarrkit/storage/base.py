@@ -130,6 +130,11 @@ class Store(MutableMapping):
     #: and DBM files: an array refuses to write to such a store from a process other than the
     #: one that opened it (a forked child, or a process-based dask worker it was pickled to)
     multiprocess_safe: ClassVar[bool] = True
+    #: every key is a file ``chunk_folder(path) + os.sep + key`` that the chunk pipeline
+    #: reads and writes itself, from its per-chunk pool tasks (fetch, decode and scatter
+    #: fused per chunk; uncompressed chunks read straight into the output). Only
+    #: ``DirectoryStore`` declares it (and no subclass that overrides how keys map to files)
+    local_files: ClassVar[bool] = False
     #: the store works in a child forked from a process that already used it (its handles
     #: are reopened there, see :class:`LazyHandle`). False where a library cannot: the store
     #: then raises a clear error in such a child rather than hang, and says why in its

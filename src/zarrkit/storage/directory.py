@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
+import stat
 import time
-import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar
 
 from ..pipeline.executor import run_parallel
 from .base import Store, normalize_storage_path
@@ -27,6 +28,183 @@ _SLASH_PATHS = os.sep == "/" and os.altsep is None
 def _is_temp(name: str) -> bool:
     """True for the name of a temporary file of a write (never a key)."""
     return name.endswith(_TEMP_SUFFIX) and _TEMP_NAME.match(name) is not None
+
+
+# -- file operations (also called by the chunk pipeline from its pool tasks) ---------------
+
+_O_READ = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+_O_CREATE = (
+    os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+)
+_MISSING = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
+# readv/writev take at most this many buffers per call
+_IOV_MAX = min(1024, os.sysconf("SC_IOV_MAX")) if hasattr(os, "sysconf") else 1024
+_HAS_VECTORED = hasattr(os, "readv") and hasattr(os, "writev")
+
+
+def _new_temp_tokens() -> None:
+    # a process-unique random half and a counter: 32 hex digits per temporary file name,
+    # cheaper than a uuid4 per write; a forked child draws its own random half
+    global _temp_prefix, _temp_counter
+    _temp_prefix = os.urandom(8).hex()
+    _temp_counter = itertools.count()
+
+
+_temp_prefix = ""
+_temp_counter = itertools.count()
+_new_temp_tokens()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_temp_tokens)
+
+
+def read_file(file: str, size_hint: int = 0) -> bytes | None:
+    """The bytes of ``file``, or None when there is no such file.
+
+    ``size_hint`` (the most bytes the file is expected to hold) saves asking for its size:
+    one read of that many bytes, more only if it filled them all."""
+    try:
+        fd = os.open(file, _O_READ)
+    except _MISSING:
+        return None
+    try:
+        if size_hint:
+            data = os.read(fd, size_hint)
+            if len(data) < size_hint:
+                return data
+            parts = [data]
+        else:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return None
+            size = st.st_size
+            data = os.read(fd, size) if size else b""
+            if len(data) < size:  # a short read: collect the rest
+                parts = [data]
+            else:
+                return data
+        while block := os.read(fd, max(size_hint, 65536)):
+            parts.append(block)
+        return b"".join(parts)
+    except IsADirectoryError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def readinto_file(file: str, buffers: Sequence[memoryview], nbytes: int) -> int | None:
+    """Read ``file`` straight into ``buffers`` (writable byte views, ``nbytes`` in all) when
+    its size is ``nbytes``. Returns the file's size (nothing is read when it differs), or
+    None when there is no such file."""
+    try:
+        fd = os.open(file, _O_READ)
+    except _MISSING:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        size = st.st_size
+        if size != nbytes:
+            return size
+        if not _HAS_VECTORED:
+            for b in buffers:
+                _read_exactly(fd, b)
+            return size
+        for start in range(0, len(buffers), _IOV_MAX):
+            group = buffers[start : start + _IOV_MAX]
+            got = os.readv(fd, group)
+            if got < sum(b.nbytes for b in group):  # short read: finish buffer by buffer
+                for b in group:
+                    if got >= b.nbytes:
+                        got -= b.nbytes
+                        continue
+                    _read_exactly(fd, b[got:])
+                    got = 0
+        return size
+    except IsADirectoryError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _read_exactly(fd: int, view: memoryview) -> None:
+    while view.nbytes:
+        n = os.readv(fd, [view]) if _HAS_VECTORED else _read_into(fd, view)
+        if n == 0:
+            raise OSError(f"file descriptor {fd}: the file ended before {view.nbytes} bytes")
+        view = view[n:]
+
+
+def _read_into(fd: int, view: memoryview) -> int:
+    data = os.read(fd, view.nbytes)
+    view[: len(data)] = data
+    return len(data)
+
+
+def write_file(file: str, data: Any, key: str | None = None, parts: bool = False) -> None:
+    """Write ``data`` (a bytes-like object; with ``parts``, a list of byte views written in
+    order) to ``file`` through a temporary file and an atomic rename. A missing folder is created;
+    a folder at ``file`` (or a file in the way of its folder) is a ``KeyError``."""
+    if not parts and type(data) is not bytes:
+        data = memoryview(data).cast("B")  # anything else is a TypeError, before any file
+    folder, name = os.path.split(file)
+    temp = f"{folder}{os.sep}.{name}.{_temp_prefix}{next(_temp_counter):016x}{_TEMP_SUFFIX}"
+    try:
+        fd = os.open(temp, _O_CREATE, 0o666)
+    except FileNotFoundError:
+        DirectoryStore._make_folder(key or file, folder)
+        fd = os.open(temp, _O_CREATE, 0o666)
+    except NotADirectoryError:
+        raise KeyError(f"{key or file!r}: a key is in the way of its folder") from None
+    try:
+        try:
+            if type(data) is bytes:
+                done = os.write(fd, data)
+                if done < len(data):  # a short write: the rest
+                    _write_all(fd, [memoryview(data)[done:]])
+            else:
+                _write_all(fd, data if parts else [data])
+        finally:
+            os.close(fd)
+        os.replace(temp, file)
+    except BaseException as e:
+        try:
+            os.remove(temp)
+        except OSError:
+            pass
+        if isinstance(e, IsADirectoryError):
+            raise KeyError(f"{key or file!r} is a directory") from None
+        raise
+
+
+def _write_all(fd: int, buffers: list) -> None:
+    for start in range(0, len(buffers), _IOV_MAX):
+        group = buffers[start : start + _IOV_MAX]
+        total = sum(len(b) if isinstance(b, bytes) else b.nbytes for b in group)
+        done = os.writev(fd, group) if _HAS_VECTORED else _write_each(fd, group)
+        if done < total:  # short write: finish byte by byte range
+            view = memoryview(b"".join(bytes(b) for b in group))[done:]
+            while view.nbytes:
+                view = view[os.write(fd, view) :]
+
+
+def _write_each(fd: int, group: list) -> int:
+    done = 0
+    for b in group:
+        view = memoryview(b)
+        while view.nbytes:
+            n = os.write(fd, view)
+            view = view[n:]
+            done += n
+    return done
+
+
+def remove_file(file: str) -> None:
+    """Remove ``file``; a missing one is no error."""
+    try:
+        os.remove(file)
+    except (FileNotFoundError, NotADirectoryError):
+        pass
 
 
 class DirectoryStore(Store):
@@ -50,6 +228,23 @@ class DirectoryStore(Store):
     _default_separator: str | None = None
     _init_params = ("path", "normalize_keys", "dimension_separator")
     partial_reads = True
+    local_files = True
+    # methods whose override in a subclass means its keys are not plain files any more
+    _FILE_METHODS: ClassVar[tuple[str, ...]] = (
+        "__getitem__",
+        "__setitem__",
+        "__delitem__",
+        "_file",
+        "getitems",
+        "setitems",
+        "delitems",
+        "chunk_folder",
+    )
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if any(name in cls.__dict__ for name in cls._FILE_METHODS):
+            cls.local_files = False
 
     def __init__(
         self,
@@ -78,12 +273,17 @@ class DirectoryStore(Store):
         path = normalize_storage_path(path)
         return path.lower() if self.normalize_keys else path
 
+    def chunk_folder(self, path: str) -> str:
+        """The folder holding the keys below the hierarchy path ``path``: the chunk
+        pipeline reads and writes ``folder + os.sep + chunk key`` (see ``local_files``)."""
+        path = self._path_of(path)
+        return os.path.join(self.path, *path.split("/")) if path else self.path
+
     def __getitem__(self, key: str) -> bytes:
-        try:
-            with open(self._file(key), "rb") as f:
-                return f.read()
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            raise KeyError(key) from None
+        data = read_file(self._file(key))
+        if data is None:
+            raise KeyError(key)
+        return data
 
     def getrange(self, key: str, start: int = 0, length: int | None = None) -> bytes:
         try:
@@ -108,20 +308,10 @@ class DirectoryStore(Store):
 
     def _write_file(self, key: str, target: str, value: Any) -> None:
         """Write through a temporary file and an atomic rename; the folder exists."""
-        if os.path.isdir(target):
-            raise KeyError(f"{key!r} is a directory in {self.path!r}")
-        folder, name = os.path.split(target)
-        temp = os.path.join(folder, f".{name}.{uuid.uuid4().hex}{_TEMP_SUFFIX}")
         try:
-            with open(temp, "wb") as f:
-                f.write(value if isinstance(value, (bytes, bytearray)) else memoryview(value))
-            os.replace(temp, target)
-        except BaseException:
-            try:
-                os.remove(temp)
-            except OSError:
-                pass
-            raise
+            write_file(target, value, key)
+        except KeyError:
+            raise KeyError(f"{key!r} is a directory in {self.path!r}") from None
 
     def __delitem__(self, key: str) -> None:
         target = self._file(key)
@@ -162,10 +352,7 @@ class DirectoryStore(Store):
         keys = list(keys)
 
         def read(key: str) -> tuple[str, bytes | None]:
-            try:
-                return key, self[key]
-            except KeyError:
-                return key, None
+            return key, read_file(self._file(key))
 
         # a couple of files from the page cache read faster than a hop to the pool
         results = run_parallel(read, keys, inline=len(keys) <= 2)
@@ -179,10 +366,7 @@ class DirectoryStore(Store):
 
     def delitems(self, keys: Iterable[str]) -> None:
         def remove(key: str) -> None:
-            try:
-                os.remove(self._file(key))
-            except (FileNotFoundError, NotADirectoryError):
-                pass
+            remove_file(self._file(key))
 
         run_parallel(remove, list(keys))
 
