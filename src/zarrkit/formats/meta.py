@@ -57,20 +57,7 @@ class ArrayMeta:
         when the codec configurations are plain JSON values too, as parsed JSON and most
         ``get_config()`` give them, nothing needs normalising and the dataclass
         ``__init__`` is skipped."""
-        if not _plain_codecs(compressor, filters):
-            return cls(
-                shape=shape,
-                chunks=chunks,
-                dtype=dtype,
-                fill_value=fill_value,
-                order=order,
-                compressor=compressor,
-                filters=filters,
-                dimension_separator=dimension_separator,
-                extra=extra,
-            )
-        meta = object.__new__(cls)
-        meta.__dict__.update(
+        fields = dict(
             shape=shape,
             chunks=chunks,
             dtype=dtype,
@@ -79,9 +66,12 @@ class ArrayMeta:
             compressor=compressor,
             filters=filters,
             dimension_separator=dimension_separator,
-            zarr_format=2,
             extra=extra,
         )
+        if not _plain_codecs(compressor, filters):
+            return cls(**fields)
+        meta = object.__new__(cls)
+        meta.__dict__.update(fields, zarr_format=2)
         return meta
 
     @property
