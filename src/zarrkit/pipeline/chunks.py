@@ -39,6 +39,7 @@ from ..formats.meta import ArrayMeta
 from ..indexing import ChunkProjection, Indexer
 from ..storage.base import ConstantMap, Store, prefix_of
 from ..storage.directory import read_file, readinto_file, remove_file, write_file
+from . import native
 from .codec_chain import CodecChain
 from .executor import get_num_threads, run_parallel
 
@@ -121,6 +122,38 @@ class ChunkPipeline:
             )
         self._item_strides = tuple(item_strides)
         self._contiguous = "c_contiguous" if meta.order == "C" else "f_contiguous"
+        # the compiled loop over chunk files (native.py): the decoder's address (0: chunks
+        # are the raw items) and the encoder's settings, or None where it does not apply
+        self._native_read: int | None = None
+        self._native_getitem = 0
+        self._native_write: tuple[int, bytes, int, int, int] | None = None
+        # (each pool thread keeps a few chunk-sized buffers for it: chunks up to 16 MB)
+        plain = self._scratch_ok
+        if native._native is not None and self.folder is not None and plain:
+            if os.sep != "/" or self._os_separator or not 0 < len(meta.chunks) <= 64:
+                pass
+            elif chain.is_raw:
+                self._native_read = 0
+                self._native_write = (0, b"", 0, 0, 0)
+            elif isinstance(chain.compressor, numcodecs.Blosc):
+                addresses = native.blosc_addresses()
+                if addresses is not None:
+                    self._native_read = addresses[1]
+                    self._native_getitem = addresses[2]
+                    c = chain.compressor
+                    if chain.encodes_numbers:
+                        shuffle = c.shuffle
+                        if shuffle == numcodecs.Blosc.AUTOSHUFFLE:
+                            shuffle = 2 if meta.dtype.itemsize == 1 else 1
+                        self._native_write = (
+                            addresses[0],
+                            c.cname.encode("ascii"),
+                            c.clevel,
+                            shuffle,
+                            c.blocksize,
+                        )
+        self._chunk_strides = native.chunk_strides(meta.chunks, meta.order, meta.dtype.itemsize)
+        self._chunk_shape = np.array(meta.chunks, dtype=np.int64)
 
     # -- helpers ---------------------------------------------------------------------------
     def key(self, coords: tuple[int, ...]) -> str:
@@ -207,7 +240,66 @@ class ChunkPipeline:
     # -- reads -----------------------------------------------------------------------------
     def read(self, indexer: Indexer, out: np.ndarray, fields: Any = None) -> None:
         """Fill ``out`` (shaped like ``indexer.buffer_shape``) with the selection."""
-        projections = list(indexer)
+        if (
+            self._native_read is not None
+            and native.ENABLED
+            and fields is None
+            and not self.strict
+            and out.dtype == self.meta.dtype
+            and out.flags.writeable
+        ):
+            rest = self._read_native(indexer, out)
+            if rest is not None:
+                if rest:
+                    self._read(rest, out, None)
+                return
+        self._read(list(indexer), out, fields)
+
+    def _read_native(self, indexer: Indexer, out: np.ndarray) -> list[ChunkProjection] | None:
+        """Read the chunks of a basic selection with the compiled loop; returns the chunks
+        it left to the Python path, or None when it does not apply."""
+        meta, chain = self.meta, self.chain
+        if out.shape != tuple(indexer.buffer_shape):
+            return None
+        fill = native.fill_bytes(meta.fill_value, meta.dtype)
+        if fill is None and meta.fill_value is not None:
+            return None
+        plan = native.plan(indexer, meta.separator)
+        if plan is None:
+            return None
+        n = len(plan)
+        dst_strides = native.selection_strides(out, plan.is_int)
+        cstr = self._chunk_strides
+        dst_off = (plan.out * dst_strides).sum(axis=1)
+        chunk_off = (plan.first * cstr).sum(axis=1)
+        extents = plan.extent
+        direct = all(a == b for a, b, c in zip(dst_strides, cstr, meta.chunks) if c > 1)
+        paths = native.encode_paths(self.folder, plan.names)  # type: ignore[arg-type]
+        address = out.ctypes.data
+        args = (
+            dst_strides,
+            cstr,
+            self._chunk_shape,
+            meta.dtype.itemsize,
+            chain.chunk_nbytes,
+            fill or b"",
+            self._native_read,
+            direct,
+            self._native_getitem,
+        )
+        read_chunks = native._native.read_chunks
+
+        def run(r: range) -> bytes:
+            a, b = r.start, r.stop
+            return read_chunks(
+                address, paths[a:b], dst_off[a:b], chunk_off[a:b], extents[a:b], *args
+            )
+
+        done = run_parallel(run, native.groups(n, get_num_threads()), n <= 2)
+        status = np.frombuffer(b"".join(done), dtype=np.uint8)
+        return [plan.projection(i) for i in np.flatnonzero(status == native.DEFER).tolist()]
+
+    def _read(self, projections: list[ChunkProjection], out: np.ndarray, fields: Any) -> None:
         n = len(projections)
         if not n:
             return
@@ -403,7 +495,76 @@ class ChunkPipeline:
         ``__getitem__`` (another array, an h5py dataset), which is read region by region, one
         chunk's worth at a time.
         """
-        projections = list(indexer)
+        if (
+            self._native_write is not None
+            and native.ENABLED
+            and fields is None
+            and self.synchronizer is None
+            and isinstance(value, np.ndarray)
+            and value.ndim
+            and value.dtype == self.meta.dtype
+            and value.shape == tuple(indexer.buffer_shape)
+        ):
+            rest = self._write_native(indexer, value)
+            if rest is not None:
+                if rest:
+                    self._write(rest, value, None)
+                return
+        self._write(list(indexer), value, fields)
+
+    def _write_native(self, indexer: Indexer, value: np.ndarray) -> list[ChunkProjection] | None:
+        """Write the whole chunks of a basic selection with the compiled loop; returns the
+        chunks left to the Python path (partly covered ones, and any it did not finish), or
+        None when it does not apply."""
+        meta, chain = self.meta, self.chain
+        skip_fill = not self.write_empty_chunks and meta.fill_value is not None
+        if skip_fill and meta.dtype.kind not in "biu":
+            return None  # equal values with other bytes (-0.0, NaNs): the Python path
+        fill = native.fill_bytes(meta.fill_value, meta.dtype)
+        if fill is None:
+            if meta.fill_value is not None:
+                return None
+            fill = bytes(meta.dtype.itemsize)  # edge chunks are padded with zeros then
+        plan = native.plan(indexer, meta.separator)
+        if plan is None:
+            return None
+        complete = plan.complete_mask
+        todo = np.flatnonzero(complete)
+        if not todo.size:
+            return None
+        self.store._check_writable()
+        src_strides = native.selection_strides(value, plan.is_int)
+        src_off = (plan.out[todo] * src_strides).sum(axis=1)
+        extents = np.ascontiguousarray(plan.extent[todo])
+        names = plan.names
+        names = [names[i] for i in todo.tolist()]
+        if "/" in meta.separator and len(meta.chunks) > 1 and not skip_fill:
+            # nested chunk keys: their folders first (a failure is left to the Python path)
+            for folder in {name.rpartition("/")[0] for name in names}:
+                with contextlib.suppress(OSError):
+                    os.makedirs(self.folder + folder, exist_ok=True)  # type: ignore[operator]
+        paths = native.encode_paths(self.folder, names)  # type: ignore[arg-type]
+        address = value.ctypes.data
+        compress, cname, clevel, shuffle, blocksize = self._native_write  # type: ignore[misc]
+        settings = (compress, cname, clevel, shuffle, blocksize)
+        write_chunks = native._native.write_chunks
+        n = len(todo)
+
+        def run(r: range) -> bytes:
+            a, b = r.start, r.stop
+            tag = os.urandom(8).hex().encode()
+            return write_chunks(
+                address, paths[a:b], src_off[a:b], extents[a:b], src_strides,
+                self._chunk_strides, self._chunk_shape, meta.dtype.itemsize,
+                chain.chunk_nbytes, fill, skip_fill, tag, *settings,
+            )  # fmt: skip
+
+        done = run_parallel(run, native.groups(n, get_num_threads()), n <= 2)
+        status = np.frombuffer(b"".join(done), dtype=np.uint8)
+        rest = np.flatnonzero(~complete).tolist() + todo[status == native.DEFER].tolist()
+        return [plan.projection(i) for i in rest]
+
+    def _write(self, projections: list[ChunkProjection], value: Any, fields: Any) -> None:
         if not projections:
             return
         w = _Write(self, projections, value, fields)

@@ -79,6 +79,10 @@ class CodecChain:
         if plain and isinstance(c, numcodecs.Blosc) and meta.dtype.kind in "biufc":
             args = (c.cname.encode("ascii"), c.clevel, c.shuffle, c.blocksize)
             self._compress = functools.partial(_blosc_compress, args=args)
+        #: chunks of plain numbers are encoded by c-blosc's compressor directly
+        self.encodes_numbers = self._compress is not None
+        #: part of a chunk can be decoded without the rest (Blosc blocks)
+        self.can_decode_part = self._partial
         self.uses_blosc = isinstance(self.compressor, numcodecs.Blosc) or any(
             isinstance(f, numcodecs.Blosc) for f in self.filters
         )

@@ -1,0 +1,206 @@
+"""The compiled loop over chunk files, and the plans it runs.
+
+``_native`` (``_native.c``, built at install where a C compiler is there) reads and writes a
+run of chunk files with the GIL released: open, read, check the Blosc frame, decode, copy the
+region (reads); gather, pad edge chunks, encode, write a temporary file, rename (writes). It
+is an accelerator of the pure-Python pipeline, never a second implementation of its rules:
+any chunk it does not finish (a frame that does not check out, a system error, a folder still
+to make) comes back as "not done" and the pipeline's Python path redoes it, with its usual
+errors. Without the extension, or with ``ZARRKIT_NATIVE=0`` in the environment, every chunk
+takes the Python path.
+
+A plan is the selection of a basic indexer (integers and slices of step 1) as arrays with one
+row per chunk (chunk coordinates, where its region starts in the chunk and in the selection,
+its extent), made with NumPy for all chunks at once instead of one Python object per chunk.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import itertools
+import os
+from typing import Any
+
+import numcodecs
+import numpy as np
+
+from ..indexing import ChunkProjection, IntDim, SliceDim
+
+try:
+    from . import _native  # type: ignore[attr-defined]
+except ImportError:  # not built (no C compiler at install): the Python path does everything
+    _native = None
+
+#: whether the compiled loop is used (tests switch it off to run the Python path)
+ENABLED = _native is not None and os.environ.get("ZARRKIT_NATIVE", "1") != "0"
+
+DONE, FILLED, DEFER = 0, 1, 2
+
+
+def plan(indexer: Any, separator: str) -> Plan | None:
+    """The plan of ``indexer`` (integers and step-1 slices), or None for other selections."""
+    dims = getattr(indexer, "dims", None)
+    if not dims or getattr(indexer, "has_arrays", True):
+        return None
+    per_dim: list[tuple[list[int], list[int], list[int], list[int], list[bool]]] = []
+    for d in dims:
+        if type(d) is IntDim:
+            c, within = divmod(d.index, d.chunk_len)
+            per_dim.append(([c], [within], [1], [0], [d.chunk_len == 1]))
+        elif type(d) is SliceDim and d.step == 1:
+            if d.nitems == 0:
+                return None
+            cs, fs, es, os_, ok = [], [], [], [], []
+            for p in d.parts():
+                cs.append(p.chunk)
+                fs.append(p.chunk_sel.start)
+                es.append(p.chunk_sel.stop - p.chunk_sel.start)
+                os_.append(p.out_sel.start)
+                ok.append(p.complete)
+            per_dim.append((cs, fs, es, os_, ok))
+        else:
+            return None
+    counts = [len(p[0]) for p in per_dim]
+    grid = np.indices(counts).reshape(len(counts), -1)
+    cols = [
+        np.stack([np.asarray(p[k], dtype=np.int64)[g] for p, g in zip(per_dim, grid)], axis=1)
+        for k in range(4)
+    ]
+    complete = np.ones(grid.shape[1], dtype=np.bool_)
+    for dim, g in zip(per_dim, grid):
+        complete &= np.array(dim[4], dtype=np.bool_)[g]
+    keys = [[str(c) for c in dim[0]] for dim in per_dim]
+    names = [separator.join(t) for t in itertools.product(*keys)]
+    result = Plan(cols[0], cols[1], cols[2], cols[3], tuple(type(d) is IntDim for d in dims), names)
+    result.complete_mask = complete
+    return result
+
+
+class Plan:
+    """The chunks of a basic selection, one row each (C order of the chunk grid): chunk
+    coordinates, where the region starts in the chunk, its extent, where it starts in the
+    selection (0 along dimensions an integer selects), and which chunks are complete."""
+
+    def __init__(
+        self,
+        coords: np.ndarray,
+        first: np.ndarray,
+        extent: np.ndarray,
+        out: np.ndarray,
+        is_int: tuple[bool, ...],
+        names: list[str],
+    ) -> None:
+        self.coords, self.first, self.extent, self.out = coords, first, extent, out
+        self.is_int, self.names = is_int, names
+        self.complete_mask = np.ones(len(names), dtype=bool)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def projection(self, i: int) -> ChunkProjection:
+        """Chunk ``i`` as the Python pipeline's projection."""
+        first, extent, out = self.first[i].tolist(), self.extent[i].tolist(), self.out[i].tolist()
+        chunk_sel = tuple(
+            f if is_int else slice(f, f + e) for f, e, is_int in zip(first, extent, self.is_int)
+        )
+        out_sel = tuple(
+            slice(o, o + e) for o, e, is_int in zip(out, extent, self.is_int) if not is_int
+        )
+        return ChunkProjection(
+            tuple(self.coords[i].tolist()), chunk_sel, out_sel, bool(self.complete_mask[i])
+        )
+
+    def selected_items(self) -> int:
+        return int(np.prod(self.extent, axis=1).sum())
+
+
+def selection_strides(arr: np.ndarray, is_int: tuple[bool, ...]) -> np.ndarray:
+    """Byte strides of ``arr`` (shaped like the selection) per array dimension: 0 for the
+    dimensions an integer selects (they are not in ``arr``)."""
+    strides = iter(arr.strides)
+    return np.array([0 if i else next(strides) for i in is_int], dtype=np.int64)
+
+
+def groups(n: int, threads: int) -> list[range]:
+    """``range(n)`` in about two runs per thread (each run is one call into the loop)."""
+    k = max(1, min(n, 2 * threads))
+    size = -(-n // k)
+    return [range(s, min(n, s + size)) for s in range(0, n, size)]
+
+
+def encode_paths(folder: str, names: list[str]) -> list[bytes]:
+    base = os.fsencode(folder)
+    return [base + name.encode() for name in names]
+
+
+@functools.cache
+def blosc_addresses() -> tuple[int, int, int] | None:
+    """The addresses of ``blosc_compress_ctx``, ``blosc_decompress_ctx`` and ``blosc_getitem``
+    in the c-blosc numcodecs ships, or None if they are not there or do not give numcodecs'
+    results on a sample (one block: the same bytes as ``numcodecs.blosc.compress``)."""
+    if _native is None:
+        return None
+    try:
+        lib = ctypes.CDLL(numcodecs.blosc.__file__)
+        comp, decomp = lib.blosc_compress_ctx, lib.blosc_decompress_ctx
+        getitem = lib.blosc_getitem
+        comp.restype = decomp.restype = getitem.restype = ctypes.c_int
+        getitem.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
+        comp.argtypes = [
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_size_t,
+            ctypes.c_size_t,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+            ctypes.c_char_p,
+            ctypes.c_size_t,
+            ctypes.c_int,
+        ]
+        decomp.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        sample = np.arange(2048, dtype="<i4") * 7
+        for cname, shuffle in ((b"lz4", 1), (b"zstd", 2), (b"blosclz", 0)):
+            expected = numcodecs.blosc.compress(sample, cname, 5, shuffle, 0)
+            dest = np.zeros(sample.nbytes + 16, dtype=np.uint8)
+            got = comp(5, shuffle, 4, sample.nbytes, sample.ctypes.data, dest.ctypes.data,
+                       dest.nbytes, cname, 0, 1)  # fmt: skip
+            if got <= 0 or dest[:got].tobytes() != expected:
+                return None
+            back = np.zeros_like(sample)
+            if decomp(expected, back.ctypes.data, back.nbytes, 1) != back.nbytes:
+                return None
+            if not np.array_equal(back, sample):
+                return None
+            part = np.zeros(100, dtype="<i4")
+            if getitem(expected, 1000, 100, part.ctypes.data) != part.nbytes:
+                return None
+            if not np.array_equal(part, sample[1000:1100]):
+                return None
+        addresses = tuple(ctypes.cast(f, ctypes.c_void_p).value for f in (comp, decomp, getitem))
+        if not all(addresses):
+            return None
+        return addresses  # type: ignore[return-value]
+    except Exception:
+        return None
+
+
+def chunk_strides(chunks: tuple[int, ...], order: str, itemsize: int) -> np.ndarray:
+    """Byte strides of a chunk in its memory order."""
+    out = [0] * len(chunks)
+    step = itemsize
+    for d in reversed(range(len(chunks))) if order == "C" else range(len(chunks)):
+        out[d] = step
+        step *= chunks[d]
+    return np.array(out, dtype=np.int64)
+
+
+def fill_bytes(fill: Any, dtype: np.dtype) -> bytes | None:
+    """The fill value as one item's bytes (None when there is none or it does not convert)."""
+    if fill is None:
+        return None
+    try:
+        return np.array(fill, dtype=dtype).tobytes()
+    except Exception:
+        return None
