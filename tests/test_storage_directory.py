@@ -117,3 +117,21 @@ def test_values_without_a_buffer_are_refused_before_any_file(tmp_path):
     assert os.listdir(tmp_path) == []
     store["a"] = np.arange(3, dtype="<i2")  # buffers of any kind are written as their bytes
     assert store["a"] == np.arange(3, dtype="<i2").tobytes()
+
+
+def test_creation_claims_a_new_folder_and_gives_it_back_on_refusal(tmp_path):
+    # a new node's folder is made first (DirectoryStore.claim_empty): nothing was there
+    store = zarrkit.DirectoryStore(str(tmp_path / "d"))
+    root = zarrkit.group(store=store)
+    a = root.create_dataset("a", shape=(4,), chunks=(2,), dtype="i4")
+    assert store.claim_empty("b") and not store.claim_empty("b")  # made, then it is there
+    store.rmdir("b")
+    with pytest.raises(zarrkit.errors.ContainsArrayError):
+        root.create_dataset("a", shape=(4,), dtype="i4")
+    # below an array: refused, and the folder made for the new node is gone again
+    with pytest.raises(zarrkit.errors.ContainsArrayError):
+        zarrkit.create((3,), store=store, path="a/inner")
+    assert sorted(os.listdir(tmp_path / "d" / "a")) == [".zarray"]
+    a[:] = 5
+    assert a[:].tolist() == [5] * 4
+    assert not zarrkit.DirectoryStore(str(tmp_path / "d")).claim_empty("")

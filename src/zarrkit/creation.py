@@ -236,6 +236,14 @@ def _clear_or_refuse(loc: Location, overwrite: bool) -> None:
         store.rmdir(path)
         if loc.chunk_store is not None:
             loc.chunk_store.rmdir(path)
+    elif path and store.claim_empty(path):
+        # a new, empty place: no array or group there
+        try:
+            _require_parent_groups(store, path, overwrite, loc.chunk_store)
+        except BaseException:
+            store.rmdir(path)
+            raise
+        return
     elif contains_array(store, path):
         raise ContainsArrayError(path, location(store))
     elif contains_group(store, path):

@@ -234,7 +234,11 @@ class ChunkPipeline:
                 chunk.fill(meta.fill_value)
             return chunk
         chunk = self._empty_chunk(scratch)
-        chunk.fill(0 if meta.fill_value is None else meta.fill_value)
+        if meta.fill_value is None:
+            # zero bytes, as zarr 2 pads (``fill(0)`` would put b"0" in a bytes item)
+            chunk[...] = np.zeros((), dtype=meta.dtype)
+        else:
+            chunk.fill(meta.fill_value)
         return chunk
 
     # -- reads -----------------------------------------------------------------------------

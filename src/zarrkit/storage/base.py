@@ -301,6 +301,14 @@ class Store(MutableMapping):
                 pass
 
     # -- hierarchy helpers -------------------------------------------------------------
+    def claim_empty(self, path: str) -> bool:
+        """Prepare the place of a new node at ``path`` (not the root) when that also tells
+        that nothing was there: True means no key was below ``path``, so no array or group
+        is there and creation can skip looking. False (the default) tells nothing; the
+        caller looks key by key. ``DirectoryStore`` makes the node's folder: one system call
+        instead of a look for ``.zarray`` and ``.zgroup`` and a folder made later."""
+        return False
+
     def listdir(self, path: str = "") -> list[str]:
         """Names directly below ``path`` (keys and 'directories'), sorted."""
         prefix = prefix_of(normalize_storage_path(path))

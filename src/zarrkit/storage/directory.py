@@ -294,13 +294,29 @@ class DirectoryStore(Store):
             raise KeyError(key) from None
 
     def __setitem__(self, key: str, value: Any) -> None:
-        target = self._file(key)
-        self._make_folder(key, os.path.dirname(target))
-        self._write_file(key, target, value)
+        # the folder is made when the first open finds none (write_file)
+        self._write_file(key, self._file(key), value)
+
+    def claim_empty(self, path: str) -> bool:
+        if not self.local_files or self.read_only:
+            return False  # (a subclass that maps keys to files its own way)
+        path = normalize_storage_path(path)
+        if not path:
+            return False
+        try:
+            os.mkdir(os.path.dirname(self._file(path + "/.zarray")))
+        except (OSError, KeyError, ValueError):
+            return False
+        return True
 
     @staticmethod
     def _make_folder(key: str, folder: str) -> None:
         """Create the folder of ``key``; a file in its way is a ``KeyError``."""
+        try:
+            os.mkdir(folder)  # the usual case: its parent is there
+            return
+        except OSError:
+            pass
         try:
             os.makedirs(folder, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
