@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -167,8 +168,10 @@ static __thread size_t tl_cap[3];
 
 static char *scratch(int which, size_t need) {
     if (tl_cap[which] < need) {
-        free(tl_buf[which]);
-        tl_buf[which] = malloc(need);
+        /* mapped, not malloc'ed: only the pages used count, and they never grow an arena */
+        if (tl_buf[which]) munmap(tl_buf[which], tl_cap[which]);
+        void *p = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        tl_buf[which] = p == MAP_FAILED ? NULL : (char *)p;
         tl_cap[which] = tl_buf[which] ? need : 0;
     }
     return tl_buf[which];
@@ -340,10 +343,9 @@ static PyObject *read_chunks(PyObject *self, PyObject *args) {
         int failed = 0;
         Py_BEGIN_ALLOW_THREADS
         char *frame = scratch(0, (size_t)cap);
-        char *chunk = decompress ? scratch(1, (size_t)nbytes) : NULL;
         char *fill_run = NULL;
         struct iovec *iov = malloc(sizeof(struct iovec) * (MAX_IOV + 1));
-        if (!frame || (decompress && !chunk) || !iov) failed = 1;
+        if (!frame || !iov) failed = 1;
         for (Py_ssize_t i = 0; i < n && !failed; i++) {
             const int64_t *e = ex + i * ndim;
             char *dest = base + doff[i];
@@ -412,15 +414,38 @@ static PyObject *read_chunks(PyObject *self, PyObject *args) {
             /* the bytes of the chunk the region spans: a small part is decoded alone */
             int64_t span = itemsize;
             for (Py_ssize_t d = 0; d < ndim; d++) span += (e[d] - 1) * cstr[d];
-            int64_t t = h[3];
+            int64_t t = h[3], blocksize = le32(h + 8);
             if (getitem && !whole && 2 * span <= nbytes && t > 0 && coff[i] % t == 0 &&
                 span % t == 0) {
-                int64_t start = coff[i];
-                if (getitem(frame, (int)(start / t), (int)(span / t), chunk + start) != span)
+                char *part = scratch(1, (size_t)span);
+                if (!part || getitem(frame, (int)(coff[i] / t), (int)(span / t), part) != span)
                     continue;
-            } else if (decompress(frame, chunk, (size_t)nbytes, 1) != nbytes) {
+                walk_copy(&w, dest, part, NULL);
+                status[i] = DONE;
                 continue;
             }
+            if (getitem && whole && w.k == 1 && w.b[0] == w.block && t > 0 && blocksize > 0 &&
+                blocksize % t == 0 && nbytes > 2 * blocksize) {
+                /* a whole chunk whose rows are runs of the output: decoded one Blosc block
+                 * at a time into a block-sized buffer and copied (the chunk never exists
+                 * whole: less memory, and the block is still in the cache when copied) */
+                char *part = scratch(1, (size_t)blocksize);
+                int64_t row = w.block, pitch = w.a[0], s0;
+                for (s0 = 0; part && s0 < nbytes; s0 += blocksize) {
+                    int64_t len = nbytes - s0 < blocksize ? nbytes - s0 : blocksize;
+                    if (getitem(frame, (int)(s0 / t), (int)(len / t), part) != len) break;
+                    for (int64_t x = s0; x < s0 + len;) {
+                        int64_t r = x / row, col = x % row;
+                        int64_t m = row - col < s0 + len - x ? row - col : s0 + len - x;
+                        memcpy(dest + r * pitch + col, part + (x - s0), (size_t)m);
+                        x += m;
+                    }
+                }
+                if (part && s0 >= nbytes) status[i] = DONE;
+                continue;
+            }
+            char *chunk = scratch(1, (size_t)nbytes);
+            if (!chunk || decompress(frame, chunk, (size_t)nbytes, 1) != nbytes) continue;
             walk_copy(&w, dest, chunk + coff[i], NULL);
             status[i] = DONE;
         }
