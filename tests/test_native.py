@@ -285,3 +285,48 @@ def test_write_empty_chunks_false_removes_fill_chunks(tmp_path):
     z[...] = 9
     z[:, :] = np.full((25, 25), 9, dtype="u2")
     assert sorted(p for p in os.listdir(tmp_path / "a") if not p.startswith(".")) == []
+
+
+@needs_native
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_whole_chunks_of_many_blosc_blocks(tmp_path, monkeypatch, order):
+    # chunks of 16 blocks: decoded block by block (C order) or whole (F order)
+    a = np.random.default_rng(5).normal(size=(70, 90))
+    comp = numcodecs.Blosc("lz4", 5, numcodecs.Blosc.SHUFFLE, blocksize=256)
+    z = zarrkit.open(
+        str(tmp_path / "a"), mode="w", shape=a.shape, chunks=(16, 16), order=order,
+        compressor=comp, dtype="f8",
+    )  # fmt: skip
+    z[...] = a
+    calls = Calls(monkeypatch)
+    assert np.array_equal(z[...], a)
+    assert np.array_equal(z[3:70, 17:50], a[3:70, 17:50])
+    out = np.zeros((70, 90), order="F")
+    z.get_basic_selection(..., out=out)
+    assert np.array_equal(out, a)
+    assert calls.reads >= 3 and calls.deferred == 0
+
+
+@needs_native
+def test_structured_items_without_compressor(tmp_path):
+    dt = np.dtype([("a", "<i2"), ("b", ">f4"), ("c", "S2")])
+    a = np.zeros((30, 7), dtype=dt)
+    a["a"] = np.arange(210).reshape(30, 7)
+    a["b"] = 0.5
+    a["c"] = b"hi"
+    stores = {}
+    for use_native in (True, False):
+        native.ENABLED = use_native
+        try:
+            root = tmp_path / str(use_native)
+            z = zarrkit.open(
+                str(root), mode="w", shape=a.shape, chunks=(8, 4), dtype=dt, compressor=None,
+                fill_value=None,
+            )  # fmt: skip
+            z[...] = a
+            z[1:20, 2] = a[2:21, 3]
+            stores[use_native] = (files_of(root), z[...])
+        finally:
+            native.ENABLED = True
+    assert stores[True][0] == stores[False][0]
+    assert np.array_equal(stores[True][1], stores[False][1])
