@@ -90,6 +90,20 @@ static int64_t walk_runs(const walk_t *w) {
     return n;
 }
 
+/* the next row (the last dimension's run) of the walk: the outer index ``idx`` advanced by
+ * one and the byte offsets ``oa``, ``ob`` moved with it; false after the last row */
+static int walk_next(const walk_t *w, int64_t *idx, int64_t *oa, int64_t *ob) {
+    for (int d = w->k - 2; d >= 0; d--) {
+        *oa += w->a[d];
+        *ob += w->b[d];
+        if (++idx[d] < w->e[d]) return 1;
+        *oa -= w->a[d] * w->e[d];
+        *ob -= w->b[d] * w->e[d];
+        idx[d] = 0;
+    }
+    return 0;
+}
+
 /* copy the region from ``b`` (strides b) to ``a`` (strides a); with ``fill`` (a run of
  * ``block`` bytes) every run of ``a`` gets it instead */
 static void walk_copy(const walk_t *w, char *a, const char *b, const char *fill) {
@@ -99,28 +113,19 @@ static void walk_copy(const walk_t *w, char *a, const char *b, const char *fill)
         memcpy(a, fill ? fill : b, block);
         return;
     }
-    int64_t idx[MAXDIM];
-    memset(idx, 0, sizeof(idx));
+    int64_t idx[MAXDIM] = {0}, oa = 0, ob = 0;
     const int64_t n = w->e[k - 1], da = w->a[k - 1], db = w->b[k - 1];
-    for (;;) {
+    do {
+        char *ra = a + oa;
+        const char *rb = b + ob;
         if (fill) {
-            for (int64_t i = 0; i < n; i++) memcpy(a + i * da, fill, block);
+            for (int64_t i = 0; i < n; i++) memcpy(ra + i * da, fill, block);
         } else if (block == 4 && da == 4 && db != 4) {
-            for (int64_t i = 0; i < n; i++) memcpy(a + i * da, b + i * db, 4);
+            for (int64_t i = 0; i < n; i++) memcpy(ra + i * da, rb + i * db, 4);
         } else {
-            for (int64_t i = 0; i < n; i++) memcpy(a + i * da, b + i * db, block);
+            for (int64_t i = 0; i < n; i++) memcpy(ra + i * da, rb + i * db, block);
         }
-        int d = k - 2;
-        for (; d >= 0; d--) {
-            a += w->a[d];
-            b += w->b[d];
-            if (++idx[d] < w->e[d]) break;
-            a -= w->a[d] * w->e[d];
-            b -= w->b[d] * w->e[d];
-            idx[d] = 0;
-        }
-        if (d < 0) return;
-    }
+    } while (walk_next(w, idx, &oa, &ob));
 }
 
 /* the runs of the region on the ``b`` side as an iovec list, in the order of the ``a`` side's
@@ -140,25 +145,16 @@ static int walk_iov(const walk_t *w, char *b, struct iovec *iov, int max) {
         iov[0].iov_len = (size_t)w->block;
         return 1;
     }
-    int64_t idx[MAXDIM];
-    memset(idx, 0, sizeof(idx));
+    int64_t idx[MAXDIM] = {0}, oa = 0, ob = 0;
     int j = 0;
     const int64_t n = w->e[k - 1], db = w->b[k - 1];
-    for (;;) {
-        for (int64_t i = 0; i < n; i++) {
-            iov[j].iov_base = b + i * db;
+    do {
+        for (int64_t i = 0; i < n; i++, j++) {
+            iov[j].iov_base = b + ob + i * db;
             iov[j].iov_len = (size_t)w->block;
-            j++;
         }
-        int d = k - 2;
-        for (; d >= 0; d--) {
-            b += w->b[d];
-            if (++idx[d] < w->e[d]) break;
-            b -= w->b[d] * w->e[d];
-            idx[d] = 0;
-        }
-        if (d < 0) return j;
-    }
+    } while (walk_next(w, idx, &oa, &ob));
+    return j;
 }
 
 /* Buffers kept by each calling thread (the pipeline's pool threads), grown as needed: fresh
@@ -183,21 +179,13 @@ static int walk_equal(const walk_t *w, const char *b, const char *fill) {
     const size_t block = (size_t)w->block;
     const int k = w->k;
     if (k == 0) return memcmp(b, fill, block) == 0;
-    int64_t idx[MAXDIM];
-    memset(idx, 0, sizeof(idx));
+    int64_t idx[MAXDIM] = {0}, oa = 0, ob = 0;
     const int64_t n = w->e[k - 1], db = w->b[k - 1];
-    for (;;) {
+    do {
         for (int64_t i = 0; i < n; i++)
-            if (memcmp(b + i * db, fill, block) != 0) return 0;
-        int d = k - 2;
-        for (; d >= 0; d--) {
-            b += w->b[d];
-            if (++idx[d] < w->e[d]) break;
-            b -= w->b[d] * w->e[d];
-            idx[d] = 0;
-        }
-        if (d < 0) return 1;
-    }
+            if (memcmp(b + ob + i * db, fill, block) != 0) return 0;
+    } while (walk_next(w, idx, &oa, &ob));
+    return 1;
 }
 
 static int64_t read_all(int fd, char *buf, int64_t size) {
@@ -275,6 +263,32 @@ static const char **path_pointers(PyObject *list, Py_ssize_t n) {
     return out;
 }
 
+/* the end of a call: its result, or NULL with MemoryError when a buffer could not be had;
+ * ``files`` freed and every buffer of the NULL-terminated ``buffers`` released */
+static PyObject *finish(PyObject *result, int failed, const char **files, Py_buffer **buffers) {
+    if (failed && result) {
+        Py_CLEAR(result);
+        PyErr_NoMemory();
+    }
+    PyMem_Free(files);
+    for (; *buffers; buffers++) PyBuffer_Release(*buffers);
+    return result;
+}
+
+/* the paths' pointers and the status bytes of a call on ``n`` chunks of ``ndim`` dimensions;
+ * false, with an error set, when it cannot run (``bad``: its other arguments do not fit) */
+static int start_call(PyObject *paths, Py_ssize_t n, Py_ssize_t ndim, Py_ssize_t itemsize,
+                      Py_ssize_t nbytes, int bad, const char ***files, PyObject **result) {
+    if (bad || ndim > MAXDIM || itemsize <= 0 || nbytes <= 0) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "unsupported layout");
+        return 0;
+    }
+    *files = path_pointers(paths, n);
+    if (!*files) return 0;
+    *result = PyBytes_FromStringAndSize(NULL, n);
+    return *result != NULL;
+}
+
 static int check_vector(Py_buffer *b, Py_ssize_t n, const char *what) {
     if (b->len != n * (Py_ssize_t)sizeof(int64_t)) {
         PyErr_Format(PyExc_ValueError, "%s: %zd int64 values expected", what, n);
@@ -315,21 +329,15 @@ static PyObject *read_chunks(PyObject *self, PyObject *args) {
         return NULL;
     PyObject *result = NULL;
     const char **files = NULL;
+    int failed = 0;
     Py_ssize_t n = dst_off.len / (Py_ssize_t)sizeof(int64_t);
     Py_ssize_t ndim = shape.len / (Py_ssize_t)sizeof(int64_t);
-    if (ndim > MAXDIM || itemsize <= 0 || nbytes <= 0) {
-        PyErr_SetString(PyExc_ValueError, "unsupported layout");
-        goto done;
-    }
-    if (check_vector(&chunk_off, n, "chunk_off") || check_vector(&ext, n * ndim, "extents") ||
-        check_vector(&dst_str, ndim, "dst_strides") ||
-        check_vector(&chunk_str, ndim, "chunk_strides") ||
-        (fill.len != 0 && fill.len != itemsize))
-        goto done;
-    files = path_pointers(paths, n);
-    if (!files) goto done;
-    result = PyBytes_FromStringAndSize(NULL, n);
-    if (!result) goto done;
+    int bad = check_vector(&chunk_off, n, "chunk_off") ||
+              check_vector(&ext, n * ndim, "extents") ||
+              check_vector(&dst_str, ndim, "dst_strides") ||
+              check_vector(&chunk_str, ndim, "chunk_strides") ||
+              (fill.len != 0 && fill.len != itemsize);
+    if (!start_call(paths, n, ndim, itemsize, nbytes, bad, &files, &result)) goto done;
     {
         unsigned char *status = (unsigned char *)PyBytes_AS_STRING(result);
         char *base = (char *)(uintptr_t)dst_addr;
@@ -340,7 +348,6 @@ static PyObject *read_chunks(PyObject *self, PyObject *args) {
         /* a Blosc frame is at most 16 bytes longer than its data; one byte more tells a
          * longer file */
         int64_t cap = nbytes + (decompress ? BLOSC_OVERHEAD : 0) + 1;
-        int failed = 0;
         Py_BEGIN_ALLOW_THREADS
         char *frame = scratch(0, (size_t)cap);
         char *fill_run = NULL;
@@ -452,21 +459,11 @@ static PyObject *read_chunks(PyObject *self, PyObject *args) {
         free(fill_run);
         free(iov);
         Py_END_ALLOW_THREADS
-        if (failed) {
-            Py_CLEAR(result);
-            PyErr_NoMemory();
-        }
     }
 done:
-    PyMem_Free(files);
-    PyBuffer_Release(&dst_off);
-    PyBuffer_Release(&chunk_off);
-    PyBuffer_Release(&ext);
-    PyBuffer_Release(&dst_str);
-    PyBuffer_Release(&chunk_str);
-    PyBuffer_Release(&shape);
-    PyBuffer_Release(&fill);
-    return result;
+    return finish(result, failed, files,
+                  (Py_buffer *[]){&dst_off, &chunk_off, &ext, &dst_str, &chunk_str, &shape,
+                                  &fill, NULL});
 }
 
 PyDoc_STRVAR(write_doc,
@@ -492,20 +489,14 @@ static PyObject *write_chunks(PyObject *self, PyObject *args) {
         return NULL;
     PyObject *result = NULL;
     const char **files = NULL;
+    int failed = 0;
     Py_ssize_t n = src_off.len / (Py_ssize_t)sizeof(int64_t);
     Py_ssize_t ndim = shape.len / (Py_ssize_t)sizeof(int64_t);
-    if (ndim > MAXDIM || itemsize <= 0 || nbytes <= 0 || fill.len != itemsize || tag.len > 64 ||
-        memchr(cname.buf, 0, (size_t)cname.len) || cname.len > 32) {
-        PyErr_SetString(PyExc_ValueError, "unsupported layout");
-        goto done;
-    }
-    if (check_vector(&ext, n * ndim, "extents") || check_vector(&src_str, ndim, "src_strides") ||
-        check_vector(&chunk_str, ndim, "chunk_strides"))
-        goto done;
-    files = path_pointers(paths, n);
-    if (!files) goto done;
-    result = PyBytes_FromStringAndSize(NULL, n);
-    if (!result) goto done;
+    int bad = fill.len != itemsize || tag.len > 64 || cname.len > 32 ||
+              memchr(cname.buf, 0, (size_t)cname.len) || check_vector(&ext, n * ndim, "extents") ||
+              check_vector(&src_str, ndim, "src_strides") ||
+              check_vector(&chunk_str, ndim, "chunk_strides");
+    if (!start_call(paths, n, ndim, itemsize, nbytes, bad, &files, &result)) goto done;
     {
         unsigned char *status = (unsigned char *)PyBytes_AS_STRING(result);
         const char *base = (const char *)(uintptr_t)src_addr;
@@ -518,7 +509,6 @@ static PyObject *write_chunks(PyObject *self, PyObject *args) {
         char tag_text[65];
         memcpy(tag_text, tag.buf, (size_t)tag.len);
         tag_text[tag.len] = 0;
-        int failed = 0;
         Py_BEGIN_ALLOW_THREADS
         char *chunk = scratch(1, (size_t)nbytes);
         char *packed = compress ? scratch(2, (size_t)nbytes + BLOSC_OVERHEAD) : NULL;
@@ -588,22 +578,11 @@ static PyObject *write_chunks(PyObject *self, PyObject *args) {
         free(iov);
         free(temp);
         Py_END_ALLOW_THREADS
-        if (failed) {
-            Py_CLEAR(result);
-            PyErr_NoMemory();
-        }
     }
 done:
-    PyMem_Free(files);
-    PyBuffer_Release(&src_off);
-    PyBuffer_Release(&ext);
-    PyBuffer_Release(&src_str);
-    PyBuffer_Release(&chunk_str);
-    PyBuffer_Release(&shape);
-    PyBuffer_Release(&fill);
-    PyBuffer_Release(&tag);
-    PyBuffer_Release(&cname);
-    return result;
+    return finish(result, failed, files,
+                  (Py_buffer *[]){&src_off, &ext, &src_str, &chunk_str, &shape, &fill, &tag,
+                                  &cname, NULL});
 }
 
 static PyMethodDef methods[] = {
