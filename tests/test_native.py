@@ -330,3 +330,28 @@ def test_structured_items_without_compressor(tmp_path):
             native.ENABLED = True
     assert stores[True][0] == stores[False][0]
     assert np.array_equal(stores[True][1], stores[False][1])
+
+
+@needs_native
+@pytest.mark.parametrize("compressor", [None, numcodecs.Blosc("zstd", 1, numcodecs.Blosc.SHUFFLE)])
+def test_partly_covered_chunks_are_merged_in_the_extension(tmp_path, monkeypatch, compressor):
+    a = np.arange(50 * 40, dtype="<i8").reshape(50, 40)
+    z = zarrkit.open(
+        str(tmp_path / "a"), mode="w", shape=a.shape, chunks=(10, 10), dtype="<i8",
+        compressor=compressor, fill_value=-1,
+    )  # fmt: skip
+    z[:30] = a[:30]  # rows 30-49 never written: their chunks are merged with the fill value
+    calls = Calls(monkeypatch)
+    z[5:43, 3:38] = -a[5:43, 3:38]
+    assert calls.writes >= 1 and calls.deferred == 0
+    expected = np.full_like(a, -1)
+    expected[:30] = a[:30]
+    expected[5:43, 3:38] = -a[5:43, 3:38]
+    assert np.array_equal(z[...], expected)
+    # a stored chunk that does not decode: the Python path names it, nothing else is lost
+    path = tmp_path / "a" / "1.1"
+    path.write_bytes(path.read_bytes()[:-3])
+    with pytest.raises(CorruptChunkError, match=r"1\.1"):
+        z[12:14, 12:14] = np.full((2, 2), 7, dtype="<i8")
+    assert calls.deferred == 1
+    assert not [p for p in os.listdir(tmp_path / "a") if p.endswith(".partial")]

@@ -466,26 +466,58 @@ done:
                                   &fill, NULL});
 }
 
+/* the chunk stored in ``file`` decoded into ``chunk`` (``fill_chunk`` when there is none);
+ * false when it cannot be (a frame that does not check out, a system or codec error) */
+static int load_chunk(const char *file, char *chunk, int64_t nbytes, decompress_fn decompress,
+                      const char *fill_chunk) {
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno != ENOENT) return 0;
+        memcpy(chunk, fill_chunk, (size_t)nbytes);
+        return 1;
+    }
+    int64_t got;
+    if (!decompress) {
+        char extra;
+        got = read_all(fd, chunk, nbytes);
+        if (got == nbytes) got += read_all(fd, &extra, 1);
+        close(fd);
+        return got == nbytes;
+    }
+    int64_t cap = nbytes + BLOSC_OVERHEAD + 1;
+    char *frame = scratch(0, (size_t)cap);
+    got = frame ? read_all(fd, frame, cap) : -1;
+    close(fd);
+    if (got < BLOSC_OVERHEAD || got >= cap) return 0;
+    const unsigned char *h = (const unsigned char *)frame;
+    if (le32(h + 4) != (uint32_t)nbytes || le32(h + 12) > (uint64_t)got) return 0;
+    return decompress(frame, chunk, (size_t)nbytes, 1) == nbytes;
+}
+
 PyDoc_STRVAR(write_doc,
-"write_chunks(src, paths, src_off, extents, src_strides, chunk_strides, chunk_shape, itemsize,\n"
-"             chunk_nbytes, fill, skip_fill, tag, compress, cname, clevel, shuffle,\n"
-"             blocksize) -> bytes\n\n"
-"Write whole chunks from the array at address ``src``: chunk i is the region ``extents[i]``\n"
-"at ``src + src_off[i]``, the rest of an edge chunk holds ``fill`` (the fill value's bytes).\n"
+"write_chunks(src, paths, src_off, chunk_off, merge, extents, src_strides, chunk_strides,\n"
+"             chunk_shape, itemsize, chunk_nbytes, fill, skip_fill, tag, compress, cname,\n"
+"             clevel, shuffle, blocksize, decompress) -> bytes\n\n"
+"Write chunks from the array at address ``src``: chunk i gets the region ``extents[i]`` at\n"
+"``src + src_off[i]``, ``chunk_off[i]`` bytes into the chunk. With ``merge[i]`` the chunk\n"
+"stored is read first (``decompress``: blosc_decompress_ctx's address, 0: raw items) and the\n"
+"region written over it; otherwise the region is the whole chunk and the rest of an edge\n"
+"chunk holds ``fill`` (the fill value's bytes), as does a chunk not stored yet.\n"
 "With ``skip_fill`` a chunk that is all fill is removed instead. Each file is written to\n"
 "``.<name>.<tag><i as 16 hex digits>.partial`` in its folder, then renamed. ``compress``:\n"
 "the address of blosc_compress_ctx, 0 to store the items as they are. One status per\n"
 "chunk: 0 written, 1 removed, 2 not done (the caller writes it).");
 
 static PyObject *write_chunks(PyObject *self, PyObject *args) {
-    unsigned long long src_addr, compress_addr;
+    unsigned long long src_addr, compress_addr, decompress_addr;
     PyObject *paths;
-    Py_buffer src_off, ext, src_str, chunk_str, shape, fill, tag, cname;
+    Py_buffer src_off, chunk_off, merge, ext, src_str, chunk_str, shape, fill, tag, cname;
     Py_ssize_t itemsize, nbytes, blocksize;
     int skip_fill, clevel, shuffle;
-    if (!PyArg_ParseTuple(args, "KOy*y*y*y*y*nny*py*Ky*iin", &src_addr, &paths, &src_off, &ext,
-                          &src_str, &chunk_str, &shape, &itemsize, &nbytes, &fill, &skip_fill,
-                          &tag, &compress_addr, &cname, &clevel, &shuffle, &blocksize))
+    if (!PyArg_ParseTuple(args, "KOy*y*y*y*y*y*y*nny*py*Ky*iinK", &src_addr, &paths, &src_off,
+                          &chunk_off, &merge, &ext, &src_str, &chunk_str, &shape, &itemsize,
+                          &nbytes, &fill, &skip_fill, &tag, &compress_addr, &cname, &clevel,
+                          &shuffle, &blocksize, &decompress_addr))
         return NULL;
     PyObject *result = NULL;
     const char **files = NULL;
@@ -493,14 +525,17 @@ static PyObject *write_chunks(PyObject *self, PyObject *args) {
     Py_ssize_t n = src_off.len / (Py_ssize_t)sizeof(int64_t);
     Py_ssize_t ndim = shape.len / (Py_ssize_t)sizeof(int64_t);
     int bad = fill.len != itemsize || tag.len > 64 || cname.len > 32 ||
-              memchr(cname.buf, 0, (size_t)cname.len) || check_vector(&ext, n * ndim, "extents") ||
+              memchr(cname.buf, 0, (size_t)cname.len) || merge.len != n ||
+              check_vector(&chunk_off, n, "chunk_off") || check_vector(&ext, n * ndim, "extents") ||
               check_vector(&src_str, ndim, "src_strides") ||
               check_vector(&chunk_str, ndim, "chunk_strides");
     if (!start_call(paths, n, ndim, itemsize, nbytes, bad, &files, &result)) goto done;
     {
         unsigned char *status = (unsigned char *)PyBytes_AS_STRING(result);
         const char *base = (const char *)(uintptr_t)src_addr;
-        const int64_t *soff = src_off.buf, *ex = ext.buf;
+        const int64_t *soff = src_off.buf, *coff = chunk_off.buf, *ex = ext.buf;
+        const unsigned char *merges = merge.buf;
+        decompress_fn decompress = (decompress_fn)(uintptr_t)decompress_addr;
         const int64_t *sstr = src_str.buf, *cstr = chunk_str.buf, *cshape = shape.buf;
         compress_fn compress = (compress_fn)(uintptr_t)compress_addr;
         char name_of_codec[33];
@@ -526,10 +561,10 @@ static PyObject *write_chunks(PyObject *self, PyObject *args) {
             for (Py_ssize_t d = 0; d < ndim; d++) whole &= e[d] == cshape[d];
             walk_t w;
             int nonempty = walk_init(&w, (int)ndim, e, cstr, sstr, itemsize);
-            int nio = -1;
-            if (!compress && whole && !skip_fill && nonempty)
+            int nio = -1, merged = merges[i];
+            if (!merged && !compress && whole && !skip_fill && nonempty)
                 nio = walk_iov(&w, (char *)from, iov, MAX_IOV);  /* raw: write from the value */
-            if (skip_fill && (!nonempty || walk_equal(&w, from, fill_chunk))) {
+            if (!merged && skip_fill && (!nonempty || walk_equal(&w, from, fill_chunk))) {
                 /* the value's part is all fill (the rest of an edge chunk is fill anyway) */
                 if (unlink(file) == 0 || errno == ENOENT) status[i] = FILLED;
                 continue;
@@ -537,8 +572,16 @@ static PyObject *write_chunks(PyObject *self, PyObject *args) {
             const char *data = chunk;
             int64_t size = nbytes;
             if (nio < 0) {
-                if (!whole) memcpy(chunk, fill_chunk, (size_t)nbytes);
-                if (nonempty) walk_copy(&w, chunk, from, NULL);
+                if (merged) {
+                    if (!load_chunk(file, chunk, nbytes, decompress, fill_chunk)) continue;
+                } else if (!whole) {
+                    memcpy(chunk, fill_chunk, (size_t)nbytes);
+                }
+                if (nonempty) walk_copy(&w, chunk + coff[i], from, NULL);
+                if (merged && skip_fill && memcmp(chunk, fill_chunk, (size_t)nbytes) == 0) {
+                    if (unlink(file) == 0 || errno == ENOENT) status[i] = FILLED;
+                    continue;
+                }
                 if (compress) {
                     int r = compress(clevel, shuffle, (size_t)itemsize, (size_t)nbytes, chunk,
                                      packed, (size_t)nbytes + BLOSC_OVERHEAD, name_of_codec,
@@ -581,8 +624,8 @@ static PyObject *write_chunks(PyObject *self, PyObject *args) {
     }
 done:
     return finish(result, failed, files,
-                  (Py_buffer *[]){&src_off, &ext, &src_str, &chunk_str, &shape, &fill, &tag,
-                                  &cname, NULL});
+                  (Py_buffer *[]){&src_off, &chunk_off, &merge, &ext, &src_str, &chunk_str,
+                                  &shape, &fill, &tag, &cname, NULL});
 }
 
 static PyMethodDef methods[] = {

@@ -517,9 +517,9 @@ class ChunkPipeline:
         self._write(list(indexer), value, fields)
 
     def _write_native(self, indexer: Indexer, value: np.ndarray) -> list[ChunkProjection] | None:
-        """Write the whole chunks of a basic selection with the compiled loop; returns the
-        chunks left to the Python path (partly covered ones, and any it did not finish), or
-        None when it does not apply."""
+        """Write the chunks of a basic selection with the compiled loop (a chunk partly
+        covered is read, merged and written back in the same task); returns the chunks it
+        left to the Python path, or None when it does not apply."""
         meta, chain = self.meta, self.chain
         skip_fill = not self.write_empty_chunks and meta.fill_value is not None
         if skip_fill and meta.dtype.kind not in "biu":
@@ -532,16 +532,13 @@ class ChunkPipeline:
         plan = native.plan(indexer, meta.separator)
         if plan is None:
             return None
-        complete = plan.complete_mask
-        todo = np.flatnonzero(complete)
-        if not todo.size:
-            return None
         self.store._check_writable()
         src_strides = native.selection_strides(value, plan.is_int)
-        src_off = (plan.out[todo] * src_strides).sum(axis=1)
-        extents = np.ascontiguousarray(plan.extent[todo])
+        src_off = (plan.out * src_strides).sum(axis=1)
+        chunk_off = (plan.first * self._chunk_strides).sum(axis=1)
+        merge = (~plan.complete_mask).astype(np.uint8).tobytes()
+        extents = plan.extent
         names = plan.names
-        names = [names[i] for i in todo.tolist()]
         if "/" in meta.separator and len(meta.chunks) > 1 and not skip_fill:
             # nested chunk keys: their folders first (a failure is left to the Python path)
             for folder in {name.rpartition("/")[0] for name in names}:
@@ -549,24 +546,23 @@ class ChunkPipeline:
                     os.makedirs(self.folder + folder, exist_ok=True)  # type: ignore[operator]
         paths = native.encode_paths(self.folder, names)  # type: ignore[arg-type]
         address = value.ctypes.data
-        compress, cname, clevel, shuffle, blocksize = self._native_write  # type: ignore[misc]
-        settings = (compress, cname, clevel, shuffle, blocksize)
         write_chunks = native._native.write_chunks
-        n = len(todo)
+        layout = (self._chunk_strides, self._chunk_shape, meta.dtype.itemsize, chain.chunk_nbytes)
+        settings = (fill, skip_fill)
+        codec = (*self._native_write, self._native_read)  # type: ignore[misc]
+        n = len(plan)
 
         def run(r: range) -> bytes:
             a, b = r.start, r.stop
             tag = os.urandom(8).hex().encode()
             return write_chunks(
-                address, paths[a:b], src_off[a:b], extents[a:b], src_strides,
-                self._chunk_strides, self._chunk_shape, meta.dtype.itemsize,
-                chain.chunk_nbytes, fill, skip_fill, tag, *settings,
+                address, paths[a:b], src_off[a:b], chunk_off[a:b], merge[a:b], extents[a:b],
+                src_strides, *layout, *settings, tag, *codec,
             )  # fmt: skip
 
         done = run_parallel(run, native.groups(n, get_num_threads()), n <= 2)
         status = np.frombuffer(b"".join(done), dtype=np.uint8)
-        rest = np.flatnonzero(~complete).tolist() + todo[status == native.DEFER].tolist()
-        return [plan.projection(i) for i in rest]
+        return [plan.projection(i) for i in np.flatnonzero(status == native.DEFER).tolist()]
 
     def _write(self, projections: list[ChunkProjection], value: Any, fields: Any) -> None:
         if not projections:
