@@ -105,6 +105,7 @@ def cases(draw):
         "fill": draw(st.sampled_from([None, 0, 3])),
         "empty": draw(st.booleans()),
         "writes": [_selection(draw, shape) for _ in range(draw(st.integers(1, 3)))],
+        "scalar": draw(st.lists(st.booleans(), min_size=3, max_size=3)),
         "reads": [_selection(draw, shape) for _ in range(2)],
         "seed": draw(st.integers(0, 2**16)),
         "view": draw(st.booleans()),
@@ -144,9 +145,11 @@ def _run(root: Path, case: dict, use_native: bool) -> tuple[np.ndarray, list[np.
     if fill is None:  # unwritten items are undefined then: everything is written first
         model = _values(dtype, case["shape"], rng)
         z[...] = model
-    for sel in case["writes"]:
+    for sel, scalar in zip(case["writes"], case["scalar"]):
         target_shape = model[sel].shape
-        if case["view"] and target_shape:
+        if scalar:
+            value = np.asarray(_values(dtype, (), rng), dtype=dtype)[()]  # one item for all
+        elif case["view"] and target_shape:
             # a strided, reversed view as the value
             big = _values(dtype, tuple(2 * n for n in target_shape), rng)
             value = big[tuple(slice(None, None, -2) for _ in target_shape)]

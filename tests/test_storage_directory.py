@@ -37,7 +37,9 @@ def _killed_writer(path: str) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-c", _WRITER, path],
         stdout=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        # the Python path's os.replace is what the writer stops in (the compiled loop renames
+        # in C: test_killed_native_writer_leaves_whole_chunks)
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "ZARRKIT_NATIVE": "0"},
     )
     assert proc.stdout is not None
     assert proc.stdout.readline().startswith(b"ready")  # (parallel writers may print twice)
@@ -69,6 +71,50 @@ def test_killed_writer_leaves_no_visible_trace(tmp_path: pathlib.Path, cls: type
     removed = store.clean_partial(max_age=0)
     assert removed and all(r.endswith(".partial") for r in removed)
     assert _temp_files(root) == [] and sorted(store) == keys
+
+
+_LOOPING_WRITER = textwrap.dedent(
+    """
+    import sys
+    import numpy as np, zarrkit
+    z = zarrkit.open_array(sys.argv[1], mode="r+")
+    k = 0
+    while True:
+        z[:] = np.full(z.shape, k % 7, dtype=z.dtype) + np.arange(z.shape[1], dtype=z.dtype)
+        k += 1
+        if k == 3:
+            print("ready", flush=True)
+    """
+)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_killed_native_writer_leaves_whole_chunks(tmp_path: pathlib.Path) -> None:
+    # a writer killed at any moment of its loop over chunk files: every chunk is one whole
+    # version (old or new), no key is added, only .partial files can be left
+    root = tmp_path / "data.zarr"
+    z = zarrkit.open_array(str(root), mode="w", shape=(400, 300), chunks=(20, 30), dtype="i4")
+    z[:] = 0
+    keys = sorted(DirectoryStore(str(root)))
+    for delay in (0.0, 0.05, 0.13):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _LOOPING_WRITER, str(root)],
+            stdout=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        )
+        assert proc.stdout is not None and proc.stdout.readline().startswith(b"ready")
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+        assert sorted(DirectoryStore(str(root))) == keys
+        a = zarrkit.open_array(str(root), mode="r")[...]  # every chunk decodes
+        cols = np.arange(300)
+        for i in range(0, 400, 20):
+            for j in range(0, 300, 30):
+                block = a[i : i + 20, j : j + 30] - cols[j : j + 30]
+                assert (block == block[0, 0]).all()  # one version of the chunk
+    DirectoryStore(str(root)).clean_partial(max_age=0)
+    assert not list(root.rglob("*.partial"))
 
 
 def test_clean_partial_removes_only_old_temporary_files(tmp_path: pathlib.Path) -> None:

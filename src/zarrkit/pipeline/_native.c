@@ -551,7 +551,13 @@ static PyObject *write_chunks(PyObject *self, PyObject *args) {
         struct iovec *iov = malloc(sizeof(struct iovec) * MAX_IOV);
         size_t temp_cap = 0;
         char *temp = NULL;
-        if (!chunk || (compress && !packed) || !fill_chunk || !iov) failed = 1;
+        /* a scalar value (strides 0): whole chunks of it are made once */
+        int scalar = ndim > 0;
+        for (Py_ssize_t d = 0; d < ndim; d++) scalar &= sstr[d] == 0;
+        char *value_chunk = scalar ? pattern_run(base, itemsize, nbytes) : NULL;
+        int scalar_fill = scalar && memcmp(base, fill.buf, (size_t)itemsize) == 0;
+        if (!chunk || (compress && !packed) || !fill_chunk || !iov || (scalar && !value_chunk))
+            failed = 1;
         for (Py_ssize_t i = 0; i < n && !failed; i++) {
             const int64_t *e = ex + i * ndim;
             const char *from = base + soff[i];
@@ -559,12 +565,13 @@ static PyObject *write_chunks(PyObject *self, PyObject *args) {
             status[i] = DEFER;
             int whole = 1;
             for (Py_ssize_t d = 0; d < ndim; d++) whole &= e[d] == cshape[d];
-            walk_t w;
-            int nonempty = walk_init(&w, (int)ndim, e, cstr, sstr, itemsize);
+            walk_t w;  /* (for a scalar: the chunk's side only) */
+            int nonempty = walk_init(&w, (int)ndim, e, cstr, scalar ? cstr : sstr, itemsize);
             int nio = -1, merged = merges[i];
-            if (!merged && !compress && whole && !skip_fill && nonempty)
+            if (!merged && !compress && whole && !skip_fill && nonempty && !scalar)
                 nio = walk_iov(&w, (char *)from, iov, MAX_IOV);  /* raw: write from the value */
-            if (!merged && skip_fill && (!nonempty || walk_equal(&w, from, fill_chunk))) {
+            if (!merged && skip_fill &&
+                (!nonempty || (scalar ? scalar_fill : walk_equal(&w, from, fill_chunk)))) {
                 /* the value's part is all fill (the rest of an edge chunk is fill anyway) */
                 if (unlink(file) == 0 || errno == ENOENT) status[i] = FILLED;
                 continue;
@@ -572,18 +579,24 @@ static PyObject *write_chunks(PyObject *self, PyObject *args) {
             const char *data = chunk;
             int64_t size = nbytes;
             if (nio < 0) {
-                if (merged) {
-                    if (!load_chunk(file, chunk, nbytes, decompress, fill_chunk)) continue;
-                } else if (!whole) {
-                    memcpy(chunk, fill_chunk, (size_t)nbytes);
-                }
-                if (nonempty) walk_copy(&w, chunk + coff[i], from, NULL);
-                if (merged && skip_fill && memcmp(chunk, fill_chunk, (size_t)nbytes) == 0) {
-                    if (unlink(file) == 0 || errno == ENOENT) status[i] = FILLED;
-                    continue;
+                if (scalar && whole && !merged) {
+                    data = value_chunk;
+                } else {
+                    if (merged) {
+                        if (!load_chunk(file, chunk, nbytes, decompress, fill_chunk)) continue;
+                    } else if (!whole) {
+                        memcpy(chunk, fill_chunk, (size_t)nbytes);
+                    }
+                    if (nonempty)
+                        walk_copy(&w, chunk + coff[i], scalar ? NULL : from,
+                                  scalar ? value_chunk : NULL);
+                    if (merged && skip_fill && memcmp(chunk, fill_chunk, (size_t)nbytes) == 0) {
+                        if (unlink(file) == 0 || errno == ENOENT) status[i] = FILLED;
+                        continue;
+                    }
                 }
                 if (compress) {
-                    int r = compress(clevel, shuffle, (size_t)itemsize, (size_t)nbytes, chunk,
+                    int r = compress(clevel, shuffle, (size_t)itemsize, (size_t)nbytes, data,
                                      packed, (size_t)nbytes + BLOSC_OVERHEAD, name_of_codec,
                                      (size_t)blocksize, 1);
                     if (r <= 0) continue;
@@ -618,6 +631,7 @@ static PyObject *write_chunks(PyObject *self, PyObject *args) {
             status[i] = DONE;
         }
         free(fill_chunk);
+        free(value_chunk);
         free(iov);
         free(temp);
         Py_END_ALLOW_THREADS

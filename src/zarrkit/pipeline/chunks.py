@@ -13,6 +13,11 @@ header states the decoded size, which is checked first); other chunks decode int
 buffer of the pool thread and are copied. Other stores: the keys of a batch are fetched with
 one ``getitems`` call, then decoded and scattered in the pool.
 
+For ``local_files`` stores, basic selections of Blosc or uncompressed arrays of plain items
+run in the compiled loop of ``native.py`` (``_native.c``) when it is built: a plan made with
+NumPy for all chunks, about two calls per pool thread, no GIL; whatever it leaves (a chunk
+that does not check out, a system error) comes back to the Python path described here.
+
 Writes mirror it: one fused merge -> encode -> write task per chunk for ``local_files``
 stores (chunks only partly covered are read in the task); otherwise partly covered chunks
 are fetched in one batch, merged and encoded in the pool, and stored with one ``setitems``
@@ -505,9 +510,8 @@ class ChunkPipeline:
             and fields is None
             and self.synchronizer is None
             and isinstance(value, np.ndarray)
-            and value.ndim
             and value.dtype == self.meta.dtype
-            and value.shape == tuple(indexer.buffer_shape)
+            and (value.ndim == 0 or value.shape == tuple(indexer.buffer_shape))
         ):
             rest = self._write_native(indexer, value)
             if rest is not None:
@@ -533,7 +537,10 @@ class ChunkPipeline:
         if plan is None:
             return None
         self.store._check_writable()
-        src_strides = native.selection_strides(value, plan.is_int)
+        if value.ndim:
+            src_strides = native.selection_strides(value, plan.is_int)
+        else:  # a scalar: every chunk is made of it (strides 0)
+            src_strides = np.zeros(len(meta.chunks), dtype=np.int64)
         src_off = (plan.out * src_strides).sum(axis=1)
         chunk_off = (plan.first * self._chunk_strides).sum(axis=1)
         merge = (~plan.complete_mask).astype(np.uint8).tobytes()
