@@ -293,7 +293,7 @@ def test_write_empty_chunks_false_removes_fill_chunks(tmp_path):
 @needs_native
 @pytest.mark.parametrize("order", ["C", "F"])
 def test_whole_chunks_of_many_blosc_blocks(tmp_path, monkeypatch, order):
-    # chunks of 16 blocks: decoded block by block (C order) or whole (F order)
+    # chunks of 16 Blosc blocks, whole and in parts, into outputs of both orders
     a = np.random.default_rng(5).normal(size=(70, 90))
     comp = numcodecs.Blosc("lz4", 5, numcodecs.Blosc.SHUFFLE, blocksize=256)
     z = zarrkit.open(

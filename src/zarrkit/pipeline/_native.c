@@ -421,7 +421,7 @@ static PyObject *read_chunks(PyObject *self, PyObject *args) {
             /* the bytes of the chunk the region spans: a small part is decoded alone */
             int64_t span = itemsize;
             for (Py_ssize_t d = 0; d < ndim; d++) span += (e[d] - 1) * cstr[d];
-            int64_t t = h[3], blocksize = le32(h + 8);
+            int64_t t = h[3];
             if (getitem && !whole && 2 * span <= nbytes && t > 0 && coff[i] % t == 0 &&
                 span % t == 0) {
                 char *part = scratch(1, (size_t)span);
@@ -429,26 +429,6 @@ static PyObject *read_chunks(PyObject *self, PyObject *args) {
                     continue;
                 walk_copy(&w, dest, part, NULL);
                 status[i] = DONE;
-                continue;
-            }
-            if (getitem && whole && w.k == 1 && w.b[0] == w.block && t > 0 && blocksize > 0 &&
-                blocksize % t == 0 && nbytes > 2 * blocksize) {
-                /* a whole chunk whose rows are runs of the output: decoded one Blosc block
-                 * at a time into a block-sized buffer and copied (the chunk never exists
-                 * whole: less memory, and the block is still in the cache when copied) */
-                char *part = scratch(1, (size_t)blocksize);
-                int64_t row = w.block, pitch = w.a[0], s0;
-                for (s0 = 0; part && s0 < nbytes; s0 += blocksize) {
-                    int64_t len = nbytes - s0 < blocksize ? nbytes - s0 : blocksize;
-                    if (getitem(frame, (int)(s0 / t), (int)(len / t), part) != len) break;
-                    for (int64_t x = s0; x < s0 + len;) {
-                        int64_t r = x / row, col = x % row;
-                        int64_t m = row - col < s0 + len - x ? row - col : s0 + len - x;
-                        memcpy(dest + r * pitch + col, part + (x - s0), (size_t)m);
-                        x += m;
-                    }
-                }
-                if (part && s0 >= nbytes) status[i] = DONE;
                 continue;
             }
             char *chunk = scratch(1, (size_t)nbytes);
