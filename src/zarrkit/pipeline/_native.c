@@ -240,6 +240,17 @@ static uint32_t le32(const unsigned char *p) {
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
+/* read the Blosc frame of a chunk of ``nbytes`` from ``fd`` (closed here) into ``frame`` of
+ * ``cap`` bytes (the longest frame and one more, to tell a longer file); true when the sizes
+ * its header records check out against the bytes read */
+static int read_frame(int fd, char *frame, int64_t cap, int64_t nbytes) {
+    int64_t got = frame ? read_all(fd, frame, cap) : -1;
+    close(fd);
+    if (got < BLOSC_OVERHEAD || got >= cap) return 0;
+    const unsigned char *h = (const unsigned char *)frame;
+    return le32(h + 4) == (uint32_t)nbytes && le32(h + 12) <= (uint64_t)got;
+}
+
 /* pointers to the bytes items of ``list`` (borrowed: the list must outlive their use) */
 static const char **path_pointers(PyObject *list, Py_ssize_t n) {
     if (!PyList_Check(list) || PyList_GET_SIZE(list) != n) {
@@ -405,11 +416,7 @@ static PyObject *read_chunks(PyObject *self, PyObject *args) {
                 if (got == nbytes) status[i] = DONE;
                 continue;
             }
-            int64_t got = read_all(fd, frame, cap);
-            close(fd);
-            if (got < BLOSC_OVERHEAD || got >= cap) continue;
-            const unsigned char *h = (const unsigned char *)frame;
-            if (le32(h + 4) != (uint32_t)nbytes || le32(h + 12) > (uint64_t)got) continue;
+            if (!read_frame(fd, frame, cap, nbytes)) continue;
             if (whole && direct) {
                 if (decompress(frame, dest, (size_t)nbytes, 1) == nbytes) status[i] = DONE;
                 continue;
@@ -421,7 +428,7 @@ static PyObject *read_chunks(PyObject *self, PyObject *args) {
             /* the bytes of the chunk the region spans: a small part is decoded alone */
             int64_t span = itemsize;
             for (Py_ssize_t d = 0; d < ndim; d++) span += (e[d] - 1) * cstr[d];
-            int64_t t = h[3];
+            int64_t t = (unsigned char)frame[3];  /* the frame's item size */
             if (getitem && !whole && 2 * span <= nbytes && t > 0 && coff[i] % t == 0 &&
                 span % t == 0) {
                 char *part = scratch(1, (size_t)span);
@@ -466,12 +473,8 @@ static int load_chunk(const char *file, char *chunk, int64_t nbytes, decompress_
     }
     int64_t cap = nbytes + BLOSC_OVERHEAD + 1;
     char *frame = scratch(0, (size_t)cap);
-    got = frame ? read_all(fd, frame, cap) : -1;
-    close(fd);
-    if (got < BLOSC_OVERHEAD || got >= cap) return 0;
-    const unsigned char *h = (const unsigned char *)frame;
-    if (le32(h + 4) != (uint32_t)nbytes || le32(h + 12) > (uint64_t)got) return 0;
-    return decompress(frame, chunk, (size_t)nbytes, 1) == nbytes;
+    return read_frame(fd, frame, cap, nbytes) &&
+           decompress(frame, chunk, (size_t)nbytes, 1) == nbytes;
 }
 
 PyDoc_STRVAR(write_doc,

@@ -45,7 +45,7 @@ from ..indexing import ChunkProjection, Indexer
 from ..storage.base import ConstantMap, Store, prefix_of
 from ..storage.directory import read_file, readinto_file, remove_file, write_file
 from . import native
-from .codec_chain import CodecChain
+from .codec_chain import CodecChain, byte_length
 from .executor import get_num_threads, run_parallel
 
 # errors of codecs that refuse to decode (not corruption), e.g. unpickling without opt-in
@@ -127,38 +127,21 @@ class ChunkPipeline:
             )
         self._item_strides = tuple(item_strides)
         self._contiguous = "c_contiguous" if meta.order == "C" else "f_contiguous"
-        # the compiled loop over chunk files (native.py): the decoder's address (0: chunks
-        # are the raw items) and the encoder's settings, or None where it does not apply
-        self._native_read: int | None = None
-        self._native_getitem = 0
-        self._native_write: tuple[int, bytes, int, int, int] | None = None
-        # (each pool thread keeps a few chunk-sized buffers for it: chunks up to 16 MB)
-        plain = self._scratch_ok
-        if native._native is not None and self.folder is not None and plain:
-            if os.sep != "/" or self._os_separator or not 0 < len(meta.chunks) <= 64:
-                pass
-            elif chain.is_raw:
-                self._native_read = 0
-                self._native_write = (0, b"", 0, 0, 0)
-            elif isinstance(chain.compressor, numcodecs.Blosc):
-                addresses = native.blosc_addresses()
-                if addresses is not None:
-                    self._native_read = addresses[1]
-                    self._native_getitem = addresses[2]
-                    c = chain.compressor
-                    if chain.encodes_numbers:
-                        shuffle = c.shuffle
-                        if shuffle == numcodecs.Blosc.AUTOSHUFFLE:
-                            shuffle = 2 if meta.dtype.itemsize == 1 else 1
-                        self._native_write = (
-                            addresses[0],
-                            c.cname.encode("ascii"),
-                            c.clevel,
-                            shuffle,
-                            c.blocksize,
-                        )
-        self._chunk_strides = native.chunk_strides(meta.chunks, meta.order, meta.dtype.itemsize)
+        # the compiled loop over chunk files (native.py), where it applies (chunks up to
+        # 16 MB: each pool thread keeps a few chunk-sized buffers for it)
+        self._native: native.Codec | None = None
+        if (
+            native._native is not None
+            and self.folder is not None
+            and self._scratch_ok
+            and os.sep == "/"
+            and 0 < len(meta.chunks) <= 64
+        ):
+            self._native = native.codec_of(chain)
+        self._chunk_strides = np.array(self._item_strides, dtype=np.int64) * meta.dtype.itemsize
         self._chunk_shape = np.array(meta.chunks, dtype=np.int64)
+        #: the fill value as one item's bytes (None: there is none, or it has no bytes)
+        self._fill_bytes = native.fill_bytes(meta.fill_value, meta.dtype)
 
     # -- helpers ---------------------------------------------------------------------------
     def key(self, coords: tuple[int, ...]) -> str:
@@ -204,8 +187,8 @@ class ChunkPipeline:
                     chain.decode_into(data, chunk)
                     return chunk
                 if chain.is_raw:
-                    if _length(data) != nbytes:
-                        raise ValueError(f"{_length(data)} bytes stored, expected {nbytes}")
+                    if byte_length(data) != nbytes:
+                        raise ValueError(f"{byte_length(data)} bytes stored, expected {nbytes}")
                     chunk.reshape(-1, order="A").view(np.uint8)[:] = np.frombuffer(
                         data, dtype=np.uint8
                     )
@@ -250,7 +233,7 @@ class ChunkPipeline:
     def read(self, indexer: Indexer, out: np.ndarray, fields: Any = None) -> None:
         """Fill ``out`` (shaped like ``indexer.buffer_shape``) with the selection."""
         if (
-            self._native_read is not None
+            self._native is not None
             and native.ENABLED
             and fields is None
             and not self.strict
@@ -267,16 +250,15 @@ class ChunkPipeline:
     def _read_native(self, indexer: Indexer, out: np.ndarray) -> list[ChunkProjection] | None:
         """Read the chunks of a basic selection with the compiled loop; returns the chunks
         it left to the Python path, or None when it does not apply."""
-        meta, chain = self.meta, self.chain
-        if out.shape != tuple(indexer.buffer_shape):
-            return None
-        fill = native.fill_bytes(meta.fill_value, meta.dtype)
-        if fill is None and meta.fill_value is not None:
+        meta, codec = self.meta, self._native
+        fill = self._fill_bytes
+        if out.shape != tuple(indexer.buffer_shape) or (
+            fill is None and meta.fill_value is not None
+        ):
             return None
         plan = native.plan(indexer, meta.separator)
         if plan is None:
             return None
-        n = len(plan)
         dst_strides = native.selection_strides(out, plan.is_int)
         cstr = self._chunk_strides
         dst_off = (plan.out * dst_strides).sum(axis=1)
@@ -285,28 +267,16 @@ class ChunkPipeline:
         direct = all(a == b for a, b, c in zip(dst_strides, cstr, meta.chunks) if c > 1)
         paths = native.encode_paths(self.folder, plan.names)  # type: ignore[arg-type]
         address = out.ctypes.data
-        args = (
-            dst_strides,
-            cstr,
-            self._chunk_shape,
-            meta.dtype.itemsize,
-            chain.chunk_nbytes,
-            fill or b"",
-            self._native_read,
-            direct,
-            self._native_getitem,
-        )
+        args = (dst_strides, cstr, self._chunk_shape, meta.dtype.itemsize, self.chain.chunk_nbytes,
+                fill or b"", codec.decompress, direct, codec.getitem)  # type: ignore[union-attr]  # fmt: skip
         read_chunks = native._native.read_chunks
 
-        def run(r: range) -> bytes:
-            a, b = r.start, r.stop
+        def call(a: int, b: int) -> bytes:
             return read_chunks(
                 address, paths[a:b], dst_off[a:b], chunk_off[a:b], extents[a:b], *args
             )
 
-        done = run_parallel(run, native.groups(n, get_num_threads()), n <= 2)
-        status = np.frombuffer(b"".join(done), dtype=np.uint8)
-        return [plan.projection(i) for i in np.flatnonzero(status == native.DEFER).tolist()]
+        return [plan.projection(i) for i in native.run(call, len(plan))]
 
     def _read(self, projections: list[ChunkProjection], out: np.ndarray, fields: Any) -> None:
         n = len(projections)
@@ -505,7 +475,8 @@ class ChunkPipeline:
         chunk's worth at a time.
         """
         if (
-            self._native_write is not None
+            self._native is not None
+            and self._native.encode is not None
             and native.ENABLED
             and fields is None
             and self.synchronizer is None
@@ -524,11 +495,11 @@ class ChunkPipeline:
         """Write the chunks of a basic selection with the compiled loop (a chunk partly
         covered is read, merged and written back in the same task); returns the chunks it
         left to the Python path, or None when it does not apply."""
-        meta, chain = self.meta, self.chain
+        meta, codec = self.meta, self._native
         skip_fill = not self.write_empty_chunks and meta.fill_value is not None
         if skip_fill and meta.dtype.kind not in "biu":
             return None  # equal values with other bytes (-0.0, NaNs): the Python path
-        fill = native.fill_bytes(meta.fill_value, meta.dtype)
+        fill = self._fill_bytes
         if fill is None:
             if meta.fill_value is not None:
                 return None
@@ -554,22 +525,18 @@ class ChunkPipeline:
         paths = native.encode_paths(self.folder, names)  # type: ignore[arg-type]
         address = value.ctypes.data
         write_chunks = native._native.write_chunks
-        layout = (self._chunk_strides, self._chunk_shape, meta.dtype.itemsize, chain.chunk_nbytes)
-        settings = (fill, skip_fill)
-        codec = (*self._native_write, self._native_read)  # type: ignore[misc]
-        n = len(plan)
+        args = (src_strides, self._chunk_strides, self._chunk_shape, meta.dtype.itemsize,
+                self.chain.chunk_nbytes, fill, skip_fill)  # fmt: skip
+        encoding = (*codec.encode, codec.decompress)  # type: ignore[union-attr, misc]
 
-        def run(r: range) -> bytes:
-            a, b = r.start, r.stop
+        def call(a: int, b: int) -> bytes:
             tag = os.urandom(8).hex().encode()
             return write_chunks(
                 address, paths[a:b], src_off[a:b], chunk_off[a:b], merge[a:b], extents[a:b],
-                src_strides, *layout, *settings, tag, *codec,
+                *args, tag, *encoding,
             )  # fmt: skip
 
-        done = run_parallel(run, native.groups(n, get_num_threads()), n <= 2)
-        status = np.frombuffer(b"".join(done), dtype=np.uint8)
-        return [plan.projection(i) for i in np.flatnonzero(status == native.DEFER).tolist()]
+        return [plan.projection(i) for i in native.run(call, len(plan))]
 
     def _write(self, projections: list[ChunkProjection], value: Any, fields: Any) -> None:
         if not projections:
@@ -822,10 +789,6 @@ class _Rows:
             np.add.outer, [np.arange(e) * st for e, st in zip(extents[:k], strides[:k])]
         )
         return [flat[o : o + row] for o in (starts.ravel() + offset).tolist()]  # type: ignore[index]
-
-
-def _length(data: Any) -> int:
-    return len(data) if type(data) is bytes else memoryview(data).nbytes
 
 
 def _scalar_is_fill(value: Any, meta: ArrayMeta) -> bool:

@@ -252,14 +252,15 @@ def _blosc_compress(chunk: np.ndarray, args: tuple) -> bytes:
 _BLOSC_HEADER = struct.Struct("<III")  # nbytes, blocksize, cbytes at offset 4
 
 
-def _length(data: Any) -> int:
+def byte_length(data: Any) -> int:
+    """The size in bytes of a stored value (bytes or any buffer)."""
     return len(data) if type(data) is bytes else memoryview(data).nbytes
 
 
 def _blosc_size(data: Any) -> int:
     """Blosc frame: 16-byte header (version, versionlz, flags, typesize, nbytes, blocksize,
     cbytes); ``cbytes`` counts the whole frame."""
-    n = _length(data)
+    n = byte_length(data)
     if n < 16:
         raise ValueError(f"a Blosc chunk of {n} bytes is shorter than the 16-byte Blosc header")
     nbytes, _blocksize, cbytes = _BLOSC_HEADER.unpack_from(data, 4)
@@ -271,18 +272,39 @@ def _blosc_size(data: Any) -> int:
 
 
 @functools.cache
-def _blosc_context_decoder() -> Callable[[bytes, int, int, int], int] | None:
-    """``blosc_decompress_ctx(src, dest, destsize, nthreads)`` of the c-blosc that numcodecs
-    ships (its extension module exports it), through ctypes, or None where it is not there
-    or does not decode a sample frame as numcodecs does. It keeps no global state (no
-    threads, safe after ``fork``), releases the GIL, and costs ~2 us less per call than
-    ``numcodecs.blosc.decompress``; the frame is checked before it is called."""
+def blosc_library() -> Any:
+    """The c-blosc that numcodecs ships (its extension module exports the C functions),
+    through ctypes with the signatures of ``blosc_compress_ctx``, ``blosc_decompress_ctx`` and
+    ``blosc_getitem`` set, or None where it cannot be loaded. Each user checks the functions
+    it calls against numcodecs before trusting them."""
     try:
         import ctypes
 
-        fn = ctypes.CDLL(numcodecs.blosc.__file__).blosc_decompress_ctx
-        fn.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-        fn.restype = ctypes.c_int
+        lib = ctypes.CDLL(numcodecs.blosc.__file__)
+        c_int, c_size, c_ptr = ctypes.c_int, ctypes.c_size_t, ctypes.c_void_p
+        lib.blosc_compress_ctx.argtypes = [
+            c_int, c_int, c_size, c_size, c_ptr, c_ptr, c_size, ctypes.c_char_p, c_size, c_int,
+        ]  # fmt: skip
+        lib.blosc_decompress_ctx.argtypes = [ctypes.c_char_p, c_ptr, c_size, c_int]
+        lib.blosc_getitem.argtypes = [ctypes.c_char_p, c_int, c_int, c_ptr]
+        for fn in (lib.blosc_compress_ctx, lib.blosc_decompress_ctx, lib.blosc_getitem):
+            fn.restype = c_int
+        return lib
+    except Exception:
+        return None
+
+
+@functools.cache
+def _blosc_context_decoder() -> Callable[[bytes, int, int, int], int] | None:
+    """``blosc_decompress_ctx(src, dest, destsize, nthreads)`` of :func:`blosc_library`, or
+    None where it is not there or does not decode a sample frame as numcodecs does. It keeps
+    no global state (no threads, safe after ``fork``), releases the GIL, and costs ~2 us less
+    per call than ``numcodecs.blosc.decompress``; the frame is checked before it is called."""
+    lib = blosc_library()
+    if lib is None:
+        return None
+    try:
+        fn = lib.blosc_decompress_ctx
         sample = np.arange(4096, dtype="<i4") * 3
         frame = numcodecs.blosc.compress(sample, b"lz4", 5, 1, 0)
         dest = np.zeros(sample.nbytes, dtype=np.uint8)
@@ -298,7 +320,7 @@ def _blosc_context_decoder() -> Callable[[bytes, int, int, int], int] | None:
 def _lz4_size(data: Any) -> int:
     """numcodecs' LZ4 frame: the decoded size (little-endian uint32), then the LZ4 block
     (whose decoder stops at the bytes present)."""
-    n = _length(data)
+    n = byte_length(data)
     if n < 4:
         raise ValueError(f"an LZ4 chunk of {n} bytes is shorter than its 4-byte size header")
     return int.from_bytes(bytes(memoryview(data).cast("B")[:4]), "little")

@@ -20,12 +20,15 @@ import ctypes
 import functools
 import itertools
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numcodecs
 import numpy as np
 
 from ..indexing import ChunkProjection, IntDim, SliceDim
+from .codec_chain import CodecChain, blosc_library
+from .executor import get_num_threads, run_parallel
 
 try:
     from . import _native  # type: ignore[attr-defined]
@@ -111,22 +114,12 @@ class Plan:
             tuple(self.coords[i].tolist()), chunk_sel, out_sel, bool(self.complete_mask[i])
         )
 
-    def selected_items(self) -> int:
-        return int(np.prod(self.extent, axis=1).sum())
-
 
 def selection_strides(arr: np.ndarray, is_int: tuple[bool, ...]) -> np.ndarray:
     """Byte strides of ``arr`` (shaped like the selection) per array dimension: 0 for the
     dimensions an integer selects (they are not in ``arr``)."""
     strides = iter(arr.strides)
     return np.array([0 if i else next(strides) for i in is_int], dtype=np.int64)
-
-
-def groups(n: int, threads: int) -> list[range]:
-    """``range(n)`` in about two runs per thread (each run is one call into the loop)."""
-    k = max(1, min(n, 2 * threads))
-    size = -(-n // k)
-    return [range(s, min(n, s + size)) for s in range(0, n, size)]
 
 
 def encode_paths(folder: str, names: list[str]) -> list[bytes]:
@@ -137,29 +130,13 @@ def encode_paths(folder: str, names: list[str]) -> list[bytes]:
 @functools.cache
 def blosc_addresses() -> tuple[int, int, int] | None:
     """The addresses of ``blosc_compress_ctx``, ``blosc_decompress_ctx`` and ``blosc_getitem``
-    in the c-blosc numcodecs ships, or None if they are not there or do not give numcodecs'
-    results on a sample (one block: the same bytes as ``numcodecs.blosc.compress``)."""
-    if _native is None:
+    of :func:`~.codec_chain.blosc_library`, or None if they are not there or do not give
+    numcodecs' results on a sample (one block: the same bytes as ``numcodecs.blosc.compress``)."""
+    lib = blosc_library()
+    if _native is None or lib is None:
         return None
     try:
-        lib = ctypes.CDLL(numcodecs.blosc.__file__)
-        comp, decomp = lib.blosc_compress_ctx, lib.blosc_decompress_ctx
-        getitem = lib.blosc_getitem
-        comp.restype = decomp.restype = getitem.restype = ctypes.c_int
-        getitem.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
-        comp.argtypes = [
-            ctypes.c_int,
-            ctypes.c_int,
-            ctypes.c_size_t,
-            ctypes.c_size_t,
-            ctypes.c_void_p,
-            ctypes.c_void_p,
-            ctypes.c_size_t,
-            ctypes.c_char_p,
-            ctypes.c_size_t,
-            ctypes.c_int,
-        ]
-        decomp.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        comp, decomp, getitem = lib.blosc_compress_ctx, lib.blosc_decompress_ctx, lib.blosc_getitem
         sample = np.arange(2048, dtype="<i4") * 7
         for cname, shuffle in ((b"lz4", 1), (b"zstd", 2), (b"blosclz", 0)):
             expected = numcodecs.blosc.compress(sample, cname, 5, shuffle, 0)
@@ -171,29 +148,58 @@ def blosc_addresses() -> tuple[int, int, int] | None:
             back = np.zeros_like(sample)
             if decomp(expected, back.ctypes.data, back.nbytes, 1) != back.nbytes:
                 return None
-            if not np.array_equal(back, sample):
-                return None
             part = np.zeros(100, dtype="<i4")
             if getitem(expected, 1000, 100, part.ctypes.data) != part.nbytes:
                 return None
-            if not np.array_equal(part, sample[1000:1100]):
+            if not (np.array_equal(back, sample) and np.array_equal(part, sample[1000:1100])):
                 return None
         addresses = tuple(ctypes.cast(f, ctypes.c_void_p).value for f in (comp, decomp, getitem))
-        if not all(addresses):
-            return None
-        return addresses  # type: ignore[return-value]
+        return addresses if all(addresses) else None  # type: ignore[return-value]
     except Exception:
         return None
 
 
-def chunk_strides(chunks: tuple[int, ...], order: str, itemsize: int) -> np.ndarray:
-    """Byte strides of a chunk in its memory order."""
-    out = [0] * len(chunks)
-    step = itemsize
-    for d in reversed(range(len(chunks))) if order == "C" else range(len(chunks)):
-        out[d] = step
-        step *= chunks[d]
-    return np.array(out, dtype=np.int64)
+class Codec(NamedTuple):
+    """What the loop is given for an array's chunks."""
+
+    decompress: int  # blosc_decompress_ctx's address; 0: the chunks are the raw items
+    getitem: int  # blosc_getitem's address (0: none)
+    #: blosc_compress_ctx's address (0: raw) and Blosc's cname, clevel, shuffle, blocksize;
+    #: None: writes take the Python path (items other than numbers through Blosc)
+    encode: tuple[int, bytes, int, int, int] | None
+
+
+def codec_of(chain: CodecChain) -> Codec | None:
+    """The loop's settings for the chunks of ``chain``, or None where it does not apply:
+    only uncompressed chunks and Blosc, with no filters and plain items."""
+    if chain.is_object or chain.filters:
+        return None
+    if chain.is_raw:
+        return Codec(0, 0, (0, b"", 0, 0, 0))
+    c = chain.compressor
+    addresses = blosc_addresses() if isinstance(c, numcodecs.Blosc) else None
+    if addresses is None:
+        return None
+    encode = None
+    if chain.encodes_numbers:
+        shuffle = c.shuffle  # type: ignore[union-attr]
+        if shuffle == numcodecs.Blosc.AUTOSHUFFLE:  # as numcodecs resolves it
+            shuffle = (
+                numcodecs.Blosc.BITSHUFFLE if chain.dtype.itemsize == 1 else numcodecs.Blosc.SHUFFLE
+            )
+        encode = (addresses[0], c.cname.encode("ascii"), c.clevel, shuffle, c.blocksize)  # type: ignore[union-attr]
+    return Codec(addresses[1], addresses[2], encode)
+
+
+def run(call: Callable[[int, int], bytes], n: int) -> list[int]:
+    """``call(start, stop)`` over ``range(n)`` in about two runs per pool thread (each run one
+    call into the loop, in the pool); the indices of the chunks it left to the Python path."""
+    k = max(1, min(n, 2 * get_num_threads()))
+    size = -(-n // k)
+    runs = [range(s, min(n, s + size)) for s in range(0, n, size)]
+    done = run_parallel(lambda r: call(r.start, r.stop), runs, n <= 2)
+    status = np.frombuffer(b"".join(done), dtype=np.uint8)
+    return np.flatnonzero(status == DEFER).tolist()
 
 
 def fill_bytes(fill: Any, dtype: np.dtype) -> bytes | None:
