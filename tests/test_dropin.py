@@ -48,6 +48,24 @@ def test_versions_satisfy_zarr2_pins():
     assert zarr.version.version_tuple[:3] == (2, 18, 7)
 
 
+def test_dependencies_cover_what_zarr2_api_needs(tmp_path):
+    """Installing the drop-in installs what zarr 2's API needs: ProcessSynchronizer's locks."""
+    import zarr
+    from packaging.requirements import Requirement
+
+    reqs = [Requirement(r) for r in importlib.metadata.requires("zarr") or []]
+    kit = [r for r in reqs if r.name == "zarrkit" and r.marker is None]
+    assert kit and "sync" in kit[0].extras, reqs
+    for extra_req in importlib.metadata.requires("zarrkit") or []:
+        r = Requirement(extra_req)
+        if r.marker is not None and r.marker.evaluate({"extra": "sync"}):
+            importlib.metadata.version(r.name)  # installed (raises PackageNotFoundError if not)
+    sync = zarr.ProcessSynchronizer(str(tmp_path / "locks"))
+    z = zarr.open_array(str(tmp_path / "a.zarr"), mode="w", shape=10, chunks=5, synchronizer=sync)
+    z[:] = 7
+    assert z[:].tolist() == [7] * 10
+
+
 @pytest.mark.parametrize("name", ZARR2_MODULES)
 def test_submodules_are_zarrkits(name):
     import zarr

@@ -377,7 +377,10 @@ class Array(Node):
         self._refresh()
         sep = re.escape(self._meta.separator)
         pattern = re.compile(r"\d+" + (rf"{sep}\d+" * (self.ndim - 1)) + r"\Z")
-        return sum(1 for k in self.chunk_store.keys_under(self._path) if pattern.match(k))
+        store = self.chunk_store
+        # chunk keys with '.' are names in the array's folder: listed as zarr 2 lists them
+        names = store.listdir(self._path) if sep == r"\." else store.keys_under(self._path)
+        return sum(1 for k in names if pattern.match(k))
 
     initialized = nchunks_initialized
 

@@ -158,15 +158,36 @@ class Store(MutableMapping):
         "clear",
     )
 
+    #: batch and helper methods, each with the mapping methods it stands for. A subclass
+    #: written outside zarrkit that overrides one of those mapping methods (to count, log,
+    #: cache, decrypt or refuse keys) but not the method standing for it inherits this
+    #: class's default of it, which goes through the subclass's own mapping methods: a
+    #: backend's shortcut (reading files in a batch, walking folders) never goes around a
+    #: method a user's subclass overrides.
+    _STANDS_FOR: ClassVar[dict[str, tuple[str, ...]]] = {
+        "getitems": ("__getitem__",),
+        "getrange": ("__getitem__",),
+        "getjson": ("__getitem__",),
+        "setitems": ("__setitem__",),
+        "delitems": ("__delitem__",),
+        "keys_under": ("__iter__", "keys"),
+    }
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Adapt, once per class: the read-only check on every writing method the class
-        defines, and its own ``getitems`` to the protocol's signature.
+        """Adapt, once per class: shortcuts back to the protocol's defaults where the class
+        overrides what they stand for (``_STANDS_FOR``), the read-only check on every
+        writing method the class defines, and its own ``getitems`` to the protocol's
+        signature.
 
         Stores written for zarr 2 declare ``getitems(keys, *, contexts)`` with ``contexts``
         required, older ones have no ``contexts`` at all; callers of this protocol may always
         pass it, or leave it out.
         """
         super().__init_subclass__(**kwargs)
+        if not cls.__module__.startswith("zarrkit."):  # (zarrkit's own stores pair them)
+            for name, basics in Store._STANDS_FOR.items():
+                if name not in cls.__dict__ and any(b in cls.__dict__ for b in basics):
+                    setattr(cls, name, Store.__dict__[name])
         own = cls.__dict__.get("getitems")
         if own is not None:
             cls.getitems = _with_optional_contexts(own)  # type: ignore[method-assign]

@@ -229,15 +229,21 @@ class DirectoryStore(Store):
     _init_params = ("path", "normalize_keys", "dimension_separator")
     partial_reads = True
     local_files = True
-    # methods whose override in a subclass means its keys are not plain files any more
+    # methods whose override in a subclass means its keys are not plain files any more, or
+    # that the subclass wants to see every access: the chunk pipeline then goes through the
+    # store's own methods
     _FILE_METHODS: ClassVar[tuple[str, ...]] = (
         "__getitem__",
         "__setitem__",
         "__delitem__",
+        "__contains__",
+        "__iter__",
+        "keys",
         "_file",
         "getitems",
         "setitems",
         "delitems",
+        "getrange",
         "chunk_folder",
     )
 
