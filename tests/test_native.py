@@ -195,7 +195,7 @@ def test_whole_chunks_go_through_the_extension(tmp_path, monkeypatch):
     assert calls.writes >= 1 and calls.deferred == 0
     assert np.array_equal(z[...], a)
     assert calls.reads >= 1 and calls.deferred == 0
-    assert np.array_equal(z[5:17, 3:9], a[5:17, 3:9])  # partial regions (blosc_getitem)
+    assert np.array_equal(z[5:17, 3:9], a[5:17, 3:9])  # partial regions (whole frames decoded)
     assert calls.deferred == 0
     assert not [p for p in os.listdir(tmp_path / "a") if p.endswith(".partial")]
 

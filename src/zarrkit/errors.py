@@ -23,6 +23,7 @@ __all__ = [
     "CorruptChunkError",
     "MissingChunkError",
     "BadCompressorError",
+    "StoreArgumentError",
     "CopyError",
     "err_too_many_indices",
     "UnsupportedFormatError",
@@ -168,6 +169,14 @@ class BadCompressorError(ZarrkitError, TypeError, ValueError):
 
     def __init__(self, compressor: object) -> None:
         super().__init__(f"bad compressor; expected Codec object, found {compressor!r}")
+
+
+class StoreArgumentError(ZarrkitError, TypeError, ValueError):
+    """A store or file system path argument is an object of a type zarrkit cannot use.
+
+    A ``TypeError`` naming the type: an object's ``str()`` or ``repr`` is never taken as a
+    path. Also a ``ValueError``, which zarr 2 raised for objects that are not stores.
+    """
 
 
 class UnsupportedFormatError(ZarrkitError, ValueError):

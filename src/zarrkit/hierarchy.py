@@ -184,6 +184,8 @@ class Group(Node, MutableMapping):
         return sum(1 for _ in self)
 
     def __contains__(self, item: object) -> bool:
+        if not isinstance(item, (str, bytes)):  # member names are strings: 5 is not '5'
+            return False
         path = self._item_path(item)
         return contains_array(self._store, path) or contains_group(self._store, path)
 

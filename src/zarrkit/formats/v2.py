@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import MetadataError
+from . import validate
 from .meta import ArrayMeta, GroupMeta
 
 ZARR_FORMAT = 2
@@ -133,13 +134,19 @@ def _encode(o: Any, parts: list[str], newline: str) -> None:
 
 
 def json_loads(raw: bytes | bytearray | memoryview | str, key: str = "") -> Any:
-    """Parse JSON metadata, naming ``key`` in the error when it is not valid JSON."""
+    """Parse JSON metadata, naming ``key`` in the error when it is not valid JSON (or nests
+    deeper than the parser goes)."""
     try:
         if isinstance(raw, (bytes, bytearray, memoryview)):
             raw = bytes(raw).decode("utf-8")
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
         raise MetadataError(f"metadata at {key!r} is not valid JSON: {e}") from None
+    except RecursionError:
+        raise MetadataError(
+            f"metadata at {key!r} is not valid metadata: it nests containers deeper than "
+            f"{validate.MAX_DEPTH} levels"
+        ) from None
 
 
 # -- dtypes --------------------------------------------------------------------------------
@@ -176,7 +183,8 @@ def _descr_to_tuples(d: Any) -> Any:
 
 
 def decode_dtype(d: Any) -> np.dtype:
-    """Inverse of :func:`encode_dtype`."""
+    """Inverse of :func:`encode_dtype` (no checks: :func:`decode_array_meta` checks a
+    document's ``dtype`` with ``validate.check_dtype``)."""
     if isinstance(d, list):
         return np.dtype(_descr_to_tuples(d))
     return np.dtype(d)
@@ -300,21 +308,12 @@ def decode_fill_value(v: Any, dtype: np.dtype, object_codec: Any = None) -> Any:
 
 # -- arrays --------------------------------------------------------------------------------
 
-_REQUIRED = ("zarr_format", "shape", "chunks", "dtype", "compressor", "fill_value", "order")
 _RAW = (bytes, bytearray, memoryview, str)  # JSON text; anything else is a parsed document
-_REQUIRED_SET = frozenset(_REQUIRED)
 
 
 # decoded integer fill values (NumPy scalars, immutable) by (value, dtype)
 _INT_FILLS: dict[tuple[int, np.dtype], Any] = {}
-_KNOWN = frozenset(_REQUIRED) | {"filters", "dimension_separator"}
-# dtypes of the strings met in .zarray documents (np.dtype() parses a string each call)
-_DTYPES: dict[str, np.dtype] = {}
-
-
-def _ints(values: Any) -> tuple[int, ...]:
-    """``values`` as a tuple of ints (TypeError or ValueError if they are not numbers)."""
-    return tuple(map(int, values))
+_KNOWN = frozenset(validate.ARRAY_REQUIRED) | {"filters", "dimension_separator"}
 
 
 def encode_array_meta(meta: ArrayMeta, object_codec: Any = None) -> bytes:
@@ -426,48 +425,7 @@ def decode_array_meta(raw: Any, key: str = ARRAY_KEY) -> ArrayMeta:
     Errors name the missing or bad key and where the metadata came from.
     """
     doc = json_loads(raw, key) if isinstance(raw, _RAW) else raw
-    if not isinstance(doc, dict):
-        raise MetadataError(f"metadata at {key!r} is not a JSON object")
-    if not _REQUIRED_SET.issubset(doc):
-        missing = next(k for k in _REQUIRED if k not in doc)
-        raise MetadataError(f"metadata at {key!r} is missing required key {missing!r}")
-    if doc["zarr_format"] != ZARR_FORMAT:
-        raise MetadataError(
-            f"metadata at {key!r} has zarr_format {doc['zarr_format']!r}; only 2 is supported"
-        )
-    try:
-        shape = _ints(doc["shape"])
-        chunks = _ints(doc["chunks"])
-    except (TypeError, ValueError):
-        raise MetadataError(f"metadata at {key!r} has a bad 'shape' or 'chunks'") from None
-    if len(shape) != len(chunks):
-        raise MetadataError(f"metadata at {key!r}: 'shape' and 'chunks' differ in length")
-    if (shape and min(shape) < 0) or (chunks and min(chunks) <= 0):
-        raise MetadataError(f"metadata at {key!r}: negative shape or non-positive chunks")
-    try:
-        d = doc["dtype"]
-        dtype = _DTYPES.get(d) if type(d) is str else None
-        if dtype is None:
-            dtype = decode_dtype(d)
-            if type(d) is str and len(_DTYPES) < 1024:
-                _DTYPES[d] = dtype
-    except (TypeError, ValueError) as e:
-        raise MetadataError(f"metadata at {key!r} has a bad 'dtype': {e}") from None
-    order = doc["order"]
-    if order not in ("C", "F"):
-        raise MetadataError(f"metadata at {key!r} has a bad 'order': {order!r}")
-    sep = doc.get("dimension_separator")
-    if sep not in (None, ".", "/"):
-        raise MetadataError(f"metadata at {key!r} has a bad 'dimension_separator': {sep!r}")
-    filters = doc.get("filters")
-    compressor = doc["compressor"]
-    if compressor is not None and not (isinstance(compressor, dict) and "id" in compressor):
-        raise MetadataError(f"metadata at {key!r} has a bad 'compressor': {compressor!r}")
-    object_codec = None
-    if dtype.hasobject and filters:
-        from numcodecs import get_codec
-
-        object_codec = get_codec(dict(filters[0]))
+    shape, chunks, dtype, order, compressor, filters, sep = validate.check_array(doc, key)
     try:
         fill = doc["fill_value"]
         if type(fill) is int and dtype.kind in "biu":  # the common case, decoded once
@@ -477,9 +435,13 @@ def decode_array_meta(raw: Any, key: str = ARRAY_KEY) -> ArrayMeta:
                 if len(_INT_FILLS) < 1024:
                     _INT_FILLS[fill, dtype] = fill_value
         else:
-            fill_value = decode_fill_value(fill, dtype, object_codec)
+            fill_value = decode_fill_value(fill, dtype, _object_codec(dtype, filters, key))
+    except MetadataError:
+        raise
     except Exception as e:
-        raise MetadataError(f"metadata at {key!r} has a bad 'fill_value': {e}") from None
+        raise MetadataError(
+            f"{validate.where(key, 'fill_value')} cannot be decoded for dtype {dtype.str}: {e}"
+        ) from None
     return ArrayMeta._stored(
         shape=shape,
         chunks=chunks,
@@ -497,6 +459,21 @@ def decode_array_meta(raw: Any, key: str = ARRAY_KEY) -> ArrayMeta:
     )
 
 
+def _object_codec(dtype: np.dtype, filters: list | None, key: str) -> Any:
+    """The object codec (the first filter) when a structured fill value with object fields
+    needs it to be decoded, else None."""
+    if not (dtype.kind == "V" and dtype.hasobject and filters):
+        return None
+    from numcodecs import get_codec
+
+    try:
+        return get_codec(dict(filters[0]))
+    except Exception as e:
+        raise MetadataError(
+            f"{validate.where(key, 'filters[0]')} is not an available codec: {e}"
+        ) from None
+
+
 # -- groups and attributes -----------------------------------------------------------------
 
 
@@ -506,28 +483,29 @@ def encode_group_meta(meta: GroupMeta | None = None) -> bytes:
 
 
 def decode_group_meta(raw: Any, key: str = GROUP_KEY) -> GroupMeta:
-    """Parse ``.zgroup`` bytes."""
+    """Parse ``.zgroup`` bytes (or check an already parsed document)."""
     doc = json_loads(raw, key) if isinstance(raw, _RAW) else raw
-    if not isinstance(doc, dict) or "zarr_format" not in doc:
-        raise MetadataError(f"metadata at {key!r} is missing required key 'zarr_format'")
-    if doc["zarr_format"] != ZARR_FORMAT:
-        raise MetadataError(
-            f"metadata at {key!r} has zarr_format {doc['zarr_format']!r}; only 2 is supported"
-        )
+    validate.check_group(doc, key)
     return GroupMeta()
 
 
-def encode_attrs(attrs: dict) -> bytes:
-    """``.zattrs`` bytes."""
+def encode_attrs(attrs: dict, key: str = ATTRS_KEY) -> bytes:
+    """``.zattrs`` bytes (``MetadataError`` for containers nested too deeply to read back)."""
+    validate.check_tree(attrs, key, string_keys=False)
     return json_dumps(attrs)
 
 
 def decode_attrs(raw: Any, key: str = ATTRS_KEY) -> dict:
     """Parse ``.zattrs`` bytes (or check an already parsed document)."""
     doc = json_loads(raw, key) if isinstance(raw, _RAW) else raw
-    if not isinstance(doc, dict):
-        raise MetadataError(f"attributes at {key!r} are not a JSON object")
-    return doc
+    return validate.check_attrs(doc, key)
+
+
+def decode_consolidated(raw: Any, key: str = CONSOLIDATED_KEY) -> dict:
+    """Parse ``.zmetadata`` bytes into the checked document (its ``"metadata"`` object maps
+    keys to documents, each checked by its own decoder where it is read)."""
+    doc = json_loads(raw, key) if isinstance(raw, _RAW) else raw
+    return validate.check_consolidated(doc, key)
 
 
 def nbytes_of(meta: ArrayMeta) -> int:

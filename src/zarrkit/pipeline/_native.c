@@ -10,8 +10,8 @@
  *
  * The pure-Python pipeline stays the reference: anything out of the ordinary for a chunk
  * (a frame that does not check out, an error from the system or the codec, a missing
- * folder) gives the status DEFER, and the Python path redoes that chunk and raises its
- * usual error. Blosc is c-blosc as numcodecs ships it: the pipeline passes the addresses of
+ * folder, anything but a regular file at its path) gives the status DEFER, and the Python
+ * path redoes that chunk and raises its usual error. Blosc is c-blosc as numcodecs ships it: the pipeline passes the addresses of
  * blosc_compress_ctx / blosc_decompress_ctx (checked against numcodecs first), so nothing
  * here links to a codec library.
  */
@@ -33,6 +33,9 @@
 #ifndef O_CLOEXEC
 #define O_CLOEXEC 0
 #endif
+#ifndef O_NONBLOCK
+#define O_NONBLOCK 0
+#endif
 
 #define MAXDIM 64
 #define BLOSC_OVERHEAD 16
@@ -41,7 +44,6 @@
 enum { DONE = 0, FILLED = 1, DEFER = 2 };
 
 typedef int (*decompress_fn)(const void *src, void *dest, size_t destsize, int nthreads);
-typedef int (*getitem_fn)(const void *src, int start, int nitems, void *dest);
 typedef int (*compress_fn)(int clevel, int doshuffle, size_t typesize, size_t nbytes,
                            const void *src, void *dest, size_t destsize, const char *compressor,
                            size_t blocksize, int nthreads);
@@ -188,6 +190,22 @@ static int walk_equal(const walk_t *w, const char *b, const char *fill) {
     return 1;
 }
 
+/* the chunk file ``file`` opened for reading: a descriptor, or -1 with errno ENOENT when there
+ * is none, or -1 with another errno (the caller leaves it to the Python path) when it cannot
+ * be opened or is not a regular file. It is opened without blocking: a FIFO at the path
+ * would wait for a writer forever, and a device would be read without end. */
+static int open_chunk(const char *file) {
+    int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        errno = EINVAL;
+        return -1;
+    }
+    return fd;
+}
+
 static int64_t read_all(int fd, char *buf, int64_t size) {
     int64_t got = 0;
     while (got < size) {
@@ -318,25 +336,25 @@ static char *pattern_run(const char *pattern, int64_t itemsize, int64_t size) {
 
 PyDoc_STRVAR(read_doc,
 "read_chunks(dst, paths, dst_off, chunk_off, extents, dst_strides, chunk_strides, chunk_shape,\n"
-"            itemsize, chunk_nbytes, fill, decompress, direct, getitem) -> bytes\n\n"
+"            itemsize, chunk_nbytes, fill, decompress, direct) -> bytes\n\n"
 "Read chunk files into the array at address ``dst``: chunk i's region (``extents[i]``,\n"
 "starting ``chunk_off[i]`` bytes into the decoded chunk) goes to ``dst + dst_off[i]``.\n"
 "``fill``: the fill value's bytes for missing chunks (empty: leave them). ``decompress``: the\n"
 "address of blosc_decompress_ctx, 0 for uncompressed chunks. ``direct``: a whole chunk's\n"
-"region of ``dst`` has the chunk's own layout. ``getitem``: the address of blosc_getitem (0:\n"
-"none), to decode only the blocks of a region spanning at most half its chunk. One status\n"
-"per chunk: 0 read, 1 missing,\n"
-"2 not done (the caller reads it).");
+"region of ``dst`` has the chunk's own layout. A frame is always decoded whole (its only\n"
+"full check), even for a small region. One status per chunk: 0 read, 1 missing, 2 not done\n"
+"(the caller reads it: a frame or file that does not check out, anything but a regular\n"
+"file).");
 
 static PyObject *read_chunks(PyObject *self, PyObject *args) {
-    unsigned long long dst_addr, decompress_addr, getitem_addr;
+    unsigned long long dst_addr, decompress_addr;
     PyObject *paths;
     Py_buffer dst_off, chunk_off, ext, dst_str, chunk_str, shape, fill;
     Py_ssize_t itemsize, nbytes;
     int direct;
-    if (!PyArg_ParseTuple(args, "KOy*y*y*y*y*y*nny*KpK", &dst_addr, &paths, &dst_off, &chunk_off,
+    if (!PyArg_ParseTuple(args, "KOy*y*y*y*y*y*nny*Kp", &dst_addr, &paths, &dst_off, &chunk_off,
                           &ext, &dst_str, &chunk_str, &shape, &itemsize, &nbytes, &fill,
-                          &decompress_addr, &direct, &getitem_addr))
+                          &decompress_addr, &direct))
         return NULL;
     PyObject *result = NULL;
     const char **files = NULL;
@@ -355,7 +373,6 @@ static PyObject *read_chunks(PyObject *self, PyObject *args) {
         const int64_t *doff = dst_off.buf, *coff = chunk_off.buf, *ex = ext.buf;
         const int64_t *dstr = dst_str.buf, *cstr = chunk_str.buf, *cshape = shape.buf;
         decompress_fn decompress = (decompress_fn)(uintptr_t)decompress_addr;
-        getitem_fn getitem = (getitem_fn)(uintptr_t)getitem_addr;
         /* a Blosc frame is at most 16 bytes longer than its data; one byte more tells a
          * longer file */
         int64_t cap = nbytes + (decompress ? BLOSC_OVERHEAD : 0) + 1;
@@ -370,7 +387,7 @@ static PyObject *read_chunks(PyObject *self, PyObject *args) {
             int whole = 1;
             for (Py_ssize_t d = 0; d < ndim; d++) whole &= e[d] == cshape[d];
             status[i] = DEFER;
-            int fd = open(files[i], O_RDONLY | O_CLOEXEC);
+            int fd = open_chunk(files[i]);
             if (fd < 0) {
                 if (errno != ENOENT) continue;
                 if (fill.len) {
@@ -425,19 +442,8 @@ static PyObject *read_chunks(PyObject *self, PyObject *args) {
                 status[i] = DONE;
                 continue;
             }
-            /* the bytes of the chunk the region spans: a small part is decoded alone */
-            int64_t span = itemsize;
-            for (Py_ssize_t d = 0; d < ndim; d++) span += (e[d] - 1) * cstr[d];
-            int64_t t = (unsigned char)frame[3];  /* the frame's item size */
-            if (getitem && !whole && 2 * span <= nbytes && t > 0 && coff[i] % t == 0 &&
-                span % t == 0) {
-                char *part = scratch(1, (size_t)span);
-                if (!part || getitem(frame, (int)(coff[i] / t), (int)(span / t), part) != span)
-                    continue;
-                walk_copy(&w, dest, part, NULL);
-                status[i] = DONE;
-                continue;
-            }
+            /* the whole frame even for a small region (not blosc_getitem, which decodes only
+             * the blocks of the region): a corrupt block elsewhere is found, as in Python */
             char *chunk = scratch(1, (size_t)nbytes);
             if (!chunk || decompress(frame, chunk, (size_t)nbytes, 1) != nbytes) continue;
             walk_copy(&w, dest, chunk + coff[i], NULL);
@@ -457,7 +463,7 @@ done:
  * false when it cannot be (a frame that does not check out, a system or codec error) */
 static int load_chunk(const char *file, char *chunk, int64_t nbytes, decompress_fn decompress,
                       const char *fill_chunk) {
-    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    int fd = open_chunk(file);
     if (fd < 0) {
         if (errno != ENOENT) return 0;
         memcpy(chunk, fill_chunk, (size_t)nbytes);

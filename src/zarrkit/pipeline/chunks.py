@@ -135,7 +135,7 @@ class ChunkPipeline:
             and self.folder is not None
             and self._scratch_ok
             and os.sep == "/"
-            and 0 < len(meta.chunks) <= 64
+            and 0 < len(meta.chunks) <= native.MAX_NDIM
         ):
             self._native = native.codec_of(chain)
         self._chunk_strides = np.array(self._item_strides, dtype=np.int64) * meta.dtype.itemsize
@@ -268,7 +268,7 @@ class ChunkPipeline:
         paths = native.encode_paths(self.folder, plan.names)  # type: ignore[arg-type]
         address = out.ctypes.data
         args = (dst_strides, cstr, self._chunk_shape, meta.dtype.itemsize, self.chain.chunk_nbytes,
-                fill or b"", codec.decompress, direct, codec.getitem)  # type: ignore[union-attr]  # fmt: skip
+                fill or b"", codec.decompress, direct)  # type: ignore[union-attr]  # fmt: skip
         read_chunks = native._native.read_chunks
 
         def call(a: int, b: int) -> bytes:
@@ -338,24 +338,24 @@ class ChunkPipeline:
             return
 
         if self.folder is not None:
-            nbytes = chain.chunk_nbytes
+            nbytes, limit = chain.chunk_nbytes, chain.max_stored_nbytes
 
             def fused(i: int) -> bool:
-                file = self._file(names[i])
+                file, key = self._file(names[i]), prefix + names[i]
                 if rows is not None:
                     p = projections[i]
                     if p.complete and not self._is_edge(p.chunk_coords):
                         buffers = rows.of(p.out_selection, chunk_size)
                         if buffers is not None:
-                            size = readinto_file(file, buffers, nbytes)
+                            size = readinto_file(file, buffers, nbytes, key=key)
                             if size is None:
                                 return put(i, None)
                             if size != nbytes:
                                 raise CorruptChunkError(
-                                    prefix + names[i], f"{size} bytes stored, expected {nbytes}"
+                                    key, f"{size} bytes stored, expected {nbytes}"
                                 )
                             return False
-                return put(i, read_file(file))
+                return put(i, read_file(file, key=key, limit=limit))
 
             missing = run_parallel(fused, range(n), inline)
             if self.strict and any(missing):
@@ -396,9 +396,7 @@ class ChunkPipeline:
         folder, prefix = self.folder, self.prefix
         decode_raw = self.chain.decode_raw
         decode_raw_at = self.chain.decode_raw_at
-        decode_part = self.chain.decode_raw_part
-        # a Blosc frame holds at most 16 bytes more than the chunk (LZ4: 4 + its bound)
-        size_hint = self.chain.chunk_nbytes + self.chain.chunk_nbytes // 255 + 64
+        limit = self.chain.max_stored_nbytes
         layout = self._layout
         order = self.meta.order
         os_separator = self._os_separator
@@ -413,7 +411,8 @@ class ChunkPipeline:
             name = names[i]
             data = read_file(
                 folder + (name.replace("/", os.sep) if os_separator else name),  # type: ignore[operator]
-                size_hint,
+                key=prefix + name,
+                limit=limit,
             )
             if data is None:
                 return put(i, None)
@@ -431,40 +430,19 @@ class ChunkPipeline:
                 local = _scratch_local
                 if getattr(local, "layout", None) is not layout:
                     self._empty_chunk(scratch=True)
-                span = None if p.complete else self._span(p.chunk_selection)
-                if span is None or not decode_part(data, *span, local.raw[span[0] : span[1]]):
-                    if inline:
-                        decode_raw(data, local.raw)
-                    else:
-                        decode_raw_at(data, local.raw, local.address)
+                # the whole frame, even for a small region: a frame is checked only by
+                # decoding all of it (c-blosc's blosc_getitem would decode the blocks of the
+                # region and take a chunk that is corrupt elsewhere for a good one)
+                if inline:
+                    decode_raw(data, local.raw)
+                else:
+                    decode_raw_at(data, local.raw, local.address)
             except Exception as e:
                 raise CorruptChunkError(prefix + name, f"{type(e).__name__}: {e}") from e
             out[p.out_selection] = local.chunk[p.chunk_selection]
             return False
 
         return task
-
-    def _span(self, chunk_selection: Any) -> tuple[int, int] | None:
-        """The bytes ``start, stop`` of a chunk (in its memory order) that hold a selection
-        of integers and slices of step 1, when that is at most half the chunk; else None."""
-        if not isinstance(chunk_selection, tuple):
-            return None
-        first = last = 0
-        for s, st in zip(chunk_selection, self._item_strides):
-            if type(s) is slice:
-                if s.step not in (None, 1) or s.stop <= s.start:
-                    return None
-                first += s.start * st
-                last += (s.stop - 1) * st
-            elif type(s) is int:
-                first += s * st
-                last += s * st
-            else:
-                return None
-        itemsize = self.meta.dtype.itemsize
-        if 2 * (last + 1 - first) > self.chunk_size:
-            return None
-        return first * itemsize, (last + 1) * itemsize
 
     # -- writes ----------------------------------------------------------------------------
     def write(self, indexer: Indexer, value: Any, fields: Any = None) -> None:
@@ -680,7 +658,10 @@ class _Write:
             if buffers is not None:
                 write_file(file, buffers, self.keys[i], parts=True)
                 return True
-        chunk = self._chunk(i, p, edge, whole, lambda: read_file(file))
+        limit = pipe.chain.max_stored_nbytes
+        chunk = self._chunk(
+            i, p, edge, whole, lambda: read_file(file, key=self.keys[i], limit=limit)
+        )
         if self.skip_fill and not fill_checked and _is_fill(chunk, self.meta.fill_value):
             remove_file(file)
             return False

@@ -66,8 +66,11 @@ class CodecChain:
         #: stored chunks are the items' bytes as they are (no compressor, no filters)
         self.is_raw = self.compressor is None and plain
         self._contiguous = "C_CONTIGUOUS" if self.order == "C" else "F_CONTIGUOUS"
-        self._partial = (
-            plain and isinstance(self.compressor, numcodecs.Blosc) and _blosc_partial is not None
+        #: the most bytes a valid stored chunk takes (None: no bound is known, with filters,
+        #: object items or a compressor other than numcodecs' own): chunk files longer than
+        #: this are refused before they are read, so an odd file cannot fill the memory
+        self.max_stored_nbytes = (
+            _stored_bound(self.compressor, self.chunk_nbytes) if plain else None
         )
         self._ctx = (
             _blosc_context_decoder() if isinstance(self.compressor, numcodecs.Blosc) else None
@@ -81,8 +84,6 @@ class CodecChain:
             self._compress = functools.partial(_blosc_compress, args=args)
         #: chunks of plain numbers are encoded by c-blosc's compressor directly
         self.encodes_numbers = self._compress is not None
-        #: part of a chunk can be decoded without the rest (Blosc blocks)
-        self.can_decode_part = self._partial
         self.uses_blosc = isinstance(self.compressor, numcodecs.Blosc) or any(
             isinstance(f, numcodecs.Blosc) for f in self.filters
         )
@@ -209,20 +210,6 @@ class CodecChain:
         if got != nbytes:
             raise ValueError(f"Blosc could not decode the chunk (error {got})")
 
-    def decode_raw_part(self, data: Any, start: int, stop: int, dest: np.ndarray) -> bool:
-        """Decode bytes ``start:stop`` of the chunk into ``dest`` (a uint8 buffer of that
-        size) when the compressor can decode part of a frame (Blosc: only the blocks that
-        hold them); False when it cannot, and nothing was decoded."""
-        if not self._partial:
-            return False
-        if self._frame_size(data) != self.chunk_nbytes:  # type: ignore[misc]
-            self._checked_size(data)  # raises, saying why
-        typesize = memoryview(data).cast("B")[3] if type(data) is not bytes else data[3]
-        if not typesize or start % typesize or stop % typesize:
-            return False
-        _blosc_partial(data, start // typesize, (stop - start) // typesize, dest)  # type: ignore[misc]
-        return True
-
     def _checked_size(self, data: Any) -> int:
         """The decoded size a stored frame records, after checking that the frame is whole.
 
@@ -240,9 +227,29 @@ class CodecChain:
 
 
 _LZ4 = getattr(numcodecs, "LZ4", None)
-# c-blosc's blosc_getitem as numcodecs 0.13-0.15 expose it (without the deprecation wrapper
-# of ``decompress_partial``); numcodecs 0.16 dropped it: whole chunks are decoded then
-_blosc_partial = getattr(numcodecs.blosc, "_decompress_partial", None)
+# numcodecs' compressors, whose frames never exceed the bound of ``_stored_bound``
+_BOUNDED: tuple[type, ...] = tuple(
+    c
+    for c in (
+        getattr(numcodecs, n, None) for n in ("Blosc", "LZ4", "Zstd", "Zlib", "GZip", "BZ2", "LZMA")
+    )
+    if isinstance(c, type)
+)
+
+
+def _stored_bound(compressor: Any, nbytes: int) -> int | None:
+    """The most bytes a valid stored chunk of ``nbytes`` decoded bytes takes, or None.
+
+    Uncompressed: exactly ``nbytes``. numcodecs' compressors add at most a small fraction to
+    data they cannot shrink (Blosc 16 bytes, LZ4 and Zstd under 1/255, Zlib/GZip/LZMA under
+    1/1000 and a header, BZ2 1% and 600 bytes): one generous bound covers them all, so a
+    valid chunk never comes near it. Other codecs: no bound is known.
+    """
+    if compressor is None:
+        return nbytes
+    if isinstance(compressor, _BOUNDED):
+        return nbytes + nbytes // 8 + 1024
+    return None
 
 
 def _blosc_compress(chunk: np.ndarray, args: tuple) -> bytes:
@@ -274,8 +281,8 @@ def _blosc_size(data: Any) -> int:
 @functools.cache
 def blosc_library() -> Any:
     """The c-blosc that numcodecs ships (its extension module exports the C functions),
-    through ctypes with the signatures of ``blosc_compress_ctx``, ``blosc_decompress_ctx`` and
-    ``blosc_getitem`` set, or None where it cannot be loaded. Each user checks the functions
+    through ctypes with the signatures of ``blosc_compress_ctx`` and ``blosc_decompress_ctx``
+    set, or None where it cannot be loaded. Each user checks the functions
     it calls against numcodecs before trusting them."""
     try:
         import ctypes
@@ -286,8 +293,7 @@ def blosc_library() -> Any:
             c_int, c_int, c_size, c_size, c_ptr, c_ptr, c_size, ctypes.c_char_p, c_size, c_int,
         ]  # fmt: skip
         lib.blosc_decompress_ctx.argtypes = [ctypes.c_char_p, c_ptr, c_size, c_int]
-        lib.blosc_getitem.argtypes = [ctypes.c_char_p, c_int, c_int, c_ptr]
-        for fn in (lib.blosc_compress_ctx, lib.blosc_decompress_ctx, lib.blosc_getitem):
+        for fn in (lib.blosc_compress_ctx, lib.blosc_decompress_ctx):
             fn.restype = c_int
         return lib
     except Exception:

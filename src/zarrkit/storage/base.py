@@ -41,13 +41,14 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, ClassVar, Generic, TypeVar
 
-from ..errors import MetadataError, ReadOnlyError
+from ..errors import MetadataError, ReadOnlyError, StoreArgumentError
 
 __all__ = [
     "Store",
     "KVStore",
     "LazyHandle",
     "as_store",
+    "path_argument",
     "normalize_storage_path",
     "join_path",
     "prefix_of",
@@ -66,7 +67,9 @@ def normalize_storage_path(path: str | bytes | None) -> str:
         return ""
     if isinstance(path, bytes):
         path = path.decode("ascii")
-    path = str(path).replace("\\", "/").strip("/")
+    elif not isinstance(path, str):  # never an object's str() or repr as a path
+        raise TypeError(f"a hierarchy path must be a str (e.g. 'a/b'), not {type(path).__name__}")
+    path = path.replace("\\", "/").strip("/")
     while "//" in path:
         path = path.replace("//", "/")
     if path:
@@ -98,6 +101,11 @@ def parse_json(raw: Any, key: str = "") -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
         raise MetadataError(f"metadata at {key!r} is not valid JSON: {e}") from None
+    except RecursionError:
+        raise MetadataError(
+            f"metadata at {key!r} is not valid metadata: it nests containers deeper than "
+            "the JSON parser goes"
+        ) from None
 
 
 class Store(MutableMapping):
@@ -210,9 +218,10 @@ class Store(MutableMapping):
             isinstance(store, MutableMapping) or all(hasattr(store, m) for m in _MAPPING_METHODS)
         ):
             return KVStore(store)
-        raise ValueError(
-            "a store must be a zarrkit Store, a MutableMapping (dict-like) or an object with "
-            f"{', '.join(_MAPPING_METHODS)}, not {type(store).__name__}"
+        raise StoreArgumentError(
+            "a store must be a path or URL (str or os.PathLike), a zarrkit Store, a "
+            f"MutableMapping (dict-like) or an object with {', '.join(_MAPPING_METHODS)}, "
+            f"not {type(store).__name__}"
         )
 
     @property
@@ -715,6 +724,31 @@ def _is_fsspec_map(obj: Any) -> bool:
     """True for an fsspec ``FSMap`` (whose ``getitems`` takes ``on_error``, not ``contexts``)."""
     mapping = sys.modules.get("fsspec.mapping")
     return mapping is not None and isinstance(obj, mapping.FSMap)
+
+
+def path_argument(value: Any, what: str = "path") -> str:
+    """``value``, a file system path or URL, as a ``str``.
+
+    A ``str`` is returned as it is; an ``os.PathLike`` (``pathlib.Path``) or ``bytes`` goes
+    through ``os.fspath`` / ``os.fsdecode``. Anything else is a
+    :class:`~zarrkit.errors.StoreArgumentError` (a ``TypeError``) naming ``what`` and the
+    type: an object's ``str()`` or ``repr`` never becomes a path.
+
+    >>> import pathlib
+    >>> path_argument(pathlib.PurePosixPath('/data/x.zarr'))
+    '/data/x.zarr'
+    >>> path_argument(3, 'DirectoryStore path')
+    Traceback (most recent call last):
+    ...
+    zarrkit.errors.StoreArgumentError: DirectoryStore path must be a path or URL (str or os.PathLike), not int
+    """
+    if isinstance(value, str):
+        return str(value)  # a subclass (numpy.str_) as a plain str
+    if isinstance(value, (bytes, os.PathLike)):
+        return os.fsdecode(value)
+    raise StoreArgumentError(
+        f"{what} must be a path or URL (str or os.PathLike), not {type(value).__name__}"
+    )
 
 
 def as_store(store: Any) -> Store:

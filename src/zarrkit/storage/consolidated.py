@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import MetadataError, ReadOnlyError
-from ..formats.v2 import CONSOLIDATED_KEY, json_dumps, json_loads
+from ..errors import ReadOnlyError
+from ..formats.v2 import CONSOLIDATED_KEY, decode_consolidated, json_dumps
 from .base import Store, as_store, normalize_storage_path, prefix_of
 
 
@@ -41,18 +41,7 @@ class ConsolidatedMetadataStore(Store):
             raw = self.store[metadata_key]
         except KeyError:
             raise KeyError(f"no consolidated metadata at key {metadata_key!r}") from None
-        doc = json_loads(raw, metadata_key)
-        if not isinstance(doc, dict) or doc.get("zarr_consolidated_format") != 1:
-            found = doc.get("zarr_consolidated_format") if isinstance(doc, dict) else None
-            raise MetadataError(
-                f"consolidated metadata at {metadata_key!r}: unsupported or missing "
-                f"'zarr_consolidated_format' ({found!r}; 1 expected)"
-            )
-        meta = doc.get("metadata")
-        if not isinstance(meta, dict):
-            raise MetadataError(
-                f"consolidated metadata at {metadata_key!r} is missing the 'metadata' object"
-            )
+        meta = decode_consolidated(raw, metadata_key)["metadata"]
         prefix = prefix_of(self.path)
         self.meta_store: dict[str, Any] = {prefix + k: v for k, v in meta.items()}
         self._encoded: dict[str, bytes] = {}

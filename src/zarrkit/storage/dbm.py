@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from .base import Store, read_error
+from .base import Store, path_argument, read_error
 
 _DEFAULT_OPEN = dbm.open
 
@@ -94,7 +94,7 @@ class DBMStore(Store):
         dimension_separator: str | None = None,
         **open_kwargs: Any,
     ) -> None:
-        self.path = os.path.abspath(os.fspath(path))
+        self.path = os.path.abspath(path_argument(path, f"{type(self).__name__} path"))
         self.flag = flag
         self.mode = mode
         self.open: Callable[..., Any] = _DEFAULT_OPEN if open is None else open

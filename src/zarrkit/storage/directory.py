@@ -11,8 +11,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
+from ..errors import CorruptChunkError
 from ..pipeline.executor import run_parallel
-from .base import Store, normalize_storage_path
+from .base import Store, normalize_storage_path, path_argument
 
 _TEMP_SUFFIX = ".partial"
 # '.<name>.<32 hex digits>.partial': a write in progress, or left by a killed writer
@@ -32,11 +33,16 @@ def _is_temp(name: str) -> bool:
 
 # -- file operations (also called by the chunk pipeline from its pool tasks) ---------------
 
-_O_READ = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+# without O_NONBLOCK a FIFO at a key's path would block its reader until a writer comes
+_O_READ = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
 _O_CREATE = (
     os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 )
-_MISSING = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
 # readv/writev take at most this many buffers per call
 _IOV_MAX = min(1024, os.sysconf("SC_IOV_MAX")) if hasattr(os, "sysconf") else 1024
 _HAS_VECTORED = hasattr(os, "readv") and hasattr(os, "writev")
@@ -57,53 +63,95 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_new_temp_tokens)
 
 
-def read_file(file: str, size_hint: int = 0) -> bytes | None:
-    """The bytes of ``file``, or None when there is no such file.
+def _chunk_file_error(key: str, file: str, mode: int) -> CorruptChunkError:
+    """The error for something other than a regular file (``mode``) at the path of the
+    chunk ``key``."""
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    )
+    kind = next((name for test, name in kinds if test(mode)), "something other than a file")
+    return CorruptChunkError(key, f"{kind} is at its path {file!r}, not a chunk file")
 
-    ``size_hint`` (the most bytes the file is expected to hold) saves asking for its size:
-    one read of that many bytes, more only if it filled them all."""
+
+def _open_regular(file: str, key: str | None) -> tuple[int, int] | None:
+    """An open descriptor of ``file`` and its size, or None when there is no such file.
+
+    The file is opened without blocking (a FIFO would wait for a writer forever) and only a
+    regular file counts: anything else is None too (not a key, as zarr 2's ``isfile``), or
+    with ``key`` (a chunk's key) a :class:`CorruptChunkError` naming it."""
     try:
         fd = os.open(file, _O_READ)
-    except _MISSING:
+    except (FileNotFoundError, NotADirectoryError):
         return None
-    try:
-        if size_hint:
-            data = os.read(fd, size_hint)
-            if len(data) < size_hint:
-                return data
-            parts = [data]
-        else:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                return None
-            size = st.st_size
-            data = os.read(fd, size) if size else b""
-            if len(data) < size:  # a short read: collect the rest
-                parts = [data]
-            else:
-                return data
-        while block := os.read(fd, max(size_hint, 65536)):
-            parts.append(block)
-        return b"".join(parts)
-    except IsADirectoryError:
-        return None
-    finally:
-        os.close(fd)
-
-
-def readinto_file(file: str, buffers: Sequence[memoryview], nbytes: int) -> int | None:
-    """Read ``file`` straight into ``buffers`` (writable byte views, ``nbytes`` in all) when
-    its size is ``nbytes``. Returns the file's size (nothing is read when it differs), or
-    None when there is no such file."""
-    try:
-        fd = os.open(file, _O_READ)
-    except _MISSING:
+    except OSError:  # a directory (on some systems), a socket, a device without its driver
+        try:
+            mode = os.stat(file).st_mode
+        except OSError:
+            mode = stat.S_IFREG
+        if stat.S_ISREG(mode):
+            raise  # e.g. no permission: the system's error
+        if key is not None:
+            raise _chunk_file_error(key, file, mode) from None
         return None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
+            if key is not None:
+                raise _chunk_file_error(key, file, st.st_mode)
+            os.close(fd)
             return None
-        size = st.st_size
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st.st_size
+
+
+def read_file(file: str, *, key: str | None = None, limit: int | None = None) -> bytes | None:
+    """The bytes of ``file``, or None when there is no such file (or, without ``key``, it
+    is not a regular file: a directory, a FIFO, a device).
+
+    ``key``: the chunk key ``file`` holds (the chunk pipeline's reads): anything but a
+    regular file there is a :class:`CorruptChunkError` naming it, and so is a file of more
+    than ``limit`` bytes (the longest valid chunk), which is not read at all."""
+    opened = _open_regular(file, key)
+    if opened is None:
+        return None
+    fd, size = opened
+    try:
+        if limit is not None and size > limit:
+            raise CorruptChunkError(
+                key or file, f"its file holds {size} bytes, more than any valid chunk ({limit})"
+            )
+        data = os.read(fd, size) if size else b""
+        if len(data) == size:
+            return data
+        # a short read (a file cut meanwhile): the rest, never more than its size
+        parts = [data]
+        got = len(data)
+        while got < size and (block := os.read(fd, size - got)):
+            parts.append(block)
+            got += len(block)
+        return b"".join(parts)
+    finally:
+        os.close(fd)
+
+
+def readinto_file(
+    file: str, buffers: Sequence[memoryview], nbytes: int, *, key: str | None = None
+) -> int | None:
+    """Read ``file`` straight into ``buffers`` (writable byte views, ``nbytes`` in all) when
+    its size is ``nbytes``. Returns the file's size (nothing is read when it differs), or
+    None when there is no such file. Something other than a regular file there is None
+    too, or with ``key`` (the chunk key ``file`` holds) a :class:`CorruptChunkError`."""
+    opened = _open_regular(file, key)
+    if opened is None:
+        return None
+    fd, size = opened
+    try:
         if size != nbytes:
             return size
         if not _HAS_VECTORED:
@@ -121,8 +169,6 @@ def readinto_file(file: str, buffers: Sequence[memoryview], nbytes: int) -> int 
                     _read_exactly(fd, b[got:])
                     got = 0
         return size
-    except IsADirectoryError:
-        return None
     finally:
         os.close(fd)
 
@@ -258,7 +304,7 @@ class DirectoryStore(Store):
         normalize_keys: bool = False,
         dimension_separator: str | None = None,
     ) -> None:
-        self.path = os.path.abspath(os.fspath(path))
+        self.path = os.path.abspath(path_argument(path, f"{type(self).__name__} path"))
         if os.path.isfile(self.path):
             raise ValueError(f"path {self.path!r} is a file, not a directory")
         self.normalize_keys = normalize_keys

@@ -22,10 +22,20 @@ import inspect
 import os
 import pickle
 import sys
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, ClassVar
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from typing import Any, ClassVar, NamedTuple
 
-from .base import LazyHandle, Store, as_bytes, normalize_storage_path, read_error
+from ..errors import StoreArgumentError
+from .base import (
+    LazyHandle,
+    Store,
+    _is_fsspec_map,
+    as_bytes,
+    normalize_storage_path,
+    path_argument,
+    read_error,
+)
+from .directory import DirectoryStore
 
 __all__ = ["FSStore"]
 
@@ -81,6 +91,105 @@ def _whole_object_reads(fs: Any, storage_options: Mapping[str, Any]) -> dict[str
     return {"max_concurrency": 1} if takes_it else {}
 
 
+class _Given(NamedTuple):
+    """Where a store or mapper given as ``url`` keeps its keys, and how it keys them."""
+
+    url: str
+    fs: Any
+    storage_options: dict[str, Any]
+    normalize_keys: bool = False
+    dimension_separator: str | None = None
+    missing_exceptions: tuple[type[BaseException], ...] | None = None
+    read_only: bool = False
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    try:
+        return a is b or bool(a == b)
+    except Exception:  # arrays and other values without a plain truth value
+        return False
+
+
+def _merged_options(
+    have: Mapping[str, Any], extra: Mapping[str, Any], given: object
+) -> dict[str, Any]:
+    """``have`` updated with ``extra``; a key set to another value in both is a ValueError."""
+    clash = sorted(k for k in extra if k in have and not _same_value(have[k], extra[k]))
+    if clash:
+        shown = ", ".join(f"{k}={have[k]!r} (given {extra[k]!r})" for k in clash)
+        raise ValueError(
+            f"FSStore over {given!r}: storage options conflict with the ones it was made "
+            f"with: {shown}"
+        )
+    return {**have, **extra}
+
+
+def _fs_with_options(fs: Any, extra: Mapping[str, Any], given: object) -> Any:
+    """``fs``, or a file system of its class made with its options and ``extra`` added."""
+    have = dict(getattr(fs, "storage_options", None) or {})
+    merged = _merged_options(have, extra, given)
+    if merged == have:
+        return fs
+    return type(fs)(**merged)
+
+
+def _given_location(given: Any, fs: Any, storage_options: dict[str, Any]) -> _Given:
+    """The location of a store or an fsspec mapper passed to :class:`FSStore` as ``url``.
+
+    An FSStore gives its URL (and options) or its file system and path; an fsspec mapper its
+    file system and root; a :class:`DirectoryStore` its folder. ``storage_options`` are
+    added to the ones the location was made with (a conflicting value is a ValueError).
+    Anything else is a :class:`~zarrkit.errors.StoreArgumentError`.
+    """
+    what = type(given).__name__
+    if isinstance(given, (FSStore, DirectoryStore)) or _is_fsspec_map(given):
+        if fs is not None:
+            raise ValueError(
+                f"FSStore: url is a {what}, which has its own location; fs= cannot be given too"
+            )
+    if isinstance(given, FSStore):
+        if given._given_fs is None:  # its URL, with its options and these
+            url, fs = given.url, None
+            options = _merged_options(given._storage_options, storage_options, given)
+        else:  # its file system (with these options, a new one of the same kind)
+            url, fs, options = given.url, _fs_with_options(given.fs, storage_options, given), {}
+        return _Given(
+            url,
+            fs,
+            options,
+            normalize_keys=given.normalize_keys,
+            dimension_separator=given._dimension_separator,
+            missing_exceptions=given.missing_exceptions,
+            read_only=given.read_only,
+        )
+    if _is_fsspec_map(given):
+        return _Given(
+            given.root,
+            _fs_with_options(given.fs, storage_options, given),
+            {},
+            missing_exceptions=getattr(given, "missing_exceptions", None),
+        )
+    if isinstance(given, DirectoryStore):
+        return _Given(
+            given.path,
+            None,
+            dict(storage_options),
+            normalize_keys=given.normalize_keys,
+            dimension_separator=given._dimension_separator,
+            read_only=given.read_only,
+        )
+    hint = ""
+    if isinstance(given, MutableMapping):
+        hint = (
+            f"; to write into this {what}, pass the store itself where a store is taken "
+            "(dask's to_zarr wraps url in an FSStore only when storage_options are given)"
+        )
+    raise StoreArgumentError(
+        "FSStore url must be a path or URL (str or os.PathLike), an FSStore, a "
+        f"DirectoryStore or an fsspec mapper, not {what}{hint}"
+    )
+
+
 class FSStore(Store):
     """Keys as files of an fsspec file system below ``url``.
 
@@ -91,6 +200,16 @@ class FSStore(Store):
     system (then ``url`` is a path in it and no ``storage_options`` may be given);
     ``check``/``create`` test for write access / create the root; ``missing_exceptions``
     adds exception classes that mean "not found"; other keywords go to the file system.
+
+    ``url`` may also be a store or mapper, whose location is then used (what dask's
+    ``to_zarr(x, url=group.store, storage_options=...)`` asks for): an ``FSStore`` (its URL
+    and storage options, or its file system and path), an fsspec mapper (its file system
+    and root) or a :class:`DirectoryStore` (its folder). The keywords given here are added to
+    the options the location was made with (a conflicting value is a ``ValueError``); its
+    key normalisation, separator and not-found exceptions are kept unless given here, and a
+    read-only store stays read-only. Any other object is a
+    :class:`~zarrkit.errors.StoreArgumentError` (a ``TypeError``): its ``str()`` is never
+    taken as a path.
 
     ``exceptions`` is accepted for zarr 2 compatibility only: unlike zarr 2, zarrkit never
     turns errors other than not-found into missing keys.
@@ -107,7 +226,7 @@ class FSStore(Store):
 
     def __init__(
         self,
-        url: str,
+        url: str | os.PathLike[str] | MutableMapping[str, Any],
         normalize_keys: bool = False,
         key_separator: str | None = None,
         mode: str = "w",
@@ -120,7 +239,18 @@ class FSStore(Store):
         **storage_options: Any,
     ) -> None:
         fsspec = _import_fsspec()
-        url = str(url)
+        if isinstance(url, (str, bytes, os.PathLike)):
+            url = path_argument(url, "FSStore url")
+        else:  # a store or mapper: its location, never its str()
+            given = _given_location(url, fs, storage_options)
+            url, fs, storage_options = given.url, given.fs, given.storage_options
+            normalize_keys = normalize_keys or given.normalize_keys
+            if dimension_separator is None and key_separator is None:
+                dimension_separator = given.dimension_separator
+            if missing_exceptions is None:
+                missing_exceptions = given.missing_exceptions
+            if given.read_only:
+                mode = "r"
         if fs is None:
             protocol, _ = fsspec.core.split_protocol(url)
             if protocol in (None, "file"):

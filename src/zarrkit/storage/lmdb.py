@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from .base import LazyHandle, Store, normalize_storage_path, prefix_of
+from .base import LazyHandle, Store, normalize_storage_path, path_argument, prefix_of
 
 
 def _import_lmdb() -> Any:
@@ -96,7 +96,7 @@ class LMDBStore(Store):
         **kwargs: Any,
     ) -> None:
         self._lmdb = _import_lmdb()
-        self.path = os.path.abspath(os.fspath(path))
+        self.path = os.path.abspath(path_argument(path, f"{type(self).__name__} path"))
         self.buffers = buffers
         kwargs.setdefault("map_size", 2**40 if sys.maxsize >= 2**32 else 2**28)
         kwargs.setdefault("sync", False)

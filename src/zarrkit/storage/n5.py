@@ -18,11 +18,11 @@ import os
 import re
 import threading
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 from ..errors import MetadataError
-from ..formats import n5
+from ..formats import n5, validate
 from ..formats.v2 import (
     decode_array_meta,
     decode_attrs,
@@ -31,7 +31,7 @@ from ..formats.v2 import (
     encode_group_meta,
     json_dumps,
 )
-from .base import Store, join_path, normalize_storage_path, prefix_of
+from .base import Store, join_path, normalize_storage_path, path_argument, prefix_of
 from .directory import DirectoryStore
 from .fsspec import FSStore
 
@@ -108,8 +108,11 @@ class N5Layout(Store):
             doc = json.loads(raw)
         except ValueError as e:
             raise MetadataError(f"{key!r} in {self!r} is not valid JSON: {e}") from None
+        except RecursionError:
+            raise MetadataError(f"{key!r} in {self!r} nests containers too deeply") from None
         if not isinstance(doc, dict):
             raise MetadataError(f"{key!r} in {self!r} is not a JSON object")
+        validate.check_tree(doc, key)
         return doc
 
     def _load(self, path: str) -> dict | None:
@@ -470,7 +473,7 @@ class N5Store(N5Layout):
         if dimension_separator not in (None, "."):
             raise ValueError("N5Store keys chunks with '.' (stored as N5 block paths)")
 
-        self.path = os.path.abspath(os.fspath(path))
+        self.path = os.path.abspath(path_argument(path, f"{type(self).__name__} path"))
         self.normalize_keys = normalize_keys
         self._files = DirectoryStore(self.path)
         self._init_layout()
@@ -489,7 +492,8 @@ class N5FSStore(N5Layout):
 
     Takes the arguments of :class:`FSStore`; chunk keys always use ``'.'`` and are stored
     as N5 block paths, so ``dimension_separator``/``key_separator`` are ignored with a
-    warning. ``fs``, ``path``, ``map`` and ``mode`` are those of the inner FSStore.
+    warning. ``fs``, ``path``, ``map`` and ``mode`` are those of the inner FSStore. ``url``
+    may be what FSStore takes, or an N5 store (its location).
 
     >>> store = N5FSStore('memory://n5-doc-example')
     >>> import zarrkit
@@ -504,7 +508,7 @@ class N5FSStore(N5Layout):
 
     def __init__(
         self,
-        url: str,
+        url: str | os.PathLike[str] | MutableMapping[str, Any],
         normalize_keys: bool = False,
         key_separator: str | None = None,
         mode: str = "w",
@@ -523,6 +527,8 @@ class N5FSStore(N5Layout):
                 UserWarning,
                 stacklevel=2,
             )
+        if isinstance(url, N5Layout):  # an N5 store: the files below it
+            url = url._files
         self._files = FSStore(
             url,
             mode=mode,

@@ -29,7 +29,8 @@ import threading
 from collections.abc import Coroutine, Iterable, Iterator, Mapping
 from typing import Any
 
-from .base import Store, normalize_storage_path, prefix_of, read_error
+from ..errors import StoreArgumentError
+from .base import Store, normalize_storage_path, path_argument, prefix_of, read_error
 
 __all__ = ["ObjectStore"]
 
@@ -134,8 +135,13 @@ class ObjectStore(Store):
         **options: Any,
     ) -> None:
         obstore = _import_obstore()
-        if isinstance(store, os.PathLike):
-            store = os.fspath(store)
+        if isinstance(store, (str, bytes, os.PathLike)):
+            store = path_argument(store, "ObjectStore store")
+        elif not any(c.__module__.split(".")[0] == "obstore" for c in type(store).__mro__):
+            raise StoreArgumentError(
+                "ObjectStore store must be a URL (str or os.PathLike) or an obstore store "
+                f"object, not {type(store).__name__}"
+            )
         if isinstance(store, str):
             self._store = obstore.store.from_url(store, **options)
         elif options:

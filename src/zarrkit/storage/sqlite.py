@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from .base import LazyHandle, Store, normalize_storage_path, prefix_of
+from .base import LazyHandle, Store, normalize_storage_path, path_argument, prefix_of
 
 
 class SQLiteStore(Store):
@@ -32,7 +32,7 @@ class SQLiteStore(Store):
     def __init__(
         self, path: str | os.PathLike, dimension_separator: str | None = None, **kwargs: Any
     ) -> None:
-        path = os.fspath(path)
+        path = path_argument(path, f"{type(self).__name__} path")
         self.path = path if path == ":memory:" else os.path.abspath(path)
         self.kwargs = kwargs
         self._dimension_separator = dimension_separator

@@ -14,7 +14,7 @@ from bisect import bisect_left
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .base import Store, normalize_storage_path, prefix_of
+from .base import Store, normalize_storage_path, path_argument, prefix_of
 
 _DELETED = object()
 _DRIVE = re.compile(r"[A-Za-z]:")
@@ -81,7 +81,7 @@ class ZipStore(Store):
     ) -> None:
         if mode not in ("r", "w", "a", "x"):
             raise ValueError(f"ZipStore mode must be 'r', 'w', 'a' or 'x', not {mode!r}")
-        self.path = os.path.abspath(os.fspath(path))
+        self.path = os.path.abspath(path_argument(path, f"{type(self).__name__} path"))
         self.compression = compression
         self.allowZip64 = allowZip64
         self.mode = mode
