@@ -3,28 +3,32 @@
 #   .venv-apps      zarrkit + the drop-in (dropin/), dask[array,distributed] 2026.8, xarray 2026.2
 #   .venv-apps-ref  real zarr 2.18.7 (numcodecs 0.15) with the same dask and xarray: the
 #                   reference the drop-in's results and bytes are compared with
-# Both are built once and kept (git-ignored); a stamp file rebuilds them when the pins change.
+# Requirements: tests/requirements/apps.in and apps-ref.in, pinned by constraints-apps.txt and
+# constraints-apps-ref.txt. Both are built once and kept (git-ignored); a stamp file rebuilds
+# them when the requirements or the pins change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-APPS_PINS="dask[array,distributed]==2026.8.0 xarray==2026.2.0 pandas pytest packaging fsspec s3fs moto[s3,server] filelock hypothesis"
+REQ=tests/requirements
 
-make_venv() {
-    local dir=$1 stamp=$2
-    shift 2
+make_venv() {  # directory, environment name (tests/requirements/<name>.in)
+    local dir=$1 env=$2 stamp
+    stamp=$(cat "$REQ/apps.in" "$REQ/$env.in" "$REQ/constraints-$env.txt" | cksum)
     if [ ! -x "$dir/bin/python" ] || [ ! -f "$dir/.stamp" ] || [ "$(cat "$dir/.stamp")" != "$stamp" ]; then
         rm -rf "$dir"
         "$PY" -m venv "$dir"
-        "$dir/bin/python" -m pip install -q --disable-pip-version-check "$@" \
+        "$dir/bin/python" -m pip install -q --disable-pip-version-check \
+            -r "$REQ/$env.in" -c "$REQ/constraints-$env.txt" \
             2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
         echo "$stamp" >"$dir/.stamp"
     fi
 }
 
-make_venv .venv-apps-ref "ref $APPS_PINS" $APPS_PINS 'zarr==2.18.7' 'numcodecs>=0.15,<0.16'
-make_venv .venv-apps "apps $APPS_PINS" $APPS_PINS
+make_venv .venv-apps-ref apps-ref
+make_venv .venv-apps apps
 # zarrkit and the drop-in from this checkout, every time (cheap; no real zarr may be there)
 .venv-apps/bin/python -m pip install -q --disable-pip-version-check -e . ./dropin \
+    -c "$REQ/constraints-apps.txt" \
     2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 
 echo "== zarr 2 applications on zarrkit: $(.venv-apps/bin/python -c 'import zarr, dask, xarray; print("zarr", zarr.__version__, "dask", dask.__version__, "xarray", xarray.__version__)')"

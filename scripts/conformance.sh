@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # zarr-python 2.18.7's own test suite (12 public-API modules) against zarrkit, through the
-# conformance kit in ../shared/conformance (it downloads the zarr sdist at run time and caches
+# conformance kit in tests/conformance (it downloads the zarr sdist at run time and caches
 # it under $WORKDIR; nothing of zarr's enters this repo).
 #
-# Runs in .venv-conf: zarrkit plus the kit's test pins and NO real zarr installed.
+# Runs in .venv-conf: zarrkit plus the kit's test pins (tests/requirements/conformance.in,
+# pinned by constraints-conformance.txt) and NO real zarr installed.
 # Fails on any failing test that is not listed in tests/conformance_deviations.txt (each entry:
 # "<test id>  # <reason>"), or in the kit's own list of tests that fail on real zarr too.
 #   bash scripts/conformance.sh                     # everything
@@ -11,20 +12,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-KIT=${ZARRKIT_CONFORMANCE_KIT:-../shared/conformance}
+KIT=${ZARRKIT_CONFORMANCE_KIT:-tests/conformance}  # (set it to try another copy of the kit)
 DEVIATIONS=tests/conformance_deviations.txt
 if [ ! -f "$KIT/run.sh" ]; then
-    # the kit lives in the project's shared folder beside the checkout (as the tutorial spec)
-    echo "conformance: no kit at $KIT (set ZARRKIT_CONFORMANCE_KIT); zarr 2's suite NOT run" >&2
-    exit 0
+    echo "conformance: no kit at $KIT (no run.sh there): zarr 2's suite cannot run" >&2
+    exit 2
 fi
 KIT=$(cd "$KIT" && pwd)
 
 [ -x .venv-conf/bin/python ] || "$PY" -m venv .venv-conf
 .venv-conf/bin/python -m pip install -q --disable-pip-version-check -e . \
-    pytest pytest-timeout hypothesis 'h5py==3.13.0' 'fsspec==2023.12.2' lmdb msgpack filelock \
-    redis pymongo azure-storage-blob nx-27017 \
-    's3fs==2023.12.2' 'moto[s3,server]' requests \
+    -r tests/requirements/conformance.in -c tests/requirements/constraints-conformance.txt \
     2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 # s3: zarr's own S3 tests start `moto_server -p 5555` from PATH (s3fs pinned to the kit's fsspec)
 export PATH="$PWD/.venv-conf/bin:$PATH"

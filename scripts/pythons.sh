@@ -2,6 +2,7 @@
 # A smoke subset of the suite on the oldest and newest Python of the machine (pyenv's 3.10 and
 # 3.13 here): Python 3.10 with the oldest supported numpy (1.24) and the last numcodecs that
 # supports 3.10 (0.13.1; numcodecs >= 0.14 needs Python >= 3.11), Python 3.13 with the newest.
+# Requirements: tests/requirements/py3.10.in and py3.13.in, pinned by constraints-py3.X.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SMOKE=(tests/test_core.py tests/test_storage.py tests/test_dtypes.py tests/test_pipeline.py
@@ -15,8 +16,8 @@ find_python() {  # the interpreter of Python $1 (X.Y), or nothing
     done
 }
 
-run_on() {  # version, then pip requirements
-    local v=$1; shift
+run_on() {  # version (X.Y): installs tests/requirements/pyX.Y.in
+    local v=$1
     local py
     py=$(find_python "$v")
     if [ -z "$py" ]; then
@@ -25,7 +26,8 @@ run_on() {  # version, then pip requirements
     fi
     local env=.venv-py$v
     [ -x "$env/bin/python" ] || "$py" -m venv "$env"
-    "$env/bin/python" -m pip install -q --disable-pip-version-check "$@" pytest hypothesis filelock \
+    "$env/bin/python" -m pip install -q --disable-pip-version-check \
+        -r "tests/requirements/py$v.in" -c "tests/requirements/constraints-py$v.txt" \
         2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
     "$env/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e . \
         2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
@@ -33,5 +35,5 @@ run_on() {  # version, then pip requirements
     "$env/bin/python" -m pytest -q -p no:cacheprovider "${SMOKE[@]}"
 }
 
-run_on 3.10 'numpy==1.24.*' 'numcodecs==0.13.1'
-run_on 3.13 numpy numcodecs
+run_on 3.10  # numpy 1.24, numcodecs 0.13.1
+run_on 3.13  # the newest numpy and numcodecs

@@ -12,6 +12,10 @@ from zarrkit.storage import DirectoryStore, KVStore, MemoryStore, NestedDirector
 
 STORE_KINDS = ["memory", "kv", "directory", "nested"]
 
+# run by scripts and by test_tutorial_spec.py, not collected: the conformance kit
+# (scripts/conformance.sh) and the tutorial spec (its tutorial.rst is no doctest of ours)
+collect_ignore_glob = ["conformance/*", "spec/*"]
+
 
 def make_store(kind: str, tmp_path: Any) -> Any:
     """A fresh, empty store of ``kind`` (directory kinds live below ``tmp_path``)."""
@@ -78,12 +82,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # of 127.0.0.1 (tests/servers.py; scripts/install_servers.sh installs them). Missing servers
 # skip their tests, unless ZARRKIT_REQUIRE_SERVERS is set (scripts/test.sh sets it): then
 # they fail. ZARRKIT_TEST_MONGODB_URL adds a real MongoDB server to the emulator.
+# ZARRKIT_NO_SERVERS (scripts/quick.sh) skips every test that needs a server, S3 included.
 import os  # noqa: E402
 
 import servers  # noqa: E402
 
 
+def skip_without_servers() -> None:
+    """Skip the test if this run starts no servers (ZARRKIT_NO_SERVERS: scripts/quick.sh)."""
+    if os.environ.get("ZARRKIT_NO_SERVERS"):
+        pytest.skip("no test servers in this run (ZARRKIT_NO_SERVERS is set)")
+
+
 def _start_server(name: str) -> Any:
+    skip_without_servers()
     try:
         return servers.start(name)
     except servers.ServerUnavailable as e:
@@ -180,6 +192,7 @@ def s3_server() -> Any:
     import logging
     import os
 
+    skip_without_servers()
     pytest.importorskip("s3fs")
     moto_server = pytest.importorskip("moto.server")
     saved = {k: os.environ.get(k) for k in ("AWS_DEFAULT_REGION", "BOTO_CONFIG")}
@@ -205,97 +218,3 @@ def s3_server() -> Any:
 def s3_bucket(s3_server: S3Server) -> str:
     """A new, empty bucket on the session's S3 server."""
     return s3_server.new_bucket()
-
-
-class LockedS3Server:
-    """A second S3 server that checks credentials and policies: one IAM user, allowed
-    everything on the bucket ``zarrkit-locked`` except reading the objects ``*/2`` (chunk
-    ``2`` of any 1-d array) -- a real ``AccessDenied``, answered with HTTP 403."""
-
-    bucket = "zarrkit-locked"
-    region = "us-east-1"
-
-    def __init__(self, endpoint: str, key: str, secret: str) -> None:
-        self.endpoint, self.key, self.secret = endpoint, key, secret
-
-    def storage_options(self, secret: str | None = None) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "secret": self.secret if secret is None else secret,
-            "client_kwargs": {"endpoint_url": self.endpoint},
-            "use_listings_cache": False,
-        }
-
-    def obstore_options(self, secret: str | None = None) -> dict[str, Any]:
-        return {
-            "endpoint": self.endpoint,
-            "access_key_id": self.key,
-            "secret_access_key": self.secret if secret is None else secret,
-            "region": self.region,
-            "client_options": {"allow_http": True},
-        }
-
-
-@pytest.fixture(scope="session")
-def s3_locked_server() -> Any:
-    """A moto server in its own process with authorization on (moto's
-    ``INITIAL_NO_AUTH_ACTION_COUNT``: only the 3 requests that make the IAM user go
-    unchecked)."""
-    import json
-    import os
-    import socket
-    import subprocess
-    import sys
-    import time
-
-    pytest.importorskip("moto.server")
-    boto3 = pytest.importorskip("boto3")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="3", AWS_DEFAULT_REGION="us-east-1")
-    cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the moto server did not start") from None
-                time.sleep(0.05)
-        endpoint = f"http://127.0.0.1:{port}"
-        anyone = {"aws_access_key_id": "setup", "aws_secret_access_key": "setup"}
-        iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1", **anyone)
-        iam.create_user(UserName="zarrkit")
-        key = iam.create_access_key(UserName="zarrkit")["AccessKey"]
-        bucket = LockedS3Server.bucket
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
-                {
-                    "Effect": "Deny",
-                    "Action": "s3:GetObject",
-                    "Resource": f"arn:aws:s3:::{bucket}/*/2",
-                },
-            ],
-        }
-        iam.put_user_policy(
-            UserName="zarrkit", PolicyName="no-chunk-2", PolicyDocument=json.dumps(policy)
-        )
-        server = LockedS3Server(endpoint, key["AccessKeyId"], key["SecretAccessKey"])
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id=server.key,
-            aws_secret_access_key=server.secret,
-        )
-        s3.create_bucket(Bucket=bucket)
-        yield server
-    finally:
-        proc.terminate()
-        proc.wait(10)

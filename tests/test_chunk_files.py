@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 import zarrkit
 from zarrkit.errors import CorruptChunkError
-from zarrkit.pipeline import native
+from zarrkit.pipeline import codec_chain, native
 
 posix_only = pytest.mark.skipif(
     sys.platform == "win32" or not hasattr(os, "mkfifo"), reason="FIFOs and /dev/zero: POSIX"
@@ -182,6 +182,7 @@ def test_a_chunk_file_longer_than_any_frame_is_not_read(tmp_path, monkeypatch):
     for flag in (True, False):
         monkeypatch.setattr(native, "ENABLED", flag)
         assert (z[...] == 1).all()
+        assert (z[0, :3] == 1).all()  # a region (a partial decode where it is taken) too
 
 
 # -- the compiled loop and the Python path agree on corrupt chunks ---------------------------
@@ -319,25 +320,124 @@ def test_the_loop_and_the_python_path_agree_on_corrupt_chunks(tmp_path_factory, 
         numcodecs.blosc.use_threads = threads
 
 
-def test_a_region_of_a_chunk_corrupt_elsewhere_raises_as_a_whole_read(tmp_path, monkeypatch):
-    """The loop decodes the whole frame for a small region too: a chunk whose other Blosc
-    blocks do not decode is corrupt for any selection, through both paths."""
-    a = np.arange(40 * 40, dtype="<i4").reshape(40, 40)
-    compressor = numcodecs.Blosc("zstd", 3, numcodecs.Blosc.BITSHUFFLE, blocksize=256)
+def _one_chunk_array(path: Path) -> tuple[Any, Path, np.ndarray]:
+    """A 200 x 200 <i4 array in one chunk of LZ4 Blosc blocks of 64 KiB (c-blosc's least for
+    split blocks: two split into 4 streams, a short last one in one stream), and its
+    chunk file."""
+    a = np.arange(200 * 200, dtype="<i4").reshape(200, 200)
+    compressor = numcodecs.Blosc("lz4", 5, numcodecs.Blosc.SHUFFLE, blocksize=512)
     z = zarrkit.open(
-        str(tmp_path / "a"), mode="w", shape=a.shape, chunks=a.shape, dtype="<i4",
-        compressor=compressor,
-    )  # fmt: skip
+        str(path), mode="w", shape=a.shape, chunks=a.shape, dtype="<i4", compressor=compressor
+    )
     z[...] = a
-    chunk = tmp_path / "a" / "0.0"
+    return z, path / "0.0", a
+
+
+def _stream_sizes(frame: bytes) -> list[int]:
+    """The offsets of the block starts and of every stream size of a Blosc frame."""
+    nbytes, blocksize = int.from_bytes(frame[4:8], "little"), int.from_bytes(frame[8:12], "little")
+    nblocks, typesize = -(-nbytes // blocksize), frame[3]
+    split = not frame[2] & 0x10 and typesize <= 16 and blocksize // typesize >= 128
+    where = [16 + 4 * j for j in range(nblocks)]
+    for j in range(nblocks):
+        o = int.from_bytes(frame[16 + 4 * j : 20 + 4 * j], "little")
+        short = j == nblocks - 1 and nbytes % blocksize
+        for _ in range(typesize if split and not short else 1):
+            where.append(o)
+            o += 4 + int.from_bytes(frame[o : o + 4], "little")
+    return where
+
+
+REGION = (slice(0, 2), slice(0, 5))  # in the first block only
+
+
+def test_a_region_read_decodes_only_its_blocks(tmp_path, monkeypatch):
+    """Python path: c-blosc's blosc_getitem, once per region read of at most half a chunk;
+    the loop reads the same values."""
+    z, _, a = _one_chunk_array(tmp_path / "a")
+    calls: list[tuple[int, int]] = []
+    real = codec_chain.blosc_getitem()
+    assert real is not None and z._pipeline.chain.partial_limit == a.nbytes // 2
+
+    def counting(src: bytes, start: int, nitems: int, dest: int) -> int:
+        calls.append((start, nitems))
+        return real(src, start, nitems, dest)
+
+    monkeypatch.setattr(native, "ENABLED", False)
+    monkeypatch.setattr(codec_chain, "blosc_getitem", lambda: counting)
+    assert np.array_equal(z[REGION], a[REGION]) and calls == [(0, 205)]
+    assert np.array_equal(z[5], a[5]) and calls[1] == (1000, 200)
+    assert np.array_equal(z[...], a) and len(calls) == 2  # a whole chunk: decoded whole
+    assert np.array_equal(z[:150], a[:150]) and len(calls) == 2  # more than half: whole
+    monkeypatch.setattr(native, "ENABLED", True)
+    for sel in (REGION, 5, (slice(3, 9), 7), ...):
+        assert np.array_equal(z[sel], a[sel])
+
+
+def test_a_damaged_block_table_or_stream_size_is_refused_by_any_region_read(tmp_path, monkeypatch):
+    """Every int32 of the block-start table and every stream size, damaged in turn: a read of
+    a region in the first block refuses the chunk, through both paths, though the damage is
+    in blocks it does not decode (the whole frame's structure is checked first)."""
+    z, chunk, a = _one_chunk_array(tmp_path / "a")
+    frame = chunk.read_bytes()
+    where = _stream_sizes(frame)
+    assert len(where) == 3 + 2 * 4 + 1
+    for o in where:
+        for value in (0, -1, len(frame), int.from_bytes(frame[o : o + 4], "little") + 1):
+            b = bytearray(frame)
+            b[o : o + 4] = value.to_bytes(4, "little", signed=True)
+            chunk.write_bytes(bytes(b))
+            for flag in (True, False):
+                monkeypatch.setattr(native, "ENABLED", flag)
+                with pytest.raises(CorruptChunkError, match=r"'0\.0'"):
+                    z[REGION]
+    chunk.write_bytes(frame)
+    assert np.array_equal(z[REGION], a[REGION])
+
+
+def test_corrupt_bytes_inside_a_block_are_found_by_reads_of_that_block(tmp_path, monkeypatch):
+    """Compressed bytes damaged inside the last block (its structure intact): a region of the
+    first block reads (only its blocks are decoded), any read touching the last block
+    refuses the chunk; the same through both paths."""
+    z, chunk, a = _one_chunk_array(tmp_path / "a")
     frame = bytearray(chunk.read_bytes())
-    frame[-20] ^= 0xFF  # in the last block
+    last = _stream_sizes(bytes(frame))[-1]  # the last stream of the last block
+    size = int.from_bytes(frame[last : last + 4], "little")
+    frame[last + 4 : last + 4 + size] = b"\xff" * size  # not an LZ4 stream
     chunk.write_bytes(bytes(frame))
+    assert codec_chain.blosc_frame_ok(bytes(frame), a.nbytes)
     for flag in (True, False):
         monkeypatch.setattr(native, "ENABLED", flag)
-        for sel in [(slice(0, 2), slice(0, 5)), (3, 4), ...]:
+        assert np.array_equal(z[REGION], a[REGION])
+        for sel in [(199, slice(190, 200)), ...]:
             with pytest.raises(CorruptChunkError, match=r"'0\.0'"):
                 z[sel]
+
+
+@pytest.mark.parametrize("one_by_one", [0, 10**9])
+def test_the_frame_check_takes_valid_frames_and_refuses_damaged_ones(monkeypatch, one_by_one):
+    """Frames numcodecs writes pass (threads, splits, short last blocks, memcpyed, item sizes
+    beyond the split rule), whichever way the streams are walked; damaged ones do not."""
+    monkeypatch.setattr(codec_chain, "_WALK_ONE_BY_ONE", one_by_one)
+    rng = np.random.default_rng(3)
+    for dtype in ("u1", "<i2", "<f8", "V20"):
+        for cname, shuffle, blocksize, clevel in [
+            ("lz4", 1, 0, 5), ("zstd", 2, 256, 3), ("blosclz", 0, 128, 1), ("lz4", 1, 0, 0),
+        ]:  # fmt: skip
+            for n in (1, 100, 5000):
+                raw = rng.integers(0, 9, size=n * np.dtype(dtype).itemsize, dtype=np.uint8)
+                frame = numcodecs.blosc.compress(raw.view(dtype), cname.encode(), clevel,
+                                                 shuffle, blocksize)  # fmt: skip
+                assert codec_chain.blosc_frame_ok(frame, raw.nbytes), (dtype, cname, n)
+                assert not codec_chain.blosc_frame_ok(frame, raw.nbytes + 1)
+                assert not codec_chain.blosc_frame_ok(frame[:-1], raw.nbytes)
+                # bytes after the frame are ignored (as by a whole decode)
+                assert codec_chain.blosc_frame_ok(frame + b"\0", raw.nbytes)
+    frame = numcodecs.blosc.compress(np.arange(400, dtype="<i4"), b"lz4", 5, 1, 512)
+    for o in _stream_sizes(frame):
+        b = bytearray(frame)
+        b[o : o + 4] = (0).to_bytes(4, "little")
+        assert not codec_chain.blosc_frame_ok(bytes(b), 1600)
 
 
 # -- 64 dimensions -------------------------------------------------------------------------

@@ -235,24 +235,46 @@ def test_failed_chunk_reads_raise(s3_server: Any, s3_bucket: str, so: dict, erro
             z[4]
 
 
-def _locked_store(server: Any, client: str, path: str, secret: str | None = None) -> Any:
-    url = f"s3://{server.bucket}/{path}"
+@pytest.fixture(scope="module")
+def s3_gate(s3_server: Any) -> Any:
+    """The session's S3 server behind a gate (tests/s3_gate.py) that answers HTTP 403 as S3
+    does: ``AccessDenied`` to reads of the objects ``*/2`` (chunk 2 of a 1-d array) of one
+    bucket, ``InvalidAccessKeyId`` to requests signed with an unknown access key. The S3
+    server's own policy engine is not used: moto's enforcement changes between releases."""
+    from s3_gate import S3Gate
+
+    bucket = s3_server.new_bucket()
+    gate = S3Gate(s3_server.endpoint, key=s3_server.key, deny_reads=rf"/{bucket}/.+/2")
+    gate.bucket = bucket
+    gate.start()
+    yield gate
+    gate.stop()
+
+
+def _gated_store(gate: Any, s3_server: Any, client: str, path: str, key: str | None = None) -> Any:
+    url = f"s3://{gate.bucket}/{path}"
+    key = s3_server.key if key is None else key
     if client == "s3fs":
-        return FSStore(url, **server.storage_options(secret))
-    return ObjectStore(url, **server.obstore_options(secret))
+        so = dict(s3_server.storage_options, key=key, client_kwargs={"endpoint_url": gate.endpoint})
+        return FSStore(url, **so)
+    options = dict(s3_server.obstore_options, endpoint=gate.endpoint, access_key_id=key)
+    return ObjectStore(url, **options)
 
 
 @pytest.mark.parametrize("client", ["s3fs", pytest.param("obstore", marks=needs_obstore)])
-def test_access_denied_is_not_missing(s3_locked_server: Any, client: str) -> None:
-    """A bucket policy denies reading one chunk; moto answers 403 as S3 does."""
-    store = _locked_store(s3_locked_server, client, f"{client}.zarr")
+def test_access_denied_is_not_missing(s3_gate: Any, s3_server: Any, client: str) -> None:
+    """The server answers 403 AccessDenied to reads of chunk 2: an error, never the fill value."""
+    store = _gated_store(s3_gate, s3_server, client, f"{client}.zarr")
     z = zarrkit.open_array(store, mode="w", shape=(8,), chunks=(2,), dtype="i4", fill_value=-1)
     z[:] = np.arange(8)
     assert store.getitems(["0", "1", "9"]) == {"0": store["0"], "1": store["1"]}
     name = type(store).__name__
+    denied = len(s3_gate.refused)
     with pytest.raises(Exception, match=rf"reading '2' from {name}") as info:
         store["2"]
     assert not isinstance(info.value, KeyError)
+    # the store asked the server, and the server refused (the test is not vacuous)
+    assert [(m, p.rsplit("/", 1)[-1]) for m, p, _ in s3_gate.refused[denied:]] == [("GET", "2")]
     with pytest.raises(Exception, match=rf"reading '2' from {name}") as info:
         "2" in store  # noqa: B015 - a failed check is not "absent" either
     assert not isinstance(info.value, KeyError)
@@ -260,7 +282,7 @@ def test_access_denied_is_not_missing(s3_locked_server: Any, client: str) -> Non
         store.getitems(["1", "2", "3"])
     for strict in (False, True):
         z = zarrkit.open_array(store, mode="r", strict_missing=strict)
-        assert z[:4].tolist() == [0, 1, 2, 3]
+        assert z[:4].tolist() == [0, 1, 2, 3] and z[6:].tolist() == [6, 7]
         with pytest.raises(Exception, match=r"'2'") as info:
             z[:]
         assert not isinstance(info.value, KeyError)
@@ -269,13 +291,14 @@ def test_access_denied_is_not_missing(s3_locked_server: Any, client: str) -> Non
     if client == "s3fs":
         with pytest.raises(PermissionError):
             z[4:6]
-    # wrong credentials: every chunk read fails, none reads as the fill value
-    wrong = _locked_store(s3_locked_server, client, f"{client}.zarr", secret="wrong")
+    # an access key the server does not know: every chunk read fails, none reads as the fill value
+    wrong = _gated_store(s3_gate, s3_server, client, f"{client}.zarr", key="AKIDUNKNOWN")
     for strict in (False, True):
         z = zarrkit.open_array(store, chunk_store=wrong, mode="r", strict_missing=strict)
         with pytest.raises(Exception, match=rf"reading '0' from {name}") as info:
             z[0]
         assert not isinstance(info.value, KeyError)
+    assert {code for _, _, code in s3_gate.refused} == {403}
 
 
 def test_absent_chunks_are_missing(s3_bucket: str, so: dict) -> None:

@@ -44,6 +44,7 @@
 enum { DONE = 0, FILLED = 1, DEFER = 2 };
 
 typedef int (*decompress_fn)(const void *src, void *dest, size_t destsize, int nthreads);
+typedef int (*getitem_fn)(const void *src, int start, int nitems, void *dest);
 typedef int (*compress_fn)(int clevel, int doshuffle, size_t typesize, size_t nbytes,
                            const void *src, void *dest, size_t destsize, const char *compressor,
                            size_t blocksize, int nthreads);
@@ -259,14 +260,72 @@ static uint32_t le32(const unsigned char *p) {
 }
 
 /* read the Blosc frame of a chunk of ``nbytes`` from ``fd`` (closed here) into ``frame`` of
- * ``cap`` bytes (the longest frame and one more, to tell a longer file); true when the sizes
- * its header records check out against the bytes read */
-static int read_frame(int fd, char *frame, int64_t cap, int64_t nbytes) {
+ * ``cap`` bytes (the longest frame and one more, to tell a longer file): the number of bytes
+ * read when the sizes its header records check out against them, else 0 */
+static int64_t read_frame(int fd, char *frame, int64_t cap, int64_t nbytes) {
     int64_t got = frame ? read_all(fd, frame, cap) : -1;
     close(fd);
     if (got < BLOSC_OVERHEAD || got >= cap) return 0;
     const unsigned char *h = (const unsigned char *)frame;
-    return le32(h + 4) == (uint32_t)nbytes && le32(h + 12) <= (uint64_t)got;
+    return le32(h + 4) == (uint32_t)nbytes && le32(h + 12) <= (uint64_t)got ? got : 0;
+}
+
+static int cmp_int64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* whether ``f`` (``size`` bytes) is a structurally whole Blosc (1.x format) frame of
+ * ``nbytes`` decoded bytes, checked before blosc_getitem decodes a part of it (it trusts the
+ * header and the block table). The rule of ``blosc_frame_ok`` in codec_chain.py, which the
+ * Python path checks: the two must stay identical. Header: format version 1 or 2, a known
+ * compressor code, an item size, nbytes as expected, a block size in 1..nbytes, cbytes at
+ * most the bytes present (bytes after the frame are ignored, as by a whole decode); memcpyed (flag 0x02): exactly the data after the header. Else the nblocks
+ * int32 block starts, each in [16 + 4 nblocks, cbytes), and each block's streams (its item
+ * size of them under c-blosc's split rule, else one), each an int32 size > 0 and that many
+ * bytes, ending within the frame and before the next block start above the block's own. */
+static int frame_ok(const unsigned char *f, int64_t size, int64_t nbytes) {
+    if (size < BLOSC_OVERHEAD) return 0;
+    int version = f[0], flags = f[2], typesize = f[3];
+    int64_t n = (int32_t)le32(f + 4), bs = (int32_t)le32(f + 8), cb = (int32_t)le32(f + 12);
+    if (version < 1 || version > 2 || typesize == 0 || (flags >> 5) > 4) return 0;
+    if (n != nbytes || n <= 0 || bs <= 0 || bs > n || cb > size) return 0;
+    if (flags & 0x02) return cb == n + BLOSC_OVERHEAD;
+    int64_t nblocks = (n + bs - 1) / bs, first = BLOSC_OVERHEAD + 4 * nblocks;
+    if (first > cb) return 0;
+    int64_t *sorted = malloc(sizeof(int64_t) * (size_t)nblocks);
+    if (!sorted) return 0;
+    for (int64_t j = 0; j < nblocks; j++) {
+        sorted[j] = (int32_t)le32(f + BLOSC_OVERHEAD + 4 * j);
+        if (sorted[j] < first || sorted[j] >= cb) {
+            free(sorted);
+            return 0;
+        }
+    }
+    qsort(sorted, (size_t)nblocks, sizeof(int64_t), cmp_int64);
+    int split = !(flags & 0x10) && typesize <= 16 && bs / typesize >= 128;
+    int ok = 1;
+    for (int64_t j = 0; j < nblocks && ok; j++) {
+        int64_t o = (int32_t)le32(f + BLOSC_OVERHEAD + 4 * j);
+        /* the first start above o (binary search), or the frame's end */
+        int64_t lo = 0, hi = nblocks;
+        while (lo < hi) {
+            int64_t mid = lo + (hi - lo) / 2;
+            if (sorted[mid] <= o) lo = mid + 1;
+            else hi = mid;
+        }
+        int64_t lim = lo < nblocks ? sorted[lo] : cb;
+        int last_short = j == nblocks - 1 && n % bs != 0;
+        int streams = split && !last_short ? typesize : 1;
+        for (int k = 0; k < streams; k++) {
+            if (o + 4 > lim) { ok = 0; break; }
+            int64_t c = (int32_t)le32(f + o);
+            if (c <= 0 || o + 4 + c > lim) { ok = 0; break; }
+            o += 4 + c;
+        }
+    }
+    free(sorted);
+    return ok;
 }
 
 /* pointers to the bytes items of ``list`` (borrowed: the list must outlive their use) */
@@ -336,25 +395,27 @@ static char *pattern_run(const char *pattern, int64_t itemsize, int64_t size) {
 
 PyDoc_STRVAR(read_doc,
 "read_chunks(dst, paths, dst_off, chunk_off, extents, dst_strides, chunk_strides, chunk_shape,\n"
-"            itemsize, chunk_nbytes, fill, decompress, direct) -> bytes\n\n"
+"            itemsize, chunk_nbytes, fill, decompress, direct, getitem, partial_limit)\n"
+"            -> bytes\n\n"
 "Read chunk files into the array at address ``dst``: chunk i's region (``extents[i]``,\n"
 "starting ``chunk_off[i]`` bytes into the decoded chunk) goes to ``dst + dst_off[i]``.\n"
 "``fill``: the fill value's bytes for missing chunks (empty: leave them). ``decompress``: the\n"
 "address of blosc_decompress_ctx, 0 for uncompressed chunks. ``direct``: a whole chunk's\n"
-"region of ``dst`` has the chunk's own layout. A frame is always decoded whole (its only\n"
-"full check), even for a small region. One status per chunk: 0 read, 1 missing, 2 not done\n"
-"(the caller reads it: a frame or file that does not check out, anything but a regular\n"
-"file).");
+"region of ``dst`` has the chunk's own layout. ``getitem``: the address of blosc_getitem,\n"
+"to decode only the blocks of a region spanning at most ``partial_limit`` bytes of its chunk\n"
+"(0: never), once the whole frame's structure checks out. One status per chunk: 0 read,\n"
+"1 missing, 2 not done (the caller reads it: a frame or file that does not check out,\n"
+"anything but a regular file).");
 
 static PyObject *read_chunks(PyObject *self, PyObject *args) {
-    unsigned long long dst_addr, decompress_addr;
+    unsigned long long dst_addr, decompress_addr, getitem_addr;
     PyObject *paths;
     Py_buffer dst_off, chunk_off, ext, dst_str, chunk_str, shape, fill;
-    Py_ssize_t itemsize, nbytes;
+    Py_ssize_t itemsize, nbytes, partial_limit;
     int direct;
-    if (!PyArg_ParseTuple(args, "KOy*y*y*y*y*y*nny*Kp", &dst_addr, &paths, &dst_off, &chunk_off,
-                          &ext, &dst_str, &chunk_str, &shape, &itemsize, &nbytes, &fill,
-                          &decompress_addr, &direct))
+    if (!PyArg_ParseTuple(args, "KOy*y*y*y*y*y*nny*KpKn", &dst_addr, &paths, &dst_off,
+                          &chunk_off, &ext, &dst_str, &chunk_str, &shape, &itemsize, &nbytes,
+                          &fill, &decompress_addr, &direct, &getitem_addr, &partial_limit))
         return NULL;
     PyObject *result = NULL;
     const char **files = NULL;
@@ -373,6 +434,7 @@ static PyObject *read_chunks(PyObject *self, PyObject *args) {
         const int64_t *doff = dst_off.buf, *coff = chunk_off.buf, *ex = ext.buf;
         const int64_t *dstr = dst_str.buf, *cstr = chunk_str.buf, *cshape = shape.buf;
         decompress_fn decompress = (decompress_fn)(uintptr_t)decompress_addr;
+        getitem_fn getitem = (getitem_fn)(uintptr_t)getitem_addr;
         /* a Blosc frame is at most 16 bytes longer than its data; one byte more tells a
          * longer file */
         int64_t cap = nbytes + (decompress ? BLOSC_OVERHEAD : 0) + 1;
@@ -433,7 +495,8 @@ static PyObject *read_chunks(PyObject *self, PyObject *args) {
                 if (got == nbytes) status[i] = DONE;
                 continue;
             }
-            if (!read_frame(fd, frame, cap, nbytes)) continue;
+            int64_t size = read_frame(fd, frame, cap, nbytes);
+            if (!size) continue;
             if (whole && direct) {
                 if (decompress(frame, dest, (size_t)nbytes, 1) == nbytes) status[i] = DONE;
                 continue;
@@ -442,8 +505,24 @@ static PyObject *read_chunks(PyObject *self, PyObject *args) {
                 status[i] = DONE;
                 continue;
             }
-            /* the whole frame even for a small region (not blosc_getitem, which decodes only
-             * the blocks of the region): a corrupt block elsewhere is found, as in Python */
+            /* a small region: only the blocks holding it (blosc_getitem), once the whole
+             * frame's structure checks out; the Python path takes the same decision (the
+             * same span, the same limit) and raises for a frame refused here */
+            int64_t span = itemsize;
+            for (Py_ssize_t d = 0; d < ndim; d++) span += (e[d] - 1) * cstr[d];
+            if (getitem && span <= partial_limit) {
+                if (!frame_ok((const unsigned char *)frame, size, nbytes)) continue;
+                int64_t t = (unsigned char)frame[3];  /* the frame's item size */
+                if (coff[i] % t == 0 && span % t == 0) {
+                    char *part = scratch(1, (size_t)nbytes);
+                    if (!part ||
+                        getitem(frame, (int)(coff[i] / t), (int)(span / t), part) != span)
+                        continue;
+                    walk_copy(&w, dest, part, NULL);
+                    status[i] = DONE;
+                    continue;
+                }
+            }
             char *chunk = scratch(1, (size_t)nbytes);
             if (!chunk || decompress(frame, chunk, (size_t)nbytes, 1) != nbytes) continue;
             walk_copy(&w, dest, chunk + coff[i], NULL);

@@ -268,7 +268,7 @@ class ChunkPipeline:
         paths = native.encode_paths(self.folder, plan.names)  # type: ignore[arg-type]
         address = out.ctypes.data
         args = (dst_strides, cstr, self._chunk_shape, meta.dtype.itemsize, self.chain.chunk_nbytes,
-                fill or b"", codec.decompress, direct)  # type: ignore[union-attr]  # fmt: skip
+                fill or b"", codec.decompress, direct, codec.getitem, codec.partial_limit)  # type: ignore[union-attr]  # fmt: skip
         read_chunks = native._native.read_chunks
 
         def call(a: int, b: int) -> bytes:
@@ -396,6 +396,8 @@ class ChunkPipeline:
         folder, prefix = self.folder, self.prefix
         decode_raw = self.chain.decode_raw
         decode_raw_at = self.chain.decode_raw_at
+        decode_part = self.chain.decode_raw_part
+        partial = self.chain.partial_limit > 0
         limit = self.chain.max_stored_nbytes
         layout = self._layout
         order = self.meta.order
@@ -430,19 +432,44 @@ class ChunkPipeline:
                 local = _scratch_local
                 if getattr(local, "layout", None) is not layout:
                     self._empty_chunk(scratch=True)
-                # the whole frame, even for a small region: a frame is checked only by
-                # decoding all of it (c-blosc's blosc_getitem would decode the blocks of the
-                # region and take a chunk that is corrupt elsewhere for a good one)
-                if inline:
-                    decode_raw(data, local.raw)
-                else:
-                    decode_raw_at(data, local.raw, local.address)
+                # a small region: only the Blosc blocks holding it, after the whole frame's
+                # structure is checked (the compiled loop takes the same decision)
+                span = self._span(p.chunk_selection) if partial else None
+                if span is None or not decode_part(data, *span, local.raw):
+                    if inline:
+                        decode_raw(data, local.raw)
+                    else:
+                        decode_raw_at(data, local.raw, local.address)
             except Exception as e:
                 raise CorruptChunkError(prefix + name, f"{type(e).__name__}: {e}") from e
             out[p.out_selection] = local.chunk[p.chunk_selection]
             return False
 
         return task
+
+    def _span(self, chunk_selection: Any) -> tuple[int, int] | None:
+        """The bytes ``start, stop`` of a chunk (in its memory order) that a selection of
+        integers and slices of step 1 spans, when that is at most the chain's
+        ``partial_limit`` (the loop's rule: the same span, the same limit); else None."""
+        if not isinstance(chunk_selection, tuple):
+            return None
+        first = last = 0
+        for s, st in zip(chunk_selection, self._item_strides):
+            if type(s) is slice:
+                if s.step not in (None, 1) or s.stop <= s.start:
+                    return None
+                first += s.start * st
+                last += (s.stop - 1) * st
+            elif isinstance(s, (int, np.integer)):
+                first += int(s) * st
+                last += int(s) * st
+            else:
+                return None
+        itemsize = self.meta.dtype.itemsize
+        start, stop = first * itemsize, (last + 1) * itemsize
+        if stop - start > self.chain.partial_limit:
+            return None
+        return start, stop
 
     # -- writes ----------------------------------------------------------------------------
     def write(self, indexer: Indexer, value: Any, fields: Any = None) -> None:

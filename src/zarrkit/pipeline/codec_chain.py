@@ -75,6 +75,17 @@ class CodecChain:
         self._ctx = (
             _blosc_context_decoder() if isinstance(self.compressor, numcodecs.Blosc) else None
         )
+        #: the most bytes of a chunk a region may span to be decoded alone (only the Blosc
+        #: blocks holding it, after the whole frame's structure is checked); 0: never. The
+        #: one rule for both paths: the compiled loop is given this number (see native.py)
+        self.partial_limit = (
+            self.chunk_nbytes // PARTIAL_DIVISOR
+            if plain
+            and isinstance(self.compressor, numcodecs.Blosc)
+            and self.chunk_nbytes <= _BLOSC_MAX_NBYTES
+            and blosc_getitem() is not None
+            else 0
+        )
         # numbers through Blosc: its module function, without the codec method's buffer
         # normalisation (chosen once; other items need numcodecs' handling)
         self._compress: Callable[[np.ndarray], bytes] | None = None
@@ -210,6 +221,27 @@ class CodecChain:
         if got != nbytes:
             raise ValueError(f"Blosc could not decode the chunk (error {got})")
 
+    def decode_raw_part(self, data: Any, start: int, stop: int, dest: np.ndarray) -> bool:
+        """Decode bytes ``start:stop`` of the chunk (``stop - start`` at most
+        :attr:`partial_limit`) into ``dest`` (a uint8 buffer of the chunk's size, at the same
+        offsets) with c-blosc's ``blosc_getitem``, which decodes only the blocks holding them.
+        The whole frame's structure is checked first (:func:`blosc_frame_ok`): a frame that
+        does not check out raises ``ValueError``, as a block that does not decode. False when the
+        frame's item size does not divide the span: nothing was decoded (decode it whole)."""
+        if type(data) is not bytes:
+            data = bytes(memoryview(data).cast("B"))
+        if not blosc_frame_ok(data, self.chunk_nbytes):
+            raise ValueError("the Blosc frame's structure (header, block table) does not check out")
+        typesize = data[3]
+        if start % typesize or stop % typesize:
+            return False
+        getitem = blosc_getitem()
+        want = stop - start
+        got = getitem(data, start // typesize, want // typesize, dest.ctypes.data + start)  # type: ignore[misc]
+        if got != want:
+            raise ValueError(f"Blosc could not decode the region (error {got})")
+        return True
+
     def _checked_size(self, data: Any) -> int:
         """The decoded size a stored frame records, after checking that the frame is whole.
 
@@ -227,6 +259,19 @@ class CodecChain:
 
 
 _LZ4 = getattr(numcodecs, "LZ4", None)
+
+#: a region spanning at most 1/PARTIAL_DIVISOR of its chunk's bytes is decoded alone (the
+#: Blosc blocks that hold it); the compiled loop takes the same decision from
+#: :attr:`CodecChain.partial_limit`
+PARTIAL_DIVISOR = 2
+# c-blosc 1.x's largest buffer (BLOSC_MAX_BUFFERSIZE: INT32_MAX less its 16-byte overhead)
+_BLOSC_MAX_NBYTES = 2**31 - 1 - 16
+# c-blosc 1.x frames: MAX_SPLITS and MIN_BUFFERSIZE of its split rule, the flag bits
+_MAX_SPLITS, _MIN_BUFFERSIZE = 16, 128
+_MEMCPYED, _DONT_SPLIT = 0x02, 0x10
+_INT32 = struct.Struct("<i")
+# up to this many streams a frame's are walked one by one (cheaper than NumPy's calls)
+_WALK_ONE_BY_ONE = 512
 # numcodecs' compressors, whose frames never exceed the bound of ``_stored_bound``
 _BOUNDED: tuple[type, ...] = tuple(
     c
@@ -281,8 +326,8 @@ def _blosc_size(data: Any) -> int:
 @functools.cache
 def blosc_library() -> Any:
     """The c-blosc that numcodecs ships (its extension module exports the C functions),
-    through ctypes with the signatures of ``blosc_compress_ctx`` and ``blosc_decompress_ctx``
-    set, or None where it cannot be loaded. Each user checks the functions
+    through ctypes with the signatures of ``blosc_compress_ctx``, ``blosc_decompress_ctx`` and
+    ``blosc_getitem`` set, or None where it cannot be loaded. Each user checks the functions
     it calls against numcodecs before trusting them."""
     try:
         import ctypes
@@ -293,9 +338,111 @@ def blosc_library() -> Any:
             c_int, c_int, c_size, c_size, c_ptr, c_ptr, c_size, ctypes.c_char_p, c_size, c_int,
         ]  # fmt: skip
         lib.blosc_decompress_ctx.argtypes = [ctypes.c_char_p, c_ptr, c_size, c_int]
-        for fn in (lib.blosc_compress_ctx, lib.blosc_decompress_ctx):
+        lib.blosc_getitem.argtypes = [ctypes.c_char_p, c_int, c_int, c_ptr]
+        for fn in (lib.blosc_compress_ctx, lib.blosc_decompress_ctx, lib.blosc_getitem):
             fn.restype = c_int
         return lib
+    except Exception:
+        return None
+
+
+def blosc_frame_ok(data: bytes, nbytes: int) -> bool:
+    """Whether ``data`` is a structurally whole Blosc (1.x format) frame of ``nbytes``
+    decoded bytes: checked before a part of it is decoded, so that a damaged block-start
+    table or stream size anywhere is found by any read. The same rule as ``frame_ok`` of
+    ``_native.c`` (the two must stay identical).
+
+    The 16-byte header: format version 1 or 2, a known compressor code, an item size,
+    ``nbytes`` as expected, a block size in ``1..nbytes``, ``cbytes`` at most the bytes
+    present (bytes after the frame are ignored, as by a whole decode). A
+    memcpyed frame (flag 0x02) holds exactly the data after its header. Otherwise: the
+    ``nblocks`` int32 block starts after the header, each within ``[16 + 4 * nblocks,
+    cbytes)``; each block's streams (its item size of them when c-blosc's split rule
+    applies: split flag 0x10 clear, item size at most 16, at least 128 items a block, not
+    the short last block; else one), each an int32 size > 0 and that many bytes, end within
+    the frame and before the next block start above the block's own.
+    """
+    size = len(data)
+    if size < 16:
+        return False
+    version, flags, typesize = data[0], data[2], data[3]
+    n, blocksize, cbytes = struct.unpack_from("<iii", data, 4)
+    if not 1 <= version <= 2 or typesize == 0 or flags >> 5 > 4:
+        return False
+    if n != nbytes or n <= 0 or not 0 < blocksize <= n or cbytes > size:
+        return False
+    if flags & _MEMCPYED:
+        return cbytes == n + 16
+    nblocks = -(-n // blocksize)
+    first = 16 + 4 * nblocks
+    if first > cbytes:
+        return False
+    starts = np.frombuffer(data, dtype="<i4", count=nblocks, offset=16).astype(np.int64)
+    if int(starts.min()) < first or int(starts.max()) >= cbytes:
+        return False
+    # each block ends before the next start above its own (blocks may be in any order)
+    above = np.append(np.unique(starts), cbytes)
+    limits = above[np.searchsorted(above, starts, side="right")]
+    split = (
+        not flags & _DONT_SPLIT
+        and typesize <= _MAX_SPLITS
+        and blocksize // typesize >= _MIN_BUFFERSIZE
+    )
+    streams = np.full(nblocks, typesize if split else 1, dtype=np.int64)
+    if n % blocksize:
+        streams[-1] = 1  # the short last block is never split
+    if nblocks * int(streams.max()) <= _WALK_ONE_BY_ONE:  # a few streams: one by one
+        for o, lim, count in zip(starts.tolist(), limits.tolist(), streams.tolist()):
+            for _ in range(count):
+                if o + 4 > lim:
+                    return False
+                (csize,) = _INT32.unpack_from(data, o)
+                o += 4 + csize
+                if csize <= 0 or o > lim:
+                    return False
+        return True
+    # many: the k-th streams of all blocks at once, through the int32 at every byte offset
+    words = np.ndarray((size - 3,), dtype="<i4", buffer=data, strides=(1,))
+    offsets = starts
+    for k in range(int(streams.max())):
+        active = streams > k
+        at, lim = offsets[active], limits[active]
+        if bool(np.any(at + 4 > lim)):
+            return False
+        csize = words[at].astype(np.int64)
+        if bool(np.any(csize <= 0)):
+            return False
+        at = at + 4 + csize
+        if bool(np.any(at > lim)):
+            return False
+        offsets = offsets.copy()
+        offsets[active] = at
+    return True
+
+
+@functools.cache
+def blosc_getitem() -> Callable[[bytes, int, int, int], int] | None:
+    """c-blosc's ``blosc_getitem(src, start, nitems, dest)`` of :func:`blosc_library`
+    (decodes only the blocks holding items ``start:start + nitems``), or None where it is
+    not there or does not give numcodecs' own full decode on sample frames. It trusts the
+    frame's header and block table: callers check the frame first (:func:`blosc_frame_ok`)."""
+    lib = blosc_library()
+    if lib is None:
+        return None
+    try:
+        fn = lib.blosc_getitem
+        sample = np.arange(50000, dtype="<i4") * 7
+        for cname, shuffle, blocksize in ((b"lz4", 1, 0), (b"zstd", 2, 4096), (b"blosclz", 0, 256)):
+            frame = numcodecs.blosc.compress(sample, cname, 5, shuffle, blocksize)
+            if not blosc_frame_ok(frame, sample.nbytes):
+                return None
+            whole = np.frombuffer(numcodecs.blosc.decompress(frame), dtype="<i4")
+            part = np.zeros(3000, dtype="<i4")
+            if fn(frame, 20000, part.size, part.ctypes.data) != part.nbytes:
+                return None
+            if not (np.array_equal(whole, sample) and np.array_equal(part, whole[20000:23000])):
+                return None
+        return fn
     except Exception:
         return None
 

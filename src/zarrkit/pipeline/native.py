@@ -28,7 +28,7 @@ import numcodecs
 import numpy as np
 
 from ..indexing import ChunkProjection, IntDim, SliceDim
-from .codec_chain import CodecChain, blosc_library
+from .codec_chain import CodecChain, blosc_getitem, blosc_library
 from .executor import get_num_threads, run_parallel
 
 try:
@@ -171,6 +171,11 @@ class Codec(NamedTuple):
     """What the loop is given for an array's chunks."""
 
     decompress: int  # blosc_decompress_ctx's address; 0: the chunks are the raw items
+    #: blosc_getitem's address (:func:`~.codec_chain.blosc_getitem`, checked) and the most
+    #: bytes of a chunk a region may span to be decoded alone (the chain's ``partial_limit``,
+    #: which the Python path applies too); 0, 0: regions are decoded whole
+    getitem: int
+    partial_limit: int
     #: blosc_compress_ctx's address (0: raw) and Blosc's cname, clevel, shuffle, blocksize;
     #: None: writes take the Python path (items other than numbers through Blosc)
     encode: tuple[int, bytes, int, int, int] | None
@@ -182,7 +187,7 @@ def codec_of(chain: CodecChain) -> Codec | None:
     if chain.is_object or chain.filters:
         return None
     if chain.is_raw:
-        return Codec(0, (0, b"", 0, 0, 0))
+        return Codec(0, 0, 0, (0, b"", 0, 0, 0))
     c = chain.compressor
     addresses = blosc_addresses() if isinstance(c, numcodecs.Blosc) else None
     if addresses is None:
@@ -195,7 +200,11 @@ def codec_of(chain: CodecChain) -> Codec | None:
                 numcodecs.Blosc.BITSHUFFLE if chain.dtype.itemsize == 1 else numcodecs.Blosc.SHUFFLE
             )
         encode = (addresses[0], c.cname.encode("ascii"), c.clevel, shuffle, c.blocksize)  # type: ignore[union-attr]
-    return Codec(addresses[1], encode)
+    getitem, limit = 0, chain.partial_limit
+    if limit:  # a limit is set only where blosc_getitem checked out
+        getitem = ctypes.cast(blosc_getitem(), ctypes.c_void_p).value or 0  # type: ignore[arg-type]
+        limit = limit if getitem else 0
+    return Codec(addresses[1], getitem, limit, encode)
 
 
 def run(call: Callable[[int, int], bytes], n: int) -> list[int]:
