@@ -8,7 +8,9 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -153,6 +155,26 @@ def test_getrange_reads_part_of_a_file(tmp_path: pathlib.Path) -> None:
     assert store.getrange("k", 3, 4) == b"3456" and store.getrange("k", 8) == b"89"
     with pytest.raises(KeyError):
         store.getrange("missing", 0, 1)
+    assert store.getrange("k", 20) == b"" and store.getrange("k", 9, 5) == b"9"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+def test_getrange_of_a_fifo_is_missing_at_once(tmp_path: pathlib.Path) -> None:
+    """Only regular files are values: a FIFO at a key's path is no key, and never waited on."""
+    store = DirectoryStore(str(tmp_path))
+    os.mkfifo(tmp_path / "pipe")
+    result: list[Any] = []
+
+    def read() -> None:
+        try:
+            store.getrange("pipe", 0, 4)
+        except KeyError as e:
+            result.append(e)
+
+    t = threading.Thread(target=read, daemon=True)
+    t.start()
+    t.join(10)
+    assert not t.is_alive() and len(result) == 1
 
 
 def test_values_without_a_buffer_are_refused_before_any_file(tmp_path):

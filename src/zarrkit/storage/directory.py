@@ -338,12 +338,20 @@ class DirectoryStore(Store):
         return data
 
     def getrange(self, key: str, start: int = 0, length: int | None = None) -> bytes:
+        opened = _open_regular(self._file(key), None)  # (never waits on a FIFO)
+        if opened is None:
+            raise KeyError(key)
+        fd, size = opened
         try:
-            with open(self._file(key), "rb") as f:
-                f.seek(start)
-                return f.read() if length is None else f.read(length)
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            raise KeyError(key) from None
+            n = max(0, size - start) if length is None else max(0, min(length, size - start))
+            os.lseek(fd, start, os.SEEK_SET)
+            parts, got = [], 0
+            while got < n and (block := os.read(fd, n - got)):
+                parts.append(block)
+                got += len(block)
+            return b"".join(parts)
+        finally:
+            os.close(fd)
 
     def __setitem__(self, key: str, value: Any) -> None:
         # the folder is made when the first open finds none (write_file)
