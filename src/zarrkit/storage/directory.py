@@ -126,18 +126,22 @@ def read_file(file: str, *, key: str | None = None, limit: int | None = None) ->
             raise CorruptChunkError(
                 key or file, f"its file holds {size} bytes, more than any valid chunk ({limit})"
             )
-        data = os.read(fd, size) if size else b""
-        if len(data) == size:
-            return data
-        # a short read (a file cut meanwhile): the rest, never more than its size
-        parts = [data]
-        got = len(data)
-        while got < size and (block := os.read(fd, size - got)):
-            parts.append(block)
-            got += len(block)
-        return b"".join(parts)
+        return _read_upto(fd, size)
     finally:
         os.close(fd)
+
+
+def _read_upto(fd: int, n: int) -> bytes:
+    """``n`` bytes from ``fd``'s position, fewer if the file ends first (cut meanwhile)."""
+    data = os.read(fd, n) if n else b""
+    if len(data) == n:
+        return data
+    parts = [data]
+    got = len(data)
+    while got < n and (block := os.read(fd, n - got)):
+        parts.append(block)
+        got += len(block)
+    return b"".join(parts)
 
 
 def readinto_file(
@@ -345,11 +349,7 @@ class DirectoryStore(Store):
         try:
             n = max(0, size - start) if length is None else max(0, min(length, size - start))
             os.lseek(fd, start, os.SEEK_SET)
-            parts, got = [], 0
-            while got < n and (block := os.read(fd, n - got)):
-                parts.append(block)
-                got += len(block)
-            return b"".join(parts)
+            return _read_upto(fd, n)
         finally:
             os.close(fd)
 
