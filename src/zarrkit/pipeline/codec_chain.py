@@ -27,7 +27,7 @@ def get_codec(config: dict, where: str = "") -> Codec:
         return numcodecs.get_codec(dict(config))
     except (ValueError, KeyError, TypeError) as e:
         codec_id = config.get("id") if isinstance(config, dict) else config
-        extra = f" (in {where})" if where else ""
+        extra = f" (in {where!r})" if where else ""
         raise MetadataError(
             f"codec {codec_id!r}{extra} is not available: {e}. "
             "Is the package that provides it installed and registered with numcodecs?"
