@@ -35,11 +35,11 @@ from typing import IO, Any
 
 import numcodecs
 
+from ._pool import run_parallel
 from ._probe import location, not_found, refuse_v3
 from .core import Array
 from .errors import PathNotFoundError
 from .formats.v2 import ARRAY_KEY, ATTRS_KEY, CONSOLIDATED_KEY, GROUP_KEY, json_loads
-from .pipeline.executor import run_parallel
 from .storage import normalize_store_arg
 from .storage.base import Store, normalize_storage_path, prefix_of
 from .storage.directory import DirectoryStore, _is_temp

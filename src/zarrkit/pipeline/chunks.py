@@ -39,6 +39,7 @@ from typing import Any
 import numcodecs
 import numpy as np
 
+from .._pool import get_num_threads, run_parallel
 from ..errors import CorruptChunkError, MissingChunkError, ObjectCodecMissingError
 from ..formats.meta import ArrayMeta
 from ..indexing import ChunkProjection, Indexer
@@ -46,7 +47,6 @@ from ..storage.base import ConstantMap, Store, prefix_of
 from ..storage.directory import read_file, readinto_file, remove_file, write_file
 from . import native
 from .codec_chain import CodecChain, byte_length
-from .executor import get_num_threads, run_parallel
 
 # errors of codecs that refuse to decode (not corruption), e.g. unpickling without opt-in
 _REFUSED: tuple[type[BaseException], ...] = (ObjectCodecMissingError,) + tuple(

@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
+from .._pool import run_parallel
 from ..errors import CorruptChunkError
-from ..pipeline.executor import run_parallel
 from .base import Store, normalize_storage_path, path_argument
 
 _TEMP_SUFFIX = ".partial"
