@@ -72,6 +72,17 @@ def test_lower_layers_do_not_import_upper_ones(layer):
     assert not bad, "\n".join(bad)
 
 
+def test_the_pipeline_knows_no_particular_store():
+    # the store protocol and the local-files capability only: chunk files come through
+    # ``Store.local_files_at``, never from a store's module
+    bad = []
+    for f in _layer_files("pipeline"):
+        for mod in _zarrkit_imports(f):
+            if mod.startswith("storage") and mod not in ("storage.base", "storage.files"):
+                bad.append(f"{f.relative_to(SRC).as_posix()} imports zarrkit.{mod}")
+    assert not bad, "\n".join(bad)
+
+
 def test_cross_cut_modules_import_no_layer():
     for name in sorted(CROSS_CUT):
         imported = _zarrkit_imports(SRC / f"{name}.py") - CROSS_CUT
