@@ -358,3 +358,42 @@ def test_partly_covered_chunks_are_merged_in_the_extension(tmp_path, monkeypatch
         z[12:14, 12:14] = np.full((2, 2), 7, dtype="<i8")
     assert calls.deferred == 1
     assert not [p for p in os.listdir(tmp_path / "a") if p.endswith(".partial")]
+
+
+@needs_native
+def test_the_loop_names_temporary_files_by_the_one_rule(tmp_path, monkeypatch):
+    """The loop builds its temporary file names from ``LocalFiles.native_temp_rule`` (the
+    rule of ``storage/files.temp_name``): a file already at the name the rule gives for a
+    chunk makes the loop's exclusive open fail, and the chunk is left to the Python path."""
+    from zarrkit.storage import files
+
+    tag = "0123456789abcdef"
+    rule = files.LocalFiles.native_temp_rule
+    monkeypatch.setattr(files.LocalFiles, "native_temp_rule", staticmethod(lambda _: rule(tag)))
+    z = zarrkit.open_array(
+        str(tmp_path / "a"), mode="w", shape=(4,), chunks=(4,), dtype="<i4", compressor=None
+    )
+    calls = Calls(monkeypatch)
+    blocker = tmp_path / "a" / files.temp_name("0", tag + f"{0:016x}")  # chunk 0 of its call
+    assert files.is_temp(blocker.name)
+    blocker.write_bytes(b"in the way")
+    z[:] = np.arange(4)
+    assert (calls.writes, calls.deferred) == (1, 1)  # the loop met the file at its name
+    assert blocker.read_bytes() == b"in the way" and list(z[:]) == [0, 1, 2, 3]
+    blocker.unlink()
+    z[:] = np.arange(4) + 1
+    assert (calls.writes, calls.deferred) == (2, 1) and list(z[:]) == [1, 2, 3, 4]
+    assert sorted(os.listdir(tmp_path / "a")) == [".zarray", "0"]
+
+
+def test_the_temporary_name_rule_is_one():
+    from zarrkit.storage import files
+
+    token = "ab" * 16
+    name = files.temp_name("0.1", token)
+    assert name == f".0.1.{token}.partial" and files.is_temp(name)
+    assert not files.is_temp(files.temp_name("0.1", token[:-1]))  # a token of 32 digits
+    lead, middle, end = files.LocalFiles.native_temp_rule(token[:16])
+    assert lead + b"0.1" + middle + token[16:].encode() + end == name.encode()
+    with pytest.raises(ValueError):
+        files.LocalFiles.native_temp_rule("abc")

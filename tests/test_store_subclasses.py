@@ -214,3 +214,19 @@ def test_zarrkit_own_stores_keep_their_shortcuts():
     sub = _counting(DirectoryStore, "__getitem__")
     assert sub.getitems is not DirectoryStore.getitems
     assert _counting(DirectoryStore, "listdir").getitems is DirectoryStore.getitems
+
+
+def test_local_files_are_a_declared_capability(tmp_path):
+    """Only a store whose keys are the files of a folder offers them to the pipeline; the
+    one rule (``DirectoryStore._FILE_METHODS``) takes the offer away from a subclass."""
+    from zarrkit.storage.files import LocalFiles
+
+    files = DirectoryStore(str(tmp_path)).local_files_at("a/b")
+    assert isinstance(files, LocalFiles)
+    assert files.path("0.1") == str(tmp_path / "a" / "b" / "0.1")
+    assert NestedDirectoryStore(str(tmp_path)).local_files_at("") is not None
+    assert MemoryStore().local_files_at("a") is None
+    assert FSStore(str(tmp_path)).local_files_at("a") is None
+    for method in DirectoryStore._FILE_METHODS:
+        sub = type("Sub", (DirectoryStore,), {method: getattr(DirectoryStore, method)})
+        assert sub(str(tmp_path)).local_files_at("a") is None, method

@@ -12,6 +12,7 @@ array([1, 1, 1, 0], dtype=int32)
 from numcodecs import Blosc
 
 from . import codecs, creation, storage
+from ._pool import get_num_threads, set_num_threads
 from ._tree import tree
 from .convenience import (
     consolidate_metadata,
@@ -44,7 +45,6 @@ from .dask import from_dask, to_dask
 from .errors import *  # noqa: F403
 from .hierarchy import Group, group, open_group
 from .n5 import N5FSStore
-from .pipeline.executor import get_num_threads, set_num_threads
 from .rechunking import rechunk
 from .storage import (
     ABSStore,

@@ -37,11 +37,11 @@ from typing import Any
 import numcodecs
 from numcodecs import Blosc
 
+from ._pool import get_num_threads
 from .convenience import open as open_node
 from .core import Array
 from .creation import create
 from .hierarchy import Group, group
-from .pipeline.executor import get_num_threads
 from .storage import DirectoryStore, normalize_store_arg
 from .storage.base import normalize_storage_path
 

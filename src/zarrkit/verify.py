@@ -35,14 +35,15 @@ from typing import IO, Any
 
 import numcodecs
 
+from ._pool import run_parallel
 from ._probe import location, not_found, refuse_v3
 from .core import Array
 from .errors import PathNotFoundError
 from .formats.v2 import ARRAY_KEY, ATTRS_KEY, CONSOLIDATED_KEY, GROUP_KEY, json_loads
-from .pipeline.executor import run_parallel
 from .storage import normalize_store_arg
 from .storage.base import Store, normalize_storage_path, prefix_of
-from .storage.directory import DirectoryStore, _is_temp
+from .storage.directory import DirectoryStore
+from .storage.files import is_temp
 from .storage.n5 import N5Store
 from .storage.zip import ZipStore
 
@@ -198,7 +199,7 @@ def _temp_files(store: Store, path: str) -> list[str]:
         found = []
         for folder, _dirs, files in os.walk(top):
             for name in files:
-                if _is_temp(name):
+                if is_temp(name):
                     rel = os.path.relpath(os.path.join(folder, name), store.path)
                     found.append(rel.replace(os.sep, "/"))
         return sorted(found)

@@ -564,7 +564,8 @@ static int load_chunk(const char *file, char *chunk, int64_t nbytes, decompress_
 
 PyDoc_STRVAR(write_doc,
 "write_chunks(src, paths, src_off, chunk_off, merge, extents, src_strides, chunk_strides,\n"
-"             chunk_shape, itemsize, chunk_nbytes, fill, skip_fill, tag, compress, cname,\n"
+"             chunk_shape, itemsize, chunk_nbytes, fill, skip_fill, temp_lead, temp_middle,\n"
+"             temp_end, compress, cname,\n"
 "             clevel, shuffle, blocksize, decompress) -> bytes\n\n"
 "Write chunks from the array at address ``src``: chunk i gets the region ``extents[i]`` at\n"
 "``src + src_off[i]``, ``chunk_off[i]`` bytes into the chunk. With ``merge[i]`` the chunk\n"
@@ -572,27 +573,32 @@ PyDoc_STRVAR(write_doc,
 "region written over it; otherwise the region is the whole chunk and the rest of an edge\n"
 "chunk holds ``fill`` (the fill value's bytes), as does a chunk not stored yet.\n"
 "With ``skip_fill`` a chunk that is all fill is removed instead. Each file is written to\n"
-"``.<name>.<tag><i as 16 hex digits>.partial`` in its folder, then renamed. ``compress``:\n"
+"``<temp_lead><name><temp_middle><i as 16 hex digits><temp_end>`` in its folder (the temporary\n"
+"name rule of storage/files.py, LocalFiles.native_temp_rule), then renamed. ``compress``:\n"
 "the address of blosc_compress_ctx, 0 to store the items as they are. One status per\n"
 "chunk: 0 written, 1 removed, 2 not done (the caller writes it).");
 
 static PyObject *write_chunks(PyObject *self, PyObject *args) {
     unsigned long long src_addr, compress_addr, decompress_addr;
     PyObject *paths;
-    Py_buffer src_off, chunk_off, merge, ext, src_str, chunk_str, shape, fill, tag, cname;
+    Py_buffer src_off, chunk_off, merge, ext, src_str, chunk_str, shape, fill, cname;
+    Py_buffer t_lead, t_mid, t_end; /* the temporary files' name around the name and index */
     Py_ssize_t itemsize, nbytes, blocksize;
     int skip_fill, clevel, shuffle;
-    if (!PyArg_ParseTuple(args, "KOy*y*y*y*y*y*y*nny*py*Ky*iinK", &src_addr, &paths, &src_off,
-                          &chunk_off, &merge, &ext, &src_str, &chunk_str, &shape, &itemsize,
-                          &nbytes, &fill, &skip_fill, &tag, &compress_addr, &cname, &clevel,
-                          &shuffle, &blocksize, &decompress_addr))
+    if (!PyArg_ParseTuple(args, "KOy*y*y*y*y*y*y*nny*py*y*y*Ky*iinK", &src_addr, &paths,
+                          &src_off, &chunk_off, &merge, &ext, &src_str, &chunk_str, &shape,
+                          &itemsize, &nbytes, &fill, &skip_fill, &t_lead, &t_mid, &t_end,
+                          &compress_addr, &cname, &clevel, &shuffle, &blocksize,
+                          &decompress_addr))
         return NULL;
     PyObject *result = NULL;
     const char **files = NULL;
     int failed = 0;
     Py_ssize_t n = src_off.len / (Py_ssize_t)sizeof(int64_t);
     Py_ssize_t ndim = shape.len / (Py_ssize_t)sizeof(int64_t);
-    int bad = fill.len != itemsize || tag.len > 64 || cname.len > 32 ||
+    int bad = fill.len != itemsize || t_lead.len > 64 || t_mid.len > 64 || t_end.len > 64 ||
+              memchr(t_lead.buf, 0, (size_t)t_lead.len) || memchr(t_mid.buf, 0, (size_t)t_mid.len) ||
+              memchr(t_end.buf, 0, (size_t)t_end.len) || cname.len > 32 ||
               memchr(cname.buf, 0, (size_t)cname.len) || merge.len != n ||
               check_vector(&chunk_off, n, "chunk_off") || check_vector(&ext, n * ndim, "extents") ||
               check_vector(&src_str, ndim, "src_strides") ||
@@ -609,9 +615,13 @@ static PyObject *write_chunks(PyObject *self, PyObject *args) {
         char name_of_codec[33];
         memcpy(name_of_codec, cname.buf, (size_t)cname.len);
         name_of_codec[cname.len] = 0;
-        char tag_text[65];
-        memcpy(tag_text, tag.buf, (size_t)tag.len);
-        tag_text[tag.len] = 0;
+        char lead_text[65], mid_text[65], end_text[65];
+        memcpy(lead_text, t_lead.buf, (size_t)t_lead.len);
+        lead_text[t_lead.len] = 0;
+        memcpy(mid_text, t_mid.buf, (size_t)t_mid.len);
+        mid_text[t_mid.len] = 0;
+        memcpy(end_text, t_end.buf, (size_t)t_end.len);
+        end_text[t_end.len] = 0;
         Py_BEGIN_ALLOW_THREADS
         char *chunk = scratch(1, (size_t)nbytes);
         char *packed = compress ? scratch(2, (size_t)nbytes + BLOSC_OVERHEAD) : NULL;
@@ -672,10 +682,10 @@ static PyObject *write_chunks(PyObject *self, PyObject *args) {
                     size = r;
                 }
             }
-            /* the temporary file: "<folder>/.<name>.<tag><16 hex>.partial" */
+            /* the temporary file: "<folder>/<lead><name><middle><16 hex><end>" */
             const char *slash = strrchr(file, '/');
             size_t folder_len = slash ? (size_t)(slash - file) + 1 : 0;
-            size_t need = strlen(file) + (size_t)tag.len + 32;
+            size_t need = strlen(file) + (size_t)(t_lead.len + t_mid.len + t_end.len) + 32;
             if (need > temp_cap) {
                 free(temp);
                 temp_cap = need * 2;
@@ -686,8 +696,8 @@ static PyObject *write_chunks(PyObject *self, PyObject *args) {
                 }
             }
             memcpy(temp, file, folder_len);
-            snprintf(temp + folder_len, temp_cap - folder_len, ".%s.%s%016llx.partial",
-                     file + folder_len, tag_text, (unsigned long long)i);
+            snprintf(temp + folder_len, temp_cap - folder_len, "%s%s%s%016llx%s", lead_text,
+                     file + folder_len, mid_text, (unsigned long long)i, end_text);
             int fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
             if (fd < 0) continue;  /* e.g. no folder yet: the caller makes it */
             int bad = nio >= 0 ? writev_all(fd, iov, nio) : write_all(fd, data, size);
@@ -707,7 +717,7 @@ static PyObject *write_chunks(PyObject *self, PyObject *args) {
 done:
     return finish(result, failed, files,
                   (Py_buffer *[]){&src_off, &chunk_off, &merge, &ext, &src_str, &chunk_str,
-                                  &shape, &fill, &tag, &cname, NULL});
+                                  &shape, &fill, &t_lead, &t_mid, &t_end, &cname, NULL});
 }
 
 static PyMethodDef methods[] = {

@@ -2,10 +2,11 @@
 
 Every per-chunk decision is made once here, from the metadata (when the pipeline is made) or
 from the call (once per read or write): whether chunks are files the pipeline reads itself
-(``Store.local_files``), whether stored chunks are the raw items, whether a chunk is an edge
-chunk, whether the value is a scalar or a lazy source, whether the codec work runs inline.
+(the store's ``local_files_at(path)`` hands it a ``storage.files.LocalFiles``), whether
+stored chunks are the raw items, whether a chunk is an edge chunk, whether the value is a
+scalar or a lazy source, whether the codec work runs inline.
 
-Reads from a store with ``local_files`` (``DirectoryStore``) run one fused task per chunk in
+Reads from a store that offers local files (``DirectoryStore``) run one fused task per chunk in
 the thread pool: read the file, check and decode it, scatter it into the output. Uncompressed
 chunks are read straight into the output (``os.readv`` into the destination's rows); a whole
 chunk whose destination is contiguous is decoded straight into it (when its compressor's
@@ -13,14 +14,13 @@ header states the decoded size, which is checked first); other chunks decode int
 buffer of the pool thread and are copied. Other stores: the keys of a batch are fetched with
 one ``getitems`` call, then decoded and scattered in the pool.
 
-For ``local_files`` stores, basic selections of Blosc or uncompressed arrays of plain items
+For local files, basic selections of Blosc or uncompressed arrays of plain items
 run in the compiled loop of ``native.py`` (``_native.c``) when it is built: a plan made with
 NumPy for all chunks, about two calls per pool thread, no GIL; whatever it leaves (a chunk
 that does not check out, a system error) comes back to the Python path described here.
 
-Writes mirror it: one fused merge -> encode -> write task per chunk for ``local_files``
-stores (chunks only partly covered are read in the task); otherwise partly covered chunks
-are fetched in one batch, merged and encoded in the pool, and stored with one ``setitems``
+Writes mirror it: one fused merge -> encode -> write task per chunk for local files (chunks
+only partly covered are read in the task); otherwise partly covered chunks are fetched in one batch, merged and encoded in the pool, and stored with one ``setitems``
 (and, with ``write_empty_chunks=False``, fill-value chunks are removed with one
 ``delitems``). With a synchronizer every chunk of a batch is locked across the
 read-modify-write.
@@ -39,14 +39,14 @@ from typing import Any
 import numcodecs
 import numpy as np
 
+from .._pool import get_num_threads, run_parallel
 from ..errors import CorruptChunkError, MissingChunkError, ObjectCodecMissingError
 from ..formats.meta import ArrayMeta
 from ..indexing import ChunkProjection, Indexer
 from ..storage.base import ConstantMap, Store, prefix_of
-from ..storage.directory import read_file, readinto_file, remove_file, write_file
+from ..storage.files import LocalFiles
 from . import native
 from .codec_chain import CodecChain, byte_length
-from .executor import get_num_threads, run_parallel
 
 # errors of codecs that refuse to decode (not corruption), e.g. unpickling without opt-in
 _REFUSED: tuple[type[BaseException], ...] = (ObjectCodecMissingError,) + tuple(
@@ -105,10 +105,7 @@ class ChunkPipeline:
         )
         # -- decided once per array ----------------------------------------------------------
         #: chunk files are read and written here, from the pool tasks (None: use batches)
-        self.folder: str | None = None
-        if store.local_files:
-            self.folder = store.chunk_folder(path) + os.sep  # type: ignore[attr-defined]
-        self._os_separator = meta.separator == "/" and os.sep != "/"
+        self.files: LocalFiles | None = store.local_files_at(path)
         # a chunk whose index reaches these in some dimension sticks out of the array
         self._edge_from = tuple(s // n for s, n in zip(meta.shape, meta.chunks))
         self._has_edges = any(s % n for s, n in zip(meta.shape, meta.chunks))
@@ -132,7 +129,7 @@ class ChunkPipeline:
         self._native: native.Codec | None = None
         if (
             native._native is not None
-            and self.folder is not None
+            and self.files is not None
             and self._scratch_ok
             and os.sep == "/"
             and 0 < len(meta.chunks) <= native.MAX_NDIM
@@ -146,11 +143,6 @@ class ChunkPipeline:
     # -- helpers ---------------------------------------------------------------------------
     def key(self, coords: tuple[int, ...]) -> str:
         return self.prefix + self.meta.chunk_key(coords)
-
-    def _file(self, name: str) -> str:
-        if self._os_separator:
-            name = name.replace("/", os.sep)
-        return self.folder + name  # type: ignore[operator]
 
     def _is_edge(self, coords: tuple[int, ...]) -> bool:
         return self._has_edges and any(c >= e for c, e in zip(coords, self._edge_from))
@@ -250,10 +242,12 @@ class ChunkPipeline:
     def _read_native(self, indexer: Indexer, out: np.ndarray) -> list[ChunkProjection] | None:
         """Read the chunks of a basic selection with the compiled loop; returns the chunks
         it left to the Python path, or None when it does not apply."""
-        meta, codec = self.meta, self._native
+        meta, codec, files = self.meta, self._native, self.files
         fill = self._fill_bytes
-        if out.shape != tuple(indexer.buffer_shape) or (
-            fill is None and meta.fill_value is not None
+        if (
+            files is None
+            or out.shape != tuple(indexer.buffer_shape)
+            or (fill is None and meta.fill_value is not None)
         ):
             return None
         plan = native.plan(indexer, meta.separator)
@@ -265,7 +259,7 @@ class ChunkPipeline:
         chunk_off = (plan.first * cstr).sum(axis=1)
         extents = plan.extent
         direct = all(a == b for a, b, c in zip(dst_strides, cstr, meta.chunks) if c > 1)
-        paths = native.encode_paths(self.folder, plan.names)  # type: ignore[arg-type]
+        paths = native.encode_paths(files.folder, plan.names)
         address = out.ctypes.data
         args = (dst_strides, cstr, self._chunk_shape, meta.dtype.itemsize, self.chain.chunk_nbytes,
                 fill or b"", codec.decompress, direct, codec.getitem, codec.partial_limit)  # type: ignore[union-attr]  # fmt: skip
@@ -299,7 +293,7 @@ class ChunkPipeline:
         # uncompressed chunk files are read straight into the output's rows
         rows = (
             _Rows(out)
-            if direct and chain.is_raw and self.folder is not None and meta.order == "C"
+            if direct and chain.is_raw and self.files is not None and meta.order == "C"
             else None
         )
 
@@ -329,7 +323,7 @@ class ChunkPipeline:
             out[p.out_selection] = chunk[p.chunk_selection]
             return False
 
-        if self.folder is not None and direct and chain.can_decode_into and self._scratch_ok:
+        if self.files is not None and direct and chain.can_decode_into and self._scratch_ok:
             missing = run_parallel(
                 self._fused_reader(projections, names, out, put, inline), range(n), inline
             )
@@ -337,17 +331,18 @@ class ChunkPipeline:
                 raise MissingChunkError([prefix + names[i] for i in range(n) if missing[i]])
             return
 
-        if self.folder is not None:
+        files = self.files
+        if files is not None:
             nbytes, limit = chain.chunk_nbytes, chain.max_stored_nbytes
 
             def fused(i: int) -> bool:
-                file, key = self._file(names[i]), prefix + names[i]
+                name, key = names[i], prefix + names[i]
                 if rows is not None:
                     p = projections[i]
                     if p.complete and not self._is_edge(p.chunk_coords):
                         buffers = rows.of(p.out_selection, chunk_size)
                         if buffers is not None:
-                            size = readinto_file(file, buffers, nbytes, key=key)
+                            size = files.readinto(name, buffers, nbytes, key=key)
                             if size is None:
                                 return put(i, None)
                             if size != nbytes:
@@ -355,7 +350,7 @@ class ChunkPipeline:
                                     key, f"{size} bytes stored, expected {nbytes}"
                                 )
                             return False
-                return put(i, read_file(file, key=key, limit=limit))
+                return put(i, files.read(name, key=key, limit=limit))
 
             missing = run_parallel(fused, range(n), inline)
             if self.strict and any(missing):
@@ -393,7 +388,7 @@ class ChunkPipeline:
         scratch chunk, and copies the selection. Returns True for a missing chunk. Pool
         threads decode with c-blosc's context decoder; inline (on the calling thread, one
         chunk or a few) numcodecs' Blosc may spread a large chunk over its own threads."""
-        folder, prefix = self.folder, self.prefix
+        read, prefix = self.files.read, self.prefix  # type: ignore[union-attr]
         decode_raw = self.chain.decode_raw
         decode_raw_at = self.chain.decode_raw_at
         decode_part = self.chain.decode_raw_part
@@ -401,7 +396,6 @@ class ChunkPipeline:
         limit = self.chain.max_stored_nbytes
         layout = self._layout
         order = self.meta.order
-        os_separator = self._os_separator
         is_edge = self._is_edge
         contiguous = self._contiguous
         chunk_size = self.chunk_size
@@ -411,11 +405,7 @@ class ChunkPipeline:
         def task(i: int) -> bool:
             p = projections[i]
             name = names[i]
-            data = read_file(
-                folder + (name.replace("/", os.sep) if os_separator else name),  # type: ignore[operator]
-                key=prefix + name,
-                limit=limit,
-            )
+            data = read(name, key=prefix + name, limit=limit)
             if data is None:
                 return put(i, None)
             try:
@@ -500,7 +490,9 @@ class ChunkPipeline:
         """Write the chunks of a basic selection with the compiled loop (a chunk partly
         covered is read, merged and written back in the same task); returns the chunks it
         left to the Python path, or None when it does not apply."""
-        meta, codec = self.meta, self._native
+        meta, codec, files = self.meta, self._native, self.files
+        if files is None:
+            return None
         skip_fill = not self.write_empty_chunks and meta.fill_value is not None
         if skip_fill and meta.dtype.kind not in "biu":
             return None  # equal values with other bytes (-0.0, NaNs): the Python path
@@ -524,10 +516,8 @@ class ChunkPipeline:
         names = plan.names
         if "/" in meta.separator and len(meta.chunks) > 1 and not skip_fill:
             # nested chunk keys: their folders first (a failure is left to the Python path)
-            for folder in {name.rpartition("/")[0] for name in names}:
-                with contextlib.suppress(OSError):
-                    os.makedirs(self.folder + folder, exist_ok=True)  # type: ignore[operator]
-        paths = native.encode_paths(self.folder, names)  # type: ignore[arg-type]
+            files.make_folders(names)
+        paths = native.encode_paths(files.folder, names)
         address = value.ctypes.data
         write_chunks = native._native.write_chunks
         args = (src_strides, self._chunk_strides, self._chunk_shape, meta.dtype.itemsize,
@@ -535,10 +525,11 @@ class ChunkPipeline:
         encoding = (*codec.encode, codec.decompress)  # type: ignore[union-attr, misc]
 
         def call(a: int, b: int) -> bytes:
-            tag = os.urandom(8).hex().encode()
+            # the files' temporary names: their rule, with this call's random half of the token
+            temp = files.native_temp_rule(os.urandom(8).hex())
             return write_chunks(
                 address, paths[a:b], src_off[a:b], chunk_off[a:b], merge[a:b], extents[a:b],
-                *args, tag, *encoding,
+                *args, *temp, *encoding,
             )  # fmt: skip
 
         return [plan.projection(i) for i in native.run(call, len(plan))]
@@ -617,7 +608,7 @@ class _Write:
         self.keys = [pipe.prefix + name for name in self.names]
         #: one merge -> encode -> write task per chunk (object chunks are all encoded before
         #: any is stored: an item the codec refuses must not leave half a batch written)
-        self.fused = pipe.folder is not None and not chain.is_object
+        self.fused = pipe.files is not None and not chain.is_object
         self.skip_fill = not pipe.write_empty_chunks and meta.fill_value is not None
         # a scalar equal to the fill value: whole chunks are deleted, never built
         self.scalar_fill = (
@@ -667,7 +658,8 @@ class _Write:
         """Merge, encode and write chunk ``i`` (a fused task); False when it was removed."""
         pipe = self.pipe
         p = self.projections[i]
-        file = pipe._file(self.names[i])
+        files, name = pipe.files, self.names[i]
+        assert files is not None  # (fused tasks run for local files only)
         edge = pipe._is_edge(p.chunk_coords)
         whole = not self._merge(p, edge)
         fill_checked = False
@@ -677,22 +669,22 @@ class _Write:
             if self.scalar_fill or (
                 not self.scalar and _is_fill(self._piece(i, p), self.meta.fill_value)
             ):
-                remove_file(file)
+                files.remove(name)
                 return False
             fill_checked = True
         if whole and self.rows is not None and not edge:
             buffers = self.rows.of(p.out_selection, pipe.chunk_size)
             if buffers is not None:
-                write_file(file, buffers, self.keys[i], parts=True)
+                files.write(name, buffers, key=self.keys[i], parts=True)
                 return True
         limit = pipe.chain.max_stored_nbytes
         chunk = self._chunk(
-            i, p, edge, whole, lambda: read_file(file, key=self.keys[i], limit=limit)
+            i, p, edge, whole, lambda: files.read(name, key=self.keys[i], limit=limit)
         )
         if self.skip_fill and not fill_checked and _is_fill(chunk, self.meta.fill_value):
-            remove_file(file)
+            files.remove(name)
             return False
-        write_file(file, pipe.chain.encode_buffer(chunk), self.keys[i])
+        files.write(name, pipe.chain.encode_buffer(chunk), key=self.keys[i])
         return True
 
     def _piece(self, i: int, p: ChunkProjection) -> Any:

@@ -27,9 +27,9 @@ from typing import Any, NamedTuple
 import numcodecs
 import numpy as np
 
+from .._pool import get_num_threads, run_parallel
 from ..indexing import ChunkProjection, IntDim, SliceDim
 from .codec_chain import CodecChain, blosc_getitem, blosc_library
-from .executor import get_num_threads, run_parallel
 
 try:
     from . import _native  # type: ignore[attr-defined]

@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMappin
 from typing import Any, ClassVar, Generic, TypeVar
 
 from ..errors import MetadataError, ReadOnlyError, StoreArgumentError
+from .files import LocalFiles
 
 __all__ = [
     "Store",
@@ -138,11 +139,6 @@ class Store(MutableMapping):
     #: and DBM files: an array refuses to write to such a store from a process other than the
     #: one that opened it (a forked child, or a process-based dask worker it was pickled to)
     multiprocess_safe: ClassVar[bool] = True
-    #: every key is a file ``chunk_folder(path) + os.sep + key`` that the chunk pipeline
-    #: reads and writes itself, from its per-chunk pool tasks (fetch, decode and scatter
-    #: fused per chunk; uncompressed chunks read straight into the output). Only
-    #: ``DirectoryStore`` declares it (and no subclass that overrides how keys map to files)
-    local_files: ClassVar[bool] = False
     #: the store works in a child forked from a process that already used it (its handles
     #: are reopened there, see :class:`LazyHandle`). False where a library cannot: the store
     #: then raises a clear error in such a child rather than hang, and says why in its
@@ -285,6 +281,19 @@ class Store(MutableMapping):
         if not cls._init_params or cls.__reduce__ is not object.__reduce__:
             return super().__reduce_ex__(protocol)  # the instance's state, or its own reduce
         return (_rebuild, (cls, self._init_args(), self.read_only))
+
+    # -- local files -------------------------------------------------------------------
+    def local_files_at(self, path: str) -> LocalFiles | None:
+        """The keys below the hierarchy path ``path`` as plain files the chunk pipeline
+        reads and writes itself, from its per-chunk pool tasks (fetch, decode and scatter
+        fused per chunk; uncompressed chunks read straight into the output), or None (the
+        default): chunks then go through the store's own methods, in batches.
+
+        A declared capability: only a store whose keys *are* the files of a folder offers
+        them (``DirectoryStore``, and no subclass of it that overrides how keys map to
+        files or wants to see every access).
+        """
+        return None
 
     # -- partial reads -----------------------------------------------------------------
     def getrange(self, key: str, start: int = 0, length: int | None = None) -> bytes:
