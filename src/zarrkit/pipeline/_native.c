@@ -259,8 +259,8 @@ static int walk_equal(const walk_t *w, const char *b, const char *fill) {
 static int open_chunk(const char *file, int32_t *reason, int32_t *err) {
     int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
-        *err = errno;
         *reason = errno == ENOENT ? R_MISSING : R_OS_ERROR;
+        *err = errno == ENOENT ? 0 : errno;
         return -1;
     }
     struct stat st;
