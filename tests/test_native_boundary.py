@@ -403,4 +403,8 @@ def test_a_thread_that_ends_frees_its_scratch(tmp_path):
     finally:
         zarrkit.set_num_threads(before)
     assert all(s > start for s in seen)
-    assert count() == start
+    # (join returns as Python lets go of the thread: its pthread ends, and frees, just after)
+    deadline = time.monotonic() + 10
+    while count() > start and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert count() <= start
