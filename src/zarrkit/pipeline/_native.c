@@ -8,18 +8,26 @@
  *   write_chunks  gather each whole chunk's region from the value (fill value around edge
  *                 chunks), encode (Blosc) and write it through a temporary file and a rename
  *
+ * An array's settings (chunk layout, fill value, codec) come once, as a ``Codec``; a call
+ * gets buffer objects (the plan's table, the data, the status), and every offset the plan
+ * gives is checked against the buffers' lengths before the GIL is released: a wrong plan is a
+ * ValueError, never a write out of bounds.
+ *
  * The pure-Python pipeline stays the reference: anything out of the ordinary for a chunk
  * (a frame that does not check out, an error from the system or the codec, a missing
- * folder, anything but a regular file at its path) gives the status DEFER, and the Python
- * path redoes that chunk and raises its usual error. Blosc is c-blosc as numcodecs ships it: the pipeline passes the addresses of
+ * folder, anything but a regular file at its path) gives it a "deferred" reason code (and
+ * errno, for a system error), and the Python path redoes that chunk and raises its usual
+ * error. Blosc is c-blosc as numcodecs ships it: the pipeline passes the addresses of
  * blosc_compress_ctx / blosc_decompress_ctx (checked against numcodecs first), so nothing
  * here links to a codec library.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,8 +48,23 @@
 #define MAXDIM 64
 #define BLOSC_OVERHEAD 16
 #define MAX_IOV 1024
+#define TEMP_PART_MAX 64 /* the most bytes of each part of a temporary name */
 
-enum { DONE = 0, FILLED = 1, DEFER = 2 };
+/* What became of each chunk: native.Reason mirrors these (the module's REASONS, checked by
+ * the tests). From NOT_REGULAR_FILE on, the chunk is left to the Python path. */
+#define REASONS(X)                                                                          \
+    X(DONE, 0)               /* read / written */                                           \
+    X(MISSING, 1)            /* read: no file (the fill value, if any, is in the output) */ \
+    X(REMOVED, 2)            /* write: all fill, the file removed */                        \
+    X(NOT_REGULAR_FILE, 3)   /* a FIFO, device, folder, ... at the chunk's path */          \
+    X(TOO_LARGE, 4)          /* a file longer than the chunk's largest frame */             \
+    X(WRONG_SIZE, 5)         /* a raw chunk file not of the chunk's size */                 \
+    X(FRAME_CHECK_FAILED, 6) /* a Blosc frame whose header or structure does not check */   \
+    X(CODEC_ERROR, 7)        /* Blosc failed to decode or encode */                         \
+    X(OS_ERROR, 8)           /* a system call failed: its errno is kept */                  \
+    X(NO_MEMORY, 9)          /* a scratch buffer could not be had */
+#define AS_ENUM(name, value) R_##name = value,
+enum { REASONS(AS_ENUM) FIRST_DEFERRED = R_NOT_REGULAR_FILE };
 
 typedef int (*decompress_fn)(const void *src, void *dest, size_t destsize, int nthreads);
 typedef int (*getitem_fn)(const void *src, int start, int nitems, void *dest);
@@ -161,19 +184,56 @@ static int walk_iov(const walk_t *w, char *b, struct iovec *iov, int max) {
 }
 
 /* Buffers kept by each calling thread (the pipeline's pool threads), grown as needed: fresh
- * allocations of chunk size are fresh pages, which the kernel zeroes on every call. */
-static __thread char *tl_buf[3];
-static __thread size_t tl_cap[3];
+ * allocations of chunk size are fresh pages, which the kernel zeroes on every call. They hang
+ * off a pthread key whose destructor unmaps them when the thread ends (a pool replaced by
+ * set_num_threads), and ``live_scratch`` counts the mappings (scratch_count()). */
+typedef struct {
+    char *buf[3];
+    size_t cap[3];
+} scratch_t;
 
-static char *scratch(int which, size_t need) {
-    if (tl_cap[which] < need) {
-        /* mapped, not malloc'ed: only the pages used count, and they never grow an arena */
-        if (tl_buf[which]) munmap(tl_buf[which], tl_cap[which]);
-        void *p = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        tl_buf[which] = p == MAP_FAILED ? NULL : (char *)p;
-        tl_cap[which] = tl_buf[which] ? need : 0;
+static pthread_key_t scratch_key;
+static int scratch_key_ok;
+static int64_t live_scratch;
+
+static void scratch_free(void *p) {
+    scratch_t *s = p;
+    for (int i = 0; i < 3; i++)
+        if (s->buf[i]) {
+            munmap(s->buf[i], s->cap[i]);
+            __atomic_sub_fetch(&live_scratch, 1, __ATOMIC_RELAXED);
+        }
+    free(s);
+}
+
+/* the calling thread's buffers (NULL: out of memory) */
+static scratch_t *thread_scratch(void) {
+    if (!scratch_key_ok) return NULL;
+    scratch_t *s = pthread_getspecific(scratch_key);
+    if (!s) {
+        s = calloc(1, sizeof(scratch_t));
+        if (s && pthread_setspecific(scratch_key, s) != 0) {
+            free(s);
+            s = NULL;
+        }
     }
-    return tl_buf[which];
+    return s;
+}
+
+static char *scratch(scratch_t *s, int which, size_t need) {
+    if (!s) return NULL;
+    if (s->cap[which] < need) {
+        /* mapped, not malloc'ed: only the pages used count, and they never grow an arena */
+        if (s->buf[which]) {
+            munmap(s->buf[which], s->cap[which]);
+            __atomic_sub_fetch(&live_scratch, 1, __ATOMIC_RELAXED);
+        }
+        void *p = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        s->buf[which] = p == MAP_FAILED ? NULL : (char *)p;
+        s->cap[which] = s->buf[which] ? need : 0;
+        if (s->buf[which]) __atomic_add_fetch(&live_scratch, 1, __ATOMIC_RELAXED);
+    }
+    return s->buf[which];
 }
 
 /* true when every run of the region on the ``b`` side holds ``fill`` (a run of ``block``
@@ -191,21 +251,33 @@ static int walk_equal(const walk_t *w, const char *b, const char *fill) {
     return 1;
 }
 
-/* the chunk file ``file`` opened for reading: a descriptor, or -1 with errno ENOENT when there
- * is none, or -1 with another errno (the caller leaves it to the Python path) when it cannot
- * be opened or is not a regular file. It is opened without blocking: a FIFO at the path
- * would wait for a writer forever, and a device would be read without end. */
-static int open_chunk(const char *file) {
+
+/* the chunk file ``file`` opened for reading: a descriptor, or -1 with ``*reason`` MISSING
+ * (there is none), NOT_REGULAR_FILE or OS_ERROR (``*err``: errno). It is opened without
+ * blocking: a FIFO at the path would wait for a writer forever, and a device would be read
+ * without end. */
+static int open_chunk(const char *file, int32_t *reason, int32_t *err) {
     int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return -1;
+    if (fd < 0) {
+        *reason = errno == ENOENT ? R_MISSING : R_OS_ERROR;
+        *err = errno == ENOENT ? 0 : errno;
+        return -1;
+    }
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0) {
+        *err = errno;
+        *reason = R_OS_ERROR;
         close(fd);
-        errno = EINVAL;
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        *reason = R_NOT_REGULAR_FILE;
+        close(fd);
         return -1;
     }
     return fd;
 }
+
 
 static int64_t read_all(int fd, char *buf, int64_t size) {
     int64_t got = 0;
@@ -261,13 +333,24 @@ static uint32_t le32(const unsigned char *p) {
 
 /* read the Blosc frame of a chunk of ``nbytes`` from ``fd`` (closed here) into ``frame`` of
  * ``cap`` bytes (the longest frame and one more, to tell a longer file): the number of bytes
- * read when the sizes its header records check out against them, else 0 */
-static int64_t read_frame(int fd, char *frame, int64_t cap, int64_t nbytes) {
-    int64_t got = frame ? read_all(fd, frame, cap) : -1;
+ * read when the sizes its header records check out against them, else 0 with ``*reason``
+ * (and ``*err``) */
+static int64_t read_frame(int fd, char *frame, int64_t cap, int64_t nbytes, int32_t *reason,
+                          int32_t *err) {
+    int64_t got = frame ? read_all(fd, frame, cap) : -2;
+    if (got == -1) *err = errno;
     close(fd);
-    if (got < BLOSC_OVERHEAD || got >= cap) return 0;
+    if (got < BLOSC_OVERHEAD || got >= cap) {
+        *reason = got == -2   ? R_NO_MEMORY
+                  : got == -1 ? R_OS_ERROR
+                  : got >= cap ? R_TOO_LARGE
+                               : R_FRAME_CHECK_FAILED;
+        return 0;
+    }
     const unsigned char *h = (const unsigned char *)frame;
-    return le32(h + 4) == (uint32_t)nbytes && le32(h + 12) <= (uint64_t)got ? got : 0;
+    if (le32(h + 4) == (uint32_t)nbytes && le32(h + 12) <= (uint64_t)got) return got;
+    *reason = R_FRAME_CHECK_FAILED;
+    return 0;
 }
 
 static int cmp_int64(const void *a, const void *b) {
@@ -328,63 +411,6 @@ static int frame_ok(const unsigned char *f, int64_t size, int64_t nbytes) {
     return ok;
 }
 
-/* pointers to the bytes items of ``list`` (borrowed: the list must outlive their use) */
-static const char **path_pointers(PyObject *list, Py_ssize_t n) {
-    if (!PyList_Check(list) || PyList_GET_SIZE(list) != n) {
-        PyErr_SetString(PyExc_ValueError, "paths: a list of one bytes object per chunk");
-        return NULL;
-    }
-    const char **out = PyMem_Malloc(sizeof(char *) * (size_t)(n ? n : 1));
-    if (!out) {
-        PyErr_NoMemory();
-        return NULL;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *item = PyList_GET_ITEM(list, i);
-        if (!PyBytes_Check(item)) {
-            PyMem_Free(out);
-            PyErr_SetString(PyExc_TypeError, "paths: bytes expected");
-            return NULL;
-        }
-        out[i] = PyBytes_AS_STRING(item);
-    }
-    return out;
-}
-
-/* the end of a call: its result, or NULL with MemoryError when a buffer could not be had;
- * ``files`` freed and every buffer of the NULL-terminated ``buffers`` released */
-static PyObject *finish(PyObject *result, int failed, const char **files, Py_buffer **buffers) {
-    if (failed && result) {
-        Py_CLEAR(result);
-        PyErr_NoMemory();
-    }
-    PyMem_Free(files);
-    for (; *buffers; buffers++) PyBuffer_Release(*buffers);
-    return result;
-}
-
-/* the paths' pointers and the status bytes of a call on ``n`` chunks of ``ndim`` dimensions;
- * false, with an error set, when it cannot run (``bad``: its other arguments do not fit) */
-static int start_call(PyObject *paths, Py_ssize_t n, Py_ssize_t ndim, Py_ssize_t itemsize,
-                      Py_ssize_t nbytes, int bad, const char ***files, PyObject **result) {
-    if (bad || ndim > MAXDIM || itemsize <= 0 || nbytes <= 0) {
-        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "unsupported layout");
-        return 0;
-    }
-    *files = path_pointers(paths, n);
-    if (!*files) return 0;
-    *result = PyBytes_FromStringAndSize(NULL, n);
-    return *result != NULL;
-}
-
-static int check_vector(Py_buffer *b, Py_ssize_t n, const char *what) {
-    if (b->len != n * (Py_ssize_t)sizeof(int64_t)) {
-        PyErr_Format(PyExc_ValueError, "%s: %zd int64 values expected", what, n);
-        return -1;
-    }
-    return 0;
-}
-
 /* a run of ``size`` bytes holding ``pattern`` (``itemsize`` bytes) over and over */
 static char *pattern_run(const char *pattern, int64_t itemsize, int64_t size) {
     char *run = malloc((size_t)(size > 0 ? size : 1));
@@ -393,336 +419,705 @@ static char *pattern_run(const char *pattern, int64_t itemsize, int64_t size) {
     return run;
 }
 
-PyDoc_STRVAR(read_doc,
-"read_chunks(dst, paths, dst_off, chunk_off, extents, dst_strides, chunk_strides, chunk_shape,\n"
-"            itemsize, chunk_nbytes, fill, decompress, direct, getitem, partial_limit)\n"
-"            -> bytes\n\n"
-"Read chunk files into the array at address ``dst``: chunk i's region (``extents[i]``,\n"
-"starting ``chunk_off[i]`` bytes into the decoded chunk) goes to ``dst + dst_off[i]``.\n"
-"``fill``: the fill value's bytes for missing chunks (empty: leave them). ``decompress``: the\n"
-"address of blosc_decompress_ctx, 0 for uncompressed chunks. ``direct``: a whole chunk's\n"
-"region of ``dst`` has the chunk's own layout. ``getitem``: the address of blosc_getitem,\n"
-"to decode only the blocks of a region spanning at most ``partial_limit`` bytes of its chunk\n"
-"(0: never), once the whole frame's structure checks out. One status per chunk: 0 read,\n"
-"1 missing, 2 not done (the caller reads it: a frame or file that does not check out,\n"
-"anything but a regular file).");
+/* ---- an array's settings: the Codec type ------------------------------------------------ */
 
-static PyObject *read_chunks(PyObject *self, PyObject *args) {
-    unsigned long long dst_addr, decompress_addr, getitem_addr;
-    PyObject *paths;
-    Py_buffer dst_off, chunk_off, ext, dst_str, chunk_str, shape, fill;
-    Py_ssize_t itemsize, nbytes, partial_limit;
-    int direct;
-    if (!PyArg_ParseTuple(args, "KOy*y*y*y*y*y*nny*KpKn", &dst_addr, &paths, &dst_off,
-                          &chunk_off, &ext, &dst_str, &chunk_str, &shape, &itemsize, &nbytes,
-                          &fill, &decompress_addr, &direct, &getitem_addr, &partial_limit))
-        return NULL;
-    PyObject *result = NULL;
-    const char **files = NULL;
-    int failed = 0;
-    Py_ssize_t n = dst_off.len / (Py_ssize_t)sizeof(int64_t);
-    Py_ssize_t ndim = shape.len / (Py_ssize_t)sizeof(int64_t);
-    int bad = check_vector(&chunk_off, n, "chunk_off") ||
-              check_vector(&ext, n * ndim, "extents") ||
-              check_vector(&dst_str, ndim, "dst_strides") ||
-              check_vector(&chunk_str, ndim, "chunk_strides") ||
-              (fill.len != 0 && fill.len != itemsize);
-    if (!start_call(paths, n, ndim, itemsize, nbytes, bad, &files, &result)) goto done;
-    {
-        unsigned char *status = (unsigned char *)PyBytes_AS_STRING(result);
-        char *base = (char *)(uintptr_t)dst_addr;
-        const int64_t *doff = dst_off.buf, *coff = chunk_off.buf, *ex = ext.buf;
-        const int64_t *dstr = dst_str.buf, *cstr = chunk_str.buf, *cshape = shape.buf;
-        decompress_fn decompress = (decompress_fn)(uintptr_t)decompress_addr;
-        getitem_fn getitem = (getitem_fn)(uintptr_t)getitem_addr;
-        /* a Blosc frame is at most 16 bytes longer than its data; one byte more tells a
-         * longer file */
-        int64_t cap = nbytes + (decompress ? BLOSC_OVERHEAD : 0) + 1;
-        Py_BEGIN_ALLOW_THREADS
-        char *frame = scratch(0, (size_t)cap);
-        char *fill_run = NULL;
-        struct iovec *iov = malloc(sizeof(struct iovec) * (MAX_IOV + 1));
-        if (!frame || !iov) failed = 1;
-        for (Py_ssize_t i = 0; i < n && !failed; i++) {
-            const int64_t *e = ex + i * ndim;
-            char *dest = base + doff[i];
-            int whole = 1;
-            for (Py_ssize_t d = 0; d < ndim; d++) whole &= e[d] == cshape[d];
-            status[i] = DEFER;
-            int fd = open_chunk(files[i]);
-            if (fd < 0) {
-                if (errno != ENOENT) continue;
-                if (fill.len) {
-                    walk_t w;
-                    if (walk_init(&w, (int)ndim, e, dstr, dstr, itemsize)) {
-                        if (!fill_run) fill_run = pattern_run(fill.buf, itemsize, nbytes);
-                        if (!fill_run) continue;
-                        walk_copy(&w, dest, NULL, fill_run);
-                    }
-                }
-                status[i] = FILLED;
-                continue;
-            }
-            walk_t w;
-            int nonempty = walk_init(&w, (int)ndim, e, dstr, cstr, itemsize);
-            if (!decompress) {
-                /* uncompressed: a whole chunk is read straight into the output (one read when
-                 * the output region has the chunk's layout, else readv into its runs); one
-                 * byte more is asked for, to tell a longer file */
-                int64_t got = -1;
-                walk_t o;
-                int nio = -1;
-                if (whole && nonempty && !direct) {
-                    walk_init(&o, (int)ndim, e, cstr, dstr, itemsize);
-                    nio = walk_iov(&o, dest, iov, MAX_IOV);  /* -1: read and copy */
-                }
-                if (whole && nonempty && direct) {
-                    got = read_all(fd, dest, nbytes);
-                    if (got == nbytes) got += read_all(fd, frame, 1);
-                } else if (nio > 0) {
-                    iov[nio].iov_base = frame;
-                    iov[nio].iov_len = 1;
-                    ssize_t r;
-                    do {
-                        r = readv(fd, iov, nio + 1);
-                    } while (r < 0 && errno == EINTR);
-                    got = r;  /* a short read leaves it to the caller */
-                } else {
-                    got = read_all(fd, frame, cap);
-                    if (got == nbytes && nonempty) walk_copy(&w, dest, frame + coff[i], NULL);
-                }
-                close(fd);
-                if (got == nbytes) status[i] = DONE;
-                continue;
-            }
-            int64_t size = read_frame(fd, frame, cap, nbytes);
-            if (!size) continue;
-            if (whole && direct) {
-                if (decompress(frame, dest, (size_t)nbytes, 1) == nbytes) status[i] = DONE;
-                continue;
-            }
-            if (!nonempty) {
-                status[i] = DONE;
-                continue;
-            }
-            /* a small region: only the blocks holding it (blosc_getitem), once the whole
-             * frame's structure checks out; the Python path takes the same decision (the
-             * same span, the same limit) and raises for a frame refused here */
-            int64_t span = itemsize;
-            for (Py_ssize_t d = 0; d < ndim; d++) span += (e[d] - 1) * cstr[d];
-            if (getitem && span <= partial_limit) {
-                if (!frame_ok((const unsigned char *)frame, size, nbytes)) continue;
-                int64_t t = (unsigned char)frame[3];  /* the frame's item size */
-                if (coff[i] % t == 0 && span % t == 0) {
-                    char *part = scratch(1, (size_t)nbytes);
-                    if (!part ||
-                        getitem(frame, (int)(coff[i] / t), (int)(span / t), part) != span)
-                        continue;
-                    walk_copy(&w, dest, part, NULL);
-                    status[i] = DONE;
-                    continue;
-                }
-            }
-            char *chunk = scratch(1, (size_t)nbytes);
-            if (!chunk || decompress(frame, chunk, (size_t)nbytes, 1) != nbytes) continue;
-            walk_copy(&w, dest, chunk + coff[i], NULL);
-            status[i] = DONE;
-        }
-        free(fill_run);
-        free(iov);
-        Py_END_ALLOW_THREADS
+typedef struct {
+    PyObject_HEAD
+    int ndim;
+    int writes;  /* whether write_chunks may be used (an encoder is set) */
+    Py_ssize_t itemsize, nbytes, partial_limit, blocksize;
+    int clevel, shuffle;
+    int64_t shape[MAXDIM], strides[MAXDIM];
+    PyObject *fill;  /* bytes: one item, or empty (reads leave missing chunks, writes pad with
+                        zeros) */
+    decompress_fn decompress;
+    getitem_fn getitem;
+    compress_fn compress;
+    char cname[33];
+} codec_t;
+
+/* an int64 vector or table buffer of exactly ``count`` C-contiguous items */
+static int get_int64(PyObject *obj, Py_buffer *b, Py_ssize_t count, const char *what) {
+    if (PyObject_GetBuffer(obj, b, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) return -1;
+    const char *f = b->format ? b->format : "B";
+    if (*f == '<' || *f == '=' || *f == '@') f++;
+    if (b->itemsize != 8 || (strcmp(f, "q") != 0 && strcmp(f, "l") != 0)) {
+        PyErr_Format(PyExc_TypeError, "%s: int64 items expected, got format %s", what,
+                     b->format ? b->format : "B");
+        PyBuffer_Release(b);
+        return -1;
     }
-done:
-    return finish(result, failed, files,
-                  (Py_buffer *[]){&dst_off, &chunk_off, &ext, &dst_str, &chunk_str, &shape,
-                                  &fill, NULL});
+    if (b->len != count * 8) {
+        PyErr_Format(PyExc_ValueError, "%s: %zd int64 items expected, got %zd", what, count,
+                     b->len / 8);
+        PyBuffer_Release(b);
+        return -1;
+    }
+    return 0;
 }
 
+static PyObject *codec_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"shape", "strides", "itemsize", "fill", "decompress", "getitem",
+                             "partial_limit", "writes", "compress", "cname", "clevel",
+                             "shuffle", "blocksize", NULL};
+    PyObject *shape_obj = NULL, *strides_obj = NULL, *fill = NULL;
+    Py_ssize_t itemsize = 0, partial_limit = 0, blocksize = 0;
+    unsigned long long decompress = 0, getitem = 0, compress = 0;
+    int writes = 0, clevel = 0, shuffle = 0;
+    const char *cname = "";
+    Py_ssize_t cname_len = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$OOnSKKnpKy#iin", kwlist, &shape_obj,
+                                     &strides_obj, &itemsize, &fill, &decompress, &getitem,
+                                     &partial_limit, &writes, &compress, &cname, &cname_len,
+                                     &clevel, &shuffle, &blocksize))
+        return NULL;
+    if (!shape_obj || !strides_obj || !fill) {
+        PyErr_SetString(PyExc_TypeError, "Codec: shape, strides, itemsize and fill are needed");
+        return NULL;
+    }
+    Py_buffer shape, strides;
+    Py_ssize_t ndim = PyObject_Length(shape_obj);
+    if (ndim < 0) return NULL;
+    if (ndim < 1 || ndim > MAXDIM) {
+        PyErr_Format(PyExc_ValueError, "shape: 1 to %d dimensions expected", MAXDIM);
+        return NULL;
+    }
+    if (get_int64(shape_obj, &shape, ndim, "shape") != 0) return NULL;
+    if (get_int64(strides_obj, &strides, ndim, "strides") != 0) {
+        PyBuffer_Release(&shape);
+        return NULL;
+    }
+    codec_t *c = (codec_t *)type->tp_alloc(type, 0);
+    if (c) {
+        c->ndim = (int)ndim;
+        memcpy(c->shape, shape.buf, (size_t)ndim * 8);
+        memcpy(c->strides, strides.buf, (size_t)ndim * 8);
+    }
+    PyBuffer_Release(&shape);
+    PyBuffer_Release(&strides);
+    if (!c) return NULL;
+    c->itemsize = itemsize;
+    c->partial_limit = partial_limit;
+    c->blocksize = blocksize;
+    c->writes = writes;
+    c->clevel = clevel;
+    c->shuffle = shuffle;
+    c->decompress = (decompress_fn)(uintptr_t)decompress;
+    c->getitem = (getitem_fn)(uintptr_t)getitem;
+    c->compress = (compress_fn)(uintptr_t)compress;
+    Py_INCREF(fill);
+    c->fill = fill;
+    const char *problem = NULL;
+    /* the chunk's items: every one inside its nbytes */
+    int64_t nbytes = itemsize, span = itemsize;
+    if (itemsize <= 0) problem = "itemsize: a positive size expected";
+    for (int d = 0; d < c->ndim && !problem; d++) {
+        if (c->shape[d] <= 0 || c->strides[d] <= 0)
+            problem = "shape and strides: positive values expected";
+        else if (__builtin_mul_overflow(nbytes, c->shape[d], &nbytes) || nbytes > INT32_MAX)
+            problem = "shape: a chunk of at most 2 GB expected";
+        else if (c->strides[d] > INT32_MAX)
+            problem = "strides: too large";
+        else
+            span += (c->shape[d] - 1) * c->strides[d];
+    }
+    if (!problem && span > nbytes) problem = "strides: they reach past the chunk's bytes";
+    if (!problem && PyBytes_GET_SIZE(fill) != 0 && PyBytes_GET_SIZE(fill) != itemsize)
+        problem = "fill: one item's bytes, or none";
+    if (!problem && (cname_len > 32 || memchr(cname, 0, (size_t)cname_len)))
+        problem = "cname: a compressor's name expected";
+    if (!problem && partial_limit < 0) problem = "partial_limit: not negative";
+    if (problem) {
+        Py_DECREF(c);
+        PyErr_SetString(PyExc_ValueError, problem);
+        return NULL;
+    }
+    c->nbytes = nbytes;
+    memcpy(c->cname, cname, (size_t)cname_len);
+    c->cname[cname_len] = 0;
+    return (PyObject *)c;
+}
+
+static void codec_dealloc(codec_t *c) {
+    Py_XDECREF(c->fill);
+    Py_TYPE(c)->tp_free((PyObject *)c);
+}
+
+static PyMemberDef codec_members[] = {
+    {"ndim", T_INT, offsetof(codec_t, ndim), READONLY, "dimensions of a chunk"},
+    {"writes", T_BOOL, offsetof(codec_t, writes), READONLY, "whether write_chunks applies"},
+    {"itemsize", T_PYSSIZET, offsetof(codec_t, itemsize), READONLY, "bytes of an item"},
+    {"nbytes", T_PYSSIZET, offsetof(codec_t, nbytes), READONLY, "bytes of a chunk"},
+    {"partial_limit", T_PYSSIZET, offsetof(codec_t, partial_limit), READONLY,
+     "the most bytes of a chunk a region decoded alone may span (0: never)"},
+    {"fill", T_OBJECT, offsetof(codec_t, fill), READONLY, "the fill value's bytes"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+PyDoc_STRVAR(codec_doc,
+"Codec(*, shape, strides, itemsize, fill, decompress=0, getitem=0, partial_limit=0,\n"
+"      writes=False, compress=0, cname=b'', clevel=0, shuffle=0, blocksize=0)\n\n"
+"An array's chunk layout (``shape``, byte ``strides`` of a chunk: int64 buffers), the fill\n"
+"value's bytes (one item, or empty), and its codec: ``decompress`` / ``getitem`` /\n"
+"``compress`` the addresses of blosc_decompress_ctx / blosc_getitem / blosc_compress_ctx\n"
+"(0: raw items; no partial decodes; raw writes), ``partial_limit`` the most bytes a region\n"
+"decoded alone may span, Blosc's ``cname``, ``clevel``, ``shuffle``, ``blocksize``;\n"
+"``writes``: whether write_chunks may be used.");
+
+static PyTypeObject codec_type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "zarrkit.pipeline._native.Codec",
+    .tp_basicsize = sizeof(codec_t),
+    .tp_dealloc = (destructor)codec_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = codec_doc,
+    .tp_members = codec_members,
+    .tp_new = codec_new,
+};
+
+/* ---- one call: its buffers, checked --------------------------------------------------------- */
+
+typedef struct {
+    Py_ssize_t n, start, stop;  /* chunks of the plan; this call's run of them */
+    int ndim;
+    Py_buffer table, strides, data, status, merge;
+    int have[5];
+    const int64_t *first, *extent, *at, *dstr;
+    int64_t *doff, *coff;      /* per chunk of the run: byte offsets in the data, in a chunk */
+    const char **files;        /* per chunk of the run */
+    int32_t *reason, *err;     /* per chunk of the plan */
+    char *base;                /* the data's first item */
+} call_t;
+
+static void call_release(call_t *c) {
+    Py_buffer *b[5] = {&c->table, &c->strides, &c->data, &c->status, &c->merge};
+    for (int i = 0; i < 5; i++)
+        if (c->have[i]) PyBuffer_Release(b[i]);
+    PyMem_Free(c->doff);
+    PyMem_Free(c->files);
+}
+
+/* the lowest and one past the highest byte of a strided buffer, relative to its first item */
+static void data_span(const Py_buffer *b, int64_t *lo, int64_t *hi) {
+    *lo = 0;
+    *hi = b->itemsize;
+    for (int d = 0; d < b->ndim; d++) {
+        if (b->shape[d] == 0) {
+            *hi = 0;
+            return;
+        }
+        int64_t step = (int64_t)(b->shape[d] - 1) * b->strides[d];
+        if (step < 0) *lo += step;
+        else *hi += step;
+    }
+}
+
+/* The buffers of a call on ``codec`` checked: ``table`` (int64 [3][n][ndim]: where each
+ * chunk's region starts in the chunk, its extent, where it starts in the data, n the number
+ * of ``paths``), ``data`` (written: the output of a read), ``strides`` (int64 [ndim]: the
+ * data's byte strides per array dimension, 0 where an integer selects), ``status`` (int32
+ * [2][n]: reason, errno), ``merge`` (writes: one byte per chunk, or NULL), ``start`` and
+ * ``stop`` (this call's chunks); every chunk's region inside the chunk and inside ``data``.
+ * False with an exception set, before any work, when something does not fit. */
+static int call_start(call_t *c, codec_t *codec, PyObject *table, PyObject *paths,
+                      PyObject *data, int writable, PyObject *strides, PyObject *status,
+                      PyObject *merge, Py_ssize_t start, Py_ssize_t stop) {
+    memset(c, 0, sizeof(*c));
+    const int ndim = c->ndim = codec->ndim;
+    if (!PyList_Check(paths)) {
+        PyErr_SetString(PyExc_TypeError, "paths: a list of one bytes object per chunk");
+        return 0;
+    }
+    const Py_ssize_t n = c->n = PyList_GET_SIZE(paths);
+    if (start < 0 || start > stop || stop > n) {
+        PyErr_Format(PyExc_ValueError, "chunks %zd to %zd: not a run of the plan's %zd", start,
+                     stop, n);
+        return 0;
+    }
+    c->start = start;
+    c->stop = stop;
+    if (get_int64(table, &c->table, 3 * n * ndim, "table (3 x chunks x ndim)") != 0) return 0;
+    c->have[0] = 1;
+    if (get_int64(strides, &c->strides, ndim, "strides") != 0) return 0;
+    c->have[1] = 1;
+    if (PyObject_GetBuffer(data, &c->data, PyBUF_STRIDES) != 0) return 0;
+    c->have[2] = 1;
+    if (writable && c->data.readonly) {
+        PyErr_SetString(PyExc_ValueError, "out: a read-only buffer");
+        return 0;
+    }
+    if (c->data.itemsize != codec->itemsize) {
+        PyErr_Format(PyExc_ValueError, "%s: items of %zd bytes expected, got %zd",
+                     writable ? "out" : "value", codec->itemsize, c->data.itemsize);
+        return 0;
+    }
+    if (PyObject_GetBuffer(status, &c->status, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) != 0)
+        return 0;
+    c->have[3] = 1;
+    if (c->status.itemsize != 4 || c->status.len != 2 * n * 4) {
+        PyErr_Format(PyExc_ValueError, "status: 2 x %zd int32 items expected", n);
+        return 0;
+    }
+    if (merge) {
+        if (PyObject_GetBuffer(merge, &c->merge, PyBUF_C_CONTIGUOUS) != 0) return 0;
+        c->have[4] = 1;
+        if (c->merge.itemsize != 1 || c->merge.len != n) {
+            PyErr_Format(PyExc_ValueError, "merge: %zd bytes expected, got %zd", n,
+                         c->merge.len);
+            return 0;
+        }
+    }
+    const Py_ssize_t k = stop - start;
+    c->doff = PyMem_Malloc(sizeof(int64_t) * 2 * (size_t)(k ? k : 1));
+    c->files = PyMem_Malloc(sizeof(char *) * (size_t)(k ? k : 1));
+    if (!c->doff || !c->files) {
+        PyErr_NoMemory();
+        return 0;
+    }
+    c->coff = c->doff + k;
+    c->first = c->table.buf;
+    c->extent = c->first + n * ndim;
+    c->at = c->extent + n * ndim;
+    c->dstr = c->strides.buf;
+    c->reason = c->status.buf;
+    c->err = c->reason + n;
+    c->base = c->data.buf;
+    int64_t lo_bound, hi_bound;
+    data_span(&c->data, &lo_bound, &hi_bound);
+    const char *side = writable ? "out" : "value";
+    for (Py_ssize_t i = start; i < stop; i++) {
+        PyObject *item = PyList_GET_ITEM(paths, i);
+        if (!PyBytes_Check(item)) {
+            PyErr_Format(PyExc_TypeError, "paths[%zd]: bytes expected", i);
+            return 0;
+        }
+        c->files[i - start] = PyBytes_AS_STRING(item);
+        const int64_t *f = c->first + i * ndim, *e = c->extent + i * ndim, *a = c->at + i * ndim;
+        int64_t doff = 0, coff = 0, lo = 0, hi = codec->itemsize;
+        for (int d = 0; d < ndim; d++) {
+            if (f[d] < 0 || e[d] < 1 || e[d] > codec->shape[d] - f[d]) {
+                PyErr_Format(PyExc_ValueError,
+                             "chunk %zd: its region (dimension %d: from %lld, %lld items) is "
+                             "not inside the chunk (%lld items)",
+                             i, d, (long long)f[d], (long long)e[d], (long long)codec->shape[d]);
+                return 0;
+            }
+            coff += f[d] * codec->strides[d];
+            int64_t t, u;
+            if (a[d] < 0 || __builtin_mul_overflow(a[d], c->dstr[d], &t) ||
+                __builtin_add_overflow(doff, t, &doff) ||
+                __builtin_mul_overflow(e[d] - 1, c->dstr[d], &u) ||
+                __builtin_add_overflow(u < 0 ? lo : hi, u, u < 0 ? &lo : &hi)) {
+                PyErr_Format(PyExc_ValueError,
+                             "chunk %zd: its region's place in %s (dimension %d: from %lld) "
+                             "is out of range",
+                             i, side, d, (long long)a[d]);
+                return 0;
+            }
+        }
+        int64_t from, to;
+        if (__builtin_add_overflow(doff, lo, &from) || __builtin_add_overflow(doff, hi, &to) ||
+            from < lo_bound || to > hi_bound) {
+            PyErr_Format(PyExc_ValueError,
+                         "chunk %zd: its region in %s (bytes %lld to %lld from the first item) "
+                         "is not inside its buffer (bytes %lld to %lld)",
+                         i, side, (long long)(doff + lo), (long long)(doff + hi),
+                         (long long)lo_bound, (long long)hi_bound);
+            return 0;
+        }
+        c->doff[i - start] = doff;
+        c->coff[i - start] = coff;
+    }
+    return 1;
+}
+
+/* ---- reads ------------------------------------------------------------------------------ */
+
+/* the chunk's reason, and on to the next chunk (a block, not do/while: it continues the loop) */
+#define DEFER_AS(r)      \
+    {                    \
+        reason[i] = (r); \
+        continue;        \
+    }
+
+PyDoc_STRVAR(read_doc,
+"read_chunks(codec, table, paths, out, strides, status, start, stop)\n\n"
+"Read chunks ``start`` to ``stop`` of a plan into ``out`` (a buffer of the codec's items,\n"
+"written): ``table`` is int64 [3][n][ndim], per chunk where its region starts in the chunk,\n"
+"its extent, and where it starts in ``out`` (``strides``: ``out``'s byte strides per array\n"
+"dimension, 0 where an integer selects); ``paths`` the n chunk files (bytes). A missing\n"
+"chunk gets the codec's fill value (none: it is left as it is). ``status`` (int32 [2][n])\n"
+"gets each chunk's reason code (REASONS) and errno. A plan that does not fit the buffers is\n"
+"a ValueError before any work.");
+
+static PyObject *read_chunks(PyObject *self, PyObject *args) {
+    codec_t *codec;
+    PyObject *table, *paths, *out, *strides, *status;
+    Py_ssize_t start, stop;
+    if (!PyArg_ParseTuple(args, "O!OO!OOOnn", &codec_type, &codec, &table, &PyList_Type,
+                          &paths, &out, &strides, &status, &start, &stop))
+        return NULL;
+    call_t c;
+    if (!call_start(&c, codec, table, paths, out, 1, strides, status, NULL, start, stop)) {
+        call_release(&c);
+        return NULL;
+    }
+    const int ndim = c.ndim;
+    const int64_t itemsize = codec->itemsize, nbytes = codec->nbytes;
+    const int64_t *cstr = codec->strides, *cshape = codec->shape, *dstr = c.dstr;
+    const char *fill = PyBytes_AS_STRING(codec->fill);
+    const int has_fill = PyBytes_GET_SIZE(codec->fill) != 0;
+    const decompress_fn decompress = codec->decompress;
+    const getitem_fn getitem = codec->getitem;
+    const int64_t partial_limit = codec->partial_limit;
+    /* whole chunks' regions of the output have the chunk's own layout */
+    int direct = 1;
+    for (int d = 0; d < ndim; d++) direct &= cshape[d] == 1 || dstr[d] == cstr[d];
+    /* a Blosc frame is at most 16 bytes longer than its data; one byte more tells a longer
+     * file */
+    const int64_t cap = nbytes + (decompress ? BLOSC_OVERHEAD : 0) + 1;
+    int failed = 0;
+    Py_BEGIN_ALLOW_THREADS
+    scratch_t *tls = thread_scratch();
+    char *frame = scratch(tls, 0, (size_t)cap);
+    char *fill_run = NULL;
+    struct iovec *iov = malloc(sizeof(struct iovec) * (MAX_IOV + 1));
+    int32_t *reason = c.reason, *err = c.err;
+    if (!frame || !iov) failed = 1;
+    for (Py_ssize_t i = c.start; i < c.stop && !failed; i++) {
+        const int64_t *e = c.extent + i * ndim;
+        const int64_t coff = c.coff[i - c.start];
+        char *dest = c.base + c.doff[i - c.start];
+        int whole = 1;
+        for (int d = 0; d < ndim; d++) whole &= e[d] == cshape[d];
+        err[i] = 0;
+        int fd = open_chunk(c.files[i - c.start], &reason[i], &err[i]);
+        if (fd < 0) {
+            if (reason[i] != R_MISSING || !has_fill) continue;
+            walk_t w;
+            if (walk_init(&w, ndim, e, dstr, dstr, itemsize)) {
+                if (!fill_run) fill_run = pattern_run(fill, itemsize, nbytes);
+                if (!fill_run) DEFER_AS(R_NO_MEMORY);
+                walk_copy(&w, dest, NULL, fill_run);
+            }
+            continue;
+        }
+        walk_t w;
+        int nonempty = walk_init(&w, ndim, e, dstr, cstr, itemsize);
+        if (!decompress) {
+            /* uncompressed: a whole chunk is read straight into the output (one read when
+             * the output region has the chunk's layout, else readv into its runs); one
+             * byte more is asked for, to tell a longer file */
+            int64_t got = -1;
+            walk_t o;
+            int nio = -1;
+            if (whole && nonempty && !direct) {
+                walk_init(&o, ndim, e, cstr, dstr, itemsize);
+                nio = walk_iov(&o, dest, iov, MAX_IOV); /* -1: read and copy */
+            }
+            if (whole && nonempty && direct) {
+                got = read_all(fd, dest, nbytes);
+                if (got == nbytes) {
+                    int64_t more = read_all(fd, frame, 1);
+                    got = more < 0 ? -1 : got + more;
+                }
+            } else if (nio > 0) {
+                iov[nio].iov_base = frame;
+                iov[nio].iov_len = 1;
+                ssize_t r;
+                do {
+                    r = readv(fd, iov, nio + 1);
+                } while (r < 0 && errno == EINTR);
+                got = r; /* a short read leaves it to the caller */
+            } else {
+                got = read_all(fd, frame, cap);
+                if (got == nbytes && nonempty) walk_copy(&w, dest, frame + coff, NULL);
+            }
+            if (got < 0) err[i] = errno;
+            close(fd);
+            reason[i] = got == nbytes ? R_DONE
+                        : got < 0     ? R_OS_ERROR
+                        : got > nbytes ? R_TOO_LARGE
+                                       : R_WRONG_SIZE;
+            continue;
+        }
+        int64_t size = read_frame(fd, frame, cap, nbytes, &reason[i], &err[i]);
+        if (!size) continue;
+        if (whole && direct) {
+            reason[i] = decompress(frame, dest, (size_t)nbytes, 1) == nbytes ? R_DONE
+                                                                               : R_CODEC_ERROR;
+            continue;
+        }
+        if (!nonempty) DEFER_AS(R_DONE);
+        /* a small region: only the blocks holding it (blosc_getitem), once the whole
+         * frame's structure checks out; the Python path takes the same decision (the
+         * same span, the same limit) and raises for a frame refused here */
+        int64_t span = itemsize;
+        for (int d = 0; d < ndim; d++) span += (e[d] - 1) * cstr[d];
+        if (getitem && span <= partial_limit) {
+            if (!frame_ok((const unsigned char *)frame, size, nbytes))
+                DEFER_AS(R_FRAME_CHECK_FAILED);
+            int64_t t = (unsigned char)frame[3]; /* the frame's item size */
+            if (coff % t == 0 && span % t == 0) {
+                char *part = scratch(tls, 1, (size_t)nbytes);
+                if (!part) DEFER_AS(R_NO_MEMORY);
+                if (getitem(frame, (int)(coff / t), (int)(span / t), part) != span)
+                    DEFER_AS(R_CODEC_ERROR);
+                walk_copy(&w, dest, part, NULL);
+                DEFER_AS(R_DONE);
+            }
+        }
+        char *chunk = scratch(tls, 1, (size_t)nbytes);
+        if (!chunk) DEFER_AS(R_NO_MEMORY);
+        if (decompress(frame, chunk, (size_t)nbytes, 1) != nbytes) DEFER_AS(R_CODEC_ERROR);
+        walk_copy(&w, dest, chunk + coff, NULL);
+        reason[i] = R_DONE;
+    }
+    free(fill_run);
+    free(iov);
+    Py_END_ALLOW_THREADS
+    call_release(&c);
+    if (failed) return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
+/* ---- writes ----------------------------------------------------------------------------- */
+
 /* the chunk stored in ``file`` decoded into ``chunk`` (``fill_chunk`` when there is none);
- * false when it cannot be (a frame that does not check out, a system or codec error) */
+ * false, with ``*reason`` and ``*err``, when it cannot be (a frame that does not check out, a
+ * system or codec error) */
 static int load_chunk(const char *file, char *chunk, int64_t nbytes, decompress_fn decompress,
-                      const char *fill_chunk) {
-    int fd = open_chunk(file);
+                      const char *fill_chunk, scratch_t *tls, int32_t *reason, int32_t *err) {
+    int fd = open_chunk(file, reason, err);
     if (fd < 0) {
-        if (errno != ENOENT) return 0;
+        if (*reason != R_MISSING) return 0;
         memcpy(chunk, fill_chunk, (size_t)nbytes);
         return 1;
     }
-    int64_t got;
     if (!decompress) {
         char extra;
-        got = read_all(fd, chunk, nbytes);
-        if (got == nbytes) got += read_all(fd, &extra, 1);
+        int64_t got = read_all(fd, chunk, nbytes);
+        if (got == nbytes) {
+            int64_t more = read_all(fd, &extra, 1);
+            got = more < 0 ? -1 : got + more;
+        }
+        if (got < 0) *err = errno;
         close(fd);
+        *reason = got < 0 ? R_OS_ERROR : got > nbytes ? R_TOO_LARGE : R_WRONG_SIZE;
         return got == nbytes;
     }
     int64_t cap = nbytes + BLOSC_OVERHEAD + 1;
-    char *frame = scratch(0, (size_t)cap);
-    return read_frame(fd, frame, cap, nbytes) &&
-           decompress(frame, chunk, (size_t)nbytes, 1) == nbytes;
+    char *frame = scratch(tls, 0, (size_t)cap);
+    if (!read_frame(fd, frame, cap, nbytes, reason, err)) return 0;
+    *reason = R_CODEC_ERROR;
+    return decompress(frame, chunk, (size_t)nbytes, 1) == nbytes;
 }
 
 PyDoc_STRVAR(write_doc,
-"write_chunks(src, paths, src_off, chunk_off, merge, extents, src_strides, chunk_strides,\n"
-"             chunk_shape, itemsize, chunk_nbytes, fill, skip_fill, temp_lead, temp_middle,\n"
-"             temp_end, compress, cname,\n"
-"             clevel, shuffle, blocksize, decompress) -> bytes\n\n"
-"Write chunks from the array at address ``src``: chunk i gets the region ``extents[i]`` at\n"
-"``src + src_off[i]``, ``chunk_off[i]`` bytes into the chunk. With ``merge[i]`` the chunk\n"
-"stored is read first (``decompress``: blosc_decompress_ctx's address, 0: raw items) and the\n"
-"region written over it; otherwise the region is the whole chunk and the rest of an edge\n"
-"chunk holds ``fill`` (the fill value's bytes), as does a chunk not stored yet.\n"
-"With ``skip_fill`` a chunk that is all fill is removed instead. Each file is written to\n"
-"``<temp_lead><name><temp_middle><i as 16 hex digits><temp_end>`` in its folder (the temporary\n"
-"name rule of storage/files.py, LocalFiles.native_temp_rule), then renamed. ``compress``:\n"
-"the address of blosc_compress_ctx, 0 to store the items as they are. One status per\n"
-"chunk: 0 written, 1 removed, 2 not done (the caller writes it).");
+"write_chunks(codec, table, paths, value, strides, merge, status, start, stop, skip_fill,\n"
+"             lead, middle, end)\n"
+"\n"
+"Write chunks ``start`` to ``stop`` of a plan from ``value`` (a buffer of the codec's items;\n"
+"``table``, ``paths``, ``strides``, ``status``: as for read_chunks, ``strides`` all 0 for a\n"
+"scalar ``value``). With ``merge[i]`` the chunk stored is read first and the region written\n"
+"over it; otherwise the region is the whole chunk and the rest of an edge chunk holds the\n"
+"fill value (zeros without one), as does a chunk not stored yet. With ``skip_fill`` a chunk\n"
+"that is all fill is removed instead. Each file is written to\n"
+"``<lead><name><middle><i as 16 hex digits><end>`` in its folder (the temporary-name rule of\n"
+"storage/files.py, LocalFiles.native_temp_rule: each part at most 64 bytes, no NUL or '/'),\n"
+"then renamed.");
 
 static PyObject *write_chunks(PyObject *self, PyObject *args) {
-    unsigned long long src_addr, compress_addr, decompress_addr;
-    PyObject *paths;
-    Py_buffer src_off, chunk_off, merge, ext, src_str, chunk_str, shape, fill, cname;
-    Py_buffer t_lead, t_mid, t_end; /* the temporary files' name around the name and index */
-    Py_ssize_t itemsize, nbytes, blocksize;
-    int skip_fill, clevel, shuffle;
-    if (!PyArg_ParseTuple(args, "KOy*y*y*y*y*y*y*nny*py*y*y*Ky*iinK", &src_addr, &paths,
-                          &src_off, &chunk_off, &merge, &ext, &src_str, &chunk_str, &shape,
-                          &itemsize, &nbytes, &fill, &skip_fill, &t_lead, &t_mid, &t_end,
-                          &compress_addr, &cname, &clevel, &shuffle, &blocksize,
-                          &decompress_addr))
+    codec_t *codec;
+    PyObject *table, *paths, *value, *strides, *merge, *status;
+    Py_ssize_t start, stop;
+    int skip_fill;
+    const char *part[3]; /* the temporary names' text before, between and after */
+    Py_ssize_t part_len[3];
+    if (!PyArg_ParseTuple(args, "O!OO!OOOOnnpy#y#y#", &codec_type, &codec, &table, &PyList_Type,
+                          &paths, &value, &strides, &merge, &status, &start, &stop, &skip_fill,
+                          &part[0], &part_len[0], &part[1], &part_len[1], &part[2],
+                          &part_len[2]))
         return NULL;
-    PyObject *result = NULL;
-    const char **files = NULL;
-    int failed = 0;
-    Py_ssize_t n = src_off.len / (Py_ssize_t)sizeof(int64_t);
-    Py_ssize_t ndim = shape.len / (Py_ssize_t)sizeof(int64_t);
-    int bad = fill.len != itemsize || t_lead.len > 64 || t_mid.len > 64 || t_end.len > 64 ||
-              memchr(t_lead.buf, 0, (size_t)t_lead.len) || memchr(t_mid.buf, 0, (size_t)t_mid.len) ||
-              memchr(t_end.buf, 0, (size_t)t_end.len) || cname.len > 32 ||
-              memchr(cname.buf, 0, (size_t)cname.len) || merge.len != n ||
-              check_vector(&chunk_off, n, "chunk_off") || check_vector(&ext, n * ndim, "extents") ||
-              check_vector(&src_str, ndim, "src_strides") ||
-              check_vector(&chunk_str, ndim, "chunk_strides");
-    if (!start_call(paths, n, ndim, itemsize, nbytes, bad, &files, &result)) goto done;
-    {
-        unsigned char *status = (unsigned char *)PyBytes_AS_STRING(result);
-        const char *base = (const char *)(uintptr_t)src_addr;
-        const int64_t *soff = src_off.buf, *coff = chunk_off.buf, *ex = ext.buf;
-        const unsigned char *merges = merge.buf;
-        decompress_fn decompress = (decompress_fn)(uintptr_t)decompress_addr;
-        const int64_t *sstr = src_str.buf, *cstr = chunk_str.buf, *cshape = shape.buf;
-        compress_fn compress = (compress_fn)(uintptr_t)compress_addr;
-        char name_of_codec[33];
-        memcpy(name_of_codec, cname.buf, (size_t)cname.len);
-        name_of_codec[cname.len] = 0;
-        char lead_text[65], mid_text[65], end_text[65];
-        memcpy(lead_text, t_lead.buf, (size_t)t_lead.len);
-        lead_text[t_lead.len] = 0;
-        memcpy(mid_text, t_mid.buf, (size_t)t_mid.len);
-        mid_text[t_mid.len] = 0;
-        memcpy(end_text, t_end.buf, (size_t)t_end.len);
-        end_text[t_end.len] = 0;
-        Py_BEGIN_ALLOW_THREADS
-        char *chunk = scratch(1, (size_t)nbytes);
-        char *packed = compress ? scratch(2, (size_t)nbytes + BLOSC_OVERHEAD) : NULL;
-        char *fill_chunk = pattern_run(fill.buf, itemsize, nbytes);
-        struct iovec *iov = malloc(sizeof(struct iovec) * MAX_IOV);
-        size_t temp_cap = 0;
-        char *temp = NULL;
-        /* a scalar value (strides 0): whole chunks of it are made once */
-        int scalar = ndim > 0;
-        for (Py_ssize_t d = 0; d < ndim; d++) scalar &= sstr[d] == 0;
-        char *value_chunk = scalar ? pattern_run(base, itemsize, nbytes) : NULL;
-        int scalar_fill = scalar && memcmp(base, fill.buf, (size_t)itemsize) == 0;
-        if (!chunk || (compress && !packed) || !fill_chunk || !iov || (scalar && !value_chunk))
-            failed = 1;
-        for (Py_ssize_t i = 0; i < n && !failed; i++) {
-            const int64_t *e = ex + i * ndim;
-            const char *from = base + soff[i];
-            const char *file = files[i];
-            status[i] = DEFER;
-            int whole = 1;
-            for (Py_ssize_t d = 0; d < ndim; d++) whole &= e[d] == cshape[d];
-            walk_t w;  /* (for a scalar: the chunk's side only) */
-            int nonempty = walk_init(&w, (int)ndim, e, cstr, scalar ? cstr : sstr, itemsize);
-            int nio = -1, merged = merges[i];
-            if (!merged && !compress && whole && !skip_fill && nonempty && !scalar)
-                nio = walk_iov(&w, (char *)from, iov, MAX_IOV);  /* raw: write from the value */
-            if (!merged && skip_fill &&
-                (!nonempty || (scalar ? scalar_fill : walk_equal(&w, from, fill_chunk)))) {
-                /* the value's part is all fill (the rest of an edge chunk is fill anyway) */
-                if (unlink(file) == 0 || errno == ENOENT) status[i] = FILLED;
-                continue;
-            }
-            const char *data = chunk;
-            int64_t size = nbytes;
-            if (nio < 0) {
-                if (scalar && whole && !merged) {
-                    data = value_chunk;
-                } else {
-                    if (merged) {
-                        if (!load_chunk(file, chunk, nbytes, decompress, fill_chunk)) continue;
-                    } else if (!whole) {
-                        memcpy(chunk, fill_chunk, (size_t)nbytes);
-                    }
-                    if (nonempty)
-                        walk_copy(&w, chunk + coff[i], scalar ? NULL : from,
-                                  scalar ? value_chunk : NULL);
-                    if (merged && skip_fill && memcmp(chunk, fill_chunk, (size_t)nbytes) == 0) {
-                        if (unlink(file) == 0 || errno == ENOENT) status[i] = FILLED;
-                        continue;
-                    }
-                }
-                if (compress) {
-                    int r = compress(clevel, shuffle, (size_t)itemsize, (size_t)nbytes, data,
-                                     packed, (size_t)nbytes + BLOSC_OVERHEAD, name_of_codec,
-                                     (size_t)blocksize, 1);
-                    if (r <= 0) continue;
-                    data = packed;
-                    size = r;
-                }
-            }
-            /* the temporary file: "<folder>/<lead><name><middle><16 hex><end>" */
-            const char *slash = strrchr(file, '/');
-            size_t folder_len = slash ? (size_t)(slash - file) + 1 : 0;
-            size_t need = strlen(file) + (size_t)(t_lead.len + t_mid.len + t_end.len) + 32;
-            if (need > temp_cap) {
-                free(temp);
-                temp_cap = need * 2;
-                temp = malloc(temp_cap);
-                if (!temp) {
-                    failed = 1;
-                    break;
-                }
-            }
-            memcpy(temp, file, folder_len);
-            snprintf(temp + folder_len, temp_cap - folder_len, "%s%s%s%016llx%s", lead_text,
-                     file + folder_len, mid_text, (unsigned long long)i, end_text);
-            int fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-            if (fd < 0) continue;  /* e.g. no folder yet: the caller makes it */
-            int bad = nio >= 0 ? writev_all(fd, iov, nio) : write_all(fd, data, size);
-            bad |= close(fd);
-            if (bad || rename(temp, file) != 0) {
-                unlink(temp);
-                continue;
-            }
-            status[i] = DONE;
-        }
-        free(fill_chunk);
-        free(value_chunk);
-        free(iov);
-        free(temp);
-        Py_END_ALLOW_THREADS
+    if (!codec->writes) {
+        PyErr_SetString(PyExc_ValueError, "codec: it has no encoder");
+        return NULL;
     }
-done:
-    return finish(result, failed, files,
-                  (Py_buffer *[]){&src_off, &chunk_off, &merge, &ext, &src_str, &chunk_str,
-                                  &shape, &fill, &t_lead, &t_mid, &t_end, &cname, NULL});
+    for (int k = 0; k < 3; k++) {
+        if (part_len[k] > TEMP_PART_MAX || (Py_ssize_t)strlen(part[k]) != part_len[k] ||
+            strchr(part[k], '/')) {
+            PyErr_Format(PyExc_ValueError,
+                         "temporary name parts: at most %d bytes each, without NUL or '/'",
+                         TEMP_PART_MAX);
+            return NULL;
+        }
+    }
+    call_t c;
+    if (!call_start(&c, codec, table, paths, value, 0, strides, status, merge, start, stop)) {
+        call_release(&c);
+        return NULL;
+    }
+    const int ndim = c.ndim;
+    const int64_t itemsize = codec->itemsize, nbytes = codec->nbytes;
+    const int64_t *cstr = codec->strides, *cshape = codec->shape, *sstr = c.dstr;
+    const unsigned char *merges = c.merge.buf;
+    const decompress_fn decompress = codec->decompress;
+    const compress_fn compress = codec->compress;
+    const char *base = c.base;
+    /* a fill item: the codec's, else zeros */
+    char *fill_item = PyMem_Calloc(1, (size_t)itemsize);
+    if (!fill_item) {
+        call_release(&c);
+        return PyErr_NoMemory();
+    }
+    if (PyBytes_GET_SIZE(codec->fill))
+        memcpy(fill_item, PyBytes_AS_STRING(codec->fill), (size_t)itemsize);
+    int failed = 0;
+    Py_BEGIN_ALLOW_THREADS
+    scratch_t *tls = thread_scratch();
+    char *chunk = scratch(tls, 1, (size_t)nbytes);
+    char *packed = compress ? scratch(tls, 2, (size_t)nbytes + BLOSC_OVERHEAD) : NULL;
+    char *fill_chunk = pattern_run(fill_item, itemsize, nbytes);
+    struct iovec *iov = malloc(sizeof(struct iovec) * MAX_IOV);
+    size_t temp_cap = 0;
+    char *temp = NULL;
+    int32_t *reason = c.reason, *err = c.err;
+    /* a scalar value (strides 0): whole chunks of it are made once */
+    int scalar = 1;
+    for (int d = 0; d < ndim; d++) scalar &= sstr[d] == 0;
+    char *value_chunk = scalar ? pattern_run(base, itemsize, nbytes) : NULL;
+    int scalar_fill = scalar && memcmp(base, fill_item, (size_t)itemsize) == 0;
+    if (!chunk || (compress && !packed) || !fill_chunk || !iov || (scalar && !value_chunk))
+        failed = 1;
+    for (Py_ssize_t i = c.start; i < c.stop && !failed; i++) {
+        const int64_t *e = c.extent + i * ndim;
+        const int64_t coff = c.coff[i - c.start];
+        const char *from = base + c.doff[i - c.start];
+        const char *file = c.files[i - c.start];
+        err[i] = 0;
+        int whole = 1;
+        for (int d = 0; d < ndim; d++) whole &= e[d] == cshape[d];
+        walk_t w; /* (for a scalar: the chunk's side only) */
+        int nonempty = walk_init(&w, ndim, e, cstr, scalar ? cstr : sstr, itemsize);
+        int nio = -1, merged = merges[i];
+        if (!merged && !compress && whole && !skip_fill && nonempty && !scalar)
+            nio = walk_iov(&w, (char *)from, iov, MAX_IOV); /* raw: write from the value */
+        if (!merged && skip_fill &&
+            (!nonempty || (scalar ? scalar_fill : walk_equal(&w, from, fill_chunk)))) {
+            /* the value's part is all fill (the rest of an edge chunk is fill anyway) */
+            if (unlink(file) == 0 || errno == ENOENT) DEFER_AS(R_REMOVED);
+            err[i] = errno;
+            DEFER_AS(R_OS_ERROR);
+        }
+        const char *data = chunk;
+        int64_t size = nbytes;
+        if (nio < 0) {
+            if (scalar && whole && !merged) {
+                data = value_chunk;
+            } else {
+                if (merged) {
+                    if (!load_chunk(file, chunk, nbytes, decompress, fill_chunk, tls, &reason[i],
+                                    &err[i]))
+                        continue;
+                } else if (!whole) {
+                    memcpy(chunk, fill_chunk, (size_t)nbytes);
+                }
+                if (nonempty)
+                    walk_copy(&w, chunk + coff, scalar ? NULL : from, scalar ? value_chunk : NULL);
+                if (merged && skip_fill && memcmp(chunk, fill_chunk, (size_t)nbytes) == 0) {
+                    if (unlink(file) == 0 || errno == ENOENT) DEFER_AS(R_REMOVED);
+                    err[i] = errno;
+                    DEFER_AS(R_OS_ERROR);
+                }
+            }
+            if (compress) {
+                int r = compress(codec->clevel, codec->shuffle, (size_t)itemsize, (size_t)nbytes,
+                                 data, packed, (size_t)nbytes + BLOSC_OVERHEAD, codec->cname,
+                                 (size_t)codec->blocksize, 1);
+                if (r <= 0) DEFER_AS(R_CODEC_ERROR);
+                data = packed;
+                size = r;
+            }
+        }
+        /* the temporary file: "<folder>/<lead><name><middle><16 hex><end>" */
+        const char *slash = strrchr(file, '/');
+        size_t folder_len = slash ? (size_t)(slash - file) + 1 : 0;
+        size_t need = strlen(file) + (size_t)(part_len[0] + part_len[1] + part_len[2]) + 32;
+        if (need > temp_cap) {
+            free(temp);
+            temp_cap = need * 2;
+            temp = malloc(temp_cap);
+            if (!temp) {
+                failed = 1;
+                break;
+            }
+        }
+        memcpy(temp, file, folder_len);
+        snprintf(temp + folder_len, temp_cap - folder_len, "%s%s%s%016llx%s", part[0],
+                 file + folder_len, part[1], (unsigned long long)i, part[2]);
+        int fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0) { /* e.g. no folder yet: the caller makes it */
+            err[i] = errno;
+            DEFER_AS(R_OS_ERROR);
+        }
+        int bad = nio >= 0 ? writev_all(fd, iov, nio) : write_all(fd, data, size);
+        if (bad) err[i] = errno;
+        if (close(fd) != 0 && !bad) {
+            bad = 1;
+            err[i] = errno;
+        }
+        if (!bad && rename(temp, file) != 0) {
+            bad = 1;
+            err[i] = errno;
+        }
+        if (bad) {
+            unlink(temp);
+            DEFER_AS(R_OS_ERROR);
+        }
+        reason[i] = R_DONE;
+    }
+    free(fill_chunk);
+    free(value_chunk);
+    free(iov);
+    free(temp);
+    Py_END_ALLOW_THREADS
+    PyMem_Free(fill_item);
+    call_release(&c);
+    if (failed) return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
+/* ---- the module ------------------------------------------------------------------------- */
+
+PyDoc_STRVAR(check_doc,
+"check_plan(codec, table, paths, data, strides, status, merge) -> None\n\n"
+"The checks read_chunks (``merge`` None) or write_chunks make of their buffers, for the whole\n"
+"plan at once: the pipeline calls it before a plan's runs start in parallel, so that a plan\n"
+"that does not fit is refused before any of its chunks is touched.");
+
+static PyObject *check_plan(PyObject *self, PyObject *args) {
+    codec_t *codec;
+    PyObject *table, *paths, *data, *strides, *status, *merge;
+    if (!PyArg_ParseTuple(args, "O!OO!OOOO", &codec_type, &codec, &table, &PyList_Type, &paths,
+                          &data, &strides, &status, &merge))
+        return NULL;
+    call_t c;
+    int ok = call_start(&c, codec, table, paths, data, merge == Py_None, strides, status,
+                        merge == Py_None ? NULL : merge, 0, PyList_GET_SIZE(paths));
+    call_release(&c);
+    if (!ok) return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *scratch_count(PyObject *self, PyObject *unused) {
+    return PyLong_FromLongLong((long long)__atomic_load_n(&live_scratch, __ATOMIC_RELAXED));
 }
 
 static PyMethodDef methods[] = {
     {"read_chunks", read_chunks, METH_VARARGS, read_doc},
     {"write_chunks", write_chunks, METH_VARARGS, write_doc},
+    {"check_plan", check_plan, METH_VARARGS, check_doc},
+    {"scratch_count", scratch_count, METH_NOARGS,
+     "scratch_count() -> int\n\nThe scratch buffers mapped by live threads."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -732,4 +1127,47 @@ static struct PyModuleDef module = {
     methods,
 };
 
-PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__native(void) {
+    if (!scratch_key_ok) {
+        if (pthread_key_create(&scratch_key, scratch_free) != 0) {
+            PyErr_SetString(PyExc_OSError, "no thread key for the scratch buffers");
+            return NULL;
+        }
+        scratch_key_ok = 1;
+    }
+    if (PyType_Ready(&codec_type) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (!m) return NULL;
+    PyObject *reasons = PyDict_New();
+    if (!reasons) goto fail;
+#define AS_ITEM(name, value)                                            \
+    {                                                                   \
+        PyObject *v = PyLong_FromLong(value);                           \
+        if (!v || PyDict_SetItemString(reasons, #name, v) < 0) {        \
+            Py_XDECREF(v);                                              \
+            Py_DECREF(reasons);                                         \
+            goto fail;                                                  \
+        }                                                               \
+        Py_DECREF(v);                                                   \
+    }
+    REASONS(AS_ITEM)
+#undef AS_ITEM
+    if (PyModule_AddObject(m, "REASONS", reasons) < 0) {
+        Py_DECREF(reasons);
+        goto fail;
+    }
+    Py_INCREF(&codec_type);
+    if (PyModule_AddObject(m, "Codec", (PyObject *)&codec_type) < 0) {
+        Py_DECREF(&codec_type);
+        goto fail;
+    }
+    if (PyModule_AddIntConstant(m, "MAXDIM", MAXDIM) < 0 ||
+        PyModule_AddIntConstant(m, "BLOSC_OVERHEAD", BLOSC_OVERHEAD) < 0 ||
+        PyModule_AddIntConstant(m, "FIRST_DEFERRED", FIRST_DEFERRED) < 0 ||
+        PyModule_AddIntConstant(m, "TEMP_PART_MAX", TEMP_PART_MAX) < 0)
+        goto fail;
+    return m;
+fail:
+    Py_DECREF(m);
+    return NULL;
+}

@@ -126,19 +126,19 @@ class ChunkPipeline:
         self._contiguous = "c_contiguous" if meta.order == "C" else "f_contiguous"
         # the compiled loop over chunk files (native.py), where it applies (chunks up to
         # 16 MB: each pool thread keeps a few chunk-sized buffers for it)
-        self._native: native.Codec | None = None
+        self._chunk_strides = np.array(self._item_strides, dtype=np.int64) * meta.dtype.itemsize
+        #: the fill value as one item's bytes (None: there is none, or it has no bytes)
+        self._fill_bytes = native.fill_bytes(meta.fill_value, meta.dtype)
+        self._native: Any = None  # a _native.Codec
         if (
             native._native is not None
             and self.files is not None
             and self._scratch_ok
             and os.sep == "/"
             and 0 < len(meta.chunks) <= native.MAX_NDIM
+            and (self._fill_bytes is not None or meta.fill_value is None)
         ):
-            self._native = native.codec_of(chain)
-        self._chunk_strides = np.array(self._item_strides, dtype=np.int64) * meta.dtype.itemsize
-        self._chunk_shape = np.array(meta.chunks, dtype=np.int64)
-        #: the fill value as one item's bytes (None: there is none, or it has no bytes)
-        self._fill_bytes = native.fill_bytes(meta.fill_value, meta.dtype)
+            self._native = native.codec_of(chain, self._chunk_strides, self._fill_bytes or b"")
 
     # -- helpers ---------------------------------------------------------------------------
     def key(self, coords: tuple[int, ...]) -> str:
@@ -243,34 +243,26 @@ class ChunkPipeline:
         """Read the chunks of a basic selection with the compiled loop; returns the chunks
         it left to the Python path, or None when it does not apply."""
         meta, codec, files = self.meta, self._native, self.files
-        fill = self._fill_bytes
-        if (
-            files is None
-            or out.shape != tuple(indexer.buffer_shape)
-            or (fill is None and meta.fill_value is not None)
-        ):
+        if files is None or out.shape != tuple(indexer.buffer_shape):
             return None
         plan = native.plan(indexer, meta.separator)
         if plan is None:
             return None
-        dst_strides = native.selection_strides(out, plan.is_int)
-        cstr = self._chunk_strides
-        dst_off = (plan.out * dst_strides).sum(axis=1)
-        chunk_off = (plan.first * cstr).sum(axis=1)
-        extents = plan.extent
-        direct = all(a == b for a, b, c in zip(dst_strides, cstr, meta.chunks) if c > 1)
+        strides = native.selection_strides(out, plan.is_int)
         paths = native.encode_paths(files.folder, plan.names)
-        address = out.ctypes.data
-        args = (dst_strides, cstr, self._chunk_shape, meta.dtype.itemsize, self.chain.chunk_nbytes,
-                fill or b"", codec.decompress, direct, codec.getitem, codec.partial_limit)  # type: ignore[union-attr]  # fmt: skip
+        # items of the dtype's size whatever their kind (datetimes have no buffer format)
+        data = out.view(f"V{meta.dtype.itemsize}")
+        table, status = plan.table, native.new_status(len(plan))
         read_chunks = native._native.read_chunks
 
-        def call(a: int, b: int) -> bytes:
-            return read_chunks(
-                address, paths[a:b], dst_off[a:b], chunk_off[a:b], extents[a:b], *args
-            )
+        def call(a: int, b: int) -> None:
+            read_chunks(codec, table, paths, data, strides, status, a, b)
 
-        return [plan.projection(i) for i in native.run(call, len(plan))]
+        def check() -> None:
+            native._native.check_plan(codec, table, paths, data, strides, status, None)
+
+        rest = native.run(call, len(plan), check, status, plan.names)
+        return [plan.projection(i) for i in rest]
 
     def _read(self, projections: list[ChunkProjection], out: np.ndarray, fields: Any) -> None:
         n = len(projections)
@@ -471,7 +463,7 @@ class ChunkPipeline:
         """
         if (
             self._native is not None
-            and self._native.encode is not None
+            and self._native.writes
             and native.ENABLED
             and fields is None
             and self.synchronizer is None
@@ -496,43 +488,34 @@ class ChunkPipeline:
         skip_fill = not self.write_empty_chunks and meta.fill_value is not None
         if skip_fill and meta.dtype.kind not in "biu":
             return None  # equal values with other bytes (-0.0, NaNs): the Python path
-        fill = self._fill_bytes
-        if fill is None:
-            if meta.fill_value is not None:
-                return None
-            fill = bytes(meta.dtype.itemsize)  # edge chunks are padded with zeros then
         plan = native.plan(indexer, meta.separator)
         if plan is None:
             return None
         self.store._check_writable()
         if value.ndim:
-            src_strides = native.selection_strides(value, plan.is_int)
+            strides = native.selection_strides(value, plan.is_int)
         else:  # a scalar: every chunk is made of it (strides 0)
-            src_strides = np.zeros(len(meta.chunks), dtype=np.int64)
-        src_off = (plan.out * src_strides).sum(axis=1)
-        chunk_off = (plan.first * self._chunk_strides).sum(axis=1)
-        merge = (~plan.complete_mask).astype(np.uint8).tobytes()
-        extents = plan.extent
+            strides = np.zeros(len(meta.chunks), dtype=np.int64)
+        merge = ~plan.complete_mask
         names = plan.names
         if "/" in meta.separator and len(meta.chunks) > 1 and not skip_fill:
             # nested chunk keys: their folders first (a failure is left to the Python path)
             files.make_folders(names)
         paths = native.encode_paths(files.folder, names)
-        address = value.ctypes.data
+        data = value.view(f"V{meta.dtype.itemsize}")
+        table, status = plan.table, native.new_status(len(plan))
         write_chunks = native._native.write_chunks
-        args = (src_strides, self._chunk_strides, self._chunk_shape, meta.dtype.itemsize,
-                self.chain.chunk_nbytes, fill, skip_fill)  # fmt: skip
-        encoding = (*codec.encode, codec.decompress)  # type: ignore[union-attr, misc]
 
-        def call(a: int, b: int) -> bytes:
+        def call(a: int, b: int) -> None:
             # the files' temporary names: their rule, with this call's random half of the token
             temp = files.native_temp_rule(os.urandom(8).hex())
-            return write_chunks(
-                address, paths[a:b], src_off[a:b], chunk_off[a:b], merge[a:b], extents[a:b],
-                *args, *temp, *encoding,
-            )  # fmt: skip
+            write_chunks(codec, table, paths, data, strides, merge, status, a, b, skip_fill, *temp)
 
-        return [plan.projection(i) for i in native.run(call, len(plan))]
+        def check() -> None:
+            native._native.check_plan(codec, table, paths, data, strides, status, merge)
+
+        rest = native.run(call, len(plan), check, status, names)
+        return [plan.projection(i) for i in rest]
 
     def _write(self, projections: list[ChunkProjection], value: Any, fields: Any) -> None:
         if not projections:

@@ -6,7 +6,11 @@ region (reads); gather, pad edge chunks, encode, write a temporary file, rename 
 is an accelerator of the pure-Python pipeline, never a second implementation of its rules:
 any chunk it does not finish (a frame that does not check out, a system error, a folder still
 to make, anything but a regular file at its path) comes back as "not done" and the pipeline's Python path redoes it, with its usual
-errors. Without the extension, or with ``ZARRKIT_NATIVE=0`` in the environment, every chunk
+errors. Each chunk comes back with a :class:`Reason` (and errno, for a system error); the
+deferred ones are logged at DEBUG on the ``zarrkit.pipeline.native`` logger. The loop gets an
+array's settings once (a ``_native.Codec``, from :func:`codec_of`) and checks every offset of
+a plan against its buffers before any work: a plan that does not fit is a ValueError, never
+a write out of bounds. Without the extension, or with ``ZARRKIT_NATIVE=0`` in the environment, every chunk
 takes the Python path.
 
 A plan is the selection of a basic indexer (integers and slices of step 1) as arrays with one
@@ -17,12 +21,15 @@ its extent), made with NumPy for all chunks at once instead of one Python object
 from __future__ import annotations
 
 import ctypes
+import enum
+import errno
 import functools
 import itertools
+import logging
 import math
 import os
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import numcodecs
 import numpy as np
@@ -39,10 +46,30 @@ except ImportError:  # not built (no C compiler at install): the Python path doe
 #: whether the compiled loop is used (tests switch it off to run the Python path)
 ENABLED = _native is not None and os.environ.get("ZARRKIT_NATIVE", "1") != "0"
 
-DONE, FILLED, DEFER = 0, 1, 2
-
 #: the most dimensions the loop takes (its MAXDIM; NumPy's own limit too)
 MAX_NDIM = 64
+
+log = logging.getLogger("zarrkit.pipeline.native")
+
+
+class Reason(enum.IntEnum):
+    """What became of a chunk in the loop (``_native.REASONS`` mirrors it: a test checks)."""
+
+    DONE = 0
+    MISSING = 1  #: read: no file (the fill value, if any, is in the output)
+    REMOVED = 2  #: write: all fill, the file removed
+    # from here on, the chunk is left to the Python path
+    NOT_REGULAR_FILE = 3  #: a FIFO, device, folder, ... at the chunk's path
+    TOO_LARGE = 4  #: a file longer than the chunk's largest frame
+    WRONG_SIZE = 5  #: a raw chunk file not of the chunk's size
+    FRAME_CHECK_FAILED = 6  #: a Blosc frame whose header or structure does not check out
+    CODEC_ERROR = 7  #: Blosc failed to decode or encode
+    OS_ERROR = 8  #: a system call failed (its errno is kept)
+    NO_MEMORY = 9  #: a scratch buffer could not be had
+
+
+#: the first reason that leaves a chunk to the Python path
+FIRST_DEFERRED = Reason.NOT_REGULAR_FILE
 
 
 def plan(indexer: Any, separator: str) -> Plan | None:
@@ -77,16 +104,17 @@ def plan(indexer: Any, separator: str) -> Plan | None:
     for d in reversed(range(len(counts))):
         grid[d] = rows // step % counts[d]
         step *= counts[d]
-    cols = [
-        np.stack([np.asarray(p[k], dtype=np.int64)[g] for p, g in zip(per_dim, grid)], axis=1)
-        for k in range(4)
-    ]
+    # [first, extent, out] x chunks x dimensions (the loop's table), then the coordinates
+    table = np.empty((4, rows.size, len(counts)), dtype=np.int64)
+    for k, col in enumerate((1, 2, 3, 0)):
+        for d, (values, g) in enumerate(zip(per_dim, grid)):
+            table[k, :, d] = np.asarray(values[col], dtype=np.int64)[g]
     complete = np.ones(grid.shape[1], dtype=np.bool_)
     for dim, g in zip(per_dim, grid):
         complete &= np.array(dim[4], dtype=np.bool_)[g]
     keys = [[str(c) for c in dim[0]] for dim in per_dim]
     names = [separator.join(t) for t in itertools.product(*keys)]
-    result = Plan(cols[0], cols[1], cols[2], cols[3], tuple(type(d) is IntDim for d in dims), names)
+    result = Plan(table, tuple(type(d) is IntDim for d in dims), names)
     result.complete_mask = complete
     return result
 
@@ -94,18 +122,12 @@ def plan(indexer: Any, separator: str) -> Plan | None:
 class Plan:
     """The chunks of a basic selection, one row each (C order of the chunk grid): chunk
     coordinates, where the region starts in the chunk, its extent, where it starts in the
-    selection (0 along dimensions an integer selects), and which chunks are complete."""
+    selection (0 along dimensions an integer selects), and which chunks are complete.
+    ``table[:3]`` (first, extent, out) is what the loop is given."""
 
-    def __init__(
-        self,
-        coords: np.ndarray,
-        first: np.ndarray,
-        extent: np.ndarray,
-        out: np.ndarray,
-        is_int: tuple[bool, ...],
-        names: list[str],
-    ) -> None:
-        self.coords, self.first, self.extent, self.out = coords, first, extent, out
+    def __init__(self, table: np.ndarray, is_int: tuple[bool, ...], names: list[str]) -> None:
+        self.first, self.extent, self.out, self.coords = table
+        self.table = table[:3]
         self.is_int, self.names = is_int, names
         self.complete_mask = np.ones(len(names), dtype=bool)
 
@@ -167,55 +189,87 @@ def blosc_addresses() -> tuple[int, int] | None:
         return None
 
 
-class Codec(NamedTuple):
-    """What the loop is given for an array's chunks."""
-
-    decompress: int  # blosc_decompress_ctx's address; 0: the chunks are the raw items
-    #: blosc_getitem's address (:func:`~.codec_chain.blosc_getitem`, checked) and the most
-    #: bytes of a chunk a region may span to be decoded alone (the chain's ``partial_limit``,
-    #: which the Python path applies too); 0, 0: regions are decoded whole
-    getitem: int
-    partial_limit: int
-    #: blosc_compress_ctx's address (0: raw) and Blosc's cname, clevel, shuffle, blocksize;
-    #: None: writes take the Python path (items other than numbers through Blosc)
-    encode: tuple[int, bytes, int, int, int] | None
-
-
-def codec_of(chain: CodecChain) -> Codec | None:
-    """The loop's settings for the chunks of ``chain``, or None where it does not apply:
-    only uncompressed chunks and Blosc, with no filters and plain items."""
-    if chain.is_object or chain.filters:
+def codec_of(chain: CodecChain, chunk_strides: np.ndarray, fill: bytes) -> Any:
+    """The loop's settings for the chunks of ``chain`` (a ``_native.Codec``: the chunk layout,
+    ``chunk_strides`` in bytes, the fill value's bytes ``fill`` (empty: none), the codec), or
+    None where the loop does not apply: only uncompressed chunks and Blosc, with no filters
+    and plain items. Its ``writes`` is False where writes take the Python path (items other
+    than numbers through Blosc)."""
+    if _native is None or chain.is_object or chain.filters:
         return None
+    layout = {
+        "shape": np.array(chain.chunk_shape, dtype=np.int64),
+        "strides": chunk_strides,
+        "itemsize": chain.dtype.itemsize,
+        "fill": fill,
+    }
     if chain.is_raw:
-        return Codec(0, 0, 0, (0, b"", 0, 0, 0))
+        return _native.Codec(**layout, writes=True)
     c = chain.compressor
     addresses = blosc_addresses() if isinstance(c, numcodecs.Blosc) else None
     if addresses is None:
         return None
-    encode = None
+    encode: dict[str, Any] = {}
     if chain.encodes_numbers:
         shuffle = c.shuffle  # type: ignore[union-attr]
         if shuffle == numcodecs.Blosc.AUTOSHUFFLE:  # as numcodecs resolves it
             shuffle = (
                 numcodecs.Blosc.BITSHUFFLE if chain.dtype.itemsize == 1 else numcodecs.Blosc.SHUFFLE
             )
-        encode = (addresses[0], c.cname.encode("ascii"), c.clevel, shuffle, c.blocksize)  # type: ignore[union-attr]
+        encode = {
+            "writes": True,
+            "compress": addresses[0],
+            "cname": c.cname.encode("ascii"),  # type: ignore[union-attr]
+            "clevel": c.clevel,  # type: ignore[union-attr]
+            "shuffle": shuffle,
+            "blocksize": c.blocksize,  # type: ignore[union-attr]
+        }
+    #: blosc_getitem's address (:func:`~.codec_chain.blosc_getitem`, checked) and the most
+    #: bytes of a chunk a region may span to be decoded alone (the chain's ``partial_limit``,
+    #: which the Python path applies too); 0, 0: regions are decoded whole
     getitem, limit = 0, chain.partial_limit
     if limit:  # a limit is set only where blosc_getitem checked out
         getitem = ctypes.cast(blosc_getitem(), ctypes.c_void_p).value or 0  # type: ignore[arg-type]
         limit = limit if getitem else 0
-    return Codec(addresses[1], getitem, limit, encode)
+    return _native.Codec(
+        **layout, decompress=addresses[1], getitem=getitem, partial_limit=limit, **encode
+    )
 
 
-def run(call: Callable[[int, int], bytes], n: int) -> list[int]:
+def run(
+    call: Callable[[int, int], object],
+    n: int,
+    check: Callable[[], object],
+    status: np.ndarray,
+    names: list[str],
+) -> list[int]:
     """``call(start, stop)`` over ``range(n)`` in about two runs per pool thread (each run one
-    call into the loop, in the pool); the indices of the chunks it left to the Python path."""
+    call into the loop, in the pool), ``check()`` first when there are several (the whole
+    plan's buffers checked before any run starts); the indices of the chunks it left to the
+    Python path (``status``: reasons and errnos, filled by the loop; ``names``: the chunks'
+    keys, for the log)."""
     k = max(1, min(n, 2 * get_num_threads()))
     size = -(-n // k)
+    if size < n:
+        check()
     runs = [range(s, min(n, s + size)) for s in range(0, n, size)]
-    done = run_parallel(lambda r: call(r.start, r.stop), runs, n <= 2)
-    status = np.frombuffer(b"".join(done), dtype=np.uint8)
-    return np.flatnonzero(status == DEFER).tolist()
+    run_parallel(lambda r: call(r.start, r.stop), runs, n <= 2)
+    deferred = np.flatnonzero(status[0] >= FIRST_DEFERRED).tolist()
+    if deferred and log.isEnabledFor(logging.DEBUG):
+        for i in deferred:
+            reason, err = Reason(int(status[0, i])), int(status[1, i])
+            more = f" ({errno_name(err)}: {os.strerror(err)})" if err else ""
+            log.debug("chunk %s: %s%s, left to the Python path", names[i], reason.name, more)
+    return deferred
+
+
+def errno_name(err: int) -> str:
+    return errno.errorcode.get(err, str(err))
+
+
+def new_status(n: int) -> np.ndarray:
+    """The loop's status of ``n`` chunks: int32 [reason, errno] x chunks."""
+    return np.zeros((2, n), dtype=np.int32)
 
 
 def fill_bytes(fill: Any, dtype: np.dtype) -> bytes | None:
