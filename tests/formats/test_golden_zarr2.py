@@ -28,7 +28,7 @@ import pytest
 import zarrkit
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "zarr2"
-HIERARCHY = FIXTURES / "hierarchy.zarr"
+HIERARCHY = FIXTURES / "hierarchy"
 N5 = FIXTURES / "container.n5"
 MANIFEST: dict = json.loads((FIXTURES / "manifest.json").read_text(encoding="utf-8"))
 ARRAYS: dict[str, dict] = {a["path"]: a for a in MANIFEST["arrays"]}
@@ -375,7 +375,7 @@ def test_write_groups_same_bytes(tmp_path: Path) -> None:
 
 
 def test_consolidate_same_bytes(tmp_path: Path) -> None:
-    copy = tmp_path / "hierarchy.zarr"
+    copy = tmp_path / "hierarchy"
     shutil.copytree(HIERARCHY, copy)
     (copy / ".zmetadata").unlink()
     zarrkit.consolidate_metadata(zarrkit.DirectoryStore(str(copy)))
