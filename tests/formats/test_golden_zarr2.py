@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 import zarrkit
+from zarrkit.pipeline import native
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "zarr2"
 HIERARCHY = FIXTURES / "hierarchy"
@@ -329,8 +330,19 @@ def test_read_n5(path: str) -> None:
 
 
 # -- writes: the same arguments give the same bytes -----------------------------------------------
+@pytest.fixture(params=["native", "python"])
+def loop(request: pytest.FixtureRequest) -> Any:
+    """Writes through the compiled loop (where built) and through the Python path."""
+    saved = native.ENABLED
+    native.ENABLED = request.param == "native" and native._native is not None
+    try:
+        yield request.param
+    finally:
+        native.ENABLED = saved
+
+
 @pytest.mark.parametrize("path", sorted(ARRAYS))
-def test_write_same_bytes(path: str, tmp_path: Path) -> None:
+def test_write_same_bytes(path: str, tmp_path: Path, loop: str) -> None:
     spec = ARRAYS[path]
     root = tmp_path / "out.zarr"
     store = zarrkit.DirectoryStore(str(root))
