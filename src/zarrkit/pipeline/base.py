@@ -1,0 +1,58 @@
+"""The chunk pipeline's interface: what an array asks of it, whatever implements it.
+
+An array holds one :class:`ChunkPipeline`, chosen once when it is first needed by
+:func:`zarrkit.pipeline.factory.pipeline_for` from the metadata, the codec chain, the store and
+the array's :class:`PipelineOptions`. The implementations (``chunks.StorePipeline``,
+``chunks.FilesPipeline``, ``compiled.NativePipeline``) differ only in how chunks reach the
+store; the array calls the same methods on each and never asks which one it has.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..indexing import Indexer
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """How an array's pipeline behaves (from the array's ``Options``), fixed when it is made.
+
+    ``stored_shape`` re-reads the array's shape as stored now (None if the metadata is gone):
+    writes under a synchronizer check it, since a concurrent resize may have cut chunks the
+    pipeline's shape still has. ``context`` is what zarr 2's store protocol passes to
+    ``getitems`` for every key read (None: nothing).
+    """
+
+    synchronizer: Any = None
+    write_empty_chunks: bool = True
+    strict: bool = False
+    stored_shape: Callable[[], tuple[int, ...] | None] | None = None
+    context: dict | None = None
+
+
+class ChunkPipeline(abc.ABC):
+    """Reads and writes planned selections of one array's chunks."""
+
+    @abc.abstractmethod
+    def read(self, indexer: Indexer, out: np.ndarray, fields: Any = None) -> None:
+        """Fill ``out`` (shaped like ``indexer.buffer_shape``) with the selection."""
+
+    @abc.abstractmethod
+    def write(self, indexer: Indexer, value: Any, fields: Any = None) -> None:
+        """Store ``value`` (a scalar as a 0-d array, an array shaped like
+        ``indexer.buffer_shape``, or a lazy source: any object with ``shape`` and
+        ``__getitem__``, read one chunk's region at a time) at the selection."""
+
+    @abc.abstractmethod
+    def key(self, coords: tuple[int, ...]) -> str:
+        """The store key of the chunk at ``coords``."""
+
+    @abc.abstractmethod
+    def delete_chunks(self, coords: Iterator[tuple[int, ...]]) -> None:
+        """Delete chunks by coordinates (in batches); absent ones are ignored."""
