@@ -190,18 +190,11 @@ class Array(Node):
             synchronizer=self._synchronizer,
             write_empty_chunks=self._write_empty_chunks,
             strict=self._strict_missing,
-            stored_shape=None if self._synchronizer is None else self._stored_shape,
+            meta_store=None if self._synchronizer is None else self._store,
+            meta_key=self._meta_key,
             context=None if self._meta_array is None else {"meta_array": self._meta_array},
         )
         return pipeline_for(self._meta, self._chain, self.chunk_store, self._path, options)
-
-    def _stored_shape(self) -> tuple[int, ...] | None:
-        """The shape in the store now (None if the metadata is gone)."""
-        try:
-            doc = self._store.getjson(self._meta_key)
-        except KeyError:
-            return None
-        return decode_array_meta(doc, self._meta_key).shape
 
     def _refresh(self) -> None:
         if not self._cache_metadata:

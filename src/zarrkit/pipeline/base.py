@@ -10,29 +10,31 @@ store; the array calls the same methods on each and never asks which one it has.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..indexing import Indexer
+from ..storage.base import Store
 
 
 @dataclass(frozen=True)
 class PipelineOptions:
     """How an array's pipeline behaves (from the array's ``Options``), fixed when it is made.
 
-    ``stored_shape`` re-reads the array's shape as stored now (None if the metadata is gone):
-    writes under a synchronizer check it, since a concurrent resize may have cut chunks the
-    pipeline's shape still has. ``context`` is what zarr 2's store protocol passes to
-    ``getitems`` for every key read (None: nothing).
+    ``meta_store`` and ``meta_key`` say where the array's metadata document is: writes under
+    a synchronizer read the shape stored there now, since a concurrent resize may have cut
+    chunks the pipeline's shape still has (None: not checked). ``context`` is what zarr 2's
+    store protocol passes to ``getitems`` for every key read (None: nothing).
     """
 
     synchronizer: Any = None
     write_empty_chunks: bool = True
     strict: bool = False
-    stored_shape: Callable[[], tuple[int, ...] | None] | None = None
+    meta_store: Store | None = None
+    meta_key: str = ""
     context: dict | None = None
 
 

@@ -39,6 +39,7 @@ import numpy as np
 from .._pool import get_num_threads, run_parallel
 from ..errors import CorruptChunkError, MissingChunkError, ObjectCodecMissingError
 from ..formats.meta import ArrayMeta
+from ..formats.v2 import decode_array_meta
 from ..indexing import ChunkProjection, Indexer
 from ..storage.base import ConstantMap, Store, prefix_of
 from ..storage.files import LocalFiles
@@ -108,7 +109,6 @@ class StorePipeline(ChunkPipeline):
         self.synchronizer = options.synchronizer
         self.write_empty_chunks = options.write_empty_chunks
         self.strict = options.strict
-        self.stored_shape = options.stored_shape
         self.context = options.context
         self.chunk_size = math.prod(meta.chunks)
         chunk_bytes = max(1, self.chunk_size * meta.dtype.itemsize)
@@ -314,13 +314,23 @@ class StorePipeline(ChunkPipeline):
         for batch in self._batches(n, self.write_batch):
             w.run(batch)
 
+    def _stored_shape(self) -> tuple[int, ...] | None:
+        """The array's shape in its metadata document now (None if the document is gone)."""
+        store, key = self.options.meta_store, self.options.meta_key
+        assert store is not None
+        try:
+            doc = store.getjson(key)
+        except KeyError:
+            return None
+        return decode_array_meta(doc, key).shape
+
     def _drop_cut(
         self, batch: range, projections: Sequence[ChunkProjection], keys: list[str], stored: Any
     ) -> None:
         """Delete the chunks just stored that a concurrent resize has cut off (their locks
         are held). A resize writes the shape first and deletes the chunks it cuts after: a
         chunk stored in between is deleted here, one stored before is deleted by the resize."""
-        shape = self.stored_shape()  # type: ignore[misc]
+        shape = self._stored_shape()
         if shape is None or len(shape) != len(self.meta.chunks):
             return
         cut = [
@@ -569,7 +579,7 @@ class _Write:
                 stored: Any = {keys[i] for i, ok in zip(batch, done) if ok}
             else:
                 stored = self._store_batch(batch, inline)
-            if stored and self.synced and pipe.stored_shape is not None:
+            if stored and self.synced and pipe.options.meta_store is not None:
                 pipe._drop_cut(batch, projections, keys, stored)
         self.pieces = {}
 
