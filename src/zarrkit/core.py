@@ -567,7 +567,7 @@ class Array(Node):
                 raise ValueError(
                     f"value has shape {tuple(value.shape)}, the selection has shape {sel_shape}"
                 )
-            self._pipeline.write(indexer, value, fields)
+            self._pipeline.write(indexer, value, fields, lazy=True)
             return
         value = self._as_value_array(value, out_dtype, sel_shape)
         if value.ndim:

@@ -46,10 +46,11 @@ class ChunkPipeline(abc.ABC):
         """Fill ``out`` (shaped like ``indexer.buffer_shape``) with the selection."""
 
     @abc.abstractmethod
-    def write(self, indexer: Indexer, value: Any, fields: Any = None) -> None:
-        """Store ``value`` (a scalar as a 0-d array, an array shaped like
-        ``indexer.buffer_shape``, or a lazy source: any object with ``shape`` and
-        ``__getitem__``, read one chunk's region at a time) at the selection."""
+    def write(self, indexer: Indexer, value: Any, fields: Any = None, lazy: bool = False) -> None:
+        """Store ``value`` at the selection: an ndarray (0-d for a scalar, else shaped like
+        ``indexer.buffer_shape``), or with ``lazy`` any object with ``shape`` and
+        ``__getitem__`` (another array, an h5py dataset), read one chunk's region at a time.
+        Whether a value is lazy is the caller's decision (``core.Array._set``)."""
 
     @abc.abstractmethod
     def key(self, coords: tuple[int, ...]) -> str:

@@ -290,19 +290,16 @@ class StorePipeline(ChunkPipeline):
             run_parallel(put_found, batch, inline)
 
     # -- writes ----------------------------------------------------------------------------
-    def write(self, indexer: Indexer, value: Any, fields: Any = None) -> None:
-        """Store ``value`` (a scalar, or shaped like ``indexer.buffer_shape``) at the selection.
+    def write(self, indexer: Indexer, value: Any, fields: Any = None, lazy: bool = False) -> None:
+        """Store ``value`` at the selection (see :meth:`.ChunkPipeline.write`)."""
+        self._write(list(indexer), value, fields, lazy)
 
-        ``value`` is an ndarray (0-d for a scalar) or any other object with ``shape`` and
-        ``__getitem__`` (another array, an h5py dataset), which is read region by region, one
-        chunk's worth at a time.
-        """
-        self._write(list(indexer), value, fields)
-
-    def _write(self, projections: list[ChunkProjection], value: Any, fields: Any) -> None:
+    def _write(
+        self, projections: list[ChunkProjection], value: Any, fields: Any, lazy: bool
+    ) -> None:
         if not projections:
             return
-        w = _Write(self, projections, value, fields)
+        w = _Write(self, projections, value, fields, lazy)
         n = len(projections)
         if self.chain.is_object and not w.lazy and not w.scalar and n > self.write_batch:
             # a batch stores nothing when one of its chunks fails to encode, but a write of
@@ -525,11 +522,16 @@ class _Write:
     """One write call: its decisions (made once) and the per-chunk work."""
 
     def __init__(
-        self, pipe: StorePipeline, projections: list[ChunkProjection], value: Any, fields: Any
+        self,
+        pipe: StorePipeline,
+        projections: list[ChunkProjection],
+        value: Any,
+        fields: Any,
+        lazy: bool,
     ) -> None:
         meta, chain = pipe.meta, pipe.chain
         self.pipe, self.meta, self.projections, self.fields = pipe, meta, projections, fields
-        self.lazy = not isinstance(value, np.ndarray)
+        self.lazy = lazy
         self.scalar = not self.lazy and value.ndim == 0
         self.value = value[()] if self.scalar else value
         self.synced = pipe.synchronizer is not None

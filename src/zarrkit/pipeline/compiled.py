@@ -130,13 +130,13 @@ class NativePipeline(FilesPipeline):
         return [plan.projection(i) for i in rest]
 
     # -- writes ----------------------------------------------------------------------------
-    def write(self, indexer: Indexer, value: Any, fields: Any = None) -> None:
+    def write(self, indexer: Indexer, value: Any, fields: Any = None, lazy: bool = False) -> None:
         """Store ``value`` at the selection (see :meth:`.ChunkPipeline.write`)."""
         if (
             self._native_writes
             and native.ENABLED
             and fields is None
-            and isinstance(value, np.ndarray)
+            and not lazy
             and value.dtype == self.meta.dtype
             and (value.ndim == 0 or value.shape == tuple(indexer.buffer_shape))
         ):
@@ -144,9 +144,9 @@ class NativePipeline(FilesPipeline):
             if plan is not None:
                 rest = self._write_plan(plan, value)
                 if rest:
-                    self._write(rest, value, None)
+                    self._write(rest, value, None, False)
                 return
-        self._write(list(indexer), value, fields)
+        self._write(list(indexer), value, fields, lazy)
 
     def _write_plan(self, plan: native.Plan, value: np.ndarray) -> list[ChunkProjection]:
         """Write the chunks of ``plan`` with the compiled loop (a chunk partly covered is
