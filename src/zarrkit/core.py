@@ -1,6 +1,6 @@
 """The :class:`Array` facade: properties, selection dispatch, resize/append, info, pickling.
 
-All data access goes through :class:`zarrkit.pipeline.chunks.ChunkPipeline`; all index
+All data access goes through a :class:`zarrkit.pipeline.base.ChunkPipeline`; all index
 arithmetic lives in :mod:`zarrkit.indexing`.
 """
 
@@ -26,8 +26,9 @@ from ._probe import not_found
 from .errors import ArrayNotFoundError
 from .formats.meta import ArrayMeta
 from .formats.v2 import ARRAY_KEY, decode_array_meta, encode_array_meta
-from .pipeline.chunks import ChunkPipeline
+from .pipeline.base import ChunkPipeline, PipelineOptions
 from .pipeline.codec_chain import CodecChain
+from .pipeline.factory import pipeline_for
 
 __all__ = ["Array"]
 
@@ -185,27 +186,15 @@ class Array(Node):
     @functools.cached_property
     def _pipeline(self) -> ChunkPipeline:
         """The chunk engine of the current metadata, built on first use."""
-        pipeline = ChunkPipeline(
-            self.chunk_store,
-            self._path,
-            self._meta,
-            self._chain,
+        options = PipelineOptions(
             synchronizer=self._synchronizer,
             write_empty_chunks=self._write_empty_chunks,
             strict=self._strict_missing,
-            stored_shape=None if self._synchronizer is None else self._stored_shape,
+            meta_store=None if self._synchronizer is None else self._store,
+            meta_key=self._meta_key,
+            context=None if self._meta_array is None else {"meta_array": self._meta_array},
         )
-        if self._meta_array is not None:
-            pipeline.context = {"meta_array": self._meta_array}
-        return pipeline
-
-    def _stored_shape(self) -> tuple[int, ...] | None:
-        """The shape in the store now (None if the metadata is gone)."""
-        try:
-            doc = self._store.getjson(self._meta_key)
-        except KeyError:
-            return None
-        return decode_array_meta(doc, self._meta_key).shape
+        return pipeline_for(self._meta, self._chain, self.chunk_store, self._path, options)
 
     def _refresh(self) -> None:
         if not self._cache_metadata:
@@ -294,8 +283,7 @@ class Array(Node):
     @_meta_array.setter
     def _meta_array(self, value: Any) -> None:
         self._given_meta_array = value
-        if "_pipeline" in self.__dict__:
-            self._pipeline.context = None if value is None else {"meta_array": value}
+        self.__dict__.pop("_pipeline", None)  # its options hold the context: made anew
 
     @property
     def _filters(self) -> list | None:
@@ -579,7 +567,7 @@ class Array(Node):
                 raise ValueError(
                     f"value has shape {tuple(value.shape)}, the selection has shape {sel_shape}"
                 )
-            self._pipeline.write(indexer, value, fields)
+            self._pipeline.write(indexer, value, fields, lazy=True)
             return
         value = self._as_value_array(value, out_dtype, sel_shape)
         if value.ndim:

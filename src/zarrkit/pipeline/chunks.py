@@ -1,10 +1,13 @@
-"""The chunk engine: every read and write of array data goes through here.
+"""The Python implementations of the chunk pipeline: :class:`StorePipeline` (any store,
+batches through the store protocol) and :class:`FilesPipeline` (local chunk files, one fused
+task per chunk). ``compiled.NativePipeline`` extends the second with the compiled loop; which
+one an array gets is decided once, by ``factory.pipeline_for``.
 
-Every per-chunk decision is made once here, from the metadata (when the pipeline is made) or
-from the call (once per read or write): whether chunks are files the pipeline reads itself
-(the store's ``local_files_at(path)`` hands it a ``storage.files.LocalFiles``), whether
-stored chunks are the raw items, whether a chunk is an edge chunk, whether the value is a
-scalar or a lazy source, whether the codec work runs inline.
+Every per-chunk decision is made once: from the metadata when the pipeline is made (whether
+stored chunks are the raw items, which chunks are edge chunks, whether decoded chunks go
+through a thread's scratch buffer) or from the call, once per read or write (whether the
+value is a scalar or a lazy source, whether the output takes items unchanged, whether the
+codec work runs inline).
 
 Reads from a store that offers local files (``DirectoryStore``) run one fused task per chunk in
 the thread pool: read the file, check and decode it, scatter it into the output. Uncompressed
@@ -13,11 +16,6 @@ chunk whose destination is contiguous is decoded straight into it (when its comp
 header states the decoded size, which is checked first); other chunks decode into a scratch
 buffer of the pool thread and are copied. Other stores: the keys of a batch are fetched with
 one ``getitems`` call, then decoded and scattered in the pool.
-
-For local files, basic selections of Blosc or uncompressed arrays of plain items
-run in the compiled loop of ``native.py`` (``_native.c``) when it is built: a plan made with
-NumPy for all chunks, about two calls per pool thread, no GIL; whatever it leaves (a chunk
-that does not check out, a system error) comes back to the Python path described here.
 
 Writes mirror it: one fused merge -> encode -> write task per chunk for local files (chunks
 only partly covered are read in the task); otherwise partly covered chunks are fetched in one batch, merged and encoded in the pool, and stored with one ``setitems``
@@ -31,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
-import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -42,10 +39,11 @@ import numpy as np
 from .._pool import get_num_threads, run_parallel
 from ..errors import CorruptChunkError, MissingChunkError, ObjectCodecMissingError
 from ..formats.meta import ArrayMeta
+from ..formats.v2 import decode_array_meta
 from ..indexing import ChunkProjection, Indexer
 from ..storage.base import ConstantMap, Store, prefix_of
 from ..storage.files import LocalFiles
-from . import native
+from .base import ChunkPipeline, PipelineOptions
 from .codec_chain import CodecChain, byte_length
 
 # errors of codecs that refuse to decode (not corruption), e.g. unpickling without opt-in
@@ -71,8 +69,29 @@ def _scratch(nbytes: int) -> np.ndarray:
     return buf
 
 
-class ChunkPipeline:
-    """Reads and writes selections of one array."""
+def item_strides(chunks: tuple[int, ...], order: str) -> tuple[int, ...]:
+    """The distance in items between neighbours along each dimension of a chunk."""
+    strides = [1] * len(chunks)
+    dims = range(len(chunks))
+    for d in reversed(dims) if order == "C" else dims:
+        strides[d] = math.prod(chunks[d + 1 :] if order == "C" else chunks[:d])
+    return tuple(strides)
+
+
+def scratch_fits(chain: CodecChain) -> bool:
+    """Decoded chunks of ``chain`` may go through a pool thread's scratch buffer (plain
+    items, no filters, at most 16 MB)."""
+    return not chain.is_object and not chain.filters and 0 < chain.chunk_nbytes <= _SCRATCH_MAX
+
+
+class StorePipeline(ChunkPipeline):
+    """The general pipeline: chunks go through the store protocol, in batches (one
+    ``getitems``, one ``setitems``, one ``delitems`` per batch)."""
+
+    #: chunk files read and written from the pool tasks (None: batches through the store)
+    files: LocalFiles | None = None
+    #: writes run one merge -> encode -> write task per chunk (local files only)
+    _fused_writes = False
 
     def __init__(
         self,
@@ -80,23 +99,17 @@ class ChunkPipeline:
         path: str,
         meta: ArrayMeta,
         chain: CodecChain,
-        synchronizer: Any = None,
-        write_empty_chunks: bool = True,
-        strict: bool = False,
-        stored_shape: Callable[[], tuple[int, ...] | None] | None = None,
+        options: PipelineOptions,
     ) -> None:
         self.store = store
         self.prefix = prefix_of(path)
         self.meta = meta
         self.chain = chain
-        self.synchronizer = synchronizer
-        self.write_empty_chunks = write_empty_chunks
-        self.strict = strict
-        # the array's shape as stored now (None if gone): writes under a synchronizer check
-        # it, since a concurrent resize may have cut chunks this pipeline's shape still has
-        self.stored_shape = stored_shape
-        #: what zarr 2's protocol passes to ``getitems`` for every key read (None: nothing)
-        self.context: dict | None = None
+        self.options = options
+        self.synchronizer = options.synchronizer
+        self.write_empty_chunks = options.write_empty_chunks
+        self.strict = options.strict
+        self.context = options.context
         self.chunk_size = math.prod(meta.chunks)
         chunk_bytes = max(1, self.chunk_size * meta.dtype.itemsize)
         self.batch = max(2 * get_num_threads(), min(_MAX_BATCH, _BATCH_BYTES // chunk_bytes))
@@ -104,41 +117,15 @@ class ChunkPipeline:
             2 * get_num_threads(), min(_MAX_BATCH, _WRITE_BATCH_BYTES // chunk_bytes)
         )
         # -- decided once per array ----------------------------------------------------------
-        #: chunk files are read and written here, from the pool tasks (None: use batches)
-        self.files: LocalFiles | None = store.local_files_at(path)
         # a chunk whose index reaches these in some dimension sticks out of the array
         self._edge_from = tuple(s // n for s, n in zip(meta.shape, meta.chunks))
         self._has_edges = any(s % n for s, n in zip(meta.shape, meta.chunks))
         # decoded chunks go through the thread's scratch buffer (plain items only)
-        self._scratch_ok = (
-            not chain.is_object and not chain.filters and 0 < chain.chunk_nbytes <= _SCRATCH_MAX
-        )
+        self._scratch_ok = scratch_fits(chain)
         self._decodes_to_scratch = self._scratch_ok and (chain.can_decode_into or chain.is_raw)
         self._layout = (meta.dtype, meta.chunks, meta.order)
-        # the distance in items between neighbours along each dimension of a chunk
-        item_strides = [1] * len(meta.chunks)
-        dims = range(len(meta.chunks))
-        for d in reversed(dims) if meta.order == "C" else dims:
-            item_strides[d] = math.prod(
-                meta.chunks[d + 1 :] if meta.order == "C" else meta.chunks[:d]
-            )
-        self._item_strides = tuple(item_strides)
+        self._item_strides = item_strides(meta.chunks, meta.order)
         self._contiguous = "c_contiguous" if meta.order == "C" else "f_contiguous"
-        # the compiled loop over chunk files (native.py), where it applies (chunks up to
-        # 16 MB: each pool thread keeps a few chunk-sized buffers for it)
-        self._chunk_strides = np.array(self._item_strides, dtype=np.int64) * meta.dtype.itemsize
-        #: the fill value as one item's bytes (None: there is none, or it has no bytes)
-        self._fill_bytes = native.fill_bytes(meta.fill_value, meta.dtype)
-        self._native: Any = None  # a _native.Codec
-        if (
-            native._native is not None
-            and self.files is not None
-            and self._scratch_ok
-            and os.sep == "/"
-            and 0 < len(meta.chunks) <= native.MAX_NDIM
-            and (self._fill_bytes is not None or meta.fill_value is None)
-        ):
-            self._native = native.codec_of(chain, self._chunk_strides, self._fill_bytes or b"")
 
     # -- helpers ---------------------------------------------------------------------------
     def key(self, coords: tuple[int, ...]) -> str:
@@ -224,45 +211,7 @@ class ChunkPipeline:
     # -- reads -----------------------------------------------------------------------------
     def read(self, indexer: Indexer, out: np.ndarray, fields: Any = None) -> None:
         """Fill ``out`` (shaped like ``indexer.buffer_shape``) with the selection."""
-        if (
-            self._native is not None
-            and native.ENABLED
-            and fields is None
-            and not self.strict
-            and out.dtype == self.meta.dtype
-            and out.flags.writeable
-        ):
-            rest = self._read_native(indexer, out)
-            if rest is not None:
-                if rest:
-                    self._read(rest, out, None)
-                return
         self._read(list(indexer), out, fields)
-
-    def _read_native(self, indexer: Indexer, out: np.ndarray) -> list[ChunkProjection] | None:
-        """Read the chunks of a basic selection with the compiled loop; returns the chunks
-        it left to the Python path, or None when it does not apply."""
-        meta, codec, files = self.meta, self._native, self.files
-        if files is None or out.shape != tuple(indexer.buffer_shape):
-            return None
-        plan = native.plan(indexer, meta.separator)
-        if plan is None:
-            return None
-        strides = native.selection_strides(out, plan.is_int)
-        paths = native.encode_paths(files.folder, plan.names)
-        # items of the dtype's size whatever their kind (datetimes have no buffer format)
-        data = out.view(f"V{meta.dtype.itemsize}")
-        table, status = plan.table, native.new_status(len(plan))
-        read_chunks = native._native.read_chunks
-
-        def call(a: int, b: int) -> None:
-            read_chunks(codec, table, paths, data, strides, status, a, b)
-
-        def check() -> None:
-            native._native.check_plan(codec, table, paths, data, strides, status, None)
-
-        rest = native.run(call, len(plan), check, status, plan.names)
-        return [plan.projection(i) for i in rest]
 
     def _read(self, projections: list[ChunkProjection], out: np.ndarray, fields: Any) -> None:
         n = len(projections)
@@ -282,12 +231,6 @@ class ChunkPipeline:
         direct = fields is None and out.dtype == meta.dtype and not chain.is_object
         contiguous = self._contiguous
         chunk_size = self.chunk_size
-        # uncompressed chunk files are read straight into the output's rows
-        rows = (
-            _Rows(out)
-            if direct and chain.is_raw and self.files is not None and meta.order == "C"
-            else None
-        )
 
         def put(i: int, data: Any) -> bool:
             """Scatter chunk ``i`` (its stored bytes, or None if missing); True if missing."""
@@ -315,40 +258,20 @@ class ChunkPipeline:
             out[p.out_selection] = chunk[p.chunk_selection]
             return False
 
-        if self.files is not None and direct and chain.can_decode_into and self._scratch_ok:
-            missing = run_parallel(
-                self._fused_reader(projections, names, out, put, inline), range(n), inline
-            )
-            if self.strict and any(missing):
-                raise MissingChunkError([prefix + names[i] for i in range(n) if missing[i]])
-            return
+        self._fetch(projections, names, out, put, inline, direct)
 
-        files = self.files
-        if files is not None:
-            nbytes, limit = chain.chunk_nbytes, chain.max_stored_nbytes
-
-            def fused(i: int) -> bool:
-                name, key = names[i], prefix + names[i]
-                if rows is not None:
-                    p = projections[i]
-                    if p.complete and not self._is_edge(p.chunk_coords):
-                        buffers = rows.of(p.out_selection, chunk_size)
-                        if buffers is not None:
-                            size = files.readinto(name, buffers, nbytes, key=key)
-                            if size is None:
-                                return put(i, None)
-                            if size != nbytes:
-                                raise CorruptChunkError(
-                                    key, f"{size} bytes stored, expected {nbytes}"
-                                )
-                            return False
-                return put(i, files.read(name, key=key, limit=limit))
-
-            missing = run_parallel(fused, range(n), inline)
-            if self.strict and any(missing):
-                raise MissingChunkError([prefix + names[i] for i in range(n) if missing[i]])
-            return
-
+    def _fetch(
+        self,
+        projections: list[ChunkProjection],
+        names: list[str],
+        out: np.ndarray,
+        put: Callable[[int, Any], bool],
+        inline: bool,
+        direct: bool,
+    ) -> None:
+        """Fetch the chunks ``names`` and hand each to ``put`` (its bytes, or None if missing):
+        one ``getitems`` per batch, the scatter in the pool."""
+        n, prefix = len(projections), self.prefix
         keys = [prefix + name for name in names]
         for batch in self._batches(n, self.batch):
             # ``contexts`` is part of zarr 2's store protocol: foreign Store subclasses
@@ -365,6 +288,147 @@ class ChunkPipeline:
                 return put(i, found.get(keys[i]))
 
             run_parallel(put_found, batch, inline)
+
+    # -- writes ----------------------------------------------------------------------------
+    def write(self, indexer: Indexer, value: Any, fields: Any = None, lazy: bool = False) -> None:
+        """Store ``value`` at the selection (see :meth:`.ChunkPipeline.write`)."""
+        self._write(list(indexer), value, fields, lazy)
+
+    def _write(
+        self, projections: list[ChunkProjection], value: Any, fields: Any, lazy: bool
+    ) -> None:
+        if not projections:
+            return
+        w = _Write(self, projections, value, fields, lazy)
+        n = len(projections)
+        if self.chain.is_object and not w.lazy and not w.scalar and n > self.write_batch:
+            # a batch stores nothing when one of its chunks fails to encode, but a write of
+            # several batches could stop half way: every item is checked against the codec
+            self.chain.encode_objects(value.reshape(-1))
+        if w.fused and not w.lazy and self.synchronizer is None:
+            w.run(range(n))  # per-chunk tasks hold one chunk each: no batches needed
+            return
+        for batch in self._batches(n, self.write_batch):
+            w.run(batch)
+
+    def _stored_shape(self) -> tuple[int, ...] | None:
+        """The array's shape in its metadata document now (None if the document is gone)."""
+        store, key = self.options.meta_store, self.options.meta_key
+        assert store is not None
+        try:
+            doc = store.getjson(key)
+        except KeyError:
+            return None
+        return decode_array_meta(doc, key).shape
+
+    def _drop_cut(
+        self, batch: range, projections: Sequence[ChunkProjection], keys: list[str], stored: Any
+    ) -> None:
+        """Delete the chunks just stored that a concurrent resize has cut off (their locks
+        are held). A resize writes the shape first and deletes the chunks it cuts after: a
+        chunk stored in between is deleted here, one stored before is deleted by the resize."""
+        shape = self._stored_shape()
+        if shape is None or len(shape) != len(self.meta.chunks):
+            return
+        cut = [
+            keys[i]
+            for i in batch
+            if keys[i] in stored
+            and any(
+                c * n >= s for c, n, s in zip(projections[i].chunk_coords, self.meta.chunks, shape)
+            )
+        ]
+        if cut:
+            self.store.delitems(cut)
+
+    @contextlib.contextmanager
+    def _locked(self, keys: list[str]) -> Iterator[None]:
+        if self.synchronizer is None or not keys:
+            yield
+            return
+        with contextlib.ExitStack() as stack:
+            for k in sorted(set(keys)):
+                stack.enter_context(self.synchronizer[k])
+            yield
+
+    # -- whole-store helpers ---------------------------------------------------------------
+    def delete_chunks(self, coords: Iterator[tuple[int, ...]]) -> None:
+        """Delete chunks by coordinates (in batches); absent ones are ignored."""
+        buf: list[str] = []
+        for c in coords:
+            buf.append(self.key(c))
+            if len(buf) >= _MAX_BATCH:
+                self.store.delitems(buf)
+                buf = []
+        if buf:
+            self.store.delitems(buf)
+
+
+class FilesPipeline(StorePipeline):
+    """Chunks are local files (``store.local_files_at(path)``): each chunk is one fused pool
+    task (read the file, check the frame, decode, scatter; merge, encode, write)."""
+
+    def __init__(
+        self,
+        store: Store,
+        path: str,
+        meta: ArrayMeta,
+        chain: CodecChain,
+        options: PipelineOptions,
+        files: LocalFiles,
+    ) -> None:
+        super().__init__(store, path, meta, chain, options)
+        self.files = files
+        # object chunks are all encoded before any is stored: an item the codec refuses
+        # must not leave half a batch written (they take the batches of StorePipeline)
+        self._fused_writes = not chain.is_object
+        # a compressor that records the decoded size: the hot read task (_fused_reader)
+        self._fused_decode = chain.can_decode_into and self._scratch_ok
+        # uncompressed chunk files are read straight into the output's rows
+        self._reads_rows = chain.is_raw and meta.order == "C"
+
+    def _fetch(
+        self,
+        projections: list[ChunkProjection],
+        names: list[str],
+        out: np.ndarray,
+        put: Callable[[int, Any], bool],
+        inline: bool,
+        direct: bool,
+    ) -> None:
+        """Read each chunk's file in its own pool task and hand it to ``put``."""
+        n, prefix, chain, files = len(projections), self.prefix, self.chain, self.files
+        assert files is not None
+        chunk_size = self.chunk_size
+        if direct and self._fused_decode:
+            missing = run_parallel(
+                self._fused_reader(projections, names, out, put, inline), range(n), inline
+            )
+            if self.strict and any(missing):
+                raise MissingChunkError([prefix + names[i] for i in range(n) if missing[i]])
+            return
+
+        nbytes, limit = chain.chunk_nbytes, chain.max_stored_nbytes
+        rows = _Rows(out) if direct and self._reads_rows else None
+
+        def fused(i: int) -> bool:
+            name, key = names[i], prefix + names[i]
+            if rows is not None:
+                p = projections[i]
+                if p.complete and not self._is_edge(p.chunk_coords):
+                    buffers = rows.of(p.out_selection, chunk_size)
+                    if buffers is not None:
+                        size = files.readinto(name, buffers, nbytes, key=key)
+                        if size is None:
+                            return put(i, None)
+                        if size != nbytes:
+                            raise CorruptChunkError(key, f"{size} bytes stored, expected {nbytes}")
+                        return False
+            return put(i, files.read(name, key=key, limit=limit))
+
+        missing = run_parallel(fused, range(n), inline)
+        if self.strict and any(missing):
+            raise MissingChunkError([prefix + names[i] for i in range(n) if missing[i]])
 
     def _fused_reader(
         self,
@@ -453,137 +517,21 @@ class ChunkPipeline:
             return None
         return start, stop
 
-    # -- writes ----------------------------------------------------------------------------
-    def write(self, indexer: Indexer, value: Any, fields: Any = None) -> None:
-        """Store ``value`` (a scalar, or shaped like ``indexer.buffer_shape``) at the selection.
-
-        ``value`` is an ndarray (0-d for a scalar) or any other object with ``shape`` and
-        ``__getitem__`` (another array, an h5py dataset), which is read region by region, one
-        chunk's worth at a time.
-        """
-        if (
-            self._native is not None
-            and self._native.writes
-            and native.ENABLED
-            and fields is None
-            and self.synchronizer is None
-            and isinstance(value, np.ndarray)
-            and value.dtype == self.meta.dtype
-            and (value.ndim == 0 or value.shape == tuple(indexer.buffer_shape))
-        ):
-            rest = self._write_native(indexer, value)
-            if rest is not None:
-                if rest:
-                    self._write(rest, value, None)
-                return
-        self._write(list(indexer), value, fields)
-
-    def _write_native(self, indexer: Indexer, value: np.ndarray) -> list[ChunkProjection] | None:
-        """Write the chunks of a basic selection with the compiled loop (a chunk partly
-        covered is read, merged and written back in the same task); returns the chunks it
-        left to the Python path, or None when it does not apply."""
-        meta, codec, files = self.meta, self._native, self.files
-        if files is None:
-            return None
-        skip_fill = not self.write_empty_chunks and meta.fill_value is not None
-        if skip_fill and meta.dtype.kind not in "biu":
-            return None  # equal values with other bytes (-0.0, NaNs): the Python path
-        plan = native.plan(indexer, meta.separator)
-        if plan is None:
-            return None
-        self.store._check_writable()
-        if value.ndim:
-            strides = native.selection_strides(value, plan.is_int)
-        else:  # a scalar: every chunk is made of it (strides 0)
-            strides = np.zeros(len(meta.chunks), dtype=np.int64)
-        merge = ~plan.complete_mask
-        names = plan.names
-        if "/" in meta.separator and len(meta.chunks) > 1 and not skip_fill:
-            # nested chunk keys: their folders first (a failure is left to the Python path)
-            files.make_folders(names)
-        paths = native.encode_paths(files.folder, names)
-        data = value.view(f"V{meta.dtype.itemsize}")
-        table, status = plan.table, native.new_status(len(plan))
-        write_chunks = native._native.write_chunks
-
-        def call(a: int, b: int) -> None:
-            # the files' temporary names: their rule, with this call's random half of the token
-            temp = files.native_temp_rule(os.urandom(8).hex())
-            write_chunks(codec, table, paths, data, strides, merge, status, a, b, skip_fill, *temp)
-
-        def check() -> None:
-            native._native.check_plan(codec, table, paths, data, strides, status, merge)
-
-        rest = native.run(call, len(plan), check, status, names)
-        return [plan.projection(i) for i in rest]
-
-    def _write(self, projections: list[ChunkProjection], value: Any, fields: Any) -> None:
-        if not projections:
-            return
-        w = _Write(self, projections, value, fields)
-        n = len(projections)
-        if self.chain.is_object and not w.lazy and not w.scalar and n > self.write_batch:
-            # a batch stores nothing when one of its chunks fails to encode, but a write of
-            # several batches could stop half way: every item is checked against the codec
-            self.chain.encode_objects(value.reshape(-1))
-        if w.fused and not w.lazy and self.synchronizer is None:
-            w.run(range(n))  # per-chunk tasks hold one chunk each: no batches needed
-            return
-        for batch in self._batches(n, self.write_batch):
-            w.run(batch)
-
-    def _drop_cut(
-        self, batch: range, projections: Sequence[ChunkProjection], keys: list[str], stored: Any
-    ) -> None:
-        """Delete the chunks just stored that a concurrent resize has cut off (their locks
-        are held). A resize writes the shape first and deletes the chunks it cuts after: a
-        chunk stored in between is deleted here, one stored before is deleted by the resize."""
-        shape = self.stored_shape()  # type: ignore[misc]
-        if shape is None or len(shape) != len(self.meta.chunks):
-            return
-        cut = [
-            keys[i]
-            for i in batch
-            if keys[i] in stored
-            and any(
-                c * n >= s for c, n, s in zip(projections[i].chunk_coords, self.meta.chunks, shape)
-            )
-        ]
-        if cut:
-            self.store.delitems(cut)
-
-    @contextlib.contextmanager
-    def _locked(self, keys: list[str]) -> Iterator[None]:
-        if self.synchronizer is None or not keys:
-            yield
-            return
-        with contextlib.ExitStack() as stack:
-            for k in sorted(set(keys)):
-                stack.enter_context(self.synchronizer[k])
-            yield
-
-    # -- whole-store helpers ---------------------------------------------------------------
-    def delete_chunks(self, coords: Iterator[tuple[int, ...]]) -> None:
-        """Delete chunks by coordinates (in batches); absent ones are ignored."""
-        buf: list[str] = []
-        for c in coords:
-            buf.append(self.key(c))
-            if len(buf) >= _MAX_BATCH:
-                self.store.delitems(buf)
-                buf = []
-        if buf:
-            self.store.delitems(buf)
-
 
 class _Write:
     """One write call: its decisions (made once) and the per-chunk work."""
 
     def __init__(
-        self, pipe: ChunkPipeline, projections: list[ChunkProjection], value: Any, fields: Any
+        self,
+        pipe: StorePipeline,
+        projections: list[ChunkProjection],
+        value: Any,
+        fields: Any,
+        lazy: bool,
     ) -> None:
         meta, chain = pipe.meta, pipe.chain
         self.pipe, self.meta, self.projections, self.fields = pipe, meta, projections, fields
-        self.lazy = not isinstance(value, np.ndarray)
+        self.lazy = lazy
         self.scalar = not self.lazy and value.ndim == 0
         self.value = value[()] if self.scalar else value
         self.synced = pipe.synchronizer is not None
@@ -591,7 +539,7 @@ class _Write:
         self.keys = [pipe.prefix + name for name in self.names]
         #: one merge -> encode -> write task per chunk (object chunks are all encoded before
         #: any is stored: an item the codec refuses must not leave half a batch written)
-        self.fused = pipe.files is not None and not chain.is_object
+        self.fused = pipe._fused_writes
         self.skip_fill = not pipe.write_empty_chunks and meta.fill_value is not None
         # a scalar equal to the fill value: whole chunks are deleted, never built
         self.scalar_fill = (
@@ -633,7 +581,7 @@ class _Write:
                 stored: Any = {keys[i] for i, ok in zip(batch, done) if ok}
             else:
                 stored = self._store_batch(batch, inline)
-            if stored and self.synced and pipe.stored_shape is not None:
+            if stored and self.synced and pipe.options.meta_store is not None:
                 pipe._drop_cut(batch, projections, keys, stored)
         self.pieces = {}
 
