@@ -1,6 +1,6 @@
 """A gate in front of an S3 server that refuses some requests with HTTP 403, as S3 does.
 
-Used by tests/test_s3.py to check that "access denied" is raised and never read as a missing
+Used by tests/storage/test_s3.py to check that "access denied" is raised and never read as a missing
 chunk. The refusals are made here, not by the S3 server's own policy engine: moto's IAM and
 bucket-policy enforcement differ from one moto release to the next (some releases let the
 denied read through), while a 403 from the gate is the same with every server version. The

@@ -277,7 +277,7 @@ def test_failed_rename_keeps_old_chunk(cls: type, tmp_path: Any, monkeypatch: An
 
     monkeypatch.setattr(os, "replace", failing_replace)
     # the Python path's rename (the compiled loop renames in C; its failures come back to
-    # this path: tests/test_native.py)
+    # this path: tests/pipeline/test_native.py)
     monkeypatch.setattr(zarrkit.pipeline.native, "ENABLED", False)
     with pytest.raises(OSError, match="disk went away"):
         z[0:2, 0:2] = 5  # one whole chunk

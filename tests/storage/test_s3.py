@@ -237,7 +237,7 @@ def test_failed_chunk_reads_raise(s3_server: Any, s3_bucket: str, so: dict, erro
 
 @pytest.fixture(scope="module")
 def s3_gate(s3_server: Any) -> Any:
-    """The session's S3 server behind a gate (tests/s3_gate.py) that answers HTTP 403 as S3
+    """The session's S3 server behind a gate (tests/storage/s3_gate.py) that answers HTTP 403 as S3
     does: ``AccessDenied`` to reads of the objects ``*/2`` (chunk 2 of a 1-d array) of one
     bucket, ``InvalidAccessKeyId`` to requests signed with an unknown access key. The S3
     server's own policy engine is not used: moto's enforcement changes between releases."""
@@ -550,7 +550,7 @@ def test_objectstore_io_errors_are_not_missing(s3_server: Any, s3_bucket: str) -
 @needs_obstore
 def test_store_benchmark_smoke(s3_server: Any, tmp_path: Any, capsys: Any) -> None:
     spec = importlib.util.spec_from_file_location(
-        "zarrkit_bench_stores", Path(__file__).resolve().parent.parent / "benchmarks" / "stores.py"
+        "zarrkit_bench_stores", Path(__file__).resolve().parents[2] / "benchmarks" / "stores.py"
     )
     assert spec is not None and spec.loader is not None
     bench = importlib.util.module_from_spec(spec)

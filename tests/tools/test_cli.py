@@ -140,7 +140,7 @@ def test_every_command_has_help(capsys: Any) -> None:
         main(["verify", "--help"])
     assert "--missing-is-error" in capsys.readouterr().out
     # the console script runs the same function
-    pyproject = (pathlib.Path(__file__).parent.parent / "pyproject.toml").read_text()
+    pyproject = (pathlib.Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
     assert '[project.scripts]\nzarrkit = "zarrkit.cli:main"' in pyproject
 
 

@@ -2,7 +2,7 @@
 
 ``python apps_scenario.py OUTDIR`` writes stores below OUTDIR through ``import zarr`` (real
 zarr 2.18 or the zarrkit drop-in, whichever is installed), then prints a JSON report of what
-reading them back gave. tests/test_dropin.py runs it under both and compares the reports and
+reading them back gave. tests/apps/test_dropin.py runs it under both and compares the reports and
 the bytes of the stores.
 """
 

@@ -354,7 +354,7 @@ def test_meta_ab_benchmark_smoke(tmp_path):
     import subprocess
     import sys
 
-    root = pathlib.Path(__file__).resolve().parent.parent
+    root = pathlib.Path(__file__).resolve().parents[2]
     out = subprocess.run(
         [sys.executable, str(root / "benchmarks" / "meta_ab.py"), "--no-zarr2", "--tree",
          f"here={root / 'src'}", "--rounds", "1", "--reps", "1", "--arrays", "3",
