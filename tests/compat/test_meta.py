@@ -7,15 +7,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-import zarr
 from numcodecs import Blosc, Zlib
 
+from conftest import needs_zarr2
 from zarrkit import meta, meta_v1
 from zarrkit.errors import MetadataError
 from zarrkit.storage import KVStore, MemoryStore, migrate_1to2
-
-ZARR2 = zarr.__version__.startswith("2.")
-needs_zarr2 = pytest.mark.skipif(not ZARR2, reason="checked in the zarr 2 environment run")
 
 ARRAY_DICTS = [
     dict(

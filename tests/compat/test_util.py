@@ -6,11 +6,9 @@ import array
 
 import numpy as np
 import pytest
-import zarr
 
+from conftest import needs_zarr2
 from zarrkit import _info, util
-
-ZARR2 = zarr.__version__.startswith("2.")
 
 
 def test_buffer_size() -> None:
@@ -38,7 +36,7 @@ def test_json_helpers() -> None:
     assert util.json_loads(raw.decode()) == {"a": [1.5, True], "b": 1}
 
 
-@pytest.mark.skipif(not ZARR2, reason="checked in the zarr 2 environment run")
+@needs_zarr2
 def test_json_dumps_as_zarr2() -> None:
     import zarr.util
 

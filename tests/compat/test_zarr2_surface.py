@@ -21,15 +21,13 @@ import pytest
 import zarr
 
 import zarrkit
+from conftest import needs_zarr2, needs_zarr3
 from zarrkit.errors import (
     ArrayNotFoundError,
     GroupNotFoundError,
     PathNotFoundError,
     UnsupportedFormatError,
 )
-
-ZARR2 = zarr.__version__.startswith("2.")
-needs_zarr2 = pytest.mark.skipif(not ZARR2, reason="checked in the zarr 2 environment run")
 
 
 def _meta_bytes(lib: Any, **kwargs: Any) -> bytes:
@@ -267,7 +265,7 @@ def test_zarr_v3_data_is_named_and_never_written_over(tmp_path: Any, call: Any) 
     assert sorted(os.listdir(path)) == ["zarr.json"]
 
 
-@pytest.mark.skipif(ZARR2, reason="checked in the zarr 3 environment run")
+@needs_zarr3
 def test_zarr_v3_data_written_by_zarr3(tmp_path: Any) -> None:
     path = str(tmp_path / "real.zarr")
     zarr.create_group(path, zarr_format=3).create_array("x", shape=(2,), dtype="i4")

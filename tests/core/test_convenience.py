@@ -23,6 +23,7 @@ from numcodecs import Zlib
 
 import zarrkit
 import zarrkit.copying
+from conftest import needs_zarr2, needs_zarr3
 from zarrkit.errors import (
     ContainsGroupError,
     CopyError,
@@ -41,10 +42,6 @@ from zarrkit.storage import (
     SQLiteStore,
     ZipStore,
 )
-
-ZARR2 = zarr.__version__.startswith("2.")
-needs_zarr2 = pytest.mark.skipif(not ZARR2, reason="checked in the zarr 2 environment run")
-needs_zarr3 = pytest.mark.skipif(ZARR2, reason="checked in the zarr 3 environment run")
 
 
 class CountingStore(MutableMapping):

@@ -23,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import zarrkit
+from conftest import ZARR2, needs_zarr2
 from zarrkit.errors import (
     ContainsArrayError,
     ContainsGroupError,
@@ -31,9 +32,6 @@ from zarrkit.errors import (
 )
 from zarrkit.hierarchy import Group, LazyLoader
 from zarrkit.storage import DirectoryStore, KVStore, MemoryStore
-
-ZARR2 = zarr.__version__.startswith("2.")
-needs_zarr2 = pytest.mark.skipif(not ZARR2, reason="checked in the zarr 2 environment run")
 
 
 def _norm(text: str) -> str:

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import zarrkit
+from conftest import needs_zarr2
 from zarrkit.errors import CopyError, ReadOnlyError
 from zarrkit.hierarchy import LazyLoader
 from zarrkit.storage import (
@@ -33,12 +34,8 @@ from zarrkit.storage import (
 try:
     import zarr as zarr_python
 
-    ZARR2 = zarr_python.__version__.startswith("2.")
 except ImportError:  # pragma: no cover - both environments have zarr-python
     zarr_python = None
-    ZARR2 = False
-
-only_zarr2 = pytest.mark.skipif(not ZARR2, reason="checked in the zarr 2 environment run")
 
 KV_KINDS = ["memory", "dict", "zip", "sqlite", "lmdb", "lru", "directory"]
 
@@ -141,7 +138,7 @@ def test_group_member_creation_refuses_store_path_chunk_store() -> None:
     assert other == {} and "a" not in g
 
 
-@only_zarr2
+@needs_zarr2
 def test_group_member_creation_chunk_store_matches_zarr2() -> None:
     g = zarr_python.group()
     with pytest.raises(TypeError):

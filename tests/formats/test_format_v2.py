@@ -33,6 +33,7 @@ from numcodecs import (
 )
 
 import zarrkit
+from conftest import ZARR2, needs_zarr2
 from zarrkit.formats.meta import ArrayMeta
 from zarrkit.formats.v2 import (
     decode_array_meta,
@@ -41,9 +42,6 @@ from zarrkit.formats.v2 import (
     encode_attrs,
     encode_group_meta,
 )
-
-ZARR2 = zarr.__version__.startswith("2.")
-needs_zarr2 = pytest.mark.skipif(not ZARR2, reason="checked in the zarr 2 environment run")
 
 Kwargs = Callable[[], dict[str, Any]]
 

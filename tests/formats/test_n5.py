@@ -17,6 +17,7 @@ import pytest
 import zarr
 
 import zarrkit
+from conftest import needs_zarr2
 from zarrkit.errors import MetadataError
 from zarrkit.formats import n5 as fmt
 from zarrkit.formats.meta import ArrayMeta
@@ -487,11 +488,7 @@ def test_read_only_store(n5_path: str) -> None:
 # -- interop -------------------------------------------------------------------------------
 
 
-ZARR2 = zarr.__version__.startswith("2.")
-only_zarr2 = pytest.mark.skipif(not ZARR2, reason="checked in the zarr 2 environment run")
-
-
-@only_zarr2
+@needs_zarr2
 def test_zarr2_reads_zarrkit(n5_path: str) -> None:
     data = _sample((13, 11), "int16")
     root = zarrkit.group(store=N5Store(n5_path))
@@ -509,7 +506,7 @@ def test_zarr2_reads_zarrkit(n5_path: str) -> None:
     assert list(ref["x"]) == ["y"]
 
 
-@only_zarr2
+@needs_zarr2
 def test_zarrkit_reads_zarr2(n5_path: str) -> None:
     data = _sample((13, 11), "float64")
     with warnings.catch_warnings():

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from numcodecs.abc import Codec
 
 import zarrkit
+from conftest import needs_zarr2
 from zarrkit.errors import BoundsCheckError
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -544,8 +545,6 @@ try:
     import zarr as _zarr_module
 except ImportError:  # pragma: no cover - both test environments have zarr-python
     _zarr_module = None
-ZARR2 = _zarr_module is not None and _zarr_module.__version__.startswith("2.")
-needs_zarr2 = pytest.mark.skipif(not ZARR2, reason="checked in the zarr 2 environment run")
 
 
 def _zarr2() -> Any:

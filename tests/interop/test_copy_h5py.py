@@ -17,10 +17,8 @@ from numcodecs import VLenArray, VLenBytes, VLenUTF8, Zlib
 
 import zarrkit
 import zarrkit.copying
+from conftest import needs_zarr2
 from zarrkit.errors import CopyError
-
-ZARR2 = zarr.__version__.startswith("2.")
-needs_zarr2 = pytest.mark.skipif(not ZARR2, reason="checked in the zarr 2 environment run")
 
 
 @pytest.fixture

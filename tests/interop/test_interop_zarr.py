@@ -19,8 +19,8 @@ import zarr
 from numcodecs import BZ2, LZMA, Blosc, Delta, FixedScaleOffset, PackBits, Quantize, Zlib, Zstd
 
 import zarrkit
+from conftest import ZARR2
 
-ZARR2 = zarr.__version__.startswith("2.")
 FORMAT2: dict[str, Any] = {} if ZARR2 else {"zarr_format": 2}
 
 ATTRS = {

@@ -4,7 +4,6 @@ pipeline and NumPy: same values, same bytes on disk, same errors."""
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import numcodecs
@@ -14,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import zarrkit
+from conftest import posix_only
 from zarrkit.errors import CorruptChunkError
 from zarrkit.pipeline import native
 
@@ -272,7 +272,7 @@ def test_read_only_store_refuses_before_any_file(tmp_path):
 
 
 @needs_native
-@pytest.mark.skipif(sys.platform == "win32", reason="chunk files of the extension: POSIX")
+@posix_only
 def test_write_empty_chunks_false_removes_fill_chunks(tmp_path):
     z = zarrkit.open(
         str(tmp_path / "a"),

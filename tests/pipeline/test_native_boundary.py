@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 import zarrkit
+from conftest import needs_native
 from zarrkit.pipeline import native
 from zarrkit.pipeline.native import Reason
 from zarrkit.storage.files import LocalFiles
@@ -26,7 +27,7 @@ from zarrkit.storage.files import LocalFiles
 # the temporary names' parts the pipeline passes (the rule of storage/files.py)
 TEMP = LocalFiles.native_temp_rule("0" * 16)
 
-pytestmark = pytest.mark.skipif(native._native is None, reason="the extension is not built here")
+pytestmark = needs_native
 
 BLOSC = numcodecs.Blosc("lz4", 5, numcodecs.Blosc.SHUFFLE)
 

@@ -25,11 +25,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import zarrkit
+from conftest import needs_zarr2, needs_zarr3
 from zarrkit.errors import CorruptChunkError
-
-ZARR2 = zarr.__version__.startswith("2.")
-needs_zarr2 = pytest.mark.skipif(not ZARR2, reason="checked in the zarr 2 environment run")
-needs_zarr3 = pytest.mark.skipif(ZARR2, reason="checked in the zarr 3 environment run")
 
 
 @contextlib.contextmanager

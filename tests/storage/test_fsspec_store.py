@@ -16,11 +16,8 @@ import pytest
 fsspec = pytest.importorskip("fsspec")
 import zarr  # noqa: E402
 
-needs_zarr2 = pytest.mark.skipif(
-    not zarr.__version__.startswith("2."), reason="checked in the zarr 2 environment run"
-)
-
 import zarrkit  # noqa: E402
+from conftest import needs_zarr2, posix_only  # noqa: E402
 from zarrkit.n5 import N5FSStore, N5Store  # noqa: E402
 from zarrkit.storage import FSStore  # noqa: E402
 
@@ -216,7 +213,7 @@ def _read_in_child(store: FSStore, key: str, conn: Any) -> None:
     conn.close()
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="fork")
+@posix_only
 def test_given_synchronous_fs_in_a_forked_child(tmp_path: Any) -> None:
     import multiprocessing
 

@@ -24,12 +24,10 @@ pytest.importorskip("moto")
 import zarr  # noqa: E402
 
 import zarrkit  # noqa: E402
+from conftest import ZARR2, needs_zarr2, needs_zarr3
 from zarrkit.errors import MissingChunkError  # noqa: E402
 from zarrkit.storage import FSStore, ObjectStore  # noqa: E402
 
-ZARR2 = zarr.__version__.startswith("2.")
-needs_zarr2 = pytest.mark.skipif(not ZARR2, reason="checked in the zarr 2 environment run")
-needs_zarr3 = pytest.mark.skipif(ZARR2, reason="checked in the zarr 3 environment run")
 needs_obstore = pytest.mark.skipif(
     importlib.util.find_spec("obstore") is None,
     # deselected, not skipped, by conftest.py: obstore ships wheels for CPython >= 3.11 only

@@ -23,10 +23,9 @@ from numcodecs import Zlib
 
 import servers
 import zarrkit
+from conftest import needs_zarr2
 from zarrkit.storage import ABSStore, DBMStore, MongoDBStore, RedisStore
 
-ZARR2 = zarr.__version__.startswith("2.")
-only_zarr2 = pytest.mark.skipif(not ZARR2, reason="checked in the zarr 2 environment run")
 _names = (f"t{os.getpid()}x{i}" for i in itertools.count())
 
 # "mongodb" is the nx-27017 emulator; "mongodb-server" a real server (ZARRKIT_TEST_MONGODB_URL)
@@ -342,7 +341,7 @@ def _zarr2_store(kind: str, store: Any, request: pytest.FixtureRequest) -> Any:
 DATA = np.arange(35 * 12, dtype="<f8").reshape(35, 12) / 7
 
 
-@only_zarr2
+@needs_zarr2
 def test_zarrkit_writes_zarr2_reads(new_server_store, kind, request):
     store = new_server_store()
     root = zarrkit.group(store=store)
@@ -353,7 +352,7 @@ def test_zarrkit_writes_zarr2_reads(new_server_store, kind, request):
     assert theirs["g/a"].attrs["unit"] == "m" and theirs["g/a"].chunks == (10, 5)
 
 
-@only_zarr2
+@needs_zarr2
 def test_zarr2_writes_zarrkit_reads(new_server_store, kind, request):
     store = new_server_store()
     with warnings.catch_warnings():
@@ -393,7 +392,7 @@ def test_dbm_flavours(name, tmp_path):
     ro.close()
 
 
-@only_zarr2
+@needs_zarr2
 @pytest.mark.filterwarnings("ignore:The DBMStore is deprecated:FutureWarning")
 @pytest.mark.parametrize("name", ["berkeleydb", "bsddb3"])
 def test_dbm_berkeley_db_with_zarr2(name, tmp_path):

@@ -19,6 +19,7 @@ import pytest
 import zarr
 
 import zarrkit
+from conftest import needs_zarr2, posix_only
 
 # the conformance tests, collected here again with this module's `new_store`
 from test_storage import (  # noqa: F401
@@ -41,7 +42,6 @@ from zarrkit.errors import ReadOnlyError
 from zarrkit.storage import DBMStore, LMDBStore, LRUStoreCache, MemoryStore, SQLiteStore
 
 BACKENDS = ["dbm", "lmdb", "lru", "sqlite"]
-ZARR2 = zarr.__version__.startswith("2.")
 
 
 def make_backend(kind: str, folder: str) -> Any:
@@ -186,7 +186,7 @@ def _write_in_child(store: DBMStore, queue: Any) -> None:
     queue.put([str(w.message) for w in caught if w.category is RuntimeWarning])
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="uses fork")
+@posix_only
 def test_dbm_warns_about_a_second_writing_process(tmp_path: Any) -> None:
     store = DBMStore(str(tmp_path / "mp.db"), open=dbm.dumb.open)
     store["parent"] = b"0"
@@ -267,7 +267,7 @@ def _lmdb_child(store: LMDBStore, queue: Any) -> None:
     queue.put(True)
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="uses fork")
+@posix_only
 def test_lmdb_in_a_forked_process(tmp_path: Any) -> None:
     store = LMDBStore(str(tmp_path / "mp.lmdb"), map_size=2**24)
     store["parent"] = b"p"
@@ -478,7 +478,7 @@ def test_lru_pickles_its_store_not_its_cache() -> None:
 # -- interop with zarr 2's stores ----------------------------------------------------------
 
 
-@pytest.mark.skipif(not ZARR2, reason="checked in the zarr 2 environment run")
+@needs_zarr2
 @pytest.mark.parametrize("kind", ["dbm", "lmdb"])
 def test_zarr2_reads_and_writes_the_same_files(kind: str, tmp_path: Any) -> None:
     path = str(tmp_path / f"x.{kind}")

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import zarrkit
+from conftest import posix_only
 from zarrkit.storage import DirectoryStore, NestedDirectoryStore
 
 # a writer that dies between writing its temporary file and renaming it into place
@@ -53,7 +54,7 @@ def _temp_files(root: pathlib.Path) -> list[pathlib.Path]:
     return [p for p in root.rglob("*.partial")]
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+@posix_only
 @pytest.mark.parametrize("cls", [DirectoryStore, NestedDirectoryStore])
 def test_killed_writer_leaves_no_visible_trace(tmp_path: pathlib.Path, cls: type) -> None:
     root = tmp_path / "data.zarr"
@@ -90,7 +91,7 @@ _LOOPING_WRITER = textwrap.dedent(
 )
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+@posix_only
 def test_killed_native_writer_leaves_whole_chunks(tmp_path: pathlib.Path) -> None:
     # a writer killed at any moment of its loop over chunk files: every chunk is one whole
     # version (old or new), no key is added, only .partial files can be left

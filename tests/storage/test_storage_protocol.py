@@ -6,12 +6,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from conftest import posix_only
 from zarrkit.errors import ReadOnlyError
 from zarrkit.storage import (
     ConsolidatedMetadataStore,
@@ -122,7 +122,7 @@ def _child(h: LazyHandle, conn: Any) -> None:
     h.close()  # closes the child's own handle only
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="fork")
+@posix_only
 def test_lazy_handle_reopens_in_a_forked_child() -> None:
     h = LazyHandle(Connection)
     parents = h.get()

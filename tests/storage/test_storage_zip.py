@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import zarrkit
+from conftest import posix_only
 from zarrkit.errors import ReadOnlyError
 from zarrkit.storage import ZipStore
 
@@ -142,7 +143,7 @@ _WRITER = textwrap.dedent(
 )
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+@posix_only
 @pytest.mark.parametrize("atomic", [True, False])
 def test_killed_writer(tmp_path: pathlib.Path, atomic: bool) -> None:
     """A writer killed while adding entries: atomic mode keeps the archive as it was;
