@@ -1,4 +1,4 @@
-"""The native xarray backend, ``engine="zarrkit"`` (src/zarrkit/xarray_backend.py).
+"""The native xarray backend, ``engine="zarrkit"`` (src/zarrkit/apps/xarray_backend.py).
 
 The stores are written by xarray itself with ``zarr_format=2`` (through zarr-python 3 in
 ``.venv``, through the zarr drop-in in ``.venv-apps``); where xarray's own zarr engine can read

@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import CopyError
-from .formats.v2 import json_dumps
-from .storage import normalize_store_arg
-from .storage.base import as_store, normalize_storage_path
+from ..errors import CopyError
+from ..formats.v2 import json_dumps
+from ..storage import normalize_store_arg
+from ..storage.base import as_store, normalize_storage_path
 
 __all__ = ["copy_store", "copy", "copy_all", "COPY_BUFFER_BYTES"]
 

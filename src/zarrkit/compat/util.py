@@ -9,8 +9,8 @@ from typing import Any
 
 from numcodecs.compat import ensure_ndarray_like
 
-from ._info import InfoReporter, human_readable_size
-from ._normalize import (
+from .._info import InfoReporter, human_readable_size
+from .._normalize import (
     guess_chunks,
     normalize_chunks,
     normalize_dimension_separator,
@@ -18,9 +18,9 @@ from ._normalize import (
     normalize_order,
     normalize_shape,
 )
-from .formats.v2 import json_dumps, normalize_fill_value
-from .formats.v2 import json_loads as _json_loads
-from .storage.base import ConstantMap, normalize_storage_path
+from ..formats.v2 import json_dumps, normalize_fill_value
+from ..formats.v2 import json_loads as _json_loads
+from ..storage.base import ConstantMap, normalize_storage_path
 
 __all__ = [
     "ConstantMap",

@@ -29,9 +29,9 @@ from xarray.backends.common import AbstractDataStore
 from xarray.backends.store import StoreBackendEntrypoint
 from xarray.core import indexing
 
-from .convenience import open_consolidated
-from .core import Array
-from .hierarchy import Group, open_group
+from ..convenience import open_consolidated
+from ..core import Array
+from ..hierarchy import Group, open_group
 
 __all__ = ["ZarrkitBackendEntrypoint", "ZarrkitBackendArray", "ZarrkitDataStore"]
 

@@ -35,17 +35,17 @@ from typing import IO, Any
 
 import numcodecs
 
-from ._pool import run_parallel
-from ._probe import location, not_found, refuse_v3
-from .core import Array
-from .errors import PathNotFoundError
-from .formats.v2 import ARRAY_KEY, ATTRS_KEY, CONSOLIDATED_KEY, GROUP_KEY, json_loads
-from .storage import normalize_store_arg
-from .storage.base import Store, normalize_storage_path, prefix_of
-from .storage.directory import DirectoryStore
-from .storage.files import is_temp
-from .storage.n5 import N5Store
-from .storage.zip import ZipStore
+from .._pool import run_parallel
+from .._probe import location, not_found, refuse_v3
+from ..core import Array
+from ..errors import PathNotFoundError
+from ..formats.v2 import ARRAY_KEY, ATTRS_KEY, CONSOLIDATED_KEY, GROUP_KEY, json_loads
+from ..storage import normalize_store_arg
+from ..storage.base import Store, normalize_storage_path, prefix_of
+from ..storage.directory import DirectoryStore
+from ..storage.files import is_temp
+from ..storage.n5 import N5Store
+from ..storage.zip import ZipStore
 
 __all__ = ["verify", "Report", "ArrayReport", "read_manifest"]
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from .formats import v2
-from .formats.meta import ArrayMeta
-from .formats.v2 import (
+from ..formats import v2
+from ..formats.meta import ArrayMeta
+from ..formats.v2 import (
     ZARR_FORMAT,
     decode_dtype,
     decode_fill_value,

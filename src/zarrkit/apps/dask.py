@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .core import Array
-from .creation import open_array
+from ..core import Array
+from ..creation import open_array
 
 __all__ = ["to_dask", "from_dask"]
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numcodecs import get_codec
 
-from .formats.v2 import decode_dtype, decode_fill_value, encode_dtype, encode_fill_value
+from ..formats.v2 import decode_dtype, decode_fill_value, encode_dtype, encode_fill_value
 from .meta import encode_array_metadata
 
 __all__ = ["decode_metadata", "encode_metadata", "migrate_1to2"]

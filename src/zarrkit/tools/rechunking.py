@@ -37,13 +37,13 @@ from typing import Any
 import numcodecs
 from numcodecs import Blosc
 
-from ._pool import get_num_threads
-from .convenience import open as open_node
-from .core import Array
-from .creation import create
-from .hierarchy import Group, group
-from .storage import DirectoryStore, normalize_store_arg
-from .storage.base import normalize_storage_path
+from .._pool import get_num_threads
+from ..convenience import open as open_node
+from ..core import Array
+from ..creation import create
+from ..hierarchy import Group, group
+from ..storage import DirectoryStore, normalize_store_arg
+from ..storage.base import normalize_storage_path
 
 __all__ = ["rechunk", "RechunkPlan", "plan_rechunk", "DEFAULT_MAX_MEM"]
 

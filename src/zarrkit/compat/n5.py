@@ -3,8 +3,8 @@
 >>> from zarrkit.n5 import N5Store, N5FSStore
 """
 
-from .formats.n5 import ATTRS_FILE, N5_KEYWORDS, N5_VERSION, N5ChunkWrapper
-from .storage.n5 import N5FSStore, N5Store
+from ..formats.n5 import ATTRS_FILE, N5_KEYWORDS, N5_VERSION, N5ChunkWrapper
+from ..storage.n5 import N5FSStore, N5Store
 
 __all__ = ["N5Store", "N5FSStore", "N5ChunkWrapper", "N5_FORMAT", "n5_attrs_key", "n5_keywords"]
 
