@@ -33,7 +33,7 @@ make_venv .venv-apps apps
 
 echo "== zarr 2 applications on zarrkit: $(.venv-apps/bin/python -c 'import zarr, dask, xarray; print("zarr", zarr.__version__, "dask", dask.__version__, "xarray", xarray.__version__)')"
 ZARRKIT_REF_PYTHON="$PWD/.venv-apps-ref/bin/python" .venv-apps/bin/python -m pytest -q \
-    tests/test_dropin.py tests/test_dask.py tests/test_xarray.py "$@"
+    tests/apps/test_dropin.py tests/apps/test_dask.py tests/apps/test_xarray.py "$@"
 
 # Optional (ZARRKIT_APPS_UPSTREAM=1, ~75 s): dask's and xarray's own zarr tests through the
 # drop-in. On real zarr 2.18.7 the same selection gives dask 24 passed / 9 skipped and xarray

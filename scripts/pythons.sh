@@ -5,9 +5,11 @@
 # Requirements: tests/requirements/py3.10.in and py3.13.in, pinned by constraints-py3.X.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SMOKE=(tests/test_core.py tests/test_storage.py tests/test_dtypes.py tests/test_pipeline.py
-       tests/test_robustness.py tests/test_indexing_basic.py tests/test_indexing_advanced.py
-       tests/test_errors.py tests/test_sync.py tests/test_smoke.py tests/test_layering.py)
+SMOKE=(tests/core/test_core.py tests/storage/test_storage.py tests/core/test_dtypes.py
+       tests/pipeline/test_pipeline.py tests/core/test_concurrency_and_limits.py
+       tests/indexing/test_indexing_basic.py tests/indexing/test_indexing_advanced.py
+       tests/core/test_errors.py tests/core/test_sync.py tests/core/test_smoke.py
+       tests/test_layering.py)
 
 find_python() {  # the interpreter of Python $1 (X.Y), or nothing
     local v=$1 p

@@ -6,7 +6,7 @@
 # tensorstore, h5py, ...). A few minutes on 2 cores.
 #
 #   bash scripts/quick.sh                              # everything above
-#   bash scripts/quick.sh tests/test_core.py -k resize # arguments go to pytest instead
+#   bash scripts/quick.sh tests/core/test_core.py -k resize # arguments go to pytest instead
 #
 # `bash scripts/test.sh` (the README's test command, and CI's) runs everything: seven
 # environments, the servers, ruff and mypy, zarr 2.18.7's own suite and dask/xarray.

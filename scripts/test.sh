@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 bash scripts/install_servers.sh; export ZARRKIT_REQUIRE_SERVERS=1  # test servers (kv): Redis, Azurite, libdb
-export ZARRKIT_REQUIRE_NATIVE=1  # the C extension (setup.py) builds here: tests/test_native.py
+export ZARRKIT_REQUIRE_NATIVE=1  # the C extension (setup.py) builds here: tests/pipeline/test_native.py
 
 make_env() {  # directory, environment name (tests/requirements/<name>.in)
     local dir=$1 env=$2

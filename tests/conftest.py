@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 import zarrkit.storage
+from zarrkit.pipeline import native as _native_module
 from zarrkit.storage import DirectoryStore, KVStore, MemoryStore, NestedDirectoryStore
 
 STORE_KINDS = ["memory", "kv", "directory", "nested"]
@@ -15,6 +17,27 @@ STORE_KINDS = ["memory", "kv", "directory", "nested"]
 # run by scripts and by test_tutorial_spec.py, not collected: the conformance kit
 # (scripts/conformance.sh) and the tutorial spec (its tutorial.rst is no doctest of ours)
 collect_ignore_glob = ["conformance/*", "spec/*"]
+
+
+# -- environment markers, defined once ------------------------------------------------------
+# scripts/test.sh runs the suite in a zarr 2 and a zarr 3 environment; a test marked
+# ``needs_zarr2``/``needs_zarr3`` runs in one of them and is deselected in the other (see
+# ``pytest_collection_modifyitems``). Tests import these: ``from conftest import needs_zarr2``.
+try:
+    import zarr as _zarr_python
+except ImportError:  # pragma: no cover - both environments of scripts/test.sh have zarr-python
+    _zarr_python = None
+
+ZARR2 = _zarr_python is not None and _zarr_python.__version__.startswith("2.")
+"""The installed zarr-python is 2.x (the reference for byte-identical metadata)."""
+needs_zarr2 = pytest.mark.skipif(not ZARR2, reason="checked in the zarr 2 environment run")
+needs_zarr3 = pytest.mark.skipif(ZARR2, reason="checked in the zarr 3 environment run")
+NATIVE_BUILT = _native_module._native is not None
+"""The C extension (setup.py build_ext) is built and importable."""
+needs_native = pytest.mark.skipif(not NATIVE_BUILT, reason="the extension is not built here")
+posix_only = pytest.mark.skipif(
+    sys.platform == "win32", reason="POSIX only (fork, signals, FIFOs, /dev/zero)"
+)
 
 
 def make_store(kind: str, tmp_path: Any) -> Any:

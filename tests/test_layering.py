@@ -15,6 +15,16 @@ ALLOWED = {
     "formats": set(),
     "storage": set(),
     "pipeline": {"formats", "indexing", "storage"},
+    # zarr 2's compatibility modules (meta, meta_v1, util, n5, codecs): names over the stores
+    "compat": {"formats", "storage", "_info", "_normalize"},
+}
+# above the core (the facades and everything below them): applications and tools, which
+# nothing of the core imports, except the zarr 2 names re-exported where zarr 2 has them
+ABOVE_CORE = {"apps", "tools", "cli"}
+REEXPORTS = {
+    ("__init__.py", "apps.dask"),  # zarrkit.to_dask / from_dask
+    ("__init__.py", "tools.rechunking"),  # zarrkit.rechunk
+    ("convenience.py", "tools.copying"),  # zarr.convenience.copy, copy_all, copy_store
 }
 # cross-cut modules below every layer: any layer may import them, they import no layer
 CROSS_CUT = {"errors", "_pool"}
@@ -64,12 +74,42 @@ def test_lower_layers_do_not_import_upper_ones(layer):
             allowed.add("formats")
         for mod in _zarrkit_imports(f):
             if not any(mod == a or mod.startswith(a + ".") for a in allowed):
-                if f.name == "__init__.py" and mod in ("creation", "meta_v1"):
+                if f.name == "__init__.py" and mod in ("creation", "compat.meta_v1"):
                     continue  # lazy re-exports of zarr 2 names (init_array, migrate_1to2)
-                if rel == "storage/base.py" and mod == "meta":
+                if rel == "storage/base.py" and mod == "compat.meta":
                     continue  # Store._metadata_class: zarr 2's codec, looked up when asked for
                 bad.append(f"{rel} imports zarrkit.{mod}")
     assert not bad, "\n".join(bad)
+
+
+def test_the_core_does_not_import_apps_or_tools():
+    bad = []
+    for f in sorted(SRC.rglob("*.py")):
+        rel = f.relative_to(SRC).as_posix()
+        if rel.split("/")[0] in ABOVE_CORE or rel == "__main__.py":  # (python -m zarrkit)
+            continue
+        for mod in _zarrkit_imports(f):
+            top = mod.split(".")[0]
+            if top in ABOVE_CORE and (rel, mod) not in REEXPORTS:
+                bad.append(f"{rel} imports zarrkit.{mod}")
+    assert not bad, "\n".join(bad)
+
+
+def test_moved_modules_keep_their_public_paths():
+    # zarrkit.meta is zarrkit.compat.meta, ...: the same module object, the old path importable
+    import importlib
+
+    import zarrkit
+    from zarrkit._moved import MOVED
+
+    for old, new in sorted(MOVED.items()):
+        assert not (SRC / f"{old}.py").exists() and (SRC / f"{new.replace('.', '/')}.py").exists()
+        assert (SRC / f"{old}.pyi").exists(), f"zarrkit/{old}.pyi: the old path for type checkers"
+        if old == "xarray_backend" and importlib.util.find_spec("xarray") is None:
+            continue
+        module = importlib.import_module(f"zarrkit.{old}")
+        assert module is importlib.import_module(f"zarrkit.{new}")
+        assert getattr(zarrkit, old) is module and module.__spec__.name == f"zarrkit.{new}"
 
 
 def test_the_pipeline_knows_no_particular_store():

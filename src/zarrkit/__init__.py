@@ -11,9 +11,12 @@ array([1, 1, 1, 0], dtype=int32)
 
 from numcodecs import Blosc
 
-from . import codecs, creation, storage
+# _moved first: the old module paths (zarrkit.n5 is zarrkit.compat.n5, ...), loaded as before
+from . import _moved, codecs, copying, creation, dask, n5, rechunking, storage  # noqa: F401
 from ._pool import get_num_threads, set_num_threads
 from ._tree import tree
+from .apps.dask import from_dask, to_dask
+from .compat.n5 import N5FSStore
 from .convenience import (
     consolidate_metadata,
     copy,
@@ -41,11 +44,8 @@ from .creation import (
     zeros,
     zeros_like,
 )
-from .dask import from_dask, to_dask
 from .errors import *  # noqa: F403
 from .hierarchy import Group, group, open_group
-from .n5 import N5FSStore
-from .rechunking import rechunk
 from .storage import (
     ABSStore,
     DBMStore,
@@ -64,6 +64,7 @@ from .storage import (
     ZipStore,
 )
 from .sync import ProcessSynchronizer, ThreadSynchronizer
+from .tools.rechunking import rechunk
 
 # zarr 2 also names these in zarr.storage; they live in creation, a layer above the stores
 storage.init_array = creation.init_array

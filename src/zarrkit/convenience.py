@@ -7,11 +7,11 @@ from typing import Any
 
 from . import storage
 from ._probe import not_found
-from .copying import copy, copy_all, copy_store  # noqa: F401 - public names
 from .creation import array as _array
 from .creation import open_array
 from .errors import PathNotFoundError
 from .storage.base import contains_array, contains_group, normalize_storage_path
+from .tools.copying import copy, copy_all, copy_store  # noqa: F401 - public names
 
 __all__ = [
     "open",

@@ -11,8 +11,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ..copying import copy_store
 from ..core import Array
+from ..tools.copying import copy_store
 from .options import UsageError, chunk_shape, size, split_selection, storage_options
 from .progress import progress_callback
 from .stores import (
@@ -203,7 +203,7 @@ def consolidate(args: argparse.Namespace) -> int:
 
 
 def verify(args: argparse.Namespace) -> int:
-    from ..verify import verify as run_verify
+    from ..tools.verify import verify as run_verify
 
     so = _options(args)
     store, inner = open_store(args.path, "r", so)
@@ -243,7 +243,7 @@ def _chunks_argument(values: list[str]) -> Any:
 
 
 def rechunk(args: argparse.Namespace) -> int:
-    from ..rechunking import rechunk as run_rechunk
+    from ..tools.rechunking import rechunk as run_rechunk
 
     chunks = _chunks_argument(args.chunks)
     max_mem = size(args.max_mem)

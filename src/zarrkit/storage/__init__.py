@@ -203,7 +203,7 @@ def __getattr__(name: str) -> Any:
     # init_array / init_group are set here by zarrkit/__init__.py (zarr 2 names them in
     # zarr.storage; they belong to creation, a layer above)
     if name == "migrate_1to2":
-        from .. import meta_v1
+        from ..compat.meta_v1 import migrate_1to2
 
-        return meta_v1.migrate_1to2
+        return migrate_1to2
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -225,7 +225,7 @@ class Store(MutableMapping):
         """zarr 2's codec of metadata documents as dicts (``zarrkit.meta.Metadata2``)."""
         # a zarr 2 compatibility name; the codec lives above the stores, so it is looked up
         # when asked for
-        from ..meta import Metadata2
+        from ..compat.meta import Metadata2
 
         return Metadata2
 

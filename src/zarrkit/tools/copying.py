@@ -1,0 +1,677 @@
+"""Copying between stores, arrays and groups (zarrkit or h5py), streaming with bounded memory.
+
+Every copy first plans what it will do, then does it. With ``if_exists='raise'`` a conflict
+anywhere in the hierarchy is found while planning, so a refused copy writes nothing at all;
+a dry run is the plan logged. Array data move in slabs of whole destination chunks of at most
+:data:`COPY_BUFFER_BYTES`, and :func:`copy_store` reads keys in batches of about that size, so
+memory stays bounded whatever the size of the data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import CopyError
+from ..formats.v2 import json_dumps
+from ..storage import normalize_store_arg
+from ..storage.base import as_store, normalize_storage_path
+
+__all__ = ["copy_store", "copy", "copy_all", "COPY_BUFFER_BYTES"]
+
+#: Bytes moved at once: the largest slab of an array copied by :func:`copy` (uncompressed),
+#: and about the largest batch of values read by :func:`copy_store`.
+COPY_BUFFER_BYTES = 64 * 2**20
+
+#: Most keys :func:`copy_store` reads in one batch.
+_MAX_BATCH_KEYS = 256
+
+
+# -- logging and progress ----------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _log_writer(log: Any) -> Iterator[Callable[[str], None]]:
+    """``log`` may be None, a callable taking a line, a file-like object or a file name."""
+    if log is None:
+        yield lambda line: None
+    elif callable(log):
+        yield log
+    elif isinstance(log, str):
+        with open(log, "w") as f:
+            yield lambda line: print(line, file=f)
+    elif hasattr(log, "write"):
+        yield lambda line: print(line, file=log)
+    else:
+        raise TypeError(f"log must be a callable, a file-like object or a file name, got {log!r}")
+
+
+def _summary(
+    log: Callable[[str], None], dry_run: bool, n_copied: int, n_skipped: int, nbytes: int
+) -> None:
+    """The closing line of a copy's log, worded as zarr 2 words it."""
+    if dry_run:
+        log(f"dry run: {n_copied:,} copied, {n_skipped:,} skipped")
+    else:
+        log(f"all done: {n_copied:,} copied, {n_skipped:,} skipped, {nbytes:,} bytes copied")
+
+
+class _Progress:
+    """``progress=True`` shows a tqdm bar if tqdm is installed (nothing otherwise); a callable
+    is called as ``progress(done, total)`` after each step."""
+
+    def __init__(self, progress: Any, total: int, desc: str, unit: str) -> None:
+        self.callback: Callable[[int, int], None] | None = None
+        self.bar = None
+        self.total = total
+        self.done = 0
+        if progress is True:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:
+                tqdm = None
+            if tqdm is not None:
+                self.bar = tqdm(total=total, desc=desc, unit=unit, unit_scale=unit == "B")
+        elif callable(progress):
+            self.callback = progress
+        elif progress not in (None, False):
+            raise TypeError(f"progress must be True, False, None or a callable, got {progress!r}")
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if self.bar is not None:
+            self.bar.update(n)
+        if self.callback is not None:
+            self.callback(self.done, self.total)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+# -- store to store ----------------------------------------------------------------------
+
+
+def _compile(patterns: Any, flags: int) -> list[re.Pattern]:
+    if patterns is None:
+        return []
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    return [re.compile(p, flags) for p in patterns]
+
+
+def _nbytes(v: Any) -> int:
+    if isinstance(v, (bytes, bytearray)):
+        return len(v)
+    return memoryview(v).nbytes
+
+
+def copy_store(
+    source: Any,
+    dest: Any,
+    source_path: str = "",
+    dest_path: str = "",
+    excludes: Any = None,
+    includes: Any = None,
+    flags: int = 0,
+    if_exists: str = "raise",
+    dry_run: bool = False,
+    log: Any = None,
+    progress: Any = None,
+    *,
+    storage_options: dict | None = None,
+) -> tuple[int, int, int]:
+    """Copy every key below ``source_path`` of one store to ``dest_path`` of another, as bytes.
+
+    Nothing is decoded or re-encoded, so this is the fastest way to move a hierarchy.
+
+    Parameters
+    ----------
+    source, dest : MutableMapping or str
+        Stores (any dict-like), or paths/URLs (``'s3://bucket/data.zarr'``) opened as stores.
+    source_path, dest_path : str
+        Copy only the keys below ``source_path``, to the same keys below ``dest_path``.
+    excludes, includes : str or list of str, optional
+        Regular expressions searched in each source key: a key matching an exclude is left out
+        unless it also matches an include.
+    flags : int
+        ``re`` flags for the expressions.
+    if_exists : {'raise', 'replace', 'skip'}
+        What to do with a key that exists in ``dest``. With ``'raise'`` the conflict is found
+        before anything is written.
+    dry_run : bool
+        Log what would be done, copy nothing.
+    log : callable, file-like or file name, optional
+        Where to write one line per key and a closing summary.
+    progress : bool or callable, optional
+        ``True`` shows a tqdm bar (when tqdm is installed); a callable is called as
+        ``progress(keys_done, keys_total)``.
+    storage_options : dict, optional
+        File system options for ``source`` and ``dest`` given as URLs.
+
+    Returns ``(n_copied, n_skipped, n_bytes_copied)``.
+
+    >>> import zarrkit
+    >>> src = zarrkit.group()
+    >>> _ = src.zeros('a', shape=4, chunks=2)
+    >>> dst = {}
+    >>> n_copied, n_skipped, n_bytes = zarrkit.copy_store(src.store, dst, excludes=r'^\\.zgroup$')
+    >>> sorted(dst)
+    ['a/.zarray']
+    """
+    if if_exists not in ("raise", "replace", "skip"):
+        raise ValueError(f"if_exists must be 'raise', 'replace' or 'skip', got {if_exists!r}")
+    src = _store_of(source, "r", storage_options)
+    dst = _store_of(dest, "a", storage_options)
+    sp = normalize_storage_path(source_path)
+    dp = normalize_storage_path(dest_path)
+    sp, dp = (sp + "/" if sp else ""), (dp + "/" if dp else "")
+    exc, inc = _compile(excludes, flags), _compile(includes, flags)
+
+    plan: list[tuple[str, str, bool]] = []  # (source key, dest key, copy?)
+    for key in sorted(src.keys()):
+        if not key.startswith(sp):
+            continue
+        if any(p.search(key) for p in exc) and not any(p.search(key) for p in inc):
+            continue
+        dkey = dp + key[len(sp) :]
+        exists = if_exists != "replace" and dkey in dst
+        if exists and if_exists == "raise":
+            raise CopyError(f"key {dkey!r} exists in destination; nothing was copied")
+        plan.append((key, dkey, not exists))
+
+    n_copied = n_skipped = nbytes = 0
+    bar = _Progress(progress, len(plan), "copy_store", "keys")
+    batch: list[tuple[str, str]] = []
+    batch_size = 1  # grows once value sizes are known, to about COPY_BUFFER_BYTES a batch
+
+    def flush() -> int:
+        nonlocal batch_size
+        if dry_run:
+            bar.update(len(batch))
+            batch.clear()
+            return 0
+        values = src.getitems([k for k, _ in batch])
+        missing = [k for k, _ in batch if k not in values]
+        if missing:
+            raise KeyError(f"source keys vanished during the copy: {missing}")
+        sizes = {k: _nbytes(v) for k, v in values.items()}
+        dst.setitems({dk: values[k] for k, dk in batch})
+        bar.update(len(batch))
+        batch.clear()
+        biggest = max(sizes.values(), default=0)
+        batch_size = max(1, min(_MAX_BATCH_KEYS, COPY_BUFFER_BYTES // max(biggest, 1)))
+        return sum(sizes.values())
+
+    with _log_writer(log) as write_log:
+        for key, dkey, do_copy in plan:
+            descr = key if dkey == key else f"{key} -> {dkey}"
+            if do_copy:
+                write_log(f"copy {descr}")
+                n_copied += 1
+                batch.append((key, dkey))
+                if len(batch) >= batch_size:
+                    nbytes += flush()
+            else:
+                write_log(f"skip {descr}")
+                n_skipped += 1
+                bar.update(1)
+        if batch:
+            nbytes += flush()
+        _summary(write_log, dry_run, n_copied, n_skipped, nbytes)
+    bar.close()
+    return n_copied, n_skipped, nbytes
+
+
+def _store_of(store: Any, mode: str, storage_options: dict | None) -> Any:
+    """A store for ``copy_store``: paths and URLs opened as the openers do, mappings adapted."""
+    if isinstance(store, (str, os.PathLike)):
+        return normalize_store_arg(store, mode=mode, storage_options=storage_options)
+    return as_store(store)
+
+
+# -- arrays and groups -------------------------------------------------------------------
+
+
+def _is_h5py(obj: Any) -> bool:
+    return obj is not None and type(obj).__module__.startswith("h5py")
+
+
+def _is_array(obj: Any) -> bool:
+    # ask the type: a group answers attribute lookups with its members ('shape', 'dtype')
+    return hasattr(type(obj), "shape") and hasattr(type(obj), "dtype")
+
+
+def _same_array(a: Any, b: Any) -> bool:
+    """True when ``a`` and ``b`` are the same stored array (replacing one deletes the other)."""
+    if _is_h5py(a) or _is_h5py(b):
+        return _is_h5py(a) and _is_h5py(b) and a == b  # h5py compares HDF5 object ids
+    if getattr(a, "path", None) != getattr(b, "path", None):
+        return False
+    sa, sb = getattr(a, "store", None), getattr(b, "store", None)
+    if sa is None or sb is None:
+        return False
+    # a store object, or two handles on one location (not equal contents of two memory stores)
+    where_a, where_b = getattr(sa, "path", None), getattr(sb, "path", None)
+    return sa is sb or (type(sa) is type(sb) and where_a is not None and where_a == where_b)
+
+
+def _is_group(obj: Any) -> bool:
+    return hasattr(obj, "keys") and hasattr(obj, "require_group")
+
+
+def _slabs(
+    shape: tuple[int, ...], chunks: tuple[int, ...] | None, itemsize: int
+) -> Iterator[tuple[slice, ...]]:
+    """Regions covering ``shape`` made of whole chunks, each under ``COPY_BUFFER_BYTES``.
+
+    A slab is never smaller than one chunk. ``chunks=None`` (contiguous storage) means the
+    regions are made of single elements, so slabs are runs along the last axes.
+    """
+    if not shape:
+        yield ()
+        return
+    if any(s == 0 for s in shape):
+        return
+    if not chunks:
+        chunks = (1,) * len(shape)
+    chunks = tuple(max(1, min(c, s)) for c, s in zip(chunks, shape))
+    itemsize = max(itemsize, 1)
+    # grow the region from the last axis backwards while it fits the budget
+    region = list(chunks)
+    for axis in range(len(shape) - 1, -1, -1):
+        per_step = math.prod(region) * itemsize
+        n = max(1, COPY_BUFFER_BYTES // per_step)
+        region[axis] = min(shape[axis], chunks[axis] * n)
+        if region[axis] < shape[axis]:
+            break
+    for offset in itertools.product(*(range(0, s, r) for s, r in zip(shape, region))):
+        yield tuple(slice(o, min(o + r, s)) for o, r, s in zip(offset, region, shape))
+
+
+def _fully_initialized(obj: Any) -> bool:
+    return (
+        _is_array(obj)
+        and hasattr(obj, "nchunks_initialized")
+        and obj.nchunks_initialized == obj.nchunks
+    )
+
+
+def _json_value(v: Any) -> Any:
+    """An h5py attribute value as a JSON value (numpy scalars and arrays, bytes as text)."""
+    if isinstance(v, np.ndarray):
+        return [_json_value(x) for x in v.tolist()]
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, bytes):
+        return v.decode("utf-8")
+    if isinstance(v, (list, tuple)):
+        return [_json_value(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _json_value(x) for k, x in v.items()}
+    return v
+
+
+def _copy_attrs(source: Any, dest: Any) -> None:
+    """Copy user attributes, converting them to what the destination can hold."""
+    attrs = dict(source.attrs)
+    if _is_h5py(dest):
+        attrs.pop("filters", None)  # as zarr 2 does: a zarr array's filters are not HDF5's
+        for k, v in attrs.items():
+            try:
+                dest.attrs[k] = v
+            except (TypeError, ValueError) as e:
+                raise TypeError(
+                    f"attribute {k!r} of {source.name} cannot be stored in HDF5 ({e}); "
+                    "copy with without_attrs=True or change the attribute"
+                ) from None
+        return
+    dest.attrs.update(_zarr_attrs(source))
+
+
+def _zarr_attrs(source: Any) -> dict:
+    """The user attributes of ``source`` as a zarrkit destination stores them (h5py values
+    converted to JSON values); TypeError naming the attribute when one has no JSON form.
+    Called while planning too, so that such a copy writes nothing."""
+    attrs = dict(source.attrs)
+    from_h5py = _is_h5py(source)
+    for k, v in attrs.items():
+        try:
+            attrs[k] = _json_value(v) if from_h5py else v
+            json_dumps(attrs[k])
+        except UnicodeDecodeError as e:
+            raise TypeError(
+                f"attribute {k!r} of {source.name} holds bytes that are not UTF-8 text "
+                f"({e}); copy with without_attrs=True or change the attribute"
+            ) from None
+        except (TypeError, ValueError) as e:
+            raise TypeError(
+                f"attribute {k!r} of {source.name} has no JSON form ({e}); "
+                "copy with without_attrs=True or change the attribute"
+            ) from None
+    return attrs
+
+
+def _h5py_object_kind(dtype: np.dtype) -> tuple[str, Any]:
+    """What an h5py object dtype holds: ('str', None), ('bytes', None) or ('vlen', base)."""
+    import h5py
+
+    string = h5py.check_string_dtype(dtype)
+    if string is not None:
+        return ("str", None) if string.encoding == "utf-8" else ("bytes", None)
+    base = h5py.check_vlen_dtype(dtype)
+    if base is not None:
+        return "vlen", base
+    raise TypeError(f"cannot copy an HDF5 dataset of object dtype {dtype!r} (references?)")
+
+
+@dataclass
+class _Step:
+    """One object of a copy plan, in the order it is copied (groups before their members)."""
+
+    source: Any
+    parent: tuple[str, ...]  # names from the copy's destination group to the parent group
+    name: str
+    is_array: bool
+    do_copy: bool
+    replace: bool  # delete what is at ``name`` in the destination first
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.source.size) * self.source.dtype.itemsize
+
+
+class _Copier:
+    """Plans a copy (every check happens here), then carries the plan out."""
+
+    def __init__(
+        self,
+        if_exists: str,
+        dry_run: bool,
+        shallow: bool,
+        without_attrs: bool,
+        create_kws: dict,
+        to_zarr: bool,
+    ) -> None:
+        self.if_exists = if_exists
+        self.dry_run = dry_run
+        self.shallow = shallow
+        self.without_attrs = without_attrs
+        self.create_kws = create_kws
+        self.check_attrs = to_zarr and not without_attrs  # JSON-able, before any write
+        self.steps: list[_Step] = []
+
+    # -- planning ------------------------------------------------------------------------
+    def plan(self, source: Any, dest: Any, parent: tuple[str, ...], name: str, root: bool) -> None:
+        """Add the steps that copy ``source`` to ``dest[name]``; ``dest`` is the existing
+        destination group, or None where the destination does not exist yet."""
+        exists = dest is not None and name in dest
+        existing = dest[name] if exists else None
+        if _is_array(source):
+            do_copy = True
+            if exists:
+                if self.if_exists == "raise":
+                    raise CopyError(
+                        f"an object {name!r} already exists in destination {dest.name!r}"
+                    )
+                if self.if_exists == "skip":
+                    do_copy = False
+                elif self.if_exists == "skip_initialized":
+                    do_copy = not _fully_initialized(existing)
+                if do_copy and _same_array(existing, source):
+                    raise CopyError(
+                        f"cannot replace {source.name!r} with itself: it would be deleted "
+                        "before being read; nothing was copied"
+                    )
+            if do_copy and self.check_attrs:
+                _zarr_attrs(source)
+            self.steps.append(_Step(source, parent, name, True, do_copy, exists and do_copy))
+            return
+        if not hasattr(source, "keys"):
+            raise TypeError(f"cannot copy {source!r}: it is neither an array nor a group")
+        if self.shallow and not root:
+            return
+        over_array = exists and _is_array(existing)
+        if over_array and self.if_exists == "raise":
+            raise CopyError(f"an array {name!r} already exists in destination {dest.name!r}")
+        if over_array and self.if_exists == "skip":
+            self.steps.append(_Step(source, parent, name, False, False, False))
+            return
+        if self.check_attrs:
+            _zarr_attrs(source)
+        self.steps.append(_Step(source, parent, name, False, True, over_array))
+        child_dest = existing if exists and not over_array else None
+        for key in source.keys():
+            self.plan(source[key], child_dest, parent + (name,), key, False)
+
+    # -- doing ---------------------------------------------------------------------------
+    def run(self, dest: Any, log: Callable[[str], None], progress: Any) -> tuple[int, int, int]:
+        """Carry the plan out into ``dest``; returns ``(n_copied, n_skipped, n_bytes)``."""
+        total = sum(s.nbytes for s in self.steps if s.is_array and s.do_copy)
+        bar = _Progress(progress if not self.dry_run else None, total, "copy", "B")
+        groups: dict[tuple[str, ...], Any] = {(): dest}
+        n_copied = n_skipped = nbytes = 0
+        try:
+            for step in self.steps:
+                src = step.source
+                label = f"{src.name} {src.shape} {src.dtype}" if step.is_array else src.name
+                if not step.do_copy:
+                    log(f"skip {label}")
+                    n_skipped += 1
+                    continue
+                log(f"copy {label}")
+                n_copied += 1
+                if self.dry_run:
+                    continue
+                parent = groups[step.parent]
+                if step.replace:
+                    del parent[step.name]
+                if step.is_array:
+                    nbytes += self._copy_array(src, parent, step.name, bar)
+                else:
+                    grp = parent.require_group(step.name)
+                    if not self.without_attrs:
+                        _copy_attrs(src, grp)
+                    groups[step.parent + (step.name,)] = grp
+        finally:
+            bar.close()
+        return n_copied, n_skipped, nbytes
+
+    def _create_kwargs(self, source: Any, dest: Any) -> dict:
+        kws = dict(self.create_kws)
+        src_h5, dst_h5 = _is_h5py(source), _is_h5py(dest)
+        if getattr(source, "chunks", None) is not None:
+            kws.setdefault("chunks", source.chunks)
+        if src_h5 and dst_h5:
+            for k in ("compression", "compression_opts", "shuffle", "fletcher32"):
+                kws.setdefault(k, getattr(source, k))
+            kws.setdefault("fillvalue", source.fillvalue)
+        elif src_h5:
+            if source.dtype.kind == "O":
+                from numcodecs import VLenArray, VLenBytes, VLenUTF8
+
+                kind, base = _h5py_object_kind(source.dtype)
+                codec = {"str": VLenUTF8, "bytes": VLenBytes}.get(kind)
+                kws.setdefault("object_codec", codec() if codec else VLenArray(base))
+                kws.setdefault("fill_value", None)
+            else:
+                kws.setdefault("fill_value", source.fillvalue)
+        elif dst_h5:
+            kws.setdefault("chunks", True)
+            kws.setdefault("compression", "gzip")
+            if kws["compression"] == "gzip":  # other filters (lzf, ...) take other options
+                kws.setdefault("compression_opts", 1)
+            kws.setdefault("shuffle", False)
+            if source.dtype.kind != "O":
+                kws.setdefault("fillvalue", source.fill_value)
+        else:
+            filters = source.filters
+            if source.dtype.hasobject and filters:
+                # the first filter of an object array is its object codec: name it as such
+                kws.setdefault("object_codec", filters[0])
+                filters = filters[1:] or None
+            kws.setdefault("compressor", source.compressor)
+            kws.setdefault("filters", filters)
+            kws.setdefault("order", source.order)
+            kws.setdefault("fill_value", source.fill_value)
+        if dst_h5 and (not source.shape or 0 in source.shape):
+            # HDF5 cannot chunk (so neither compress) a scalar or an empty dataset
+            for k in ("chunks", "compression", "compression_opts", "shuffle", "fletcher32"):
+                kws.pop(k, None)
+        elif dst_h5 and isinstance(kws.get("chunks"), tuple):
+            # zarr chunks may overhang the shape, HDF5 chunks may not
+            kws["chunks"] = tuple(min(c, s) for c, s in zip(kws["chunks"], source.shape))
+        return kws
+
+    def _copy_array(self, source: Any, dest: Any, name: str, bar: _Progress) -> int:
+        kws = self._create_kwargs(source, dest)
+        dtype, reader = source.dtype, source
+        if _is_h5py(source) and dtype.kind == "O":
+            kind, _ = _h5py_object_kind(dtype)
+            dtype = np.dtype(object)
+            if kind == "str":
+                reader = source.asstr()
+        elif _is_h5py(dest) and dtype.kind == "O":
+            dtype = _h5py_dtype_for_objects(source)
+        ds = dest.create_dataset(name, shape=source.shape, dtype=dtype, **kws)
+        itemsize = ds.dtype.itemsize
+        # slabs of whole destination chunks; of source chunks where the destination has none
+        unit = ds.chunks or getattr(source, "chunks", None)
+        for sel in _slabs(tuple(ds.shape), unit, itemsize):
+            ds[sel] = reader[sel]
+            bar.update(math.prod(s.stop - s.start for s in sel) * itemsize)
+        if not self.without_attrs:
+            _copy_attrs(source, ds)
+        return int(ds.size) * itemsize
+
+
+def _h5py_dtype_for_objects(source: Any) -> Any:
+    """The h5py dtype that holds a zarrkit object array (by its object codec)."""
+    import h5py
+
+    codec = next(iter(source.filters or []), None)
+    codec_id = getattr(codec, "codec_id", None)
+    if codec_id == "vlen-utf8":
+        return h5py.string_dtype("utf-8")
+    if codec_id == "vlen-bytes":
+        return h5py.string_dtype("ascii")
+    if codec is not None and codec_id == "vlen-array":
+        return h5py.vlen_dtype(np.dtype(codec.dtype))
+    raise TypeError(
+        f"cannot copy object array {source.name} to HDF5: only strings, bytes and "
+        f"variable-length arrays have an HDF5 type (object codec {codec_id!r})"
+    )
+
+
+def _check_args(if_exists: str, dest: Any) -> None:
+    valid = ("raise", "replace", "skip", "skip_initialized")
+    if if_exists not in valid:
+        raise ValueError(f"if_exists must be one of {valid}, got {if_exists!r}")
+    if if_exists == "skip_initialized" and _is_h5py(dest):
+        raise ValueError("if_exists='skip_initialized' can only be used when copying to zarrkit")
+    if not _is_group(dest):
+        raise ValueError(f"dest must be a group (zarrkit or h5py), got {dest!r}")
+
+
+def copy(
+    source: Any,
+    dest: Any,
+    name: str | None = None,
+    shallow: bool = False,
+    without_attrs: bool = False,
+    log: Any = None,
+    if_exists: str = "raise",
+    dry_run: bool = False,
+    progress: Any = None,
+    **create_kws: Any,
+) -> tuple[int, int, int]:
+    """Copy an array or a group (zarrkit or h5py) into the group ``dest``, chunk by chunk.
+
+    Parameters
+    ----------
+    source : array or group
+        A zarrkit array or group, or an h5py dataset, group or file.
+    dest : group
+        A zarrkit group or an h5py group or file.
+    name : str, optional
+        Name of the copy in ``dest`` (default: the source's own name).
+    shallow : bool
+        Copy only the arrays and groups directly in a source group, not those below.
+    without_attrs : bool
+        Leave user attributes behind.
+    log : callable, file-like or file name, optional
+        Where to write one line per object and a closing summary.
+    if_exists : {'raise', 'replace', 'skip', 'skip_initialized'}
+        What to do with an array that exists in the destination (groups merge). With
+        ``'raise'`` every conflict is found before anything is written, so a refused copy
+        copies nothing. ``'skip_initialized'`` skips only arrays whose chunks are all written.
+    dry_run : bool
+        Log what would be done, copy nothing.
+    progress : bool or callable, optional
+        ``True`` shows a tqdm bar (when tqdm is installed); a callable is called as
+        ``progress(bytes_done, bytes_total)`` over the whole copy.
+    **create_kws
+        Passed to the destination's ``create_dataset`` (e.g. ``chunks``, ``compressor``).
+
+    Memory stays bounded by one slab of whole destination chunks (``COPY_BUFFER_BYTES``)
+    whatever the size of the arrays. Returns ``(n_copied, n_skipped, n_bytes_copied)``.
+
+    >>> import zarrkit, numpy as np
+    >>> src = zarrkit.group()
+    >>> _ = src.array('foo/bar', np.arange(10))
+    >>> zarrkit.copy(src['foo'], zarrkit.group(), log=print)
+    copy /foo
+    copy /foo/bar (10,) int64
+    all done: 2 copied, 0 skipped, 80 bytes copied
+    (2, 0, 80)
+    """
+    _check_args(if_exists, dest)
+    if name is None:
+        name = (getattr(source, "name", None) or "").split("/")[-1]
+        if not name:
+            raise TypeError(
+                "source has no name (it is a root group or array): give `name=` the name to copy to"
+            )
+    copier = _Copier(if_exists, dry_run, shallow, without_attrs, create_kws, not _is_h5py(dest))
+    copier.plan(source, dest, (), name, True)
+    with _log_writer(log) as write_log:
+        n = copier.run(dest, write_log, progress)
+        _summary(write_log, dry_run, *n)
+    return n
+
+
+def copy_all(
+    source: Any,
+    dest: Any,
+    shallow: bool = False,
+    without_attrs: bool = False,
+    log: Any = None,
+    if_exists: str = "raise",
+    dry_run: bool = False,
+    progress: Any = None,
+    **create_kws: Any,
+) -> tuple[int, int, int]:
+    """Copy every member of group ``source`` into group ``dest``, and the group's attributes.
+
+    Takes the arguments of :func:`copy`. Returns ``(n_copied, n_skipped, n_bytes_copied)``.
+    """
+    _check_args(if_exists, dest)
+    copier = _Copier(if_exists, dry_run, shallow, without_attrs, create_kws, not _is_h5py(dest))
+    if copier.check_attrs:
+        _zarr_attrs(source)
+    for key in source.keys():
+        copier.plan(source[key], dest, (), key, False)
+    with _log_writer(log) as write_log:
+        n = copier.run(dest, write_log, progress)
+        if not dry_run and not without_attrs:
+            _copy_attrs(source, dest)
+        _summary(write_log, dry_run, *n)
+    return n

@@ -1,0 +1,321 @@
+"""Copy arrays to new chunk shapes within a memory limit (the algorithm of rechunker).
+
+Every read takes whole source chunks and every write stores whole target chunks, through the
+array API (so through the chunk pipeline and the codecs). The plan:
+
+1. If a block made of whole chunks of both grids (along each axis a multiple of the least
+   common multiple of the two chunk sizes) fits the memory, blocks of that kind are copied
+   straight from the source to the target, grown to use the memory.
+2. Otherwise the copy goes through an intermediate array: write blocks are grown from the
+   target chunks, read blocks from the source chunks (along an axis only up to the write
+   block), each within the memory; the intermediate chunks divide both (their greatest common
+   divisor along each axis), so stage one writes and stage two reads whole intermediate
+   chunks.
+
+The memory counted for a step is its block, the stored bytes of the block (a batch of
+compressed chunks is at most about as large) and, per thread of the pool, a chunk being
+decoded or encoded with its bytes. A plan that cannot fit (a single chunk too large for the
+limit) is refused before anything is written.
+
+>>> import zarrkit, numpy as np
+>>> src = zarrkit.array(np.arange(24).reshape(4, 6), chunks=(1, 6))
+>>> dst = zarrkit.rechunk(src, zarrkit.MemoryStore(), chunks=(4, 1), max_mem=2**20)
+>>> dst.chunks, bool((dst[:] == src[:]).all())
+((4, 1), True)
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numcodecs
+from numcodecs import Blosc
+
+from .._pool import get_num_threads
+from ..convenience import open as open_node
+from ..core import Array
+from ..creation import create
+from ..hierarchy import Group, group
+from ..storage import DirectoryStore, normalize_store_arg
+from ..storage.base import normalize_storage_path
+
+__all__ = ["rechunk", "RechunkPlan", "plan_rechunk", "DEFAULT_MAX_MEM"]
+
+DEFAULT_MAX_MEM = 512 * 2**20
+
+Chunks = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class RechunkPlan:
+    """Blocks (in items along each axis) copied at once; ``intermediate`` is None for a
+    direct copy, else the chunk shape of the intermediate array."""
+
+    read: Chunks
+    write: Chunks
+    intermediate: Chunks | None
+    #: bytes a step holds at most, by the accounting of the module docstring
+    memory: int
+
+
+def _grow(base: Chunks, shape: Chunks, budget: int, limits: Chunks) -> Chunks:
+    """Blocks of whole ``base`` chunks, grown axis by axis (last first) up to ``limits`` while
+    their item count stays within ``budget``."""
+    out = [min(b, s) for b, s in zip(base, shape)]
+    for axis in reversed(range(len(shape))):
+        others = math.prod(out) // out[axis]
+        most = min(budget // max(others, 1), limits[axis], shape[axis])
+        n = max(1, most // base[axis])
+        out[axis] = max(out[axis], min(base[axis] * n, shape[axis]))
+    return tuple(out)
+
+
+def _divisor(read: int, write: int, extent: int) -> int:
+    """Intermediate chunk size along an axis: divides every block boundary of both stages."""
+    steps = [s for s in (read, write) if s < extent]
+    return math.gcd(*steps) if steps else extent
+
+
+def _memory(blocks: list[Chunks], chunks: list[Chunks], itemsize: int, threads: int) -> int:
+    block = max(math.prod(b) for b in blocks) * itemsize
+    chunk = max(math.prod(c) for c in chunks) * itemsize
+    return 2 * block + 2 * threads * chunk
+
+
+def plan_rechunk(
+    shape: Chunks,
+    source_chunks: Chunks,
+    target_chunks: Chunks,
+    itemsize: int,
+    max_mem: int,
+    threads: int | None = None,
+) -> RechunkPlan:
+    """The blocks to copy an array of ``shape`` from one chunk grid to another within
+    ``max_mem`` bytes (see the module docstring). Raises ``ValueError`` when the chunks
+    themselves do not fit."""
+    threads = get_num_threads() if threads is None else threads
+    itemsize = max(1, itemsize)
+    shape = tuple(max(1, s) for s in shape)
+    src = tuple(min(c, s) for c, s in zip(source_chunks, shape))
+    dst = tuple(min(c, s) for c, s in zip(target_chunks, shape))
+    least = _memory([src, dst], [src, dst], itemsize, threads)
+    if least > max_mem:
+        raise ValueError(
+            f"max_mem={max_mem:,} bytes is too small for source chunks {tuple(source_chunks)} "
+            f"and target chunks {tuple(target_chunks)} of {itemsize}-byte items with {threads} "
+            f"threads: at least {least:,} bytes are needed (or use fewer threads: "
+            "zarrkit.set_num_threads / ZARRKIT_THREADS)"
+        )
+    budget = max_mem // 2 // itemsize
+    while True:
+        both = tuple(min(math.lcm(a, b), s) for a, b, s in zip(src, dst, shape))
+        if _memory([both], [src, dst], itemsize, threads) <= max_mem:
+            block = _grow(both, shape, budget, shape)
+            used = _memory([block], [src, dst], itemsize, threads)
+            if used <= max_mem:
+                return RechunkPlan(block, block, None, used)
+        write = _grow(dst, shape, budget, shape)
+        limits = tuple(w if w > s else s for w, s in zip(write, src))
+        read = _grow(src, shape, budget, limits)
+        inter = tuple(_divisor(r, w, s) for r, w, s in zip(read, write, shape))
+        used = _memory([read, write], [src, dst, inter], itemsize, threads)
+        if used <= max_mem:
+            return RechunkPlan(read, write, inter, used)
+        budget = budget * 3 // 4  # the chunk overheads took more than expected: shrink
+        if budget < 1:
+            raise AssertionError("no plan found")  # unreachable: `least` fits
+
+
+def _blocks(shape: Chunks, block: Chunks) -> Iterator[tuple[slice, ...]]:
+    if any(s == 0 for s in shape):
+        return
+    for start in itertools.product(*(range(0, s, b) for s, b in zip(shape, block))):
+        yield tuple(slice(o, min(o + b, s)) for o, b, s in zip(start, block, shape))
+
+
+def _n_blocks(shape: Chunks, block: Chunks) -> int:
+    return math.prod(-(-s // b) for s, b in zip(shape, block)) if all(shape) else 0
+
+
+def _target_chunks(spec: Any, z: Array) -> Chunks:
+    """``spec`` (a tuple with None/-1 for a whole axis) for array ``z``."""
+    if isinstance(spec, int):
+        spec = (spec,)
+    spec = tuple(spec)
+    if len(spec) != z.ndim:
+        raise ValueError(
+            f"chunks {spec} have {len(spec)} dimensions, array {z.name or '/'} has {z.ndim}"
+        )
+    out = []
+    for c, s in zip(spec, z.shape):
+        if c is None or c == -1:
+            c = max(1, s)
+        if int(c) != c or c < 1:
+            raise ValueError(f"chunk sizes must be positive integers (or -1/None), got {spec}")
+        out.append(int(c))
+    return tuple(out)
+
+
+def _codecs(z: Array) -> dict[str, Any]:
+    """``filters`` (and the ``object_codec`` of an object array) as ``create`` takes them."""
+    filters = list(z.filters or [])
+    if z.dtype.hasobject and filters:
+        return {"object_codec": filters[0], "filters": filters[1:] or None}
+    return {"filters": filters or None}
+
+
+def _create_like(z: Array, store: Any, path: str, chunks: Chunks, overwrite: bool) -> Array:
+    compressor = z.compressor
+    if compressor is not None and compressor.codec_id.endswith("n5_wrapper"):
+        # N5's block wrapping stays in N5 stores: the target gets the compression inside it
+        inner = compressor.get_config()["compressor_config"]
+        compressor = None if inner is None else numcodecs.get_codec(dict(inner))
+    return create(
+        z.shape,
+        chunks=chunks,
+        dtype=z.dtype,
+        fill_value=z.fill_value,
+        order=z.order,
+        store=store,
+        path=path,
+        overwrite=overwrite,
+        compressor=compressor,
+        **_codecs(z),
+    )
+
+
+class _Counter:
+    def __init__(self, total: int, progress: Callable[[int, int], None] | None) -> None:
+        self.total, self.done, self.progress = total, 0, progress
+
+    def step(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+
+def _copy(source: Array, dest: Array, block: Chunks, counter: _Counter) -> None:
+    for region in _blocks(source.shape, block):
+        dest[region] = source[region]
+        counter.step()
+
+
+def _rechunk_array(
+    z: Array,
+    store: Any,
+    path: str,
+    chunks: Chunks,
+    plan: RechunkPlan,
+    overwrite: bool,
+    temp_dir: str | None,
+    counter: _Counter,
+) -> Array:
+    out = _create_like(z, store, path, chunks, overwrite)
+    out.attrs.put(z.attrs.asdict())
+    if plan.intermediate is None:
+        _copy(z, out, plan.read, counter)
+        return out
+    folder = tempfile.mkdtemp(prefix="zarrkit-rechunk-", dir=temp_dir)
+    try:
+        inter = create(
+            z.shape,
+            chunks=plan.intermediate,
+            dtype=z.dtype,
+            fill_value=z.fill_value,
+            compressor=Blosc(cname="lz4", clevel=1),
+            **_codecs(z),
+            store=DirectoryStore(folder),
+        )
+        _copy(z, inter, plan.read, counter)
+        _copy(inter, out, plan.write, counter)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return out
+
+
+def rechunk(
+    source: Any,
+    target: Any,
+    chunks: Any,
+    max_mem: int = DEFAULT_MAX_MEM,
+    *,
+    temp_dir: str | None = None,
+    overwrite: bool = False,
+    storage_options: dict | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Array | Group:
+    """Copy the array or group ``source`` to ``target`` with new chunk shapes.
+
+    Parameters
+    ----------
+    source : Array, Group, store, path or URL
+        What to copy (paths and URLs are opened read-only).
+    target : store, path or URL
+        Where the copy goes; it gets the source's dtype, fill value, order, filters,
+        compressor and attributes (and, for a group, its groups and their attributes).
+    chunks : tuple, or dict of array path -> tuple
+        The new chunk shape (``None`` or ``-1``: the whole axis). For a group a tuple applies
+        to every array (all must have that many dimensions); a dict names arrays by path
+        relative to ``source``, and arrays it leaves out keep their chunks.
+    max_mem : int
+        Bytes of array data held at once (blocks, their stored bytes, and the chunks in the
+        codecs of the pool's threads); an intermediate array in ``temp_dir`` (default: the
+        system's temporary folder) is used when the two grids cannot be matched within it.
+    overwrite : bool
+        Replace arrays that exist in ``target``.
+    storage_options : dict, optional
+        File system options for URL ``source``/``target``.
+    progress : callable, optional
+        Called as ``progress(blocks_done, blocks_total)``.
+
+    Returns the target array or group.
+    """
+    if not isinstance(source, (Array, Group)):
+        source = open_node(
+            normalize_store_arg(source, mode="r", storage_options=storage_options), mode="r"
+        )
+    store = normalize_store_arg(target, mode="a", storage_options=storage_options)
+    if isinstance(source, Array):
+        arrays = [("", source)]
+    else:
+        arrays = []
+        source.visititems(
+            lambda name, obj: arrays.append((name, obj)) if isinstance(obj, Array) else None
+        )
+    work = []
+    for name, z in arrays:
+        if isinstance(chunks, Mapping):
+            spec = chunks.get(normalize_storage_path(name), z.chunks)
+        else:
+            spec = chunks
+        new = _target_chunks(spec, z)
+        work.append((name, z, new, plan_rechunk(z.shape, z.chunks, new, z.dtype.itemsize, max_mem)))
+    if isinstance(chunks, Mapping):
+        unknown = set(map(normalize_storage_path, chunks)) - {n for n, _ in arrays}
+        if unknown:
+            raise ValueError(f"chunks name arrays that are not in the source: {sorted(unknown)}")
+    total = sum(
+        _n_blocks(z.shape, p.read) + (_n_blocks(z.shape, p.write) if p.intermediate else 0)
+        for _, z, _, p in work
+    )
+    counter = _Counter(total, progress)
+    if isinstance(source, Array):
+        _, z, new, plan = work[0]
+        return _rechunk_array(z, store, "", new, plan, overwrite, temp_dir, counter)
+    root = group(store, overwrite=overwrite)
+    root.attrs.put(source.attrs.asdict())
+
+    def make_group(name: str, obj: Any) -> None:
+        if isinstance(obj, Group):
+            root.require_group(name).attrs.put(obj.attrs.asdict())
+
+    source.visititems(make_group)
+    for name, z, new, plan in work:
+        _rechunk_array(z, store, name, new, plan, overwrite, temp_dir, counter)
+    return root

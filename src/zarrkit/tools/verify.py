@@ -1,0 +1,509 @@
+"""Check a hierarchy: decode every chunk of every array and look for what does not belong.
+
+:func:`verify` reads every key below a path once, in batches of bounded size, decodes the
+chunks in the shared thread pool and returns a :class:`Report`: per array the missing and
+corrupt chunks (a decode error, or a decoded size that does not fit the chunk shape), and for
+the whole hierarchy the stray keys (that belong to no array or group), metadata that cannot
+be read, temporary files of interrupted writes, consolidated metadata (``.zmetadata``) that
+disagrees with the documents it copies, and optionally a comparison with a SHA-256 manifest.
+
+Missing chunks are legal in Zarr (they read as the fill value): they count as a problem only
+with ``missing_is_error=True``. A manifest written earlier (``write_checksums``) catches
+chunks that disappear later.
+
+>>> import zarrkit
+>>> from zarrkit.verify import verify
+>>> store = {}
+>>> z = zarrkit.zeros(10, chunks=5, store=store)
+>>> z[:] = 1
+>>> store['junk'] = b'?'
+>>> report = verify(store)
+>>> report.ok, report.stray_keys
+(False, ['junk'])
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+import os
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import IO, Any
+
+import numcodecs
+
+from .._pool import run_parallel
+from .._probe import location, not_found, refuse_v3
+from ..core import Array
+from ..errors import PathNotFoundError
+from ..formats.v2 import ARRAY_KEY, ATTRS_KEY, CONSOLIDATED_KEY, GROUP_KEY, json_loads
+from ..storage import normalize_store_arg
+from ..storage.base import Store, normalize_storage_path, prefix_of
+from ..storage.directory import DirectoryStore
+from ..storage.files import is_temp
+from ..storage.n5 import N5Store
+from ..storage.zip import ZipStore
+
+__all__ = ["verify", "Report", "ArrayReport", "read_manifest"]
+
+#: keys listed per array report (the counts are always complete)
+MAX_LISTED = 100
+#: default memory for one batch of chunks (their stored bytes and the decoded chunks)
+DEFAULT_MAX_MEM = 256 * 2**20
+_META_NAMES = (ARRAY_KEY, GROUP_KEY, ATTRS_KEY)
+
+
+@dataclass
+class ArrayReport:
+    """What :func:`verify` found for one array. Keys are relative to the verified path."""
+
+    path: str
+    shape: tuple[int, ...]
+    chunks: tuple[int, ...]
+    dtype: str
+    nchunks: int
+    present: int = 0
+    missing: int = 0
+    missing_keys: list[str] = field(default_factory=list)  # the first MAX_LISTED
+    corrupt: list[tuple[str, str]] = field(default_factory=list)  # (key, reason)
+
+    @property
+    def ok_chunks(self) -> int:
+        return self.present - len(self.corrupt)
+
+
+@dataclass
+class Report:
+    """The result of :func:`verify`; ``ok`` is False when anything is wrong."""
+
+    location: str
+    missing_is_error: bool = False
+    arrays: list[ArrayReport] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+    #: keys that belong to no array or group
+    stray_keys: list[str] = field(default_factory=list)
+    #: temporary files of interrupted writes (paths relative to the store's folder)
+    temp_files: list[str] = field(default_factory=list)
+    #: (key, reason): metadata documents that cannot be read
+    metadata_errors: list[tuple[str, str]] = field(default_factory=list)
+    #: (key, reason): where ``.zmetadata`` and the documents it copies disagree
+    consolidated: list[tuple[str, str]] = field(default_factory=list)
+    #: (key, reason): differences from the manifest given as ``check_checksums``
+    checksums: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def n_corrupt(self) -> int:
+        return sum(len(a.corrupt) for a in self.arrays)
+
+    @property
+    def n_missing(self) -> int:
+        return sum(a.missing for a in self.arrays)
+
+    @property
+    def ok(self) -> bool:
+        return not (
+            self.n_corrupt
+            or self.stray_keys
+            or self.temp_files
+            or self.metadata_errors
+            or self.consolidated
+            or self.checksums
+            or (self.missing_is_error and self.n_missing)
+        )
+
+    def summary(self) -> str:
+        """One line: what was checked and what is wrong."""
+        n_chunks = sum(a.present for a in self.arrays)
+        counts = [
+            (self.n_corrupt, "corrupt chunk"),
+            (self.n_missing, "missing chunk"),
+            (len(self.stray_keys), "stray key"),
+            (len(self.temp_files), "temporary file"),
+            (len(self.metadata_errors), "bad metadata document"),
+            (len(self.consolidated), "consolidated metadata difference"),
+            (len(self.checksums), "checksum mismatch"),
+        ]
+        found = ", ".join(_count(n, what) for n, what in counts if n)
+        verdict = "OK" if self.ok else "FAILED"
+        if self.ok and self.n_missing:
+            verdict = "OK (missing chunks read as the fill value)"
+        return (
+            f"{verdict}: {_count(len(self.arrays), 'array')}, {_count(len(self.groups), 'group')}, "
+            f"{_count(n_chunks, 'chunk')} read" + (f"; {found}" if found else "")
+        )
+
+    def lines(self) -> list[str]:
+        """The report as text lines, the summary last."""
+        out = [f"verify {self.location}"]
+        for a in self.arrays:
+            name = "/" + a.path
+            out.append(
+                f"array {name} {a.shape} {a.dtype} chunks {a.chunks}: {a.ok_chunks:,} of "
+                f"{a.nchunks:,} chunks ok, {a.missing:,} missing, {len(a.corrupt):,} corrupt"
+            )
+            out.extend(f"  corrupt  {k}: {why}" for k, why in a.corrupt)
+            out.extend(f"  missing  {k}" for k in a.missing_keys)
+            if a.missing > len(a.missing_keys):
+                out.append(f"  missing  ... and {a.missing - len(a.missing_keys):,} more")
+        out.extend(f"bad metadata  {k}: {why}" for k, why in self.metadata_errors)
+        out.extend(f"stray key  {k}" for k in self.stray_keys)
+        out.extend(f"temporary file  {k}" for k in self.temp_files)
+        out.extend(f"consolidated metadata  {k}: {why}" for k, why in self.consolidated)
+        out.extend(f"checksum  {k}: {why}" for k, why in self.checksums)
+        out.append(self.summary())
+        return out
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.update(ok=self.ok, summary=self.summary())
+        return d
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n:,} {what}{'' if n == 1 else 's'}"
+
+
+def read_manifest(file: str | os.PathLike | IO[str]) -> dict[str, str]:
+    """A SHA-256 manifest (``sha256sum`` format: ``<hex>  <key>`` lines) as ``{key: hex}``."""
+    if isinstance(file, (str, os.PathLike)):
+        with open(file) as f:
+            return read_manifest(f)
+    out = {}
+    for n, line in enumerate(file, 1):
+        line = line.rstrip("\n")
+        if not line:
+            continue
+        digest, sep, key = line.partition(" ")
+        if not sep or len(digest) != 64 or not key:
+            raise ValueError(f"line {n} of the manifest is not '<sha256>  <key>': {line[:80]!r}")
+        out[key[1:] if key[:1] in " *" else key] = digest.lower()
+    return out
+
+
+def _write_manifest(file: str | os.PathLike | IO[str], digests: dict[str, str]) -> None:
+    if isinstance(file, (str, os.PathLike)):
+        with open(file, "w") as f:
+            _write_manifest(f, digests)
+        return
+    for key in sorted(digests):
+        file.write(f"{digests[key]}  {key}\n")
+
+
+def _temp_files(store: Store, path: str) -> list[str]:
+    """Temporary files of interrupted writes that belong to ``store`` (file stores only)."""
+    if isinstance(store, (DirectoryStore, N5Store)):
+        top = os.path.join(store.path, *path.split("/")) if path else store.path
+        found = []
+        for folder, _dirs, files in os.walk(top):
+            for name in files:
+                if is_temp(name):
+                    rel = os.path.relpath(os.path.join(folder, name), store.path)
+                    found.append(rel.replace(os.sep, "/"))
+        return sorted(found)
+    if isinstance(store, ZipStore):
+        folder, name = os.path.split(store.path)
+        temp = re.compile(re.escape(name) + r"\.[0-9a-f]{32}\.partial\Z")
+        return sorted(e.name for e in os.scandir(folder or ".") if temp.match(e.name))
+    return []
+
+
+class _Checker:
+    """One verification run: the keys, what owns them, and the findings."""
+
+    def __init__(
+        self,
+        store: Store,
+        path: str,
+        report: Report,
+        hashing: bool,
+        max_mem: int,
+        progress: Callable[[int, int], None] | None,
+    ) -> None:
+        self.store = store
+        self.prefix = prefix_of(path)
+        self.report = report
+        self.digests: dict[str, str] | None = {} if hashing else None
+        self.max_mem = max_mem
+        self.progress = progress
+        self.done = 0
+        self.total = 0
+
+    def rel(self, key: str) -> str:
+        return key[len(self.prefix) :]
+
+    # -- reading -------------------------------------------------------------------------
+    def read(self, keys: list[str], item_bytes: int, check: Callable[[str, Any], Any]) -> list:
+        """``check(key, value)`` for every key that is there, in batches of bounded size; the
+        values are hashed first when a manifest is wanted. Keys that vanished are skipped."""
+        per_batch = max(1, min(1024, self.max_mem // max(1, 2 * item_bytes)))
+        results = []
+        for start in range(0, len(keys), per_batch):
+            batch = keys[start : start + per_batch]
+            found = self.store.getitems(batch)
+
+            def one(key: str, found: dict = found) -> Any:
+                value = found.pop(key)
+                if self.digests is not None:
+                    self.digests[self.rel(key)] = hashlib.sha256(value).hexdigest()
+                return check(key, value)
+
+            results.extend(run_parallel(one, [k for k in batch if k in found]))
+            del found
+            self.done += len(batch)
+            if self.progress is not None:
+                self.progress(self.done, self.total)
+        return results
+
+    # -- the hierarchy ---------------------------------------------------------------------
+    def run(self, keys: list[str]) -> None:
+        report = self.report
+        names = {k: k.rpartition("/")[2] for k in keys}
+        arrays = sorted(k[: -len(ARRAY_KEY)].rstrip("/") for k in keys if names[k] == ARRAY_KEY)
+        groups = sorted(k[: -len(GROUP_KEY)].rstrip("/") for k in keys if names[k] == GROUP_KEY)
+        array_set = set(arrays)
+        nodes = array_set | set(groups)
+        opened: dict[str, Array] = {}
+        for a in arrays:
+            try:
+                opened[a] = Array(self.store, path=a, read_only=True)
+            except Exception as e:
+                report.metadata_errors.append((self.rel(prefix_of(a) + ARRAY_KEY), _reason(e)))
+        for g in groups:
+            if g in opened:
+                report.metadata_errors.append(
+                    (self.rel(prefix_of(g) + GROUP_KEY), "an array and a group at the same path")
+                )
+        report.groups = [self.rel(g) if g else "" for g in groups]
+
+        chunks: dict[str, list[tuple[str, tuple[int, ...]]]] = {a: [] for a in opened}
+        meta_keys, other = [], []
+        for key in keys:
+            name = names[key]
+            parent = key.rpartition("/")[0]
+            if name in _META_NAMES and parent in nodes:
+                meta_keys.append(key)
+            elif name == CONSOLIDATED_KEY and parent in groups:
+                meta_keys.append(key)
+            else:
+                owner = _owner(key, array_set)
+                coords = None
+                if owner in opened:
+                    coords = _chunk_coords(opened[owner], key[len(prefix_of(owner)) :])
+                    if coords is not None:
+                        chunks[owner].append((key, coords))
+                if coords is None:
+                    other.append(key)
+                    if owner is None or owner in opened:  # keys of unreadable arrays: unknown
+                        report.stray_keys.append(self.rel(key))
+
+        self.total = len(meta_keys) + sum(len(c) for c in chunks.values())
+        if self.digests is not None:
+            self.total += len(other)
+        docs = dict(self.read(meta_keys, 2**16, lambda k, v: (k, v)))
+        self._check_documents(docs, groups)
+        if self.digests is not None:
+            self.read(other, 2**20, lambda k, v: None)
+        for a, z in opened.items():
+            report.arrays.append(self._check_array(a, z, chunks[a]))
+
+    def _check_documents(self, docs: dict[str, Any], groups: list[str]) -> None:
+        """Metadata documents that cannot be read, and ``.zmetadata`` of the top group."""
+        report = self.report
+        parsed = {}
+        for key, raw in docs.items():
+            if key.endswith(CONSOLIDATED_KEY):
+                continue
+            try:
+                parsed[key] = json_loads(raw, key)
+                if key.endswith(GROUP_KEY) or key.endswith(ATTRS_KEY):
+                    if not isinstance(parsed[key], dict):
+                        raise ValueError("not a JSON object")
+            except Exception as e:
+                if not any(k == self.rel(key) for k, _ in report.metadata_errors):
+                    report.metadata_errors.append((self.rel(key), _reason(e)))
+        top = self.prefix + CONSOLIDATED_KEY
+        if top not in docs:
+            return
+        try:
+            doc = json_loads(docs[top], top)
+            consolidated = doc["metadata"]
+            if not isinstance(consolidated, dict):
+                raise ValueError("'metadata' is not a JSON object")
+        except Exception as e:
+            report.metadata_errors.append((self.rel(top), _reason(e)))
+            return
+        # zarr 2 writes the store's root document with keys from the root; zarr 3 writes a
+        # group's document with keys relative to the group: both are full keys at the root
+        stored = {self.rel(k): v for k, v in parsed.items()}
+        for key in sorted(set(consolidated) | set(stored)):
+            if key not in stored:
+                why = "in .zmetadata but not in the store"
+            elif key not in consolidated:
+                why = "in the store but not in .zmetadata"
+            elif consolidated[key] != stored[key]:
+                why = "differs from its copy in .zmetadata"
+            else:
+                continue
+            report.consolidated.append((key, why))
+
+    def _check_array(self, path: str, z: Array, present: list[tuple[str, tuple]]) -> ArrayReport:
+        meta = z._meta
+        chain = z._chain
+        item_bytes = math.prod(meta.chunks) * max(1, meta.dtype.itemsize)
+        result = ArrayReport(
+            path=self.rel(path) if path else "",
+            shape=meta.shape,
+            chunks=meta.chunks,
+            dtype=str(meta.dtype),
+            nchunks=meta.nchunks,
+        )
+
+        blosc = isinstance(chain.compressor, numcodecs.Blosc)
+
+        def check(key: str, value: Any) -> tuple[str, str] | None:
+            try:
+                if blosc:
+                    _check_blosc_size(value)
+                chain.decode(value)
+            except Exception as e:
+                return self.rel(key), _reason(e)
+            return None
+
+        problems = self.read([k for k, _ in present], item_bytes, check)
+        result.corrupt = sorted(p for p in problems if p is not None)
+        result.present = len(problems)
+        result.missing = meta.nchunks - result.present
+        if result.missing:
+            result.missing_keys = self._missing_keys(z, {c for _, c in present}, result.missing)
+        return result
+
+    def _missing_keys(self, z: Array, present: set[tuple], n_missing: int) -> list[str]:
+        out = []
+        for coords in itertools.product(*(range(n) for n in z._meta.cdata_shape)):
+            if coords not in present:
+                out.append(self.rel(z._chunk_key(coords)))
+                if len(out) >= min(MAX_LISTED, n_missing):
+                    break
+        return out
+
+
+def _check_blosc_size(value: Any) -> None:
+    """A Blosc chunk holds as many bytes as its header says. c-blosc trusts the header and
+    decodes a truncated chunk from whatever memory follows it, without an error."""
+    data = memoryview(value).cast("B")
+    if len(data) < 16:
+        raise ValueError(f"{len(data)} bytes, shorter than a Blosc header (16)")
+    stated = int.from_bytes(data[12:16], "little")
+    if stated != len(data):
+        raise ValueError(f"stored {len(data)} bytes, its Blosc header says {stated}")
+
+
+def _reason(e: BaseException) -> str:
+    text = " ".join(str(e).split())
+    if type(e).__module__.startswith("zarrkit"):
+        return text
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def _owner(key: str, arrays: set[str]) -> str | None:
+    """The deepest array path that ``key`` lies below (None when none does)."""
+    parts = key.split("/")
+    for i in range(len(parts) - 1, -1, -1):
+        candidate = "/".join(parts[:i])
+        if candidate in arrays:
+            return candidate
+    return None
+
+
+def _chunk_coords(z: Array, rel: str) -> tuple[int, ...] | None:
+    """The chunk coordinates of key ``rel`` (relative to the array), or None when it is not a
+    key of a chunk inside the array's grid."""
+    meta = z._meta
+    if meta.ndim == 0:
+        return () if rel == "0" else None
+    parts = rel.split(meta.separator)
+    if len(parts) != meta.ndim or not all(p.isdigit() for p in parts):
+        return None
+    coords = tuple(int(p) for p in parts)
+    if meta.chunk_key(coords) != rel:  # leading zeros
+        return None
+    if any(c >= n for c, n in zip(coords, meta.cdata_shape)):
+        return None
+    return coords
+
+
+def verify(
+    store: Any,
+    path: str | None = None,
+    *,
+    storage_options: dict | None = None,
+    missing_is_error: bool = False,
+    write_checksums: str | os.PathLike | IO[str] | None = None,
+    check_checksums: str | os.PathLike | IO[str] | dict[str, str] | None = None,
+    max_mem: int = DEFAULT_MAX_MEM,
+    progress: Callable[[int, int], None] | None = None,
+) -> Report:
+    """Decode every chunk of every array below ``path`` and report what is wrong.
+
+    Parameters
+    ----------
+    store : store, mapping, path or URL
+        What to check (``storage_options`` go to the file system of a URL).
+    path : str, optional
+        A group or array inside the store; the default is the whole store.
+    missing_is_error : bool
+        Count missing chunks as problems (by default they are reported as information:
+        Zarr reads them as the fill value).
+    write_checksums : file name or text file, optional
+        Write a SHA-256 manifest of every key below ``path`` (``sha256sum`` format, keys
+        relative to ``path``), from the same reads.
+    check_checksums : file name, text file or dict, optional
+        A manifest written before: keys whose bytes changed, keys that vanished and keys
+        that are new are reported in :attr:`Report.checksums`.
+    max_mem : int
+        Bytes for one batch of chunks (stored and decoded); decoding runs in the shared
+        thread pool.
+    progress : callable, optional
+        Called as ``progress(keys_done, keys_total)`` after each batch.
+    """
+    store = normalize_store_arg(store, mode="r", storage_options=storage_options)
+    path = normalize_storage_path(path)
+    keys = sorted(prefix_of(path) + k for k in store.keys_under(path))
+    if not keys:
+        raise not_found(PathNotFoundError, store, path)
+    refuse_v3(store, path)
+    if not any(k.rpartition("/")[2] in (ARRAY_KEY, GROUP_KEY) for k in keys):
+        raise not_found(PathNotFoundError, store, path)
+    where = location(store) or repr(store)
+    report = Report(location=where + (f" path {path!r}" if path else ""))
+    report.missing_is_error = missing_is_error
+    hashing = write_checksums is not None or check_checksums is not None
+    checker = _Checker(store, path, report, hashing, max_mem, progress)
+    checker.run(keys)
+    report.temp_files = _temp_files(store, path)
+    if checker.digests is not None:
+        if write_checksums is not None:
+            _write_manifest(write_checksums, checker.digests)
+        if check_checksums is not None:
+            expected = (
+                check_checksums
+                if isinstance(check_checksums, dict)
+                else read_manifest(check_checksums)
+            )
+            report.checksums = _compare(expected, checker.digests)
+    return report
+
+
+def _compare(expected: dict[str, str], actual: dict[str, str]) -> list[tuple[str, str]]:
+    out = []
+    for key in sorted(set(expected) | set(actual)):
+        if key not in actual:
+            out.append((key, "in the manifest but not in the store"))
+        elif key not in expected:
+            out.append((key, "not in the manifest"))
+        elif expected[key] != actual[key]:
+            out.append((key, "changed since the manifest was written"))
+    return out
