@@ -314,3 +314,20 @@ def test_hierarchy_paths_refuse_objects(tmp_path: Path, value: Any, type_name: s
         root.zeros(value, shape=3)
     assert value not in root
     assert os.listdir(tmp_path / "h.zarr") == [".zgroup"]
+
+
+class _Named:
+    """An object with its own ``__str__``: zarr 2 takes it as a hierarchy path."""
+
+    def __init__(self, s: str) -> None:
+        self.s = s
+
+    def __str__(self) -> str:
+        return self.s
+
+
+def test_hierarchy_paths_take_objects_that_name_themselves(tmp_path: Path) -> None:
+    root = zarrkit.group(DirectoryStore(str(tmp_path / "h.zarr")))
+    assert root.create_group(_Named("test/object")).path == "test/object"
+    assert root.zeros(_Named("x/y"), shape=3).path == "x/y"
+    assert (tmp_path / "h.zarr" / "test" / "object" / ".zgroup").is_file()

@@ -68,8 +68,12 @@ def normalize_storage_path(path: str | bytes | None) -> str:
         return ""
     if isinstance(path, bytes):
         path = path.decode("ascii")
-    elif not isinstance(path, str):  # never an object's str() or repr as a path
-        raise TypeError(f"a hierarchy path must be a str (e.g. 'a/b'), not {type(path).__name__}")
+    elif not isinstance(path, str):
+        if type(path).__str__ is object.__str__:  # its str() is its repr: never a path
+            raise TypeError(
+                f"a hierarchy path must be a str (e.g. 'a/b'), not {type(path).__name__}"
+            )
+        path = str(path)  # an object that names itself (its own __str__), as zarr 2 takes it
     path = path.replace("\\", "/").strip("/")
     while "//" in path:
         path = path.replace("//", "/")
