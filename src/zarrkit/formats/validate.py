@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import math
 import reprlib
 import warnings
@@ -311,10 +312,17 @@ def _fill_int(v: Any, dtype: np.dtype) -> str | None:
         v = int(v)
     if not is_int(v):
         return "must be an integer"
-    info = np.iinfo(dtype)
-    if not info.min <= v <= info.max:
-        return f"must be an integer in [{info.min}, {info.max}]"
+    low, high = _int_range(dtype)
+    if not low <= v <= high:
+        return f"must be an integer in [{low}, {high}]"
     return None
+
+
+@functools.lru_cache(maxsize=64)
+def _int_range(dtype: np.dtype) -> tuple[int, int]:
+    """The smallest and largest value of an integer dtype."""
+    info = np.iinfo(dtype)
+    return int(info.min), int(info.max)
 
 
 def _fill_bool(v: Any, dtype: np.dtype) -> str | None:
@@ -436,5 +444,6 @@ def check_consolidated(doc: Any, key: str) -> dict:
             raise _fail(key, "metadata", f"has a key that is not a string: {short(name)}")
         if name.rsplit("/", 1)[-1] in _DOCUMENT_NAMES and not isinstance(inner, dict):
             raise _fail(key, f"metadata[{name!r}]", f"must be a JSON object, not {short(inner)}")
-        check_tree(inner, f"{key}[{name!r}]")  # each document as deep as it may be alone
+    # (how deep each document nests is checked by its own checker when it is read: opening
+    # a hierarchy of many arrays does not walk them all)
     return doc
