@@ -19,6 +19,14 @@ class ArrayMeta:
 
     ``compressor`` and ``filters`` are numcodecs configurations (``{"id": ..., ...}``), kept
     exactly as stored so that metadata round-trips byte for byte.
+
+    Zarr v3 (``zarr_format=3``, read and written by ``formats.v3``) keeps its codec list as
+    stored in ``codecs`` and states the same chain in the v2 terms the pipeline works with:
+    ``filters`` (array-to-array codecs), ``compressor`` (the bytes-to-bytes codecs), ``order``
+    (a transpose) and the dtype's byte order (the ``bytes`` codec). With sharding,
+    ``shards`` is the shard shape (the stored unit: one key per shard) and ``chunks`` the
+    inner chunk shape, as zarr-python 3 names them. ``chunk_key_encoding`` is ``"v2"``
+    (``0.0``) or ``"default"`` (``c/0/0``).
     """
 
     shape: tuple[int, ...]
@@ -31,6 +39,10 @@ class ArrayMeta:
     dimension_separator: str | None = None
     zarr_format: int = 2
     extra: dict = field(default_factory=dict)
+    codecs: tuple[dict, ...] | None = None
+    chunk_key_encoding: Literal["v2", "default"] = "v2"
+    shards: tuple[int, ...] | None = None
+    dimension_names: tuple[str | None, ...] | None = None
 
     def __post_init__(self) -> None:
         # hold codec configs in their JSON form (lists, not tuples; Python numbers), so that a
@@ -71,7 +83,14 @@ class ArrayMeta:
         if not _plain_codecs(compressor, filters):
             return cls(**fields)
         meta = object.__new__(cls)
-        meta.__dict__.update(fields, zarr_format=2)
+        meta.__dict__.update(
+            fields,
+            zarr_format=2,
+            codecs=None,
+            chunk_key_encoding="v2",
+            shards=None,
+            dimension_names=None,
+        )
         return meta
 
     @property
@@ -81,7 +100,19 @@ class ArrayMeta:
     @property
     def separator(self) -> str:
         """The separator used between chunk indices in chunk keys."""
-        return self.dimension_separator or "."
+        if self.dimension_separator:
+            return self.dimension_separator
+        return "/" if self.chunk_key_encoding == "default" else "."
+
+    @property
+    def stored_chunks(self) -> tuple[int, ...]:
+        """The shape of what one key holds: the shard shape, else the chunk shape."""
+        return self.shards if self.shards is not None else self.chunks
+
+    @property
+    def stored_grid(self) -> tuple[int, ...]:
+        """Number of stored keys (shards, else chunks) along each dimension."""
+        return tuple(-(-s // c) if c else 0 for s, c in zip(self.shape, self.stored_chunks))
 
     @property
     def cdata_shape(self) -> tuple[int, ...]:
@@ -94,7 +125,10 @@ class ArrayMeta:
         return math.prod(self.cdata_shape)
 
     def chunk_key(self, coords: tuple[int, ...]) -> str:
-        """The key of a chunk relative to the array's path (``"0.3"`` or ``"0/3"``)."""
+        """The key of a stored chunk (a shard when sharded) relative to the array's path
+        (``"0.3"``, ``"0/3"``; Zarr v3's default encoding ``"c/0/3"``, ``"c"`` for 0-d)."""
+        if self.chunk_key_encoding == "default":
+            return "c" + "".join(self.separator + str(c) for c in coords)
         if not coords:
             return "0"
         return self.separator.join(map(str, coords))
@@ -113,6 +147,11 @@ class ArrayMeta:
             and self.compressor == other.compressor
             and self.filters == other.filters
             and self.dimension_separator == other.dimension_separator
+            and self.zarr_format == other.zarr_format
+            and self.codecs == other.codecs
+            and self.chunk_key_encoding == other.chunk_key_encoding
+            and self.shards == other.shards
+            and self.dimension_names == other.dimension_names
             and _same_fill(self.fill_value, other.fill_value)
         )
 
@@ -167,6 +206,7 @@ def _same_fill(a: Any, b: Any) -> bool:
 
 @dataclass(frozen=True)
 class GroupMeta:
-    """What a group is (only the format version in Zarr v2)."""
+    """What a group is (only the format version: a v3 group's attributes live with the
+    node's attributes, not here)."""
 
     zarr_format: int = 2
