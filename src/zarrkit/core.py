@@ -141,7 +141,7 @@ class Array(Node):
         key = self._meta_key
         if given is None:
             try:
-                given = self._store.getjson(key)
+                given = self._store.getdecoded(key, decode_array_meta)
             except KeyError:
                 raise not_found(ArrayNotFoundError, self._store, self._path) from None
         meta = given if isinstance(given, ArrayMeta) else decode_array_meta(given, key)

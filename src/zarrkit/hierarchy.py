@@ -32,7 +32,7 @@ from ._probe import location, not_found, refuse_v3
 from ._tree import TreeViewer
 from .core import Array
 from .errors import ContainsArrayError, ContainsGroupError, GroupNotFoundError, ReadOnlyError
-from .formats.v2 import ARRAY_KEY, GROUP_KEY, decode_group_meta
+from .formats.v2 import ARRAY_KEY, GROUP_KEY, decode_array_meta, decode_group_meta
 from .storage.base import (
     contains_array,
     contains_group,
@@ -193,11 +193,11 @@ class Group(Node, MutableMapping):
         """The array or group at ``item`` (a name or a '/'-separated path); KeyError if none."""
         path = self._item_path(item)
         try:  # one read of .zarray tells whether an array is there
-            doc = self._store.getjson(prefix_of(path) + ARRAY_KEY)
+            meta = self._store.getdecoded(prefix_of(path) + ARRAY_KEY, decode_array_meta)
         except KeyError:
             pass
         else:
-            return Array._at(self._location.at(path), self._member_options(), doc)
+            return Array._at(self._location.at(path), self._member_options(), meta)
         if contains_group(self._store, path):
             return Group._at(self._location.at(path), self._member_options())
         raise KeyError(item)

@@ -44,6 +44,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 from ..errors import MetadataError, ReadOnlyError, StoreArgumentError
 from .files import LocalFiles
 
+_T = TypeVar("_T")
+
 __all__ = [
     "Store",
     "KVStore",
@@ -113,6 +115,32 @@ def parse_json(raw: Any, key: str = "") -> Any:
         ) from None
 
 
+_DECODED: dict[tuple[Callable, bytes], Any] = {}
+_DECODED_BUDGET = 32 << 20  # bytes of documents remembered, at most
+_decoded_bytes = 0
+
+
+def decoded(raw: Any, key: str, decode: Callable[[Any, str], _T]) -> _T:
+    """``decode(parse_json(raw), key)``, remembered by ``raw``'s bytes (the one memo of
+    decoded metadata: the result must be immutable and depend on the document only).
+    The memo holds documents of at most 32 MB in all and starts afresh when full."""
+    global _decoded_bytes
+    data = raw if type(raw) is bytes else bytes(memoryview(raw).cast("B"))
+    memo = (decode, data)
+    try:
+        return _DECODED[memo]
+    except KeyError:
+        pass
+    value = decode(parse_json(data, key), key)
+    if len(data) <= _DECODED_BUDGET // 8:
+        if _decoded_bytes + len(data) > _DECODED_BUDGET:
+            _DECODED.clear()
+            _decoded_bytes = 0
+        _DECODED[memo] = value
+        _decoded_bytes += len(data)
+    return value
+
+
 class Store(MutableMapping):
     """Base class of zarrkit stores.
 
@@ -176,6 +204,7 @@ class Store(MutableMapping):
         "getitems": ("__getitem__",),
         "getrange": ("__getitem__",),
         "getjson": ("__getitem__",),
+        "getdecoded": ("__getitem__",),
         "setitems": ("__setitem__",),
         "delitems": ("__delitem__",),
         "keys_under": ("__iter__", "keys"),
@@ -319,6 +348,21 @@ class Store(MutableMapping):
         """
         return parse_json(self[key], key)
 
+    def getdecoded(self, key: str, decode: Callable[[Any, str], _T]) -> _T:
+        """``decode(document, key)`` of the JSON document at ``key`` (``KeyError`` if absent).
+
+        ``decode`` turns a parsed document into an immutable record (a format's checker and
+        translator, such as ``formats.v2.decode_array_meta``); its results are remembered by
+        the document's bytes, so opening the same metadata again (every member of a group,
+        a group opened anew) neither parses nor checks it twice. Errors are not remembered.
+
+        >>> from zarrkit.storage import MemoryStore
+        >>> s = MemoryStore(); s["k"] = b'{"a": [1, 2]}'
+        >>> s.getdecoded("k", lambda doc, key: tuple(doc["a"]))
+        (1, 2)
+        """
+        return decoded(self[key], key, decode)
+
     # -- batched access ----------------------------------------------------------------
     def getitems(self, keys: Iterable[str], *, contexts: Any = None) -> dict[str, bytes]:
         """Values of the keys that are present; absent keys are left out."""
@@ -451,8 +495,6 @@ def _refusing_when_read_only(method: Callable) -> Callable:
 for _name in Store._WRITERS:
     if _name in Store.__dict__:
         setattr(Store, _name, _refusing_when_read_only(Store.__dict__[_name]))
-
-_T = TypeVar("_T")
 
 
 class LazyHandle(Generic[_T]):

@@ -2,12 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple, TypeVar
 
 from ..errors import ReadOnlyError
 from ..formats.v2 import CONSOLIDATED_KEY, decode_consolidated, json_dumps
-from .base import Store, as_store, normalize_storage_path, prefix_of
+from .base import Store, as_store, decoded, normalize_storage_path, prefix_of
+
+_T = TypeVar("_T")
+
+
+class _Index(NamedTuple):
+    """A checked ``.zmetadata`` document as the store serves it; shared by every store
+    opened on the same bytes (nothing in it changes after it is built)."""
+
+    meta_store: dict[str, Any]
+    children: dict[str, set[str]]
+    decoded: dict[tuple[Callable, str], Any]
+
+
+@functools.lru_cache(maxsize=64)
+def _indexer(prefix: str) -> Callable[[Any, str], _Index]:
+    """The decoder of a ``.zmetadata`` document whose keys sit below ``prefix`` (one
+    function per prefix, so that its results are remembered by the document's bytes)."""
+
+    def index(doc: Any, key: str) -> _Index:
+        meta = decode_consolidated(doc, key)["metadata"]
+        meta_store = {prefix + k: v for k, v in meta.items()}
+        children: dict[str, set[str]] = {}
+        for name in meta_store:
+            parts = name.split("/")
+            for i in range(len(parts)):
+                children.setdefault("/".join(parts[:i]), set()).add(parts[i])
+        return _Index(meta_store, children, {})
+
+    return index
 
 
 class ConsolidatedMetadataStore(Store):
@@ -41,15 +71,12 @@ class ConsolidatedMetadataStore(Store):
             raw = self.store[metadata_key]
         except KeyError:
             raise KeyError(f"no consolidated metadata at key {metadata_key!r}") from None
-        meta = decode_consolidated(raw, metadata_key)["metadata"]
-        prefix = prefix_of(self.path)
-        self.meta_store: dict[str, Any] = {prefix + k: v for k, v in meta.items()}
+        # the same document (a group opened again) is parsed, checked and indexed once
+        index = decoded(raw, metadata_key, _indexer(prefix_of(self.path)))
+        self.meta_store: dict[str, Any] = index.meta_store
+        self._children = index.children
+        self._decoded = index.decoded
         self._encoded: dict[str, bytes] = {}
-        self._children: dict[str, set[str]] = {}
-        for key in self.meta_store:
-            parts = key.split("/")
-            for i in range(len(parts)):
-                self._children.setdefault("/".join(parts[:i]), set()).add(parts[i])
 
     def __getitem__(self, key: str) -> bytes:
         try:
@@ -62,6 +89,16 @@ class ConsolidatedMetadataStore(Store):
     def getjson(self, key: str) -> Any:
         """The parsed document at ``key``, as held (not serialised and parsed again)."""
         return self.meta_store[key]
+
+    def getdecoded(self, key: str, decode: Callable[[Any, str], _T]) -> _T:
+        """``decode`` of the document held at ``key``, remembered for this store's life
+        (its documents never change)."""
+        memo = (decode, key)
+        try:
+            return self._decoded[memo]
+        except KeyError:
+            value = self._decoded[memo] = decode(self.meta_store[key], key)
+            return value
 
     def __contains__(self, key: object) -> bool:
         return key in self.meta_store
