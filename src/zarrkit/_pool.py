@@ -101,17 +101,52 @@ def in_worker() -> bool:
     return getattr(_local, "in_worker", False)
 
 
-def run_parallel(fn: Callable[[T], R], items: Sequence[T], inline: bool = False) -> list[R]:
+def runs_inline(n: int, *, fewest: int = 2, blosc: bool = False) -> bool:
+    """Whether work on ``n`` items runs in the calling thread rather than the pool: the one
+    rule, which every caller of :func:`run_parallel` goes through.
+
+    Inline when there are fewer than ``fewest`` items (a hop to the pool costs more than a
+    couple of page-cache reads or small decodes), inside a pool thread (a nested call: no
+    deadlock), or with a one-thread pool. With ``blosc`` (the work is c-blosc's): also when
+    numcodecs lets c-blosc use its global threads (``numcodecs.blosc.use_threads = True``:
+    every call is serialised behind one mutex), and on the main thread for at most as many
+    items as the pool has threads when numcodecs decides per call (``use_threads = None``:
+    there one chunk already spreads over all cores).
+
+    >>> runs_inline(1)
+    True
+    """
+    if n < fewest or n <= 1 or _max_workers <= 1 or in_worker():
+        return True
+    if blosc:
+        import numcodecs.blosc
+
+        use_threads = numcodecs.blosc.use_threads
+        if use_threads is True:
+            return True
+        if (
+            use_threads is None
+            and n <= _max_workers
+            and threading.current_thread() is threading.main_thread()
+        ):
+            return True
+    return False
+
+
+def run_parallel(
+    fn: Callable[[T], R], items: Sequence[T], inline: bool = False, *, fewest: int = 2
+) -> list[R]:
     """``[fn(x) for x in items]``, spread over the pool when that helps.
 
-    Runs inline for zero or one item, inside a pool thread, when the pool has one thread,
-    or when ``inline`` is set. Otherwise the items are split into a few contiguous groups
-    per thread (one pool task per group, not per item: a task costs ~10-20 us, as much as
-    decoding a small chunk). Every item runs even when some fail; the first exception in
-    item order propagates after all the work has finished.
+    Runs inline when ``inline`` is set (the caller asked :func:`runs_inline` once for a
+    whole call made of several batches) or when :func:`runs_inline` says so for these
+    items (``fewest``: see there). Otherwise the items are split into a few contiguous
+    groups per thread (one pool task per group, not per item: a task costs ~10-20 us, as
+    much as decoding a small chunk). Every item runs even when some fail; the first
+    exception in item order propagates after all the work has finished.
     """
     n = len(items)
-    if inline or n <= 1 or _max_workers <= 1 or in_worker():
+    if inline or runs_inline(n, fewest=fewest):
         return [fn(x) for x in items]
     size = -(-n // min(n, _max_workers * _TASKS_PER_THREAD))
 

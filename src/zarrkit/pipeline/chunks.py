@@ -36,7 +36,7 @@ from typing import Any
 import numcodecs
 import numpy as np
 
-from .._pool import get_num_threads, run_parallel
+from .._pool import get_num_threads, run_parallel, runs_inline
 from ..errors import CorruptChunkError, MissingChunkError, ObjectCodecMissingError
 from ..formats.meta import ArrayMeta
 from ..formats.v2 import decode_array_meta
@@ -135,20 +135,9 @@ class StorePipeline(ChunkPipeline):
         return self._has_edges and any(c >= e for c, e in zip(coords, self._edge_from))
 
     def _inline(self, n: int) -> bool:
-        """Run the codec work for ``n`` chunks in the calling thread rather than the pool."""
-        if not self.chain.uses_blosc:
-            return False
-        use_threads = numcodecs.blosc.use_threads
-        if use_threads is True:
-            # c-blosc with its global threads serialises every call behind one mutex
-            return True
-        # on the main thread Blosc already spreads one chunk over all cores: for a batch no
-        # larger than the pool, handing it to the pool only adds a hop
-        return (
-            use_threads is None
-            and n <= get_num_threads()
-            and threading.current_thread() is threading.main_thread()
-        )
+        """Run the codec work for ``n`` chunks in the calling thread rather than the pool
+        (the rule is :func:`zarrkit._pool.runs_inline`'s)."""
+        return runs_inline(n, blosc=self.chain.uses_blosc)
 
     def _batches(self, n: int, size: int) -> Iterator[range]:
         for start in range(0, n, size):

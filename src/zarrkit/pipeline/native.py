@@ -253,7 +253,7 @@ def run(
     if size < n:
         check()
     runs = [range(s, min(n, s + size)) for s in range(0, n, size)]
-    run_parallel(lambda r: call(r.start, r.stop), runs, n <= 2)
+    run_parallel(lambda r: call(r.start, r.stop), runs, fewest=3)
     deferred = np.flatnonzero(status[0] >= FIRST_DEFERRED).tolist()
     if deferred and log.isEnabledFor(logging.DEBUG):
         for i in deferred:

@@ -194,7 +194,7 @@ class DirectoryStore(Store):
             return key, read_file(self._file(key))
 
         # a couple of files from the page cache read faster than a hop to the pool
-        results = run_parallel(read, keys, inline=len(keys) <= 2)
+        results = run_parallel(read, keys, fewest=3)
         return {k: v for k, v in results if v is not None}
 
     def setitems(self, values: Mapping[str, Any]) -> None:
