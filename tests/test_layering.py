@@ -27,7 +27,7 @@ REEXPORTS = {
     ("convenience.py", "tools.copying"),  # zarr.convenience.copy, copy_all, copy_store
 }
 # cross-cut modules below every layer: any layer may import them, they import no layer
-CROSS_CUT = {"errors", "_pool"}
+CROSS_CUT = {"errors", "_pool", "_grid"}
 # cycles of explicit imports between zarrkit modules that exist on purpose (none today):
 # each entry is the sorted tuple of the modules of one strongly connected component
 KNOWN_CYCLES: set[tuple[str, ...]] = set()

@@ -20,6 +20,7 @@ import numpy as np
 from numcodecs.registry import codec_registry
 
 from . import indexing as ix
+from ._grid import cut_off
 from ._info import InfoReporter, bytes_text, type_name
 from ._node import Location, Node, Options, check_zarr_version
 from ._probe import not_found
@@ -709,7 +710,7 @@ class Array(Node):
                 )
             new = old.with_shape(new_shape)
             self._write_metadata(new)
-            self._pipeline.delete_chunks(_cut_chunks(old.cdata_shape, new.cdata_shape))
+            self._pipeline.delete_chunks(cut_off(old.stored_grid, new.stored_grid))
 
     def append(self, data: Any, axis: int = 0) -> tuple[int, ...]:
         """Grow along ``axis`` and write ``data`` into the new part; returns the new shape."""
@@ -905,18 +906,6 @@ class _BlockIndex:
 
 
 # -- helpers -----------------------------------------------------------------------------
-
-
-def _cut_chunks(old: tuple[int, ...], new: tuple[int, ...]) -> Iterator[tuple[int, ...]]:
-    """Chunk coordinates in the ``old`` grid that are outside the ``new`` grid."""
-    for d in range(len(old)):
-        if new[d] >= old[d]:
-            continue
-        ranges = [
-            range(min(o, n)) if i < d else range(n, o) if i == d else range(o)
-            for i, (o, n) in enumerate(zip(old, new))
-        ]
-        yield from itertools.product(*ranges)
 
 
 def _is_lazy_source(value: Any) -> bool:

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ._grid import edge_start, grid_shape, is_edge
 from .errors import (
     BoundsCheckError,
     NegativeStepError,
@@ -43,12 +44,14 @@ class ChunkProjection(NamedTuple):
     ``chunk_selection`` indexes the decoded chunk array; ``out_selection`` indexes the
     working buffer (or the value being written). ``complete`` is True when the selection
     covers every in-bounds item of the chunk in order, so a write needs no read first.
+    ``edge`` is True for a chunk that reaches past the array's end (its rest is padding).
     """
 
     chunk_coords: tuple[int, ...]
     chunk_selection: Any
     out_selection: Any
     complete: bool
+    edge: bool = False
 
 
 # -- normalisation helpers -----------------------------------------------------------------
@@ -288,6 +291,7 @@ class _ProductIndexer(Indexer):
             yield ChunkProjection((), (), (), True)
             return
         has_ints = any(isinstance(d, IntDim) for d in self.dims)
+        edges = edge_start(self.array_shape, self.chunks)
         for combo in itertools.product(*(list(d.parts()) for d in self.dims)):
             # one zip transposes the parts (chunk, chunk_sel, out_sel, complete) per field:
             # this loop runs once per chunk, so it avoids per-field generator expressions
@@ -296,7 +300,7 @@ class _ProductIndexer(Indexer):
                 chunk_sel, out_sel = self._outer(combo)
             elif has_ints:
                 out_sel = tuple(s for s in out_sel if s is not None)
-            yield ChunkProjection(coords, chunk_sel, out_sel, all(complete))
+            yield ChunkProjection(coords, chunk_sel, out_sel, all(complete), is_edge(coords, edges))
 
     def _outer(self, combo: tuple[_DimPart, ...]) -> tuple[Any, Any]:
         chunk_items: list[Any] = []
@@ -407,7 +411,8 @@ class CoordinateIndexer(Indexer):
     def __iter__(self) -> Iterator[ChunkProjection]:
         if self._n == 0:
             return
-        cdata = tuple(-(-s // c) for s, c in zip(self.array_shape, self.chunks))
+        cdata = grid_shape(self.array_shape, self.chunks)
+        edges = edge_start(self.array_shape, self.chunks)
         chunk_idx = [p // c for p, c in zip(self.points, self.chunks)]
         ravel = np.ravel_multi_index(chunk_idx, cdata) if chunk_idx else np.zeros(self._n, np.intp)
         if self._n > 1 and np.any(ravel[1:] < ravel[:-1]):
@@ -422,7 +427,7 @@ class CoordinateIndexer(Indexer):
             idx = slice(a, b) if order is None else order[a:b]
             coords = tuple(int(ci[idx][0]) for ci in chunk_idx)
             chunk_sel = tuple(p[idx] - c * cl for p, c, cl in zip(self.points, coords, self.chunks))
-            yield ChunkProjection(coords, chunk_sel, idx, False)
+            yield ChunkProjection(coords, chunk_sel, idx, False, is_edge(coords, edges))
 
 
 class MaskIndexer(CoordinateIndexer):
@@ -449,8 +454,7 @@ class BlockIndexer(_ProductIndexer):
     def __init__(self, selection: Any, shape: Shape, chunks: Shape) -> None:
         selection = replace_ellipsis(selection, shape)
         dims: list = []
-        for sel, n, c in zip(selection, shape, chunks):
-            nblocks = -(-n // c)
+        for sel, n, c, nblocks in zip(selection, shape, chunks, grid_shape(shape, chunks)):
             if is_integer(sel):
                 b = normalize_integer(sel, nblocks)
                 dim_sel = slice(b * c, min((b + 1) * c, n))

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .._grid import grid_shape
+
 
 @dataclass(frozen=True, eq=False)
 class ArrayMeta:
@@ -112,13 +114,12 @@ class ArrayMeta:
     @property
     def stored_grid(self) -> tuple[int, ...]:
         """Number of stored keys (shards, else chunks) along each dimension."""
-        return tuple(-(-s // c) if c else 0 for s, c in zip(self.shape, self.stored_chunks))
+        return grid_shape(self.shape, self.stored_chunks)
 
     @property
     def cdata_shape(self) -> tuple[int, ...]:
         """Number of chunks along each dimension."""
-        # integer division: float division is wrong past 2**53 chunks
-        return tuple(-(-s // c) if c else 0 for s, c in zip(self.shape, self.chunks))
+        return grid_shape(self.shape, self.chunks)
 
     @property
     def nchunks(self) -> int:

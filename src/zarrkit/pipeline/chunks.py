@@ -118,8 +118,6 @@ class StorePipeline(ChunkPipeline):
         )
         # -- decided once per array ----------------------------------------------------------
         # a chunk whose index reaches these in some dimension sticks out of the array
-        self._edge_from = tuple(s // n for s, n in zip(meta.shape, meta.chunks))
-        self._has_edges = any(s % n for s, n in zip(meta.shape, meta.chunks))
         # decoded chunks go through the thread's scratch buffer (plain items only)
         self._scratch_ok = scratch_fits(chain)
         self._decodes_to_scratch = self._scratch_ok and (chain.can_decode_into or chain.is_raw)
@@ -130,9 +128,6 @@ class StorePipeline(ChunkPipeline):
     # -- helpers ---------------------------------------------------------------------------
     def key(self, coords: tuple[int, ...]) -> str:
         return self.prefix + self.meta.chunk_key(coords)
-
-    def _is_edge(self, coords: tuple[int, ...]) -> bool:
-        return self._has_edges and any(c >= e for c, e in zip(coords, self._edge_from))
 
     def _inline(self, n: int) -> bool:
         """Run the codec work for ``n`` chunks in the calling thread rather than the pool
@@ -228,7 +223,7 @@ class StorePipeline(ChunkPipeline):
                 if fill is not None:
                     out[p.out_selection] = fill
                 return True
-            if direct and p.complete and not self._is_edge(p.chunk_coords):
+            if direct and p.complete and not p.edge:
                 # complete projections index the output with slices (and integers, which
                 # the Ellipsis keeps from turning a 0-d destination into a scalar copy)
                 dest = out[tuple(p.out_selection) + (Ellipsis,)]
@@ -404,7 +399,7 @@ class FilesPipeline(StorePipeline):
             name, key = names[i], prefix + names[i]
             if rows is not None:
                 p = projections[i]
-                if p.complete and not self._is_edge(p.chunk_coords):
+                if p.complete and not p.edge:
                     buffers = rows.of(p.out_selection, chunk_size)
                     if buffers is not None:
                         size = files.readinto(name, buffers, nbytes, key=key)
@@ -441,7 +436,6 @@ class FilesPipeline(StorePipeline):
         limit = self.chain.max_stored_nbytes
         layout = self._layout
         order = self.meta.order
-        is_edge = self._is_edge
         contiguous = self._contiguous
         chunk_size = self.chunk_size
         # whether whole chunks land contiguously in ``out``: the same for all of them
@@ -454,7 +448,7 @@ class FilesPipeline(StorePipeline):
             if data is None:
                 return put(i, None)
             try:
-                if p.complete and not is_edge(p.chunk_coords):
+                if p.complete and not p.edge:
                     if not whole_contiguous:
                         dest = out[tuple(p.out_selection) + (Ellipsis,)]
                         whole_contiguous.append(
@@ -580,7 +574,7 @@ class _Write:
         p = self.projections[i]
         files, name = pipe.files, self.names[i]
         assert files is not None  # (fused tasks run for local files only)
-        edge = pipe._is_edge(p.chunk_coords)
+        edge = p.edge
         whole = not self._merge(p, edge)
         fill_checked = False
         if whole and self.skip_fill:
@@ -617,7 +611,7 @@ class _Write:
         """Fetch the partly covered chunks in one batch, build and encode every chunk in the
         pool, then store them with one ``setitems`` (and one ``delitems``)."""
         pipe, projections, keys = self.pipe, self.projections, self.keys
-        edges = {i: pipe._is_edge(projections[i].chunk_coords) for i in batch}
+        edges = {i: projections[i].edge for i in batch}
         merge = [keys[i] for i in batch if self._merge(projections[i], edges[i])]
         existing = pipe.store.getitems(merge, contexts={}) if merge else {}
 

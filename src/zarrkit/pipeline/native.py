@@ -34,6 +34,7 @@ from typing import Any
 import numcodecs
 import numpy as np
 
+from .._grid import edge_start
 from .._pool import get_num_threads, run_parallel
 from ..indexing import ChunkProjection, IntDim, SliceDim
 from .codec_chain import CodecChain, blosc_getitem, blosc_library
@@ -116,6 +117,8 @@ def plan(indexer: Any, separator: str) -> Plan | None:
     names = [separator.join(t) for t in itertools.product(*keys)]
     result = Plan(table, tuple(type(d) is IntDim for d in dims), names)
     result.complete_mask = complete
+    starts = np.asarray(edge_start(indexer.array_shape, indexer.chunks), dtype=np.int64)
+    result.edge_mask = np.any(table[3] >= starts, axis=1)
     return result
 
 
@@ -130,6 +133,7 @@ class Plan:
         self.table = table[:3]
         self.is_int, self.names = is_int, names
         self.complete_mask = np.ones(len(names), dtype=bool)
+        self.edge_mask = np.zeros(len(names), dtype=bool)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -144,7 +148,11 @@ class Plan:
             slice(o, o + e) for o, e, is_int in zip(out, extent, self.is_int) if not is_int
         )
         return ChunkProjection(
-            tuple(self.coords[i].tolist()), chunk_sel, out_sel, bool(self.complete_mask[i])
+            tuple(self.coords[i].tolist()),
+            chunk_sel,
+            out_sel,
+            bool(self.complete_mask[i]),
+            bool(self.edge_mask[i]),
         )
 
 

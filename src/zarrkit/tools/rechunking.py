@@ -37,6 +37,7 @@ from typing import Any
 import numcodecs
 from numcodecs import Blosc
 
+from .._grid import grid_shape
 from .._pool import get_num_threads
 from ..convenience import open as open_node
 from ..core import Array
@@ -140,7 +141,7 @@ def _blocks(shape: Chunks, block: Chunks) -> Iterator[tuple[slice, ...]]:
 
 
 def _n_blocks(shape: Chunks, block: Chunks) -> int:
-    return math.prod(-(-s // b) for s, b in zip(shape, block)) if all(shape) else 0
+    return math.prod(grid_shape(shape, block)) if all(shape) else 0
 
 
 def _target_chunks(spec: Any, z: Array) -> Chunks:
