@@ -414,11 +414,23 @@ def test_corrupt_bytes_inside_a_block_are_found_by_reads_of_that_block(tmp_path,
                 z[sel]
 
 
+def _frame_checks() -> list:
+    checks = [pytest.param(None, id="python")]
+    if codec_chain._native_frame_ok is not None:
+        checks.append(pytest.param(codec_chain._native_frame_ok, id="compiled"))
+    return checks
+
+
+@pytest.mark.parametrize("compiled", _frame_checks())
 @pytest.mark.parametrize("one_by_one", [0, 10**9])
-def test_the_frame_check_takes_valid_frames_and_refuses_damaged_ones(monkeypatch, one_by_one):
+def test_the_frame_check_takes_valid_frames_and_refuses_damaged_ones(
+    monkeypatch, one_by_one, compiled
+):
     """Frames numcodecs writes pass (threads, splits, short last blocks, memcpyed, item sizes
-    beyond the split rule), whichever way the streams are walked; damaged ones do not."""
+    beyond the split rule), whichever way the streams are walked; damaged ones do not; the
+    same for the rule in C and in Python."""
     monkeypatch.setattr(codec_chain, "_WALK_ONE_BY_ONE", one_by_one)
+    monkeypatch.setattr(codec_chain, "_native_frame_ok", compiled)
     rng = np.random.default_rng(3)
     for dtype in ("u1", "<i2", "<f8", "V20"):
         for cname, shuffle, blocksize, clevel in [
@@ -487,3 +499,28 @@ def test_64_dimensional_arrays_go_through_the_loop(tmp_path, monkeypatch):
         assert np.array_equal(z[...], b)
         monkeypatch.setattr(native, "ENABLED", True)
     assert calls["reads"] >= 6 and calls["writes"] >= 4
+
+
+@pytest.mark.skipif(codec_chain._native_frame_ok is None, reason="the extension is not built")
+@settings(max_examples=300, deadline=None)
+@given(
+    n=st.integers(1, 3000),
+    blocksize=st.sampled_from([0, 64, 256, 1024]),
+    cname=st.sampled_from([b"lz4", b"zstd", b"blosclz"]),
+    dtype=st.sampled_from(["u1", "<i4", "V12"]),
+    edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=4),
+    cut=st.integers(0, 8),
+)
+def test_the_compiled_and_python_frame_checks_agree(n, blocksize, cname, dtype, edits, cut):
+    """One rule in two languages: on valid frames and on frames with bytes changed or cut
+    off, the compiled check and the Python one give the same answer."""
+    itemsize = np.dtype(dtype).itemsize
+    raw = np.random.default_rng(n).integers(0, 5, size=n * itemsize, dtype=np.uint8)
+    frame = bytearray(numcodecs.blosc.compress(raw.view(dtype), cname, 5, 1, blocksize))
+    for at, value in edits:
+        frame[at % len(frame)] = value
+    data = bytes(frame[: len(frame) - cut])
+    for nbytes in (raw.nbytes, raw.nbytes - 1, raw.nbytes + 1):
+        assert codec_chain._native_frame_ok(data, nbytes) == codec_chain.frame_ok_python(
+            data, nbytes
+        ), (nbytes, edits, cut)

@@ -1108,6 +1108,16 @@ static PyObject *check_plan(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+static PyObject *py_frame_ok(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    long long nbytes;
+    if (!PyArg_ParseTuple(args, "y*L", &view, &nbytes)) return NULL;
+    int ok = nbytes >= 0 && frame_ok((const unsigned char *)view.buf, (int64_t)view.len,
+                                     (int64_t)nbytes);
+    PyBuffer_Release(&view);
+    return PyBool_FromLong(ok);
+}
+
 static PyObject *scratch_count(PyObject *self, PyObject *unused) {
     return PyLong_FromLongLong((long long)__atomic_load_n(&live_scratch, __ATOMIC_RELAXED));
 }
@@ -1116,6 +1126,9 @@ static PyMethodDef methods[] = {
     {"read_chunks", read_chunks, METH_VARARGS, read_doc},
     {"write_chunks", write_chunks, METH_VARARGS, write_doc},
     {"check_plan", check_plan, METH_VARARGS, check_doc},
+    {"frame_ok", py_frame_ok, METH_VARARGS,
+     "frame_ok(frame, nbytes) -> bool\n\nWhether the bytes-like ``frame`` is a structurally\n"
+     "whole Blosc frame of ``nbytes`` decoded bytes (the loop's check, for the Python path)."},
     {"scratch_count", scratch_count, METH_NOARGS,
      "scratch_count() -> int\n\nThe scratch buffers mapped by live threads."},
     {NULL, NULL, 0, NULL},

@@ -349,8 +349,21 @@ def blosc_library() -> Any:
 def blosc_frame_ok(data: bytes, nbytes: int) -> bool:
     """Whether ``data`` is a structurally whole Blosc (1.x format) frame of ``nbytes``
     decoded bytes: checked before a part of it is decoded, so that a damaged block-start
-    table or stream size anywhere is found by any read. The same rule as ``frame_ok`` of
-    ``_native.c`` (the two must stay identical).
+    table or stream size anywhere is found by any read.
+
+    The rule is ``frame_ok`` of ``_native.c``: both paths call it when the extension is
+    built (the loop before it decodes without the GIL, this function for the Python path).
+    :func:`frame_ok_python` is the same rule for installs without a C compiler, held to the
+    C one by ``tests/pipeline/test_chunk_files.py`` on every frame kind and on damaged
+    frames.
+    """
+    if _native_frame_ok is not None:
+        return bool(_native_frame_ok(data, nbytes))
+    return frame_ok_python(data, nbytes)
+
+
+def frame_ok_python(data: bytes, nbytes: int) -> bool:
+    """:func:`blosc_frame_ok`'s rule written in Python (used without the extension).
 
     The 16-byte header: format version 1 or 2, a known compressor code, an item size,
     ``nbytes`` as expected, a block size in ``1..nbytes``, ``cbytes`` at most the bytes
@@ -418,6 +431,12 @@ def blosc_frame_ok(data: bytes, nbytes: int) -> bool:
         offsets = offsets.copy()
         offsets[active] = at
     return True
+
+
+try:  # the compiled rule of blosc_frame_ok, when the extension is built
+    from ._native import frame_ok as _native_frame_ok  # type: ignore[attr-defined,unused-ignore]
+except ImportError:
+    _native_frame_ok = None
 
 
 @functools.cache

@@ -40,7 +40,7 @@ from ..indexing import ChunkProjection, IntDim, SliceDim
 from .codec_chain import CodecChain, blosc_getitem, blosc_library
 
 try:
-    from . import _native  # type: ignore[attr-defined]
+    from . import _native  # type: ignore[attr-defined,unused-ignore]
 except ImportError:  # not built (no C compiler at install): the Python path does everything
     _native = None
 
