@@ -5,7 +5,7 @@
 # Requirements: tests/requirements/py3.10.in and py3.13.in, pinned by constraints-py3.X.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SMOKE=(tests/core/test_core.py tests/storage/test_storage.py tests/core/test_dtypes.py
+SMOKE=(tests/core/test_core.py tests/storage/test_local_stores.py tests/core/test_dtypes.py
        tests/pipeline/test_pipeline.py tests/core/test_concurrency_and_limits.py
        tests/indexing/test_indexing_basic.py tests/indexing/test_indexing_advanced.py
        tests/core/test_errors.py tests/core/test_sync.py tests/core/test_smoke.py

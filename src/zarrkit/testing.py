@@ -17,8 +17,9 @@ or call :func:`check_store` with a factory, outside any test runner::
     >>> report.failed
     []
 
-The suite covers the single-key methods, iteration, the batched calls, ``listdir`` /
-``rmdir`` / ``getsize`` / ``rename`` / ``getrange`` (as the store declares them), pickling,
+The suite covers the single-key methods (a 'folder' is never a key), iteration, the batched
+calls, ``listdir`` / ``rmdir`` / ``getsize`` / ``size_below`` / ``rename`` / ``clear`` /
+``getrange`` (as the store declares them; a path ``a`` never takes in ``ab``), pickling,
 use after ``fork``, reading and writing arrays through the store, read-only behaviour, and
 "missing means missing": a read that fails for any reason other than "not found" must raise
 through the chunk pipeline, never come back as fill values. No pytest needed: skips are
@@ -44,12 +45,16 @@ from .creation import array as _array
 from .creation import open_array
 from .errors import MissingChunkError, ReadOnlyError
 from .hierarchy import group as _group
+from .storage import getsize as _getsize
+from .storage import listdir as _listdir
 from .storage.base import Store
 
 __all__ = ["StoreConformance", "FailingStore", "check_store", "ConformanceReport"]
 
-#: the keys and values the key-level tests write (no names a format store would translate)
+#: the keys and values the key-level tests write (no names a format store would translate;
+#: 'ab' shares its first character with 'a' but is not below it)
 ITEMS: dict[str, bytes] = {
+    "a/.hidden": b"a dot name is a key like any other",
     "a/x": b"value-x",
     "a/y.z": b"value-y.z!",
     "a/b/c": b"deep",
@@ -169,12 +174,23 @@ class StoreConformance:
             raise unittest.SkipTest("the store cannot be written")
         return self.filled_store()
 
+    @staticmethod
+    def _needs(store: Store, *, listing: bool = False, erasing: bool = False) -> None:
+        """Skip the check unless ``store`` declares the capabilities it needs: ``listing``
+        (``listable``: finding the keys below a path) and ``erasing`` (``erasable``)."""
+        if listing and not store.is_listable():
+            raise unittest.SkipTest("the store does not list its keys")
+        if erasing and not store.is_erasable():
+            raise unittest.SkipTest("the store cannot delete keys")
+
     # -- single keys -------------------------------------------------------------------
     def test_get_set_del_contains(self) -> None:
         if not self.writable:
             raise unittest.SkipTest("the store cannot be written")
         s = self.create_store()
-        assert len(s) == 0 and "x" not in s
+        assert "x" not in s
+        if s.listable:
+            assert len(s) == 0
         with _raises(KeyError):
             s["x"]
         assert s.get("x") is None and s.get("x", b"d") == b"d"
@@ -204,12 +220,20 @@ class StoreConformance:
 
     def test_iter_len_keys(self) -> None:
         s = self._writable()
-        if not s.listable:
-            raise unittest.SkipTest("the store does not list its keys")
+        self._needs(s, listing=True)
         assert set(s) == set(ITEMS) and set(s.keys()) == set(ITEMS)
         assert len(s) == len(ITEMS)
         assert {k: _bytes(v) for k, v in s.items()} == ITEMS
-        assert "a" not in s and "a/b" not in s  # a 'folder' is not a key
+
+    def test_folder_is_not_a_key(self) -> None:
+        """A path with keys below it is not a key itself, nor is a path below a key."""
+        s = self._writable()
+        for path in ("a", "a/b", "a/b/c/d"):
+            assert path not in s, path
+            assert s.get(path) is None, path
+            with _raises(KeyError):
+                s[path]
+        assert set(s.getitems(["a", "a/b", "a/x"])) == {"a/x"}
 
     # -- batches -----------------------------------------------------------------------
     def test_getitems_leaves_out_missing_keys(self) -> None:
@@ -226,51 +250,83 @@ class StoreConformance:
         values = {f"arr/{i}.{j}": bytes([i, j]) * 3 for i in range(3) for j in range(3)}
         s.setitems(values)
         assert {k: _bytes(v) for k, v in s.getitems(list(values)).items()} == values
-        if s.erasable:
-            s.delitems(["arr/0.0", "arr/2.2", "absent"])
-            assert "arr/0.0" not in s and "arr/2.2" not in s and "arr/1.1" in s
-            s.delitems([])
+        if s.listable:  # counted: a format store lists chunk keys as its own paths (N5)
+            assert len(s) == len(values)
         s.setitems({})
+        if not s.erasable:
+            return
+        s.delitems(["arr/0.0", "arr/2.2", "absent", "arr/9.9"])
+        assert "arr/0.0" not in s and "arr/2.2" not in s and "arr/1.1" in s
+        s.delitems([])
+        if s.listable:
+            assert len(s) == len(values) - 2
 
     # -- hierarchy helpers ---------------------------------------------------------------
     def test_listdir(self) -> None:
         s = self._writable()
-        if not s.listable:
-            raise unittest.SkipTest("the store does not list its keys")
-        assert s.listdir() == ["a", "ab", "top"]
-        assert s.listdir("a") == ["b", "x", "y.z"]
-        assert s.listdir("/a/") == ["b", "x", "y.z"]
+        self._needs(s, listing=True)
+        assert s.listdir() == s.listdir("") == ["a", "ab", "top"]
+        assert s.listdir("a") == [".hidden", "b", "x", "y.z"]  # not 'ab''s keys
+        assert s.listdir("/a/") == [".hidden", "b", "x", "y.z"]
         assert s.listdir("a/b") == ["c"]
         assert s.listdir("nothing") == []
+        assert _listdir(s, "a/b") == ["c"]  # zarr 2's module function reaches the method
 
     def test_rmdir(self) -> None:
         s = self._writable()
-        if not s.erasable:
-            raise unittest.SkipTest("the store cannot delete keys")
+        self._needs(s, listing=True, erasing=True)
         s.rmdir("a/b")
         assert "a/b/c" not in s and "a/x" in s
+        assert set(s) == set(ITEMS) - {"a/b/c"}
         s.rmdir("a")
         assert "a/x" not in s and "ab/x" in s  # 'ab' only shares characters with 'a'
         s.rmdir("not/there")
+        assert set(s) == {"ab/x", "top"}
         s.rmdir()
-        assert "top" not in s and "ab/x" not in s
+        assert "top" not in s and "ab/x" not in s and len(s) == 0
+        s["again"] = b"1"  # still usable after the root was emptied
+        assert _bytes(s["again"]) == b"1" and list(s) == ["again"]
+
+    def test_clear(self) -> None:
+        """``clear()`` empties the store, which stays usable."""
+        s = self._writable()
+        self._needs(s, listing=True, erasing=True)
+        s.clear()
+        assert all(k not in s for k in ITEMS) and len(s) == 0 and list(s) == []
         s["again"] = b"1"  # still usable
         assert _bytes(s["again"]) == b"1"
 
     def test_getsize(self) -> None:
+        """zarr 2's rule: a key's size, or the sizes of the keys directly below a path."""
         s = self._writable()
         assert s.getsize("a/y.z") == len(ITEMS["a/y.z"])
-        assert s.getsize("a") == len(ITEMS["a/x"]) + len(ITEMS["a/y.z"])
+        self._needs(s, listing=True)  # the rest: the keys below a path
+        assert s.getsize("a") == sum(len(ITEMS[k]) for k in ("a/.hidden", "a/x", "a/y.z"))
+        assert s.getsize("a/b") == len(ITEMS["a/b/c"])
+        assert s.getsize() == s.getsize("") == len(ITEMS["top"])
         assert s.getsize("missing") == 0
+        assert s.getsize("a/b/c/d") == 0  # below a key: nothing
+        assert _getsize(s, "ab") == len(ITEMS["ab/x"])  # the module function
+
+    def test_size_below(self) -> None:
+        """Every depth: what an array or group at the path takes in the store."""
+        s = self._writable()
+        assert s.size_below("a/y.z") == len(ITEMS["a/y.z"])
+        self._needs(s, listing=True)  # the rest: the keys below a path
         assert s.size_below("a") == sum(len(v) for k, v in ITEMS.items() if k.startswith("a/"))
+        assert s.size_below() == sum(len(v) for v in ITEMS.values())
+        assert s.size_below("missing") == 0
 
     def test_rename(self) -> None:
+        """A path moves with every key below it (not 'ab' with 'a'); a single key moves."""
         s = self._writable()
-        if not s.erasable:
-            raise unittest.SkipTest("rename deletes the old keys")
+        self._needs(s, listing=True, erasing=True)  # finds the keys below, deletes the old
         s.rename("a", "moved/here")
         assert _bytes(s["moved/here/b/c"]) == b"deep" and "a/b/c" not in s
         assert _bytes(s["ab/x"]) == b"not below a"
+        assert set(s) == {"moved/here/" + k[2:] if k.startswith("a/") else k for k in ITEMS}
+        s.rename("top", "renamed")  # a single key
+        assert "top" not in s and _bytes(s["renamed"]) == b"t"
 
     def test_getrange(self) -> None:
         s = self._writable()
@@ -284,7 +340,11 @@ class StoreConformance:
         s = self._writable()
         copy = pickle.loads(pickle.dumps(s))
         assert type(copy) is type(s) and copy.read_only == s.read_only
+        assert copy._dimension_separator == s._dimension_separator
         assert {k: _bytes(v) for k, v in copy.getitems(list(ITEMS)).items()} == ITEMS
+        if s.listable:
+            assert set(copy) == set(ITEMS)
+            assert copy == s  # the same place, or the same data (a Mapping's equality lists)
         copy["new"] = b"n"
         assert _bytes(copy["new"]) == b"n"
         if self.persistent:
@@ -340,12 +400,13 @@ class StoreConformance:
         z, data = self._array(store)
         again = open_array(store, path="g/arr", mode="r")
         np.testing.assert_array_equal(again[...], data)
-        assert z.nchunks_initialized == z.nchunks == 8
         z[1:5, 2:7] = 0
         data[1:5, 2:7] = 0
         np.testing.assert_array_equal(open_array(store, path="g/arr", mode="r")[...], data)
-        assert z.nbytes_stored == store.size_below("g/arr") > 0
         assert "g/.zgroup" in store
+        if store.listable:  # counted by listing the keys below the array
+            assert z.nchunks_initialized == z.nchunks == 8
+            assert z.nbytes_stored == store.size_below("g/arr") > 0
 
     def test_missing_chunk_reads_as_fill_value(self) -> None:
         if not self.writable:
@@ -415,6 +476,8 @@ class StoreConformance:
             lambda: store.rmdir(""),
             lambda: store.rename("arr", "moved"),
         ]
+        if store.listable:  # MutableMapping's clear() finds a key to delete by listing
+            attempts.append(store.clear)
         for attempt in attempts:
             with _raises(ReadOnlyError):
                 attempt()

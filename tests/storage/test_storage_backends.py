@@ -1,5 +1,6 @@
-"""The store conformance suite of test_storage.py over DBMStore, LMDBStore, LRUStoreCache and
-SQLiteStore, then what is particular to each of them."""
+"""DBMStore, LMDBStore, LRUStoreCache and SQLiteStore: arrays and groups through each, then what
+is particular to each of them. What every store must do is zarrkit.testing's conformance
+suite (test_store_conformance.py runs it against these stores too)."""
 
 from __future__ import annotations
 
@@ -20,24 +21,6 @@ import zarr
 
 import zarrkit
 from conftest import needs_zarr2, posix_only
-
-# the conformance tests, collected here again with this module's `new_store`
-from test_storage import (  # noqa: F401
-    test_array_on_every_store,
-    test_clear,
-    test_get_set_contains_del,
-    test_getitems_leaves_out_absent_keys,
-    test_getsize,
-    test_iter_len_keys,
-    test_listdir,
-    test_nested_key_is_not_a_key_itself,
-    test_pickle_round_trip,
-    test_rename,
-    test_rmdir,
-    test_set_accepts_buffers,
-    test_setitems_and_delitems,
-    test_size_below,
-)
 from zarrkit.errors import ReadOnlyError
 from zarrkit.storage import DBMStore, LMDBStore, LRUStoreCache, MemoryStore, SQLiteStore
 

@@ -322,3 +322,42 @@ def test_check_store_passes_a_user_store_and_skips_what_it_lacks() -> None:
     assert report.failed == []
     assert "test_read_only_reads" in report.skipped
     assert "test_pickle" in report.passed
+
+
+class Unlisted(MemoryStore):
+    """A store that declares it cannot list its keys, and cannot."""
+
+    listable = False
+
+    def _refuse(self, *args: Any) -> Any:
+        raise TypeError("this store cannot list its keys")
+
+    __iter__ = keys = __len__ = listdir = _refuse
+
+
+class Unerasable(MemoryStore):
+    """A store that declares it cannot delete keys, and cannot."""
+
+    erasable = False
+
+    def _refuse(self, *args: Any) -> Any:
+        raise TypeError("this store cannot delete keys")
+
+    __delitem__ = delitems = rmdir = rename = clear = _refuse
+
+
+@pytest.mark.parametrize(
+    "factory, needs",
+    [
+        (Unlisted, "the store does not list its keys"),
+        (Unerasable, "the store cannot delete keys"),
+    ],
+    ids=["unlisted", "unerasable"],
+)
+def test_check_store_skips_what_a_store_does_not_declare(factory: type, needs: str) -> None:
+    """A check that needs a capability the store does not declare is skipped, not failed."""
+    report = check_store(factory, lambda items: _flagged_read_only(factory(), items))
+    assert report.failed == []
+    assert {"test_get_set_del_contains", "test_read_only_refuses_writes"} <= set(report.passed)
+    assert "test_rmdir" in report.skipped and "test_clear" in report.skipped
+    assert needs in report.skipped["test_rmdir"]

@@ -1,6 +1,10 @@
-"""Local stores (memory, dict, directory, nested) key by key, and DirectoryStore crash safety.
+"""What is particular to the local stores: MemoryStore and a dict's KVStore (pickling, wrapping),
+DirectoryStore and NestedDirectoryStore (files on disk, keys leaving the root, crash safety,
+the nested key layout, equality and repr).
 
-The protocol-level suite every store runs is zarrkit.testing, in test_store_conformance.py.
+What every store must do (single keys, batches, iteration, listdir / rmdir / getsize / rename,
+the 'a' vs 'ab' prefix rule, pickling) is zarrkit.testing's conformance suite, run against
+every store in test_store_conformance.py.
 """
 
 from __future__ import annotations
@@ -8,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-from collections.abc import Callable
 from typing import Any
 
 import numcodecs
@@ -18,183 +21,18 @@ import pytest
 import zarrkit
 from zarrkit.storage import DirectoryStore, KVStore, MemoryStore, NestedDirectoryStore
 
-Factory = Callable[[], Any]
-
 
 def as_bytes(v: Any) -> bytes:
     """Stored values may be any buffer; compare their bytes."""
     return bytes(memoryview(v).cast("B")) if not isinstance(v, bytes) else v
 
 
-def filled(new_store: Factory) -> Any:
-    """A store holding a small hierarchy of keys."""
-    s = new_store()
-    s["a/.zarray"] = b"{}"
-    s["a/0.0"] = b"chunk-00"
-    s["a/0.1"] = b"chunk-01!"
-    s["a/b/c"] = b"deep"
-    s["ab/x"] = b"not below a"
-    s["top"] = b"t"
-    return s
-
-
-KEYS = {"a/.zarray", "a/0.0", "a/0.1", "a/b/c", "ab/x", "top"}
-
-
-# -- single keys --------------------------------------------------------------------------------
-
-
-def test_get_set_contains_del(new_store: Factory) -> None:
-    s = new_store()
-    assert len(s) == 0
-    assert "x" not in s
-    with pytest.raises(KeyError):
-        s["x"]
-    assert s.get("x") is None
-    assert s.get("x", b"d") == b"d"
-    s["x"] = b"1"
-    assert "x" in s
-    assert as_bytes(s["x"]) == b"1"
-    s["x"] = b"22"  # overwrite
-    assert as_bytes(s["x"]) == b"22"
-    s["empty"] = b""
-    assert "empty" in s and as_bytes(s["empty"]) == b""
-    del s["x"]
-    assert "x" not in s
-    with pytest.raises(KeyError):
-        del s["x"]
-    with pytest.raises(KeyError):
-        s["x"]
-
-
-@pytest.mark.parametrize(
-    "value",
-    [bytearray(b"abc"), memoryview(b"abc"), np.frombuffer(b"abc", dtype="u1")],
-    ids=["bytearray", "memoryview", "ndarray"],
-)
-def test_set_accepts_buffers(new_store: Factory, value: Any) -> None:
-    s = new_store()
-    s["k/v"] = value
-    assert as_bytes(s["k/v"]) == b"abc"
-
-
-def test_iter_len_keys(new_store: Factory) -> None:
-    s = filled(new_store)
-    assert set(s) == KEYS
-    assert set(s.keys()) == KEYS
-    assert len(s) == len(KEYS)
-    assert {k: as_bytes(v) for k, v in s.items()}["a/b/c"] == b"deep"
-
-
-def test_nested_key_is_not_a_key_itself(new_store: Factory) -> None:
-    s = filled(new_store)
-    assert "a" not in s
-    assert "a/b" not in s
-    with pytest.raises(KeyError):
-        s["a/b"]
-
-
-# -- batches ------------------------------------------------------------------------------------
-
-
-def test_getitems_leaves_out_absent_keys(new_store: Factory) -> None:
-    s = filled(new_store)
-    got = s.getitems(["a/0.0", "missing", "a/b/c", "a/9.9"], contexts={})
-    assert set(got) == {"a/0.0", "a/b/c"}
-    assert as_bytes(got["a/0.0"]) == b"chunk-00"
-    assert s.getitems([]) == {}
-
-
-def test_setitems_and_delitems(new_store: Factory) -> None:
-    s = new_store()
-    values = {f"arr/{i}.{j}": bytes([i, j]) * 3 for i in range(4) for j in range(3)}
-    s.setitems(values)
-    assert set(s) == set(values)
-    assert all(as_bytes(s[k]) == v for k, v in values.items())
-    s.delitems(["arr/0.0", "arr/3.2", "absent", "arr/9.9"])
-    assert set(s) == set(values) - {"arr/0.0", "arr/3.2"}
-    s.delitems([])
-    assert len(s) == len(values) - 2
-
-
-# -- hierarchy helpers --------------------------------------------------------------------------
-
-
-def test_listdir(new_store: Factory) -> None:
-    s = filled(new_store)
-    assert s.listdir() == ["a", "ab", "top"]
-    assert s.listdir("") == ["a", "ab", "top"]
-    assert s.listdir("a") == [".zarray", "0.0", "0.1", "b"]
-    assert s.listdir("/a/") == [".zarray", "0.0", "0.1", "b"]
-    assert s.listdir("a/b") == ["c"]
-    assert s.listdir("nothing") == []
-    assert zarrkit.storage.listdir(s, "a/b") == ["c"]
-
-
-def test_rmdir(new_store: Factory) -> None:
-    s = filled(new_store)
-    s.rmdir("a/b")
-    assert set(s) == KEYS - {"a/b/c"}
-    s.rmdir("a")
-    assert set(s) == {"ab/x", "top"}  # 'ab' only shares a prefix of characters with 'a'
-    s.rmdir("not/there")
-    assert set(s) == {"ab/x", "top"}
-    s.rmdir()
-    assert len(s) == 0
-    s["again"] = b"1"  # still usable after the root was emptied
-    assert list(s) == ["again"]
-
-
-def test_getsize(new_store: Factory) -> None:
-    """zarr 2's rule: a key's size, or the sizes of the keys directly below a path."""
-    s = filled(new_store)
-    assert s.getsize("a/0.1") == len(b"chunk-01!")
-    assert s.getsize("a") == sum(len(v) for v in (b"{}", b"chunk-00", b"chunk-01!"))
-    assert s.getsize("a/b") == 4
-    assert s.getsize() == len(b"t")
-    assert s.getsize("missing") == 0
-    assert s.getsize("a/b/c/d") == 0
-    assert zarrkit.storage.getsize(s, "ab") == len(b"not below a")
-
-
-def test_size_below(new_store: Factory) -> None:
-    """Every depth: what an array or group takes in the store."""
-    s = filled(new_store)
-    assert s.size_below("a") == sum(len(v) for v in (b"{}", b"chunk-00", b"chunk-01!", b"deep"))
-    assert s.size_below("a/0.1") == len(b"chunk-01!")
-    assert s.size_below() == sum(len(as_bytes(s[k])) for k in KEYS)
-    assert s.size_below("missing") == 0
-
-
-def test_rename(new_store: Factory) -> None:
-    s = filled(new_store)
-    s.rename("a", "moved/here")
-    assert set(s) == {
-        "moved/here/.zarray",
-        "moved/here/0.0",
-        "moved/here/0.1",
-        "moved/here/b/c",
-        "ab/x",
-        "top",
-    }
-    assert as_bytes(s["moved/here/b/c"]) == b"deep"
-    s.rename("top", "renamed")
-    assert "top" not in s and as_bytes(s["renamed"]) == b"t"
-
-
-def test_pickle_round_trip(new_store: Factory) -> None:
-    s = filled(new_store)
-    s2 = pickle.loads(pickle.dumps(s))
-    assert type(s2) is type(s)
-    assert set(s2) == KEYS
-    assert all(as_bytes(s2[k]) == as_bytes(s[k]) for k in KEYS)
-    assert s2 == s
-    s2["new"] = b"n"
-    assert as_bytes(s2["new"]) == b"n"
+# -- MemoryStore, KVStore over a dict -----------------------------------------------------------
 
 
 @pytest.mark.parametrize("store_kind", ["memory", "directory", "nested"])
 def test_pickle_keeps_dimension_separator(store_kind: str, tmp_path: Any) -> None:
+    """A separator given to the constructor (the suite pickles stores made with defaults)."""
     if store_kind == "memory":
         s = MemoryStore(dimension_separator="/")
     elif store_kind == "directory":
@@ -207,23 +45,14 @@ def test_pickle_keeps_dimension_separator(store_kind: str, tmp_path: Any) -> Non
     assert "1/1" in s2
 
 
-def test_clear(new_store: Factory) -> None:
-    s = filled(new_store)
-    s.clear()
-    assert len(s) == 0 and list(s) == []
-
-
-def test_array_on_every_store(new_store: Factory) -> None:
-    s = new_store()
-    data = np.arange(60, dtype="<i8").reshape(6, 10)
-    z = zarrkit.array(data, chunks=(4, 3), store=s, path="grp/arr")
-    np.testing.assert_array_equal(zarrkit.Array(s, path="grp/arr")[...], data)
-    assert z.nchunks_initialized == 8
-    assert s.size_below("grp/arr") == z.nbytes_stored
-    assert "grp/.zgroup" in s
+def test_memory_store_pickles_its_data() -> None:
+    s = MemoryStore()
+    s["x"] = bytes(10_000)
+    assert len(pickle.dumps(s)) > 10_000
 
 
 def test_dict_is_wrapped(tmp_path: Any) -> None:
+    """A plain dict given as a store is wrapped in a KVStore and holds the keys itself."""
     d: dict = {}
     z = zarrkit.zeros(5, chunks=2, store=d, dtype="u1")
     z[:] = 3
@@ -376,9 +205,3 @@ def small_pickle(store: Any) -> bool:
     for i in range(50):
         store[f"k{i}"] = bytes(10_000)
     return len(pickle.dumps(store)) < 1_000
-
-
-def test_memory_store_pickles_its_data() -> None:
-    s = MemoryStore()
-    s["x"] = bytes(10_000)
-    assert len(pickle.dumps(s)) > 10_000
