@@ -51,9 +51,8 @@ def json_loads(raw: bytes | bytearray | memoryview | str, key: str = ZARR_JSON) 
 
 def json_dumps(doc: Any) -> bytes:
     """A document as zarr-python 3 writes ``zarr.json``: indent 2, keys in the given order,
-    non-ASCII characters as they are (UTF-8); NaN and infinities never occur (fill values
-    are words)."""
-    return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    non-ASCII characters escaped."""
+    return json.dumps(doc, indent=2).encode("ascii")
 
 
 # -- data types ----------------------------------------------------------------------------
@@ -290,9 +289,12 @@ def _float_fill(v: Any, dtype: np.dtype, bad: Callable[[str], MetadataError]) ->
     if not validate.is_number(v):
         raise bad(wanted)
     try:
-        return dtype.type(float(v))
+        x = float(v)
     except OverflowError:
         raise bad("a number within the range of a float") from None
+    if not math.isfinite(x):
+        raise bad(wanted + " (not a non-finite number)")
+    return dtype.type(x)
 
 
 def _base64(v: Any, bad: Callable[[str], MetadataError]) -> bytes:
@@ -498,7 +500,7 @@ def decode_codecs(
                 f"{list(inner)} does not divide the shard shape {list(chunk_shape)}",
             )
         location = config.get("index_location", "end")
-        if location not in ("start", "end") or type(location) is not str:
+        if type(location) is not str or location not in ("start", "end"):
             raise _fail(
                 key, f"{at}.index_location", f"must be 'start' or 'end', not {short(location)}"
             )
@@ -517,7 +519,7 @@ def _check_index_codecs(codecs: Any, key: str, at: str) -> None:
         raise _fail(key, f"{field}[0]", f"must be the 'bytes' codec, not {short(name)}")
     _only_keys(config, ("endian",), key, f"{field}[0].configuration")
     endian = config.get("endian", "little")
-    if endian not in _ENDIAN or type(endian) is not str:
+    if type(endian) is not str or endian not in _ENDIAN:
         raise _fail(
             key,
             f"{field}[0].configuration.endian",
@@ -810,7 +812,7 @@ def _object_codec_of(codecs: Any) -> str | None:
     """The ``vlen-utf8``/``vlen-bytes`` codec of a v3 codec list (inside a shard too)."""
     for c in codecs or ():
         name = c if isinstance(c, str) else c.get("name") if isinstance(c, dict) else None
-        if name in _OBJECT_NAMES:
+        if isinstance(name, str) and name in _OBJECT_NAMES:
             return name
         if name == "sharding_indexed" and isinstance(c, dict):
             inner = _object_codec_of(c.get("configuration", {}).get("codecs"))
