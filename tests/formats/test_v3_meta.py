@@ -63,6 +63,14 @@ def _numcodecs3() -> Any:
 
 BASE = {"shape": (10, 6), "chunks": (5, 3)}
 
+
+def _made(make: Any) -> dict[str, Any]:
+    """The create_array arguments of a case (numcodecs codecs for zarr 3 warn when made)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return {**BASE, **make()}
+
+
 # label, create_array arguments (a callable for the ones needing zarr's classes), expected
 # record fields
 CASES: list[tuple[str, Any, dict[str, Any]]] = [
@@ -291,7 +299,7 @@ CASES: list[tuple[str, Any, dict[str, Any]]] = [
 @needs_zarr3
 @pytest.mark.parametrize("label, make, expected", CASES, ids=[c[0] for c in CASES])
 def test_zarr3_documents_decode_and_round_trip(label: str, make: Any, expected: dict) -> None:
-    kwargs = {**BASE, **make()}
+    kwargs = _made(make)
     raw = _zarr3_doc(**kwargs)
     stored = json.loads(raw)
     meta, attrs = v3.decode_array_doc(raw, "a/zarr.json")
@@ -338,7 +346,7 @@ def test_v2_terms_of_zarr3_documents_encode_to_the_same_document(
     """The record without ``codecs`` (only its v2 terms) is written as zarr-python 3
     wrote it, where the v2 terms say the same (zarr-python 3 writes a transpose for order
     'F', a ``bytes`` codec without endian for 1-byte items)."""
-    kwargs = {**BASE, **make()}
+    kwargs = _made(make)
     raw = _zarr3_doc(**kwargs)
     meta, attrs = v3.decode_array_doc(raw)
     bare = ArrayMeta(
@@ -430,6 +438,16 @@ def test_v2_terms_encode_as_zarr3_converts_them(label: str, kwargs: dict[str, An
     if compressor is not None and compressor["id"] == "crc32c":
         compressor = {"id": "crc32c"}  # written as numcodecs.crc32c, as zarr 3 does
     assert back.compressor == compressor
+
+
+@needs_zarr3
+@pytest.mark.parametrize("shape, chunks", [((10,), (3,)), ((4, 5, 6), (2, 5, 3))])
+def test_order_f_in_other_dimensions(shape: tuple, chunks: tuple) -> None:
+    zarray, expected = _migrated(shape=shape, chunks=chunks, dtype="<i8", order="F")
+    meta = v2.decode_array_meta(zarray)
+    assert json.loads(v3.encode_array_doc(meta, {})) == json.loads(expected)
+    back, _ = v3.decode_array_doc(expected)
+    assert back.order == ("F" if len(shape) > 1 else "C")  # one dimension: the same layout
 
 
 def test_blosc_autoshuffle_is_numcodecs_choice() -> None:
@@ -1011,3 +1029,100 @@ def test_fuzz_array_documents(data: st.DataObject) -> None:
     assert math.prod(meta.stored_chunks) >= 1
     again = v3.encode_array_doc(meta, attrs)
     assert v3.decode_array_doc(again)[0] == meta
+
+
+def _decode_chunk(meta: ArrayMeta, raw: bytes) -> np.ndarray:
+    """A stored chunk decoded with numcodecs from the record's v2 terms alone."""
+    data: Any = raw
+    if meta.compressor is not None:
+        data = numcodecs.get_codec(dict(meta.compressor)).decode(data)
+    for config in reversed(meta.filters or ()):
+        data = numcodecs.get_codec(dict(config)).decode(data)
+    if meta.dtype.kind == "O":
+        return np.asarray(data, dtype=object).reshape(meta.chunks, order=meta.order)
+    return np.frombuffer(bytes(data), dtype=meta.dtype).reshape(meta.chunks, order=meta.order)
+
+
+@needs_zarr3
+@pytest.mark.parametrize(
+    "label, make, expected",
+    [c for c in CASES if "shards" not in c[2] and c[0] not in ("raw bytes",)],
+    ids=[c[0] for c in CASES if "shards" not in c[2] and c[0] not in ("raw bytes",)],
+)
+def test_derived_terms_decode_zarr3_chunks(label: str, make: Any, expected: dict) -> None:
+    """The v2 terms state the same chain: zarr-python 3's chunk bytes decode with them."""
+    import zarr
+
+    kwargs = _made(make)
+    store = zarr.storage.MemoryStore()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        z = zarr.create_array(store=store, zarr_format=3, **kwargs)
+        dtype = z.dtype.to_native_dtype() if hasattr(z.dtype, "to_native_dtype") else z.dtype
+        n = math.prod(kwargs["shape"])
+        if dtype.kind in "OTU" or str(dtype).startswith("StringDType"):
+            values: Any = np.array([str(i) * (i % 4) for i in range(n)], dtype=object)
+            if "bytes" in label:
+                values = np.array([v.encode() for v in values], dtype=object)
+            elif dtype.kind == "U":
+                values = values.astype(dtype)
+        elif dtype.kind == "S":
+            values = np.array([str(i).encode() for i in range(n)], dtype=dtype)
+        elif dtype.kind in "mM":
+            values = np.arange(n).astype("i8").view(dtype)
+        elif dtype.kind == "b":
+            values = np.arange(n) % 3 == 0
+        else:
+            values = (np.arange(n) % 100).astype(dtype)
+        z[...] = values.reshape(kwargs["shape"])
+        expected_chunk = z[5:10, 3:6]
+    meta, _ = v3.decode_array_doc(_get(store, "zarr.json"))
+    raw = _get(store, meta.chunk_key((1, 1)))
+    got = _decode_chunk(meta, raw)
+    np.testing.assert_array_equal(got, np.asarray(expected_chunk))
+
+
+@needs_zarr3
+@pytest.mark.parametrize(
+    "meta",
+    [
+        ArrayMeta(
+            (8, 8),
+            (2, 2),
+            np.dtype(">f4"),
+            np.nan,
+            "F",
+            {"id": "blosc", "cname": "lz4", "clevel": 5, "shuffle": -1, "blocksize": 0},
+            zarr_format=3,
+            chunk_key_encoding="default",
+            shards=(4, 8),
+            dimension_names=("y", "x"),
+        ),
+        ArrayMeta(
+            (5,),
+            (2,),
+            np.dtype(object),
+            "x",
+            filters=({"id": "vlen-utf8"},),
+            compressor={"id": "zstd", "level": 1},
+        ),
+        ArrayMeta((5,), (2,), np.dtype("M8[ms]"), None, dimension_separator="/"),
+    ],
+    ids=["sharded F blosc", "string", "datetime"],
+)
+def test_zarr3_reads_documents_from_v2_terms(meta: ArrayMeta) -> None:
+    """zarr-python 3 opens what is written and writes the same document back."""
+    import asyncio
+
+    import zarr
+    from zarr.core.buffer import cpu, default_buffer_prototype
+
+    raw = v3.encode_array_doc(meta, {"a": [1]})
+    store = zarr.storage.MemoryStore()
+    asyncio.run(store.set("zarr.json", cpu.Buffer.from_bytes(raw)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        z = zarr.open_array(store=store, mode="r")
+        again = z.metadata.to_buffer_dict(default_buffer_prototype())["zarr.json"].to_bytes()
+    assert json.loads(again) == json.loads(raw)
+    assert z.shape == meta.shape and z.attrs.asdict() == {"a": [1]}

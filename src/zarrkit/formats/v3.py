@@ -715,7 +715,7 @@ def v3_codecs_from(meta: ArrayMeta) -> list[dict]:
     array_array: list[dict] = []
     array_bytes: dict | None = None
     bytes_bytes: list[dict] = []
-    if meta.order == "F" and len(meta.chunks) > 1:
+    if meta.order == "F":  # (for one dimension too, as zarr-python 3 converts it)
         array_array.append(
             {"name": "transpose", "configuration": {"order": list(range(len(meta.chunks)))[::-1]}}
         )
