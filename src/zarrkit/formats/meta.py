@@ -53,6 +53,9 @@ class ArrayMeta:
             object.__setattr__(self, "compressor", _as_json_value(self.compressor))
         if self.filters is not None:
             object.__setattr__(self, "filters", tuple(_as_json_value(f) for f in self.filters))
+        if self.codecs is not None:
+            # v3 codecs in their JSON form too, but in their own key order (zarr.json keeps it)
+            object.__setattr__(self, "codecs", tuple(_as_json_ordered(c) for c in self.codecs))
 
     @classmethod
     def _stored(
@@ -183,6 +186,17 @@ def _as_json_value(obj: Any) -> Any:
         return {k: _as_json_value(obj[k]) for k in sorted(obj)}
     if isinstance(obj, (list, tuple)):
         return [_as_json_value(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def _as_json_ordered(obj: Any) -> Any:
+    """``obj`` as JSON gives it back, keeping the order of dict keys."""
+    if isinstance(obj, dict):
+        return {k: _as_json_ordered(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_as_json_ordered(v) for v in obj]
     if isinstance(obj, np.generic):
         return obj.item()
     return obj
