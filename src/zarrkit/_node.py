@@ -22,10 +22,47 @@ from typing import Any
 
 from .attrs import Attributes
 from .errors import ReadOnlyError
-from .formats.v2 import ATTRS_KEY
+from .formats.nodes import V2, NodeFormat, node_format
 from .storage.base import Store, normalize_storage_path, prefix_of
 
-__all__ = ["Location", "Options", "Node", "check_zarr_version"]
+__all__ = [
+    "Location",
+    "Options",
+    "Node",
+    "check_zarr_version",
+    "default_zarr_format",
+    "set_default_zarr_format",
+]
+
+
+def _format_from_environment() -> int:
+    raw = os.environ.get("ZARRKIT_ZARR_FORMAT", "").strip()
+    if not raw:
+        return 2
+    if raw not in ("2", "3"):
+        raise ValueError(f"ZARRKIT_ZARR_FORMAT={raw!r}: set it to 2 or 3, or unset it")
+    return int(raw)
+
+
+_default_format = [_format_from_environment()]
+
+
+def set_default_zarr_format(zarr_format: int) -> None:
+    """The Zarr format new arrays and groups get when a call names none (2 unless set here
+    or by the ``ZARRKIT_ZARR_FORMAT`` environment variable; the zarr 2 API's users expect 2).
+
+    >>> set_default_zarr_format(3); default_zarr_format()
+    3
+    >>> set_default_zarr_format(2)
+    """
+    node_format(zarr_format)  # 2 or 3
+    _default_format[0] = int(zarr_format)
+
+
+def default_zarr_format() -> int:
+    """The Zarr format of new nodes when a call names none (see
+    :func:`set_default_zarr_format`)."""
+    return _default_format[0]
 
 
 _this_process = [os.getpid()]
@@ -38,10 +75,19 @@ def _pid() -> int:
     return _this_process[0]
 
 
-def check_zarr_version(zarr_version: int | None) -> None:
-    """zarrkit reads and writes Zarr v2 only: ``zarr_version`` must be None or 2."""
-    if zarr_version not in (None, 2):
-        raise ValueError(f"zarrkit reads and writes Zarr v2 only, got zarr_version={zarr_version}")
+def check_zarr_version(
+    zarr_version: int | None, zarr_format: int | None = None
+) -> int | None:
+    """The Zarr format a call names (``zarr_format``, or zarr 2's ``zarr_version``): None,
+    2 or 3; a ValueError for anything else or when the two disagree."""
+    for name, value in (("zarr_version", zarr_version), ("zarr_format", zarr_format)):
+        if value is not None and (isinstance(value, bool) or value not in (2, 3)):
+            raise ValueError(f"zarrkit reads and writes Zarr formats 2 and 3, got {name}={value!r}")
+    if zarr_version is not None and zarr_format is not None and zarr_version != zarr_format:
+        raise ValueError(
+            f"zarr_version={zarr_version} and zarr_format={zarr_format} disagree: give one"
+        )
+    return zarr_format if zarr_format is not None else zarr_version
 
 
 @dataclass(frozen=True)
@@ -56,6 +102,8 @@ class Location:
     store: Store
     path: str = ""
     chunk_store: Store | None = None
+    #: the Zarr format of the nodes here when known (a v3 group's members are v3), else None
+    zarr_format: int | None = None
 
     @classmethod
     def of(
@@ -95,8 +143,12 @@ class Location:
         return prefix_of(self.path)
 
     def at(self, path: str) -> Location:
-        """The same stores, another (already normalised) path."""
-        return Location(self.store, path, self.chunk_store)
+        """The same stores and format, another (already normalised) path."""
+        return Location(self.store, path, self.chunk_store, self.zarr_format)
+
+    def with_format(self, zarr_format: int | None) -> Location:
+        """The same place, with the format of its nodes known."""
+        return Location(self.store, self.path, self.chunk_store, zarr_format)
 
 
 @dataclass(frozen=True)
@@ -115,9 +167,9 @@ class Options:
 class Node:
     """Base of :class:`~zarrkit.core.Array` and :class:`~zarrkit.hierarchy.Group`."""
 
-    #: the Zarr format version (zarr 2 code checks ``x._version == 2``)
-    _version = 2
     _kind = "node"
+    #: how the node's documents are laid out (its Zarr format)
+    _fmt: NodeFormat = V2
 
     _store: Store
     _chunk_store: Store | None
@@ -138,21 +190,34 @@ class Node:
         self._read_only = bool(opts.read_only)
         self._synchronizer = opts.synchronizer
         self._cache_attrs = opts.cache_attrs
+        if loc.zarr_format is not None:
+            self._fmt = node_format(loc.zarr_format)
+
+    @property
+    def _version(self) -> int:
+        """The Zarr format (zarr 2 code checks ``x._version == 2``)."""
+        return self._fmt.zarr_format
+
+    @property
+    def zarr_format(self) -> int:
+        """The Zarr format of the node's metadata: 2 or 3."""
+        return self._fmt.zarr_format
 
     @functools.cached_property
     def _attrs(self) -> Attributes:
         """The node's attributes, set up on first use."""
         return Attributes(
             self._store,
-            key=self._key_prefix + ATTRS_KEY,
+            key=self._fmt.attrs_key(self._key_prefix),
             read_only=self._read_only,
             cache=self._cache_attrs,
             synchronizer=self._synchronizer,
+            zarr_format=self._fmt.zarr_format,
         )
 
     @property
     def _location(self) -> Location:
-        return Location(self._store, self._path, self._chunk_store)
+        return Location(self._store, self._path, self._chunk_store, self._fmt.zarr_format)
 
     @property
     def store(self) -> Store:
@@ -179,7 +244,7 @@ class Node:
 
     @property
     def attrs(self) -> Attributes:
-        """User attributes, stored in ``.zattrs``."""
+        """User attributes, stored in ``.zattrs`` (Zarr v3: in ``zarr.json``)."""
         return self._attrs
 
     def _check_writable(self) -> None:

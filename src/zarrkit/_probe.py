@@ -8,10 +8,44 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import UnsupportedFormatError, _PathError
-from .storage.base import prefix_of
+from .errors import MetadataError, UnsupportedFormatError, _PathError
+from .formats.nodes import V2, V3, NodeFormat, node_at
+from .storage.base import normalize_storage_path, prefix_of
 
 _V3_METADATA = "zarr.json"
+
+
+def contains_array(store: Any, path: str = "") -> bool:
+    """True if an array of either Zarr format is at ``path`` (``.zarray``, else a
+    ``zarr.json`` whose node type is array)."""
+    prefix = prefix_of(normalize_storage_path(path))
+    if V2.array_key(prefix) in store:
+        return True
+    return _v3_kind(store, prefix) == "array"
+
+
+def contains_group(store: Any, path: str = "") -> bool:
+    """True if a group of either Zarr format is at ``path``."""
+    prefix = prefix_of(normalize_storage_path(path))
+    if V2.group_key(prefix) in store:
+        return True
+    return _v3_kind(store, prefix) == "group"
+
+
+def _v3_kind(store: Any, prefix: str) -> str | None:
+    """``"array"``/``"group"`` for the ``zarr.json`` at ``prefix``, None without one (or
+    with one that is not valid metadata: opening it names the problem)."""
+    if V3.array_key(prefix) not in store:
+        return None
+    try:
+        return node_at(store, prefix)[0]
+    except (MetadataError, KeyError):
+        return None
+
+
+def format_at(store: Any, path: str) -> NodeFormat | None:
+    """The Zarr format of the node at ``path``, None if there is none."""
+    return node_at(store, prefix_of(normalize_storage_path(path)))[1]
 
 
 def location(store: Any) -> str | None:

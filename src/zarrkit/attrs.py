@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import warnings
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 from .errors import ReadOnlyError
-from .formats.v2 import decode_attrs, encode_attrs
+from .formats.nodes import node_format
+from .formats.v2 import encode_attrs
 from .storage.base import as_store
 
 
@@ -63,8 +63,11 @@ class Attributes(MutableMapping):
         read_only: bool = False,
         cache: bool = True,
         synchronizer: Any = None,
+        zarr_format: int = 2,
     ) -> None:
         self.store = as_store(store)
+        #: where the attributes live: ``.zattrs`` (2), or inside the node's ``zarr.json`` (3)
+        self._fmt = node_format(zarr_format)
         self.key = key
         self.read_only = read_only
         self.cache = cache
@@ -78,7 +81,7 @@ class Attributes(MutableMapping):
             return {}
         # a copy: the store may hold the parsed document (consolidated metadata), and
         # values handed out must not change it
-        return copy.deepcopy(decode_attrs(doc, self.key))
+        return self._fmt.decode_attrs(doc, self.key)
 
     def asdict(self) -> dict:
         """The attributes as a plain dict (a copy)."""
@@ -104,9 +107,15 @@ class Attributes(MutableMapping):
         if self.read_only:
             raise ReadOnlyError("attributes")
         with self._lock():
-            d = self._read()
-            change(d)
-            self.store[self.key] = encode_attrs(d)
+            if self._fmt.inline_attributes:  # the node's document, re-read under the lock
+                doc = self.store.getjson(self.key)
+                d = self._fmt.decode_attrs(doc, self.key)
+                change(d)
+                self.store[self.key] = self._fmt.encode_attrs(d, doc)
+            else:
+                d = self._read()
+                change(d)
+                self.store[self.key] = self._fmt.encode_attrs(d)
             self._cached = d if self.cache else None
 
     def __getitem__(self, key: str) -> Any:

@@ -6,11 +6,12 @@ import os
 from typing import Any
 
 from . import storage
-from ._probe import not_found
+from ._node import check_zarr_version
+from ._probe import contains_array, contains_group, not_found
 from .creation import array as _array
 from .creation import open_array
 from .errors import PathNotFoundError
-from .storage.base import contains_array, contains_group, normalize_storage_path
+from .storage.base import normalize_storage_path
 from .tools.copying import copy, copy_all, copy_store  # noqa: F401 - public names
 
 __all__ = [
@@ -48,8 +49,9 @@ def open(
         A store, any mapping, a local path or a URL.
     mode : {'r', 'r+', 'a', 'w', 'w-', 'x'}
         As for :func:`zarrkit.open_array` and :func:`zarrkit.open_group`.
-    zarr_version : {None, 2}
-        Only Zarr v2 is read and written.
+    zarr_version : {None, 2, 3}
+        The Zarr format of what is created (also as ``zarr_format=``); what exists opens
+        in its own format.
     path : str, optional
         Path within the store.
     **kwargs
@@ -61,8 +63,9 @@ def open(
     >>> z[:]
     array([5, 5, 5], dtype=int32)
     """
-    if zarr_version not in (None, 2):
-        raise ValueError(f"zarrkit reads and writes Zarr v2 only, got zarr_version={zarr_version}")
+    fmt = check_zarr_version(zarr_version, kwargs.pop("zarr_format", None))
+    if fmt is not None:
+        kwargs["zarr_format"] = fmt
     if mode not in _MODES:  # before opening: a path store may create a file
         raise ValueError(f"mode must be one of {', '.join(map(repr, _MODES))}; got {mode!r}")
     store = storage.normalize_store_arg(
@@ -111,7 +114,7 @@ def save_array(
     may_close = isinstance(store, (str, os.PathLike))  # a store opened here
     store = storage.normalize_store_arg(store, mode="w", storage_options=storage_options)
     try:
-        _array(arr, store=store, overwrite=True, path=path, **kwargs)
+        _array(arr, store=store, overwrite=True, path=path, zarr_version=zarr_version, **kwargs)
     finally:
         if may_close:
             store.close()
@@ -133,7 +136,7 @@ def save_group(
     may_close = isinstance(store, (str, os.PathLike))  # a store opened here
     store = storage.normalize_store_arg(store, mode="w", storage_options=storage_options)
     try:
-        g = group(store, overwrite=True, path=path)
+        g = group(store, overwrite=True, path=path, zarr_version=zarr_version)
         for i, a in enumerate(args):
             g.array(f"arr_{i}", a, overwrite=True)
         for name, a in kwargs.items():
@@ -153,12 +156,23 @@ def save(
 ) -> None:
     """Save one array (``save(store, a)``) or several as a group (``save(store, a, b=b)``).
     ``storage_options`` go to the file system of a URL (``'s3://bucket/data.zarr'``)."""
+    if isinstance(kwargs.get("zarr_format"), int):  # zarr-python 3's name of the format
+        zarr_version = check_zarr_version(zarr_version, kwargs.pop("zarr_format"))
     if len(args) == 0 and len(kwargs) == 0:
         raise ValueError("at least one array must be provided")
     if len(args) == 1 and len(kwargs) == 0:
-        save_array(store, args[0], path=path, storage_options=storage_options)
+        save_array(
+            store, args[0], path=path, storage_options=storage_options, zarr_version=zarr_version
+        )
     else:
-        save_group(store, *args, path=path, storage_options=storage_options, **kwargs)
+        save_group(
+            store,
+            *args,
+            path=path,
+            storage_options=storage_options,
+            zarr_version=zarr_version,
+            **kwargs,
+        )
 
 
 def load(
@@ -233,9 +247,7 @@ def open_consolidated(
 
     if mode not in ("r", "r+"):
         raise ValueError(f"open_consolidated takes mode 'r' or 'r+', got {mode!r}")
-    zarr_version = kwargs.pop("zarr_version", None)
-    if zarr_version not in (None, 2):
-        raise ValueError(f"zarrkit reads and writes Zarr v2 only, got zarr_version={zarr_version}")
+    check_zarr_version(kwargs.pop("zarr_version", None), kwargs.pop("zarr_format", None))
     store = storage.normalize_store_arg(
         store, mode=mode, storage_options=kwargs.pop("storage_options", None)
     )

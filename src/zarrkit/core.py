@@ -26,7 +26,8 @@ from ._node import Location, Node, Options, check_zarr_version
 from ._probe import not_found
 from .errors import ArrayNotFoundError
 from .formats.meta import ArrayMeta
-from .formats.v2 import ARRAY_KEY, decode_array_meta, encode_array_meta
+from .formats.nodes import V2, V3, node_format
+from .formats.v2 import decode_array_meta, encode_array_meta
 from .pipeline.base import ChunkPipeline, PipelineOptions
 from .pipeline.codec_chain import CodecChain
 from .pipeline.factory import pipeline_for
@@ -135,17 +136,17 @@ class Array(Node):
     # -- metadata ------------------------------------------------------------------------
     @property
     def _meta_key(self) -> str:
-        return self._key_prefix + ARRAY_KEY
+        return self._fmt.array_key(self._key_prefix)
 
     def _load_metadata(self, given: ArrayMeta | dict | None = None) -> None:
         """Read the metadata from the store (or take ``given``, see :meth:`_at`)."""
-        key = self._meta_key
-        if given is None:
-            try:
-                given = self._store.getdecoded(key, decode_array_meta)
-            except KeyError:
-                raise not_found(ArrayNotFoundError, self._store, self._path) from None
-        meta = given if isinstance(given, ArrayMeta) else decode_array_meta(given, key)
+        if isinstance(given, ArrayMeta):
+            meta = given
+        elif given is not None:
+            meta = decode_array_meta(given, self._meta_key)
+        else:
+            meta = self._read_meta()
+        self._fmt = node_format(meta.zarr_format)
         if meta.dimension_separator is None and meta.ndim > 1:
             sep = self._unnamed_separator()
             if sep is not None:
@@ -153,6 +154,17 @@ class Array(Node):
         if getattr(self, "_meta", None) is not None and self._meta == meta:
             return
         self._set_meta(meta)
+
+    def _read_meta(self) -> ArrayMeta:
+        """The record in the store: of the node's format when known, else ``.zarray`` and
+        then ``zarr.json`` (``ArrayNotFoundError`` if neither holds an array)."""
+        fmts = (self._fmt,) if "_fmt" in self.__dict__ else (V2, V3)
+        for fmt in fmts:
+            try:
+                return fmt.read_array(self._store, self._key_prefix)
+            except KeyError:
+                continue
+        raise not_found(ArrayNotFoundError, self._store, self._path) from None
 
     def _unnamed_separator(self) -> str | None:
         """The chunk key separator of an array whose metadata name none.
@@ -205,11 +217,19 @@ class Array(Node):
         from dataclasses import replace
 
         # zarr 2 names the separator in use whenever it rewrites metadata (resize, append, ...)
-        meta = replace(meta, dimension_separator=meta.separator)
-        object_codec = (
-            self._chain.filters[0] if meta.dtype.hasobject and self._chain.filters else None
-        )
-        self._store[self._meta_key] = encode_array_meta(meta, object_codec)
+        if meta.zarr_format == 2:
+            meta = replace(meta, dimension_separator=meta.separator)
+        if meta.zarr_format == 2:
+            object_codec = (
+                self._chain.filters[0] if meta.dtype.hasobject and self._chain.filters else None
+            )
+            self._store[self._meta_key] = encode_array_meta(meta, object_codec)
+        else:  # the attributes live in the same document: kept as stored
+            try:
+                attrs = self._fmt.decode_attrs(self._store.getjson(self._meta_key), self._meta_key)
+            except KeyError:
+                attrs = {}
+            self._store[self._meta_key] = self._fmt.encode_array(meta, attrs)
         self._set_meta(meta)
 
     def _meta_lock(self) -> Any:
@@ -262,6 +282,18 @@ class Array(Node):
     def chunks(self) -> tuple[int, ...]:
         self._refresh()
         return self._meta.chunks
+
+    @property
+    def shards(self) -> tuple[int, ...] | None:
+        """The shard shape of a sharded Zarr v3 array (what one stored key holds, a grid of
+        ``chunks``), else None."""
+        self._refresh()
+        return self._meta.shards
+
+    @property
+    def dimension_names(self) -> tuple[str | None, ...] | None:
+        """The names of the dimensions (Zarr v3), or None."""
+        return self._meta.dimension_names
 
     @property
     def dtype(self) -> np.dtype:
@@ -365,7 +397,10 @@ class Array(Node):
         """Number of chunks present in the store."""
         self._refresh()
         sep = re.escape(self._meta.separator)
-        pattern = re.compile(r"\d+" + (rf"{sep}\d+" * (self.ndim - 1)) + r"\Z")
+        if self._meta.chunk_key_encoding == "default":  # Zarr v3: c/0/0 (or c.0.0), c at 0-d
+            pattern = re.compile("c" + (rf"{sep}\d+" * self.ndim) + r"\Z")
+        else:
+            pattern = re.compile(r"\d+" + (rf"{sep}\d+" * (self.ndim - 1)) + r"\Z")
         store = self.chunk_store
         # chunk keys with '.' are names in the array's folder: listed as zarr 2 lists them
         names = store.listdir(self._path) if sep == r"\." else store.keys_under(self._path)
@@ -399,9 +434,19 @@ class Array(Node):
             items.append(("Name", self.name))
         items += [
             ("Type", type_name(self)),
+        ]
+        if self.zarr_format != 2:  # zarr 2's report (doctests compare it) has no such row
+            items.append(("Zarr format", str(self.zarr_format)))
+        items += [
             ("Data type", str(self.dtype)),
             ("Shape", str(self.shape)),
             ("Chunk shape", str(self.chunks)),
+        ]
+        if self.shards is not None:
+            items.append(("Shard shape", str(self.shards)))
+        if self.dimension_names is not None:
+            items.append(("Dimension names", str(self.dimension_names)))
+        items += [
             ("Order", self.order),
             ("Read-only", str(self.read_only)),
         ]

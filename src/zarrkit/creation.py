@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numcodecs import Zstd
 from numcodecs.compat import ensure_ndarray_like
 
 from . import storage
-from ._node import Location, Options, check_zarr_version
+from ._node import Location, Options, check_zarr_version, default_zarr_format
 from ._normalize import (
     check_codec,
     normalize_chunks,
@@ -19,23 +20,17 @@ from ._normalize import (
     normalize_order,
     normalize_shape,
 )
-from ._probe import location, not_found, refuse_v3
+from ._probe import contains_array, contains_group, location, not_found
 from .core import Array
 from .errors import ArrayNotFoundError, ContainsArrayError, ContainsGroupError
+from .formats import v3
 from .formats.meta import ArrayMeta
+from .formats.nodes import V2, NodeFormat, node_format
 from .formats.v2 import (
-    ARRAY_KEY,
-    GROUP_KEY,
     encode_array_meta,
-    encode_group_meta,
     normalize_fill_value,
 )
-from .storage.base import (
-    Store,
-    contains_array,
-    contains_group,
-    prefix_of,
-)
+from .storage.base import Store, prefix_of
 
 __all__ = [
     "create",
@@ -68,10 +63,18 @@ class ArraySpec:
     filters: Any = None
     object_codec: Any = None
     dimension_separator: str | None = None
+    #: 2 or 3 (None: the default, see ``_node.default_zarr_format``)
+    zarr_format: int | None = None
+    shards: Any = None
+    dimension_names: Any = None
 
 
 def _require_parent_groups(
-    store: Store, path: str, overwrite: bool, chunk_store: Store | None = None
+    store: Store,
+    path: str,
+    overwrite: bool,
+    chunk_store: Store | None = None,
+    fmt: NodeFormat = V2,
 ) -> None:
     """Make sure every ancestor of ``path`` is a group (zarr 2 does the same).
 
@@ -91,8 +94,13 @@ def _require_parent_groups(
             store.rmdir(p)
             if chunk_store is not None:
                 chunk_store.rmdir(p)
-        store[prefix_of(p) + GROUP_KEY] = encode_group_meta()
+        store[fmt.group_key(prefix_of(p))] = fmt.encode_group()
 
+
+#: the compressor of Zarr v3 arrays created with ``compressor='default'``: zarr-python 3's
+#: default (its ``zstd`` codec at level 0, no checksum), so the same call writes the same
+#: ``zarr.json``
+V3_DEFAULT_COMPRESSOR = Zstd(level=0)
 
 _OBJECT_CODEC_HINT = (
     "pass object_codec= a numcodecs object codec (e.g. numcodecs.VLenUTF8(), "
@@ -215,6 +223,15 @@ def _array_meta(spec: ArraySpec, store: Store) -> tuple[ArrayMeta, bytes]:
             f"separator {store_separator!r}; leave it out or open the store without one"
         )
     dimension_separator = normalize_dimension_separator(dimension_separator)
+    zarr_format = spec.zarr_format or default_zarr_format()
+    if zarr_format == 3:
+        return _v3_array_meta(
+            spec, shape, chunks, dtype, fill_value, order, compressor, filter_configs,
+            dimension_separator,
+        )  # fmt: skip
+    if spec.shards is not None or spec.dimension_names is not None:
+        what = "shards" if spec.shards is not None else "dimension_names"
+        raise ValueError(f"{what} need Zarr format 3: pass zarr_format=3")
     meta = ArrayMeta._stored(
         shape=shape,
         chunks=chunks,
@@ -229,7 +246,64 @@ def _array_meta(spec: ArraySpec, store: Store) -> tuple[ArrayMeta, bytes]:
     return meta, encode_array_meta(meta, object_codec)  # None: the first filter, if any
 
 
-def _clear_or_refuse(loc: Location, overwrite: bool) -> None:
+def _v3_array_meta(
+    spec: ArraySpec,
+    shape: tuple[int, ...],
+    chunks: tuple[int, ...],
+    dtype: np.dtype,
+    fill_value: Any,
+    order: str,
+    compressor: Any,
+    filter_configs: list[dict],
+    dimension_separator: str | None,
+) -> tuple[ArrayMeta, bytes]:
+    """The record and ``zarr.json`` of a new Zarr v3 array: the layout in v2 terms made
+    into v3 codecs (``formats.v3``), then read back, so the record is the one a reader
+    gets."""
+    if isinstance(spec.compressor, str) and spec.compressor == "default":
+        compressor = V3_DEFAULT_COMPRESSOR  # also at 0-d: zarr-python 3 compresses those
+    shards = None
+    if spec.shards is not None:
+        shards = normalize_shape(spec.shards)
+        if len(shards) != len(shape):
+            raise ValueError(f"shards {shards} must have one length per dimension of {shape}")
+        if spec.chunks is True or spec.chunks is None:
+            chunks = normalize_chunks(True, shards, dtype.itemsize)
+            chunks = tuple(c if s % c == 0 else s for c, s in zip(chunks, shards))
+        bad = [(s, c) for s, c in zip(shards, chunks) if c < 1 or s % c]
+        if bad:
+            raise ValueError(
+                f"shards {shards} must be a multiple of the chunk shape {chunks} "
+                "along every dimension"
+            )
+    names = None
+    if spec.dimension_names is not None:
+        names = tuple(spec.dimension_names)
+        if len(names) != len(shape) or not all(n is None or isinstance(n, str) for n in names):
+            raise ValueError(
+                f"dimension_names {spec.dimension_names!r} must be one string (or None) "
+                f"per dimension of {shape}"
+            )
+    filters = tuple(filter_configs)  # an object codec first, as in v2
+    meta = ArrayMeta(
+        shape=shape,
+        chunks=chunks,
+        dtype=dtype,
+        fill_value=fill_value,
+        order=order,  # type: ignore[arg-type]
+        compressor=compressor.get_config() if compressor is not None else None,
+        filters=filters or None,
+        dimension_separator=dimension_separator or "/",
+        zarr_format=3,
+        chunk_key_encoding="default",
+        shards=shards,
+        dimension_names=names,
+    )
+    encoded = v3.encode_array_doc(meta, {})
+    return v3.decode_array_doc(encoded, v3.ZARR_JSON)[0], encoded
+
+
+def _clear_or_refuse(loc: Location, overwrite: bool, fmt: NodeFormat = V2) -> None:
     """Delete what is at ``loc`` (``overwrite``), or refuse if an array or group is there."""
     store, path = loc.store, loc.path
     if overwrite:
@@ -239,7 +313,7 @@ def _clear_or_refuse(loc: Location, overwrite: bool) -> None:
     elif path and store.claim_empty(path):
         # a new, empty place: no array or group there
         try:
-            _require_parent_groups(store, path, overwrite, loc.chunk_store)
+            _require_parent_groups(store, path, overwrite, loc.chunk_store, fmt)
         except BaseException:
             store.rmdir(path)
             raise
@@ -248,32 +322,43 @@ def _clear_or_refuse(loc: Location, overwrite: bool) -> None:
         raise ContainsArrayError(path, location(store))
     elif contains_group(store, path):
         raise ContainsGroupError(path, location(store))
-    _require_parent_groups(store, path, overwrite, loc.chunk_store)
+    _require_parent_groups(store, path, overwrite, loc.chunk_store, fmt)
 
 
 def init_array_at(loc: Location, spec: ArraySpec, overwrite: bool = False) -> ArrayMeta:
     """Write the metadata of a new array with layout ``spec`` at ``loc``; return its record."""
     meta, encoded = _array_meta(spec, loc.store)
-    _clear_or_refuse(loc, overwrite)
-    loc.store[loc.prefix + ARRAY_KEY] = encoded
+    fmt = node_format(meta.zarr_format)
+    _clear_or_refuse(loc, overwrite, fmt)
+    loc.store[fmt.array_key(loc.prefix)] = encoded
     return meta
 
 
 def init_group(
-    store: Any, overwrite: bool = False, path: str | None = None, chunk_store: Any = None
+    store: Any,
+    overwrite: bool = False,
+    path: str | None = None,
+    chunk_store: Any = None,
+    *,
+    zarr_format: int | None = None,
 ) -> None:
     """Write the metadata of a new group into ``store``.
 
     ``overwrite`` deletes what is at ``path`` first (in ``chunk_store`` too); otherwise an
     array or group already there is an error. Missing parent groups are created.
+    ``zarr_format`` (2 or 3; None: :func:`zarrkit.default_zarr_format`) is the group's
+    format.
     """
-    init_group_at(Location.of(store, path, chunk_store), overwrite=overwrite)
+    loc = Location.of(store, path, chunk_store)
+    init_group_at(loc.with_format(check_zarr_version(None, zarr_format)), overwrite=overwrite)
 
 
 def init_group_at(loc: Location, overwrite: bool = False) -> None:
-    """Write the metadata of a new group at ``loc``."""
-    _clear_or_refuse(loc, overwrite)
-    loc.store[loc.prefix + GROUP_KEY] = encode_group_meta()
+    """Write the metadata of a new group at ``loc`` (in the location's format, else the
+    default one)."""
+    fmt = node_format(loc.zarr_format or default_zarr_format())
+    _clear_or_refuse(loc, overwrite, fmt)
+    loc.store[fmt.group_key(loc.prefix)] = fmt.encode_group()
 
 
 def _refuse_storage_transformers(storage_transformers: Any) -> None:
@@ -360,6 +445,9 @@ def create(
     storage_transformers: Any = (),
     storage_options: dict | None = None,
     strict_missing: bool = False,
+    zarr_format: int | None = None,
+    shards: Any = None,
+    dimension_names: Any = None,
     **kwargs: Any,
 ) -> Array:
     """Create an array.
@@ -407,8 +495,16 @@ def create(
         Separator of chunk indices in chunk keys (default: the store's, else ``'.'``).
     write_empty_chunks : bool
         With False, chunks that hold only the fill value are not stored (and deleted).
-    zarr_version : {None, 2}
-        Only Zarr v2 is written.
+    zarr_version, zarr_format : {None, 2, 3}
+        The Zarr format to write (one name is zarr 2's, one zarr-python 3's); None: the
+        format of the group it is created in, else the default
+        (:func:`zarrkit.set_default_zarr_format`, 2 unless set).
+    shards : tuple of int, optional
+        Zarr v3 only: the shard shape, a multiple of ``chunks`` along every dimension. Each
+        shard is one stored object holding a grid of chunks (the ``sharding_indexed`` codec);
+        ``chunks`` stays the shape a chunk is read and decoded in.
+    dimension_names : sequence of str or None, optional
+        Zarr v3 only: a name per dimension.
     meta_array : ignored
         Accepted for zarr 2 compatibility; results are NumPy arrays.
     storage_transformers : tuple
@@ -427,11 +523,14 @@ def create(
     >>> z
     <zarrkit.core.Array (10000, 10000) int32>
     """
-    check_zarr_version(zarr_version)
+    fmt = check_zarr_version(zarr_version, zarr_format)
     compressor, fill_value = _h5py_compat(compressor, fill_value, kwargs)
     _refuse_storage_transformers(storage_transformers)
     loc = Location.of(store, path, chunk_store, storage_options=storage_options)
     spec = ArraySpec(
+        zarr_format=fmt,
+        shards=shards,
+        dimension_names=dimension_names,
         shape=shape,
         chunks=chunks,
         dtype=dtype,
@@ -565,6 +664,9 @@ def open_array(
     dimension_separator: str | None = None,
     meta_array: Any = None,
     strict_missing: bool = False,
+    zarr_format: int | None = None,
+    shards: Any = None,
+    dimension_names: Any = None,
 ) -> Array:
     """Open an array, creating it as ``mode`` allows.
 
@@ -589,8 +691,8 @@ def open_array(
         Options of the fsspec file system when ``store`` is a URL.
     partial_decompress : bool
         Accepted for zarr 2 compatibility (whole chunks are always decoded).
-    zarr_version : {None, 2}
-        Only Zarr v2 is read and written.
+    zarr_version, zarr_format, shards, dimension_names :
+        See :func:`create`; an existing array is opened in its own format.
     meta_array : ignored
         Accepted for zarr 2 compatibility.
 
@@ -600,10 +702,11 @@ def open_array(
     >>> zarrkit.open_array(path, mode='r').shape
     (4,)
     """
-    check_zarr_version(zarr_version)
+    fmt = check_zarr_version(zarr_version, zarr_format)
     loc = Location.of(store, path, chunk_store, mode=mode, storage_options=storage_options)
     store, path = loc.store, loc.path
-    if dimension_separator is None and type(store) is storage.KVStore:
+    new_format = fmt or default_zarr_format()
+    if dimension_separator is None and type(store) is storage.KVStore and new_format == 2:
         # zarr 2's open_array writes "." explicitly for a plain mapping (its KVStore has no
         # separator of its own); other stores give their own default
         dimension_separator = "."
@@ -617,6 +720,9 @@ def open_array(
         filters=filters,
         object_codec=object_codec,
         dimension_separator=dimension_separator,
+        zarr_format=new_format,
+        shards=shards,
+        dimension_names=dimension_names,
     )
 
     def init(overwrite: bool) -> None:
@@ -634,7 +740,6 @@ def open_array(
         if contains_group(store, path):
             raise ContainsGroupError(path, where)
         if not contains_array(store, path):
-            refuse_v3(store, path)  # never write v2 metadata into a v3 hierarchy
             init(False)
     elif mode == "w":
         init(True)
@@ -643,7 +748,6 @@ def open_array(
             raise ContainsGroupError(path, where)
         if contains_array(store, path):
             raise ContainsArrayError(path, where)
-        refuse_v3(store, path)
         init(False)
     else:
         raise ValueError(f"mode must be one of 'r', 'r+', 'a', 'w', 'w-', 'x'; got {mode!r}")
@@ -689,6 +793,11 @@ def _like_args(a: Any, kwargs: dict) -> dict:
         kwargs.setdefault("compressor", a.compressor)
         kwargs.setdefault("order", a.order)
         kwargs.setdefault("filters", a.filters)
+        if a.zarr_format == 3 and kwargs.get("zarr_version") is None:
+            kwargs.setdefault("zarr_format", 3)
+        if kwargs.get("zarr_format") == 3:
+            kwargs.setdefault("shards", a.shards)
+            kwargs.setdefault("dimension_names", a.dimension_names)
     else:
         kwargs.setdefault("compressor", "default")
         kwargs.setdefault("order", "C")

@@ -26,19 +26,15 @@ import numpy as np
 
 from . import creation, storage
 from ._info import InfoReporter, type_name
-from ._node import Location, Node, Options, check_zarr_version
+from ._node import Location, Node, Options, check_zarr_version, default_zarr_format
 from ._normalize import normalize_shape
-from ._probe import location, not_found, refuse_v3
+from ._probe import contains_array, contains_group, location, not_found
 from ._tree import TreeViewer
 from .core import Array
 from .errors import ContainsArrayError, ContainsGroupError, GroupNotFoundError, ReadOnlyError
-from .formats.v2 import ARRAY_KEY, GROUP_KEY, decode_array_meta, decode_group_meta
-from .storage.base import (
-    contains_array,
-    contains_group,
-    normalize_storage_path,
-    prefix_of,
-)
+from .formats.nodes import V2, V3
+from .formats.v2 import GROUP_KEY
+from .storage.base import normalize_storage_path, prefix_of
 
 __all__ = ["Group", "group", "open_group", "LazyLoader"]
 
@@ -80,10 +76,11 @@ class Group(Node, MutableMapping):
         zarr_version: int | None = None,
         *,
         meta_array: Any = None,
+        zarr_format: int | None = None,
     ) -> None:
-        check_zarr_version(zarr_version)
+        fmt = check_zarr_version(zarr_version, zarr_format)
         self._open(
-            Location.of(store, path, chunk_store, new_store=storage.MemoryStore),
+            Location.of(store, path, chunk_store, new_store=storage.MemoryStore).with_format(fmt),
             Options(read_only=read_only, synchronizer=synchronizer, cache_attrs=cache_attrs),
         )
 
@@ -102,14 +99,18 @@ class Group(Node, MutableMapping):
             synchronizer=self._synchronizer,
             cache_attrs=self._cache_attrs,
         )
+        if V2.array_key(self._key_prefix) in self._store:
+            raise ContainsArrayError(self._path, location(self._store))
+        for fmt in (self._fmt,) if loc.zarr_format else (V2, V3):
+            try:
+                fmt.read_group(self._store, self._key_prefix)
+            except KeyError:
+                continue
+            self._fmt = fmt
+            return
         if contains_array(self._store, self._path):
             raise ContainsArrayError(self._path, location(self._store))
-        meta_key = self._key_prefix + GROUP_KEY
-        try:
-            doc = self._store.getjson(meta_key)
-        except KeyError:
-            raise not_found(GroupNotFoundError, self._store, self._path) from None
-        decode_group_meta(doc, meta_key)
+        raise not_found(GroupNotFoundError, self._store, self._path)
 
     def _member_options(self) -> Options:
         """What members inherit: read-only, locks and attribute caching."""
@@ -192,8 +193,8 @@ class Group(Node, MutableMapping):
     def __getitem__(self, item: str) -> Array | Group:
         """The array or group at ``item`` (a name or a '/'-separated path); KeyError if none."""
         path = self._item_path(item)
-        try:  # one read of .zarray tells whether an array is there
-            meta = self._store.getdecoded(prefix_of(path) + ARRAY_KEY, decode_array_meta)
+        try:  # one read of the array document tells whether an array is there
+            meta = self._fmt.read_array(self._store, prefix_of(path))
         except KeyError:
             pass
         else:
@@ -382,6 +383,13 @@ class Group(Node, MutableMapping):
             )
         kwargs.setdefault("synchronizer", self._synchronizer)
         kwargs.setdefault("cache_attrs", self._cache_attrs)
+        asked = check_zarr_version(kwargs.pop("zarr_version", None), kwargs.get("zarr_format"))
+        if asked is not None and asked != self.zarr_format:
+            raise ValueError(
+                f"a member of a Zarr v{self.zarr_format} group is a Zarr v{self.zarr_format} "
+                f"node, not v{asked}"
+            )
+        kwargs["zarr_format"] = self.zarr_format
         kwargs["store"] = self._store
         kwargs["path"] = self._item_path(name)
         kwargs["chunk_store"] = self._chunk_store
@@ -560,6 +568,7 @@ def group(
     zarr_version: int | None = None,
     meta_array: Any = None,
     storage_options: dict | None = None,
+    zarr_format: int | None = None,
 ) -> Group:
     """Create a group, or open the one already at ``path`` (``overwrite`` replaces it).
 
@@ -577,8 +586,10 @@ def group(
         Locks shared with member arrays.
     path : str, optional
         Path of the group within the store.
-    zarr_version : {None, 2}
-        Only Zarr v2 is written.
+    zarr_version, zarr_format : {None, 2, 3}
+        The Zarr format of a new group (None: :func:`zarrkit.default_zarr_format`, 2
+        unless set); an existing group is opened in its own format. Members of a v3 group
+        are v3.
     meta_array : ignored
         Accepted for zarr 2 compatibility.
     storage_options : dict, optional
@@ -588,7 +599,7 @@ def group(
     >>> zarrkit.group()
     <zarrkit.hierarchy.Group '/'>
     """
-    check_zarr_version(zarr_version)
+    fmt = check_zarr_version(zarr_version, zarr_format)
     loc = Location.of(
         store,
         path,
@@ -598,6 +609,7 @@ def group(
         new_store=storage.MemoryStore,
     )
     if overwrite or not contains_group(loc.store, loc.path):
+        loc = loc.with_format(fmt or default_zarr_format())
         creation.init_group_at(loc, overwrite=overwrite)
     return Group._at(loc, Options(cache_attrs=cache_attrs, synchronizer=synchronizer))
 
@@ -613,6 +625,7 @@ def open_group(
     *,
     zarr_version: int | None = None,
     meta_array: Any = None,
+    zarr_format: int | None = None,
 ) -> Group:
     """Open a group, creating it as ``mode`` allows.
 
@@ -634,8 +647,9 @@ def open_group(
         Separate store for the chunks of member arrays.
     storage_options : dict, optional
         Options of the fsspec file system when ``store`` is a URL.
-    zarr_version : {None, 2}
-        Only Zarr v2 is read and written.
+    zarr_version, zarr_format : {None, 2, 3}
+        The Zarr format of a group created here (see :func:`group`); an existing group is
+        opened in its own format.
     meta_array : ignored
         Accepted for zarr 2 compatibility.
 
@@ -643,7 +657,7 @@ def open_group(
     >>> zarrkit.open_group(mode='w')
     <zarrkit.hierarchy.Group '/'>
     """
-    check_zarr_version(zarr_version)
+    fmt = check_zarr_version(zarr_version, zarr_format)
     if mode not in _GROUP_MODES:
         raise ValueError(f"mode must be one of {', '.join(map(repr, _GROUP_MODES))}; got {mode!r}")
     loc = Location.of(
@@ -657,24 +671,23 @@ def open_group(
     store, path = loc.store, loc.path
     has_group = contains_group(store, path)
     where = location(store)
+    new = loc.with_format(fmt or default_zarr_format())  # where a group is created
     if mode in ("r", "r+", "a") and not has_group and contains_array(store, path):
         raise ContainsArrayError(path, where)
     if mode in ("r", "r+"):
         if not has_group:
             raise not_found(GroupNotFoundError, store, path)
     elif mode == "w":
-        creation.init_group_at(loc, overwrite=True)
+        creation.init_group_at(loc := new, overwrite=True)
     elif mode == "a":
         if not has_group:
-            refuse_v3(store, path)  # never write v2 metadata into a v3 hierarchy
-            creation.init_group_at(loc)
+            creation.init_group_at(loc := new)
     else:  # 'w-' / 'x'
         if contains_array(store, path):
             raise ContainsArrayError(path, where)
         if has_group:
             raise ContainsGroupError(path, where)
-        refuse_v3(store, path)
-        creation.init_group_at(loc)
+        creation.init_group_at(loc := new)
     return Group._at(
         loc, Options(read_only=mode == "r", synchronizer=synchronizer, cache_attrs=cache_attrs)
     )

@@ -24,9 +24,9 @@ import zarrkit
 from conftest import needs_zarr2, needs_zarr3
 from zarrkit.errors import (
     ArrayNotFoundError,
+    ContainsArrayError,
     GroupNotFoundError,
     PathNotFoundError,
-    UnsupportedFormatError,
 )
 
 
@@ -251,16 +251,34 @@ def _write_v3_array(path: str) -> None:
         lambda p: zarrkit.open(p),
         lambda p: zarrkit.open_array(p),
         lambda p: zarrkit.open_array(p, mode="r+"),
-        lambda p: zarrkit.open_array(p, mode="w-", shape=3),
-        lambda p: zarrkit.open_group(p),
-        lambda p: zarrkit.open_group(p, mode="r"),
         lambda p: zarrkit.load(p),
     ],
 )
-def test_zarr_v3_data_is_named_and_never_written_over(tmp_path: Any, call: Any) -> None:
+def test_zarr_v3_data_opens_in_its_format_and_is_not_written_over(
+    tmp_path: Any, call: Any
+) -> None:
     path = str(tmp_path / "v3.zarr")
     _write_v3_array(path)
-    with pytest.raises(UnsupportedFormatError, match=r"v3\.zarr' holds Zarr v3 data"):
+    found = call(path)
+    if isinstance(found, zarrkit.Array):
+        assert found.zarr_format == 3 and found._version == 3
+        found = found[...]
+    assert np.array_equal(found, np.zeros(3, dtype="i4"))
+    assert sorted(os.listdir(path)) == ["zarr.json"]  # no v2 metadata written beside it
+
+
+@pytest.mark.parametrize(
+    "call, error",
+    [
+        (lambda p: zarrkit.open_array(p, mode="w-", shape=3), ContainsArrayError),
+        (lambda p: zarrkit.open_group(p), ContainsArrayError),
+        (lambda p: zarrkit.open_group(p, mode="r"), ContainsArrayError),
+    ],
+)
+def test_a_v3_array_is_an_array_to_the_checks(tmp_path: Any, call: Any, error: Any) -> None:
+    path = str(tmp_path / "v3.zarr")
+    _write_v3_array(path)
+    with pytest.raises(error):
         call(path)
     assert sorted(os.listdir(path)) == ["zarr.json"]
 
@@ -269,10 +287,10 @@ def test_zarr_v3_data_is_named_and_never_written_over(tmp_path: Any, call: Any) 
 def test_zarr_v3_data_written_by_zarr3(tmp_path: Any) -> None:
     path = str(tmp_path / "real.zarr")
     zarr.create_group(path, zarr_format=3).create_array("x", shape=(2,), dtype="i4")
-    with pytest.raises(UnsupportedFormatError):
-        zarrkit.open_group(path)
-    with pytest.raises(UnsupportedFormatError, match="x' holds"):
-        zarrkit.open(os.path.join(path, "x"))
+    g = zarrkit.open_group(path)
+    assert g.zarr_format == 3 and list(g) == ["x"]
+    x = zarrkit.open(os.path.join(path, "x"))
+    assert x.zarr_format == 3 and x.shape == (2,)
 
 
 @pytest.mark.parametrize("value", ["abc", "0", "-3", "1.5"])
