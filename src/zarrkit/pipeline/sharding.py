@@ -7,7 +7,8 @@ shard's grid, in C order, its offset and length in the shard (two little- or big
 uint64; both ``2**64 - 1`` for an absent chunk), encoded with the index codecs (the
 ``bytes`` codec, optionally followed by ``crc32c``: a 4-byte checksum after the table), at
 the start or the end of the shard. Edge shards are full-sized: their inner chunks past the
-array are part of the grid, stored or not; inner chunks are full-sized, as v2 chunks.
+array are part of the grid (this pipeline never stores them, as zarr-python); inner chunks
+are full-sized (padded with the fill value), as v2 chunks.
 
 Selections are planned over the *inner* chunk grid (``indexing`` with ``meta.chunks``), so
 the pipeline receives inner chunk projections, grouped here by shard. Everything about one
@@ -56,7 +57,9 @@ ABSENT = 2**64 - 1
 _MAX_END = 2**63 - 1
 
 
+@functools.cache
 def _crc32c() -> Any:
+    """numcodecs' CRC32C with the checksum after the data: Zarr v3's ``crc32c`` codec."""
     from numcodecs.checksum32 import CRC32C
 
     return CRC32C(location="end")
@@ -218,7 +221,7 @@ def _index_codecs(codecs: Any) -> tuple[str, bool]:
             f"sharding_indexed index_codecs {names} are not supported (bytes, then an "
             "optional crc32c)"
         )
-    config = codecs[0].get("configuration") or {} if isinstance(codecs[0], dict) else {}
+    config = (codecs[0].get("configuration") or {}) if isinstance(codecs[0], dict) else {}
     endian = config.get("endian", "little")
     if endian not in ("little", "big"):
         raise MetadataError(f"sharding_indexed index endian {endian!r} is not known")
@@ -420,11 +423,13 @@ class ShardedPipeline(StorePipeline):
         if not projections:
             return
         w = _Write(self, projections, value, fields, lazy)
-        if self.chain.is_object and not w.lazy and not w.scalar:
-            # every item is checked against the codec before any shard is stored
-            self.chain.encode_objects(value.reshape(-1))
         groups = self._group(projections)
-        for batch in self._shard_batches(groups, self.write_batch, whole=False):
+        batches = self._shard_batches(groups, self.write_batch, whole=False)
+        if self.chain.is_object and not w.lazy and not w.scalar and len(batches) > 1:
+            # a write of several batches could stop half way: every item is checked
+            # against the codec before any shard is stored
+            self.chain.encode_objects(value.reshape(-1))
+        for batch in batches:
             self._write_batch(w, batch, groups)
 
     def _covered(self, w: _Write, shard: tuple[int, ...], members: list[tuple[int, int]]) -> bool:
