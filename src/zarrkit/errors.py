@@ -137,6 +137,7 @@ class CorruptChunkError(ZarrkitError, ValueError):
 
     def __init__(self, key: str, reason: str) -> None:
         self.key = key
+        self.reason = reason
         super().__init__(f"chunk {key!r} could not be decoded: {reason}")
 
 

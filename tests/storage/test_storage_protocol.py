@@ -21,7 +21,7 @@ from zarrkit.storage import (
     SQLiteStore,
     Store,
 )
-from zarrkit.storage.base import LazyHandle
+from zarrkit.storage.base import KVStore, LazyHandle
 
 
 class Connection:
@@ -137,15 +137,20 @@ def test_lazy_handle_reopens_in_a_forked_child() -> None:
 
 def test_declared_capabilities(tmp_path: Any) -> None:
     assert DirectoryStore(str(tmp_path)).partial_reads
-    assert not MemoryStore().partial_reads and MemoryStore().erasable
+    assert MemoryStore().partial_reads and MemoryStore().erasable
+    assert not KVStore(dict()).partial_reads
     inner = MemoryStore()
     inner[".zmetadata"] = b'{"zarr_consolidated_format": 1, "metadata": {}}'
     consolidated = ConsolidatedMetadataStore(inner)
     assert not consolidated.erasable and consolidated.read_only
     assert LRUStoreCache(DirectoryStore(str(tmp_path)), max_size=None).partial_reads
-    s = MemoryStore()
+    s = KVStore(dict())
     s["k"] = b"0123456789"
     assert s.getrange("k", 2, 3) == b"234"  # the default reads the whole value
+    assert s.getrange("k", -3) == b"789" and s.getranges([("k", 8, 5), ("x", 0, 1)]) == [
+        b"89",
+        None,
+    ]
 
 
 def test_sqlite_connection_is_lazy_and_per_process(tmp_path: Any) -> None:

@@ -38,7 +38,7 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from ..errors import MetadataError, ReadOnlyError, StoreArgumentError
@@ -98,6 +98,22 @@ def prefix_of(path: str) -> str:
 
 def join_path(path: str, key: str) -> str:
     return prefix_of(path) + key
+
+
+def range_slice(start: int, length: int | None) -> slice:
+    """The slice of a value that ``getrange(key, start, length)`` reads (a negative
+    ``start``: the last ``-start`` bytes, with no ``length``).
+
+    >>> b"0123456789"[range_slice(-3, None)], b"0123456789"[range_slice(2, 3)]
+    (b'789', b'234')
+    """
+    if length is not None and length < 0:
+        raise ValueError(f"a range's length must not be negative, not {length}")
+    if start < 0:
+        if length is not None:
+            raise ValueError("a suffix range (negative start) takes no length")
+        return slice(start, None)
+    return slice(start, None if length is None else start + length)
 
 
 def parse_json(raw: Any, key: str = "") -> Any:
@@ -203,6 +219,7 @@ class Store(MutableMapping):
     _STANDS_FOR: ClassVar[dict[str, tuple[str, ...]]] = {
         "getitems": ("__getitem__",),
         "getrange": ("__getitem__",),
+        "getranges": ("__getitem__", "getrange"),
         "getjson": ("__getitem__",),
         "getdecoded": ("__getitem__",),
         "setitems": ("__setitem__",),
@@ -225,6 +242,8 @@ class Store(MutableMapping):
             for name, basics in Store._STANDS_FOR.items():
                 if name not in cls.__dict__ and any(b in cls.__dict__ for b in basics):
                     setattr(cls, name, Store.__dict__[name])
+            if cls.getrange is Store.getrange and "partial_reads" not in cls.__dict__:
+                cls.partial_reads = False  # its ranges read whole values now
         own = cls.__dict__.get("getitems")
         if own is not None:
             cls.getitems = _with_optional_contexts(own)  # type: ignore[method-assign]
@@ -330,14 +349,27 @@ class Store(MutableMapping):
 
     # -- partial reads -----------------------------------------------------------------
     def getrange(self, key: str, start: int = 0, length: int | None = None) -> bytes:
-        """``length`` bytes of the value of ``key`` from ``start`` (to the end if None).
+        """``length`` bytes of the value of ``key`` from ``start`` (to the end if None); a
+        negative ``start`` reads the last ``-start`` bytes (a suffix: all of the value if
+        it is shorter; ``length`` must then be None). A range past the end is cut short
+        (``b""`` beyond it); ``KeyError`` if the key is absent.
 
         Stores that declare ``partial_reads`` read only those bytes; the default reads the
         whole value.
         """
-        value = memoryview(self[key]).cast("B")
-        stop = None if length is None else start + length
-        return bytes(value[start:stop])
+        return bytes(memoryview(self[key]).cast("B")[range_slice(start, length)])
+
+    def getranges(self, requests: Sequence[tuple[str, int, int | None]]) -> list[bytes | None]:
+        """The ranges ``(key, start, length)`` (as :meth:`getrange` reads them), in order;
+        None for a request whose key is absent. The default makes one :meth:`getrange` call
+        each; a backend that batches requests overrides it."""
+        out: list[bytes | None] = []
+        for key, start, length in requests:
+            try:
+                out.append(self.getrange(key, start, length))
+            except KeyError:
+                out.append(None)
+        return out
 
     def getjson(self, key: str) -> Any:
         """The JSON document at ``key``, parsed (``KeyError`` if it is absent).

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from .base import Store, as_store, normalize_storage_path, prefix_of
+from .base import Store, as_store, normalize_storage_path, prefix_of, range_slice
 from .base import _size_of as _stored_size
 
 
@@ -77,12 +77,28 @@ class LRUStoreCache(Store):
         return self._store.partial_reads
 
     def getrange(self, key: str, start: int = 0, length: int | None = None) -> bytes:
+        part = range_slice(start, length)
         with self._lock:
             value = self._values.get(key)
         if value is None:
             return self._store.getrange(key, start, length)
-        stop = None if length is None else start + length
-        return bytes(memoryview(value).cast("B")[start:stop])
+        return bytes(memoryview(value).cast("B")[part])
+
+    def getranges(self, requests: Sequence[tuple[str, int, int | None]]) -> list[bytes | None]:
+        """Ranges of cached values from the cache, the others from ``store`` in one call."""
+        out: list[bytes | None] = [None] * len(requests)
+        misses = []
+        with self._lock:
+            for i, (key, start, length) in enumerate(requests):
+                value = self._values.get(key)
+                if value is None:
+                    misses.append(i)
+                else:
+                    out[i] = bytes(memoryview(value).cast("B")[range_slice(start, length)])
+        if misses:
+            for i, data in zip(misses, self._store.getranges([requests[i] for i in misses])):
+                out[i] = data
+        return out
 
     @property
     def multiprocess_safe(self) -> bool:  # type: ignore[override]

@@ -5,15 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from .._pool import run_parallel
-from .base import Store, normalize_storage_path, path_argument
+from .base import Store, normalize_storage_path, path_argument, range_slice
 from .files import (
     LocalFiles,
     _open_regular,
-    _read_upto,
     is_temp,
     make_folder,
     read_file,
@@ -26,6 +25,26 @@ PARTIAL_MAX_AGE = 3600.0
 
 
 _SLASH_PATHS = os.sep == "/" and os.altsep is None
+
+
+def _pread(fd: int, n: int, offset: int) -> bytes:
+    if hasattr(os, "pread"):
+        return os.pread(fd, n, offset)
+    os.lseek(fd, offset, os.SEEK_SET)  # (Windows: the descriptor is this call's own)
+    return os.read(fd, n)
+
+
+def _pread_upto(fd: int, n: int, offset: int) -> bytes:
+    """``n`` bytes of ``fd`` from ``offset``, fewer if the file ends first (cut meanwhile)."""
+    data = _pread(fd, n, offset) if n else b""
+    if len(data) == n:
+        return data
+    parts = [data]
+    got = len(data)
+    while got < n and (block := _pread(fd, n - got, offset + got)):
+        parts.append(block)
+        got += len(block)
+    return b"".join(parts)
 
 
 class DirectoryStore(Store):
@@ -68,6 +87,7 @@ class DirectoryStore(Store):
         "setitems",
         "delitems",
         "getrange",
+        "getranges",
         "local_files_at",
     )
 
@@ -118,14 +138,46 @@ class DirectoryStore(Store):
         return data
 
     def getrange(self, key: str, start: int = 0, length: int | None = None) -> bytes:
+        range_slice(start, length)  # (checks the arguments)
+        got = self._read_ranges(key, [(start, length)])
+        if got is None:
+            raise KeyError(key)
+        return got[0]
+
+    def getranges(self, requests: Sequence[tuple[str, int, int | None]]) -> list[bytes | None]:
+        """The ranges, each file opened once and read with ``pread`` (files in the pool)."""
+        by_key: dict[str, list[int]] = {}
+        for i, (key, start, length) in enumerate(requests):
+            range_slice(start, length)
+            by_key.setdefault(key, []).append(i)
+        out: list[bytes | None] = [None] * len(requests)
+
+        def read(key: str) -> None:
+            where = by_key[key]
+            got = self._read_ranges(key, [(requests[i][1], requests[i][2]) for i in where])
+            if got is not None:
+                for i, data in zip(where, got):
+                    out[i] = data
+
+        keys = list(by_key)
+        run_parallel(read, keys, inline=len(keys) <= 2)
+        return out
+
+    def _read_ranges(self, key: str, ranges: list[tuple[int, int | None]]) -> list[bytes] | None:
+        """The byte ranges of the file of ``key`` (as ``getrange`` reads them), or None when
+        there is no such file."""
         opened = _open_regular(self._file(key), None)  # (never waits on a FIFO)
         if opened is None:
-            raise KeyError(key)
+            return None
         fd, size = opened
         try:
-            n = max(0, size - start) if length is None else max(0, min(length, size - start))
-            os.lseek(fd, start, os.SEEK_SET)
-            return _read_upto(fd, n)
+            out = []
+            for start, length in ranges:
+                if start < 0:
+                    start = max(0, size + start)
+                n = max(0, size - start) if length is None else max(0, min(length, size - start))
+                out.append(_pread_upto(fd, n, start))
+            return out
         finally:
             os.close(fd)
 

@@ -22,7 +22,7 @@ import inspect
 import os
 import pickle
 import sys
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any, ClassVar, NamedTuple
 
 from ..errors import StoreArgumentError
@@ -33,6 +33,7 @@ from .base import (
     as_bytes,
     normalize_storage_path,
     path_argument,
+    range_slice,
     read_error,
 )
 from .directory import DirectoryStore
@@ -443,6 +444,42 @@ class FSStore(Store):
                     continue
                 raise read_error(self, key, value) from value
             out[key] = value
+        return out
+
+    # -- partial reads ---------------------------------------------------------------------
+    partial_reads = True  # fsspec reads byte ranges (HTTP range requests on object stores)
+
+    def getrange(self, key: str, start: int = 0, length: int | None = None) -> bytes:
+        range_slice(start, length)  # (checks the arguments)
+        path = self._full(self._normalize_key(key))
+        end = None if length is None else start + length
+        try:
+            return bytes(self.fs.cat_file(path, start=start, end=end))
+        except self._missing:
+            raise KeyError(key) from None
+        except Exception as e:
+            raise read_error(self, key, e) from e
+
+    def getranges(self, requests: Sequence[tuple[str, int, int | None]]) -> list[bytes | None]:
+        """The ranges with one ``fs.cat_ranges`` call (concurrent on async file systems);
+        None for a not-found key, any other error raises, naming the key."""
+        if not requests:
+            return []
+        paths, starts, ends = [], [], []
+        for key, start, length in requests:
+            range_slice(start, length)
+            paths.append(self._full(self._normalize_key(key)))
+            starts.append(start)
+            ends.append(None if length is None else start + length)
+        found = self.fs.cat_ranges(paths, starts, ends, on_error="return")
+        out: list[bytes | None] = []
+        for (key, _, _), value in zip(requests, found):
+            if isinstance(value, BaseException):
+                if isinstance(value, self._missing):
+                    out.append(None)
+                    continue
+                raise read_error(self, key, value) from value
+            out.append(bytes(value))
         return out
 
     def setitems(self, values: Mapping[str, Any]) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from .base import Store, as_bytes, normalize_storage_path, prefix_of
+from .base import Store, as_bytes, normalize_storage_path, prefix_of, range_slice
 
 
 def _parents(key: str) -> Iterator[str]:
@@ -35,6 +35,7 @@ class MemoryStore(Store):
     _init_params = ("root", "dimension_separator")
     multiprocess_safe = False  # writes from another process are lost or corrupt
     verbatim = True
+    partial_reads = True  # a range is sliced from the value, the rest is not copied
 
     def __init__(self, root: dict | None = None, dimension_separator: str | None = None) -> None:
         self._data: dict[str, bytes] = {} if root is None else root
@@ -79,6 +80,17 @@ class MemoryStore(Store):
 
     def __getitem__(self, key: str) -> bytes:
         return self._data[key]
+
+    def getrange(self, key: str, start: int = 0, length: int | None = None) -> bytes:
+        return self._data[key][range_slice(start, length)]
+
+    def getranges(self, requests: Sequence[tuple[str, int, int | None]]) -> list[bytes | None]:
+        data = self._data
+        out: list[bytes | None] = []
+        for key, start, length in requests:
+            value = data.get(key)  # one lookup: safe against a deletion
+            out.append(None if value is None else value[range_slice(start, length)])
+        return out
 
     def __setitem__(self, key: str, value: Any) -> None:
         value = as_bytes(value)

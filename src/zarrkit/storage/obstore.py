@@ -26,11 +26,18 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Coroutine, Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Coroutine, Iterable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar
 
 from ..errors import StoreArgumentError
-from .base import Store, normalize_storage_path, path_argument, prefix_of, read_error
+from .base import (
+    Store,
+    normalize_storage_path,
+    path_argument,
+    prefix_of,
+    range_slice,
+    read_error,
+)
 
 __all__ = ["ObjectStore"]
 
@@ -171,6 +178,8 @@ class ObjectStore(Store):
         self.key_separator = dimension_separator or "."
 
     fork_safe = False  # obstore's runtime does not survive fork (see the module's notes)
+    #: byte ranges of one key at most this far apart are fetched with one request
+    RANGE_GAP: ClassVar[int] = 64 * 2**10
 
     @property
     def store(self) -> Any:
@@ -295,6 +304,96 @@ class ObjectStore(Store):
 
     async def _put_one(self, item: tuple[str, Any]) -> None:
         await self._obstore.put_async(self.store, item[0], item[1])
+
+    # -- partial reads ---------------------------------------------------------------------
+    partial_reads = True  # range requests (a suffix too: ``bytes=-n``)
+
+    def getrange(self, key: str, start: int = 0, length: int | None = None) -> bytes:
+        data = self.getranges([(key, start, length)])[0]
+        if data is None:
+            raise KeyError(key)
+        return data
+
+    def getranges(self, requests: Sequence[tuple[str, int, int | None]]) -> list[bytes | None]:
+        """The ranges, fetched concurrently: the bounded ranges of a key that lie at most
+        ``RANGE_GAP`` bytes apart are merged into one request (then cut apart), suffixes
+        and open ranges take one request each. ``None`` for a not-found key; any other
+        error raises, naming the key."""
+        for _, start, length in requests:
+            range_slice(start, length)
+        if not requests:
+            return []
+        # jobs: (key, start, length, [(request index, offset in the job's bytes)])
+        jobs: list[tuple[str, int, int | None, list[tuple[int, int]]]] = []
+        bounded: dict[str, list[int]] = {}
+        for i, (key, start, length) in enumerate(requests):
+            if start >= 0 and length:
+                bounded.setdefault(key, []).append(i)
+            else:
+                jobs.append((key, start, length, [(i, 0)]))
+        for key, where in bounded.items():
+            where.sort(key=lambda i: requests[i][1])
+            first, end = -1, -1
+            parts: list[tuple[int, int]] = []
+            for i in where:
+                start, length = requests[i][1], requests[i][2]
+                assert length is not None
+                if parts and start <= end + self.RANGE_GAP:
+                    end = max(end, start + length)
+                else:
+                    if parts:
+                        jobs.append((key, first, end - first, parts))
+                    first, end, parts = start, start + length, []
+                parts.append((i, start - first))
+            jobs.append((key, first, end - first, parts))
+
+        async def one(job: tuple[str, int, int | None, list[tuple[int, int]]]) -> bytes:
+            return await self._range_one((self._full(job[0]), job[1], job[2]))
+
+        results = _run(self._gather(one, jobs))
+        out: list[bytes | None] = [None] * len(requests)
+        for (key, _, _, parts), value in zip(jobs, results):
+            if isinstance(value, FileNotFoundError):
+                continue
+            if isinstance(value, BaseException):
+                raise read_error(self, key, value) from value
+            if (
+                len(parts) == 1
+                and parts[0][1] == 0
+                and requests[parts[0][0]][2] in (None, len(value))
+            ):
+                out[parts[0][0]] = value
+                continue
+            view = memoryview(value)
+            for i, at in parts:
+                length = requests[i][2]
+                out[i] = bytes(view[at : None if length is None else at + length])
+        return out
+
+    async def _range_one(self, item: tuple[str, int, int | None]) -> bytes:
+        path, start, length = item
+        obstore = self._obstore
+        store = self.store
+        if start < 0:
+            rng: Any = {"suffix": -start}
+        elif length is None:
+            rng = {"offset": start}
+        else:
+            rng = (start, start + length)
+        try:
+            if length == 0:
+                raise ValueError("an empty range")
+            result = await obstore.get_async(store, path, options={"range": rng})
+            return bytes(await result.bytes_async())
+        except FileNotFoundError:
+            raise
+        except Exception:
+            # obstore refuses empty ranges and ranges starting at or past the end: those
+            # read b"" (as a slice would) when the object is there
+            size = (await obstore.head_async(store, path))["size"]
+            if start >= 0 and (length == 0 or start >= size):
+                return b""
+            raise
 
     # -- hierarchy -----------------------------------------------------------------------
     def listdir(self, path: str = "") -> list[str]:

@@ -1,0 +1,571 @@
+"""Zarr v3's ``sharding_indexed`` codec as a chunk pipeline: :class:`ShardedPipeline`.
+
+A sharded array stores one key per *shard* (``meta.shards``, the stored unit; its key is
+``meta.chunk_key(shard_coords)``); a shard holds the encoded *inner chunks*
+(``meta.chunks``) that fall in it, concatenated, and an index: for each inner chunk of the
+shard's grid, in C order, its offset and length in the shard (two little- or big-endian
+uint64; both ``2**64 - 1`` for an absent chunk), encoded with the index codecs (the
+``bytes`` codec, optionally followed by ``crc32c``: a 4-byte checksum after the table), at
+the start or the end of the shard. Edge shards are full-sized: their inner chunks past the
+array are part of the grid (this pipeline never stores them, as zarr-python); inner chunks
+are full-sized (padded with the fill value), as v2 chunks.
+
+Selections are planned over the *inner* chunk grid (``indexing`` with ``meta.chunks``), so
+the pipeline receives inner chunk projections, grouped here by shard. Everything about one
+inner chunk (its codec chain, padding, fill-value checks, scattering into the output) is
+:class:`~.chunks.StorePipeline`'s, reused.
+
+Reads: per batch of shards, the indexes with one ``getranges`` call (a suffix read for an
+index at the end, a prefix for one at the start), then only the inner chunks needed with
+one more ``getranges`` call, decoded and scattered in the pool. A store without
+``partial_reads`` fetches the whole shards of a batch with one ``getitems`` instead.
+
+Writes: a shard whose inner chunks (those inside the array) the selection covers whole is
+built from the value alone; any other shard is read whole, its untouched inner chunks kept as
+stored (not re-encoded) and the touched ones merged and encoded in the pool. Inner chunks
+are laid out in Morton order (Zarr's compressed Morton code, as zarr-python writes them, so
+that the same data give the same bytes). With ``write_empty_chunks=False`` inner chunks
+equal to the fill value are left out and a shard with none left is deleted. One
+``setitems`` (and one ``delitems``) per batch; with a synchronizer each shard key is locked
+across its read-modify-write.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._pool import run_parallel
+from ..errors import CorruptChunkError, MetadataError, MissingChunkError
+from ..formats.meta import ArrayMeta
+from ..indexing import ChunkProjection
+from ..storage.base import ConstantMap, Store
+from .base import PipelineOptions
+from .chunks import _BATCH_BYTES, _MAX_BATCH, StorePipeline, _is_fill, _Write
+from .codec_chain import CodecChain
+
+__all__ = ["ShardedPipeline", "ShardLayout", "ABSENT"]
+
+#: offset and length of an inner chunk that is not stored
+ABSENT = 2**64 - 1
+# the largest offset + length a range request is asked for
+_MAX_END = 2**63 - 1
+
+
+@functools.cache
+def _crc32c() -> Any:
+    """numcodecs' CRC32C with the checksum after the data: Zarr v3's ``crc32c`` codec."""
+    from numcodecs.checksum32 import CRC32C
+
+    return CRC32C(location="end")
+
+
+@dataclass(frozen=True)
+class ShardLayout:
+    """How the shards of an array are laid out, from its ``sharding_indexed`` codec.
+
+    ``per_shard`` is the inner grid of one shard (inner chunks along each dimension), ``n``
+    their number; the index is ``index_nbytes`` long, at the start of the shard when
+    ``index_at_start``, else at its end.
+    """
+
+    per_shard: tuple[int, ...]
+    index_at_start: bool
+    endian: str  # '<' or '>'
+    checksum: bool
+
+    @property
+    def n(self) -> int:
+        return math.prod(self.per_shard)
+
+    @property
+    def index_nbytes(self) -> int:
+        return 16 * self.n + (4 if self.checksum else 0)
+
+    @classmethod
+    def of(cls, meta: ArrayMeta) -> ShardLayout:
+        """The layout stated by ``meta`` (a ``MetadataError`` for one this does not read)."""
+        if meta.shards is None:
+            raise ValueError("the array is not sharded")
+        config = _sharding_config(meta)
+        chunk_shape = tuple(config.get("chunk_shape", meta.chunks))
+        if chunk_shape != tuple(meta.chunks):
+            raise MetadataError(
+                f"sharding_indexed chunk_shape {list(chunk_shape)} differs from the inner "
+                f"chunk shape {list(meta.chunks)}"
+            )
+        if len(meta.shards) != len(meta.chunks) or any(
+            c <= 0 or s % c for s, c in zip(meta.shards, meta.chunks)
+        ):
+            raise MetadataError(
+                f"the shard shape {list(meta.shards)} is not a multiple of the inner chunk "
+                f"shape {list(meta.chunks)}"
+            )
+        if any(c.get("name") == "sharding_indexed" for c in config.get("codecs", ())):
+            raise MetadataError("nested sharding_indexed codecs are not supported")
+        location = config.get("index_location", "end")
+        if location not in ("start", "end"):
+            raise MetadataError(f"sharding_indexed index_location {location!r} is not known")
+        endian, checksum = _index_codecs(config.get("index_codecs"))
+        return cls(
+            per_shard=tuple(s // c for s, c in zip(meta.shards, meta.chunks)),
+            index_at_start=location == "start",
+            endian=endian,
+            checksum=checksum,
+        )
+
+    # -- the index -----------------------------------------------------------------------
+    def index_range(self) -> tuple[int, int | None]:
+        """``(start, length)`` of the index for ``Store.getrange`` (a suffix at the end)."""
+        if self.index_at_start:
+            return 0, self.index_nbytes
+        return -self.index_nbytes, None
+
+    def index_of(self, shard: Any) -> Any:
+        """The index bytes of a whole shard."""
+        k = self.index_nbytes
+        view = memoryview(shard).cast("B")
+        return view[:k] if self.index_at_start else view[len(view) - k :]
+
+    def encode_index(self, table: np.ndarray) -> bytes:
+        """The stored index of an ``(n, 2)`` uint64 table."""
+        raw = table.astype(self.endian + "u8", copy=False).tobytes()
+        return bytes(_crc32c().encode(raw)) if self.checksum else raw
+
+    def decode_index(self, data: Any, key: str, size: int | None = None) -> np.ndarray:
+        """The ``(n, 2)`` uint64 table of offsets and lengths (``ABSENT`` rows for absent
+        chunks) of the index bytes ``data`` of the shard ``key``; with ``size`` (the
+        shard's length) every chunk must lie within it. A ``CorruptChunkError`` naming the
+        shard for an index of the wrong length, a checksum mismatch, a half-absent entry or
+        a range out of the shard's bytes."""
+        nbytes = len(memoryview(data).cast("B"))
+        if nbytes != self.index_nbytes:
+            raise CorruptChunkError(
+                key,
+                f"shard index of {nbytes} bytes, expected {self.index_nbytes} "
+                f"({self.n} inner chunks{', crc32c' if self.checksum else ''})",
+            )
+        if self.checksum:
+            try:
+                data = _crc32c().decode(data)
+            except Exception as e:
+                raise CorruptChunkError(key, f"shard index: {e}") from None
+        table = np.frombuffer(data, dtype=self.endian + "u8").astype(np.uint64).reshape(-1, 2)
+        offsets, lengths = table[:, 0], table[:, 1]
+        absent = offsets == ABSENT
+        if not np.array_equal(absent, lengths == ABSENT):
+            j = int(np.flatnonzero(absent != (lengths == ABSENT))[0])
+            raise CorruptChunkError(
+                key, f"shard index: inner chunk {self.coords(j)} is half absent ({table[j]})"
+            )
+        limit = np.uint64(_MAX_END if size is None else size)
+        bad = ~absent & ((offsets > limit) | (lengths > limit - np.minimum(offsets, limit)))
+        if bad.any():
+            j = int(np.flatnonzero(bad)[0])
+            where = "past the end" if size is None else f"past the end of its {size} bytes"
+            raise CorruptChunkError(
+                key,
+                f"shard index: inner chunk {self.coords(j)} at offset {int(offsets[j])}, "
+                f"{int(lengths[j])} bytes, lies {where}",
+            )
+        return table
+
+    def coords(self, j: int) -> tuple[int, ...]:
+        """The coordinates, within its shard, of the inner chunk ``j`` (C order)."""
+        return tuple(int(c) for c in np.unravel_index(j, self.per_shard)) if self.per_shard else ()
+
+    # -- Morton order --------------------------------------------------------------------
+    @functools.cached_property
+    def morton(self) -> np.ndarray:
+        """Each inner chunk's (C order) rank in the shard's stored order: Zarr's compressed
+        Morton code (the bits of the coordinates interleaved, the first dimension lowest, a
+        dimension leaving once its bits run out)."""
+        bits = [(c - 1).bit_length() for c in self.per_shard]
+        total = sum(bits)
+        dtype: Any = np.uint64 if total <= 64 else object
+        flat = np.arange(self.n, dtype=np.int64)
+        coords = np.unravel_index(flat, self.per_shard) if self.per_shard else ()
+        code = np.zeros(self.n, dtype=dtype)
+        out = 0
+        for bit in range(max(bits, default=0)):
+            for d, b in enumerate(bits):
+                if bit < b:
+                    part = (coords[d] >> bit) & 1
+                    code |= part.astype(dtype) << (np.uint64(out) if dtype is np.uint64 else out)
+                    out += 1
+        return code
+
+
+def _sharding_config(meta: ArrayMeta) -> dict:
+    for codec in meta.codecs or ():
+        if isinstance(codec, dict) and codec.get("name") == "sharding_indexed":
+            config = codec.get("configuration", {})
+            if not isinstance(config, dict):
+                break
+            return config
+    raise MetadataError("a sharded array (shards set) needs a sharding_indexed codec in its codecs")
+
+
+def _index_codecs(codecs: Any) -> tuple[str, bool]:
+    """``(endian, checksum)`` of the index codecs: ``bytes`` and an optional ``crc32c``."""
+    if codecs is None:
+        return "<", True  # (the default of the specification)
+    names = [c.get("name") if isinstance(c, dict) else c for c in codecs]
+    if names not in (["bytes"], ["bytes", "crc32c"]):
+        raise MetadataError(
+            f"sharding_indexed index_codecs {names} are not supported (bytes, then an "
+            "optional crc32c)"
+        )
+    config = (codecs[0].get("configuration") or {}) if isinstance(codecs[0], dict) else {}
+    endian = config.get("endian", "little")
+    if endian not in ("little", "big"):
+        raise MetadataError(f"sharding_indexed index endian {endian!r} is not known")
+    return ("<" if endian == "little" else ">"), len(names) == 2
+
+
+class ShardedPipeline(StorePipeline):
+    """Chunks stored in Zarr v3 shards: the projections handed to it are over the inner
+    chunk grid; the store sees one key per shard (``key(shard_coords)``,
+    ``delete_chunks(shard_coords)``)."""
+
+    def __init__(
+        self,
+        store: Store,
+        path: str,
+        meta: ArrayMeta,
+        chain: CodecChain,
+        options: PipelineOptions,
+    ) -> None:
+        super().__init__(store, path, meta, chain, options)
+        self.layout = ShardLayout.of(meta)
+        #: ranges are read natively: indexes and inner chunks, not whole shards
+        self.partial = bool(store.partial_reads)
+        assert meta.shards is not None
+        shard_bytes = max(1, self.chunk_size * meta.dtype.itemsize * self.layout.n)
+        #: shards per batch when whole shards are fetched
+        self.shard_batch = max(1, min(_MAX_BATCH, _BATCH_BYTES // shard_bytes))
+        self._inner_grid = meta.cdata_shape
+
+    # -- shards ----------------------------------------------------------------------------
+    def _locate(self, coords: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
+        """The shard of the inner chunk at ``coords`` and the chunk's index in it (C order)."""
+        per = self.layout.per_shard
+        shard = tuple(c // k for c, k in zip(coords, per))
+        j = 0
+        for c, k in zip(coords, per):
+            j = j * k + c % k
+        return shard, j
+
+    def _group(
+        self, projections: Sequence[ChunkProjection]
+    ) -> dict[tuple[int, ...], list[tuple[int, int]]]:
+        """``shard coords -> [(projection index, inner index), ...]`` in order of first use."""
+        groups: dict[tuple[int, ...], list[tuple[int, int]]] = {}
+        for i, p in enumerate(projections):
+            shard, j = self._locate(p.chunk_coords)
+            groups.setdefault(shard, []).append((i, j))
+        return groups
+
+    def _shard_batches(
+        self, groups: dict[tuple[int, ...], list[tuple[int, int]]], limit: int, whole: bool
+    ) -> list[list[tuple[int, ...]]]:
+        """Shards in batches of at most ``limit`` inner chunks (or of ``shard_batch``
+        shards when ``whole`` shards are fetched)."""
+        batches: list[list[tuple[int, ...]]] = []
+        current: list[tuple[int, ...]] = []
+        count = 0
+        for shard, members in groups.items():
+            size = 1 if whole else len(members)
+            if current and count + size > (self.shard_batch if whole else limit):
+                batches.append(current)
+                current, count = [], 0
+            current.append(shard)
+            count += size
+        if current:
+            batches.append(current)
+        return batches
+
+    def _where(self, key: str, j: int) -> str:
+        """How errors name the inner chunk ``j`` of the shard ``key``."""
+        return f"inner chunk {self.layout.coords(j)}"
+
+    def _inner_error(self, key: str, j: int, e: CorruptChunkError) -> CorruptChunkError:
+        reason = getattr(e, "reason", str(e))
+        return CorruptChunkError(key, f"{self._where(key, j)}: {reason}")
+
+    def _parse(self, key: str, shard: Any) -> dict[int, Any]:
+        """The stored inner chunks of a whole shard: ``inner index -> bytes`` (views)."""
+        view = memoryview(shard).cast("B")
+        layout = self.layout
+        if len(view) < layout.index_nbytes:
+            raise CorruptChunkError(
+                key, f"shard of {len(view)} bytes, shorter than its index ({layout.index_nbytes})"
+            )
+        table = layout.decode_index(layout.index_of(view), key, size=len(view))
+        present = np.flatnonzero(table[:, 0] != ABSENT)
+        return {
+            int(j): view[int(table[j, 0]) : int(table[j, 0]) + int(table[j, 1])]
+            for j in present.tolist()
+        }
+
+    # -- reads -----------------------------------------------------------------------------
+    def _fetch(
+        self,
+        projections: list[ChunkProjection],
+        names: list[str],
+        out: np.ndarray,
+        put: Callable[[int, Any], bool],
+        inline: bool,
+        direct: bool,
+    ) -> None:
+        """Fetch the inner chunks of ``projections`` shard by shard and hand each to ``put``
+        (its bytes, or None if absent)."""
+        groups = self._group(projections)
+        whole = not self.partial
+        for batch in self._shard_batches(groups, self.batch, whole):
+            keys = [self.key(s) for s in batch]
+            if whole:
+                data, missing = self._read_whole(batch, keys, groups)
+            else:
+                data, missing = self._read_ranges(batch, keys, groups)
+            if self.strict and missing:
+                raise MissingChunkError(missing)
+            items = [(i, j, k) for s, k in zip(batch, keys) for i, j in groups[s]]
+
+            def put_one(item: tuple[int, int, str], data: dict[int, Any] = data) -> bool:
+                i, j, key = item
+                try:
+                    return put(i, data.get(i))
+                except CorruptChunkError as e:
+                    raise self._inner_error(key, j, e) from e
+
+            run_parallel(put_one, items, inline)
+
+    def _read_whole(
+        self, batch: list[tuple[int, ...]], keys: list[str], groups: dict
+    ) -> tuple[dict[int, Any], list[str]]:
+        """Whole shards with one ``getitems``: ``projection index -> bytes`` and what is
+        missing (for strict reads)."""
+        contexts = {} if self.context is None else ConstantMap(keys, self.context)
+        found = self.store.getitems(keys, contexts=contexts)
+        data: dict[int, Any] = {}
+        missing: list[str] = []
+        for shard, key in zip(batch, keys):
+            raw = found.get(key)
+            if raw is None:
+                missing.append(key)
+                continue
+            chunks = self._parse(key, raw)
+            absent = False
+            for i, j in groups[shard]:
+                got = chunks.get(j)
+                if got is None:
+                    absent = True
+                else:
+                    data[i] = got
+            if absent:
+                missing.append(key)
+        return data, missing
+
+    def _read_ranges(
+        self, batch: list[tuple[int, ...]], keys: list[str], groups: dict
+    ) -> tuple[dict[int, Any], list[str]]:
+        """The indexes of the shards (one ``getranges``), then the inner chunks needed (one
+        more): ``projection index -> bytes`` and what is missing (for strict reads)."""
+        layout = self.layout
+        start, length = layout.index_range()
+        indexes = self.store.getranges([(k, start, length) for k in keys])
+        requests: list[tuple[str, int, int | None]] = []
+        wanted: list[tuple[int, int, str]] = []  # projection, inner index, shard key
+        missing: list[str] = []
+        for shard, key, raw in zip(batch, keys, indexes):
+            if raw is None:
+                missing.append(key)
+                continue
+            table = layout.decode_index(raw, key)
+            absent = False
+            for i, j in groups[shard]:
+                offset, nbytes = int(table[j, 0]), int(table[j, 1])
+                if offset == ABSENT:
+                    absent = True
+                    continue
+                requests.append((key, offset, nbytes))
+                wanted.append((i, j, key))
+            if absent:
+                missing.append(key)
+        data: dict[int, Any] = {}
+        if requests:
+            got_all = self.store.getranges(requests)
+            for (i, j, key), (_, offset, size), got in zip(wanted, requests, got_all):
+                if got is None:
+                    # the shard went away between the two reads: absent now
+                    if key not in missing:
+                        missing.append(key)
+                    continue
+                if len(got) != size:
+                    raise CorruptChunkError(
+                        key,
+                        f"{self._where(key, j)}: {size} bytes indexed at offset {offset}, "
+                        f"{len(got)} stored there (past the end of the shard)",
+                    )
+                data[i] = got
+        return data, missing
+
+    # -- writes ----------------------------------------------------------------------------
+    def _write(
+        self, projections: list[ChunkProjection], value: Any, fields: Any, lazy: bool
+    ) -> None:
+        if not projections:
+            return
+        w = _Write(self, projections, value, fields, lazy)
+        groups = self._group(projections)
+        batches = self._shard_batches(groups, self.write_batch, whole=False)
+        if self.chain.is_object and not w.lazy and not w.scalar and len(batches) > 1:
+            # a write of several batches could stop half way: every item is checked
+            # against the codec before any shard is stored
+            self.chain.encode_objects(value.reshape(-1))
+        for batch in batches:
+            self._write_batch(w, batch, groups)
+
+    def _covered(self, w: _Write, shard: tuple[int, ...], members: list[tuple[int, int]]) -> bool:
+        """The selection covers every inner chunk of ``shard`` inside the array whole (the
+        shard is built without reading it)."""
+        per, grid = self.layout.per_shard, self._inner_grid
+        inside = math.prod(min(k, g - s * k) for s, k, g in zip(shard, per, grid))
+        projections = w.projections
+        return len({j for _, j in members}) == inside and not any(
+            w._merge(projections[i], self._is_edge(projections[i].chunk_coords)) for i, _ in members
+        )
+
+    def _write_batch(self, w: _Write, batch: list[tuple[int, ...]], groups: dict) -> None:
+        keys = [self.key(s) for s in batch]
+        with self._locked(keys if w.synced else []):
+            if w.lazy:
+                w.pieces = self._lazy_pieces(w, batch, groups)
+            covered = {s: self._covered(w, s, groups[s]) for s in batch}
+            partial_keys = [k for s, k in zip(batch, keys) if not covered[s]]
+            found = self.store.getitems(partial_keys, contexts={}) if partial_keys else {}
+            stored = {k: self._parse(k, found[k]) for k in partial_keys if k in found}
+            items = [
+                (i, j, k)
+                for s, k in zip(batch, keys)
+                if not (covered[s] and w.scalar_fill)
+                for i, j in groups[s]
+            ]
+            fill = self.meta.fill_value
+
+            def build(item: tuple[int, int, str]) -> bytes | None:
+                i, j, key = item
+                p = w.projections[i]
+                edge = self._is_edge(p.chunk_coords)
+                whole = not w._merge(p, edge)
+                old = stored.get(key, {}).get(j)
+                try:
+                    chunk = w._chunk(i, p, edge, whole, lambda: old)
+                except CorruptChunkError as e:
+                    raise self._inner_error(key, j, e) from e
+                if w.skip_fill and _is_fill(chunk, fill):
+                    return None
+                return self.chain.encode(chunk)
+
+            encoded = run_parallel(build, items, self._inline(len(items)))
+            new: dict[str, dict[int, bytes | None]] = {}
+            for (_, j, key), data in zip(items, encoded):
+                new.setdefault(key, {})[j] = data
+            to_set: dict[str, bytes] = {}
+            to_delete: list[str] = []
+            for shard, key in zip(batch, keys):
+                # a shard covered whole starts empty: its inner chunks past the array are
+                # never stored (as zarr-python writes shards)
+                content: dict[int, Any] = {} if covered[shard] else dict(stored.get(key, {}))
+                for j, data in new.get(key, {}).items():
+                    if data is None:
+                        content.pop(j, None)
+                    else:
+                        content[j] = data
+                if content:
+                    to_set[key] = self._assemble(content)
+                else:
+                    to_delete.append(key)
+            if to_set:
+                self.store.setitems(to_set)
+            if to_delete:
+                self.store.delitems(to_delete)
+            if to_set and w.synced and self.options.meta_store is not None:
+                self._drop_cut_shards(batch, keys, to_set)
+        w.pieces = {}
+
+    def _assemble(self, content: dict[int, Any]) -> bytes:
+        """A shard's bytes: its inner chunks in Morton order and the index."""
+        layout = self.layout
+        rank = layout.morton
+        table = np.full((layout.n, 2), ABSENT, dtype=np.uint64)
+        parts: list[Any] = []
+        pos = layout.index_nbytes if layout.index_at_start else 0
+        for j in sorted(content, key=rank.__getitem__):
+            data = content[j]
+            nbytes = len(memoryview(data).cast("B"))
+            table[j] = (pos, nbytes)
+            parts.append(data)
+            pos += nbytes
+        index = layout.encode_index(table)
+        return b"".join([index, *parts] if layout.index_at_start else [*parts, index])
+
+    def _lazy_pieces(self, w: _Write, batch: list[tuple[int, ...]], groups: dict) -> dict:
+        """The parts of a lazy value for the inner chunks of ``batch``: one read of the
+        value per shard (the region its projections span), in the calling thread."""
+        pieces: dict[int, np.ndarray] = {}
+        projections = w.projections
+        for shard in batch:
+            members = [i for i, _ in groups[shard]]
+            sels = [projections[i].out_selection for i in members]
+            box = _bounding_box(sels)
+            if box is None:
+                for i in members:
+                    pieces[i] = np.asarray(w.value[projections[i].out_selection])
+                continue
+            region = np.asarray(w.value[tuple(slice(a, b) for a, b in box)])
+            for i, sel in zip(members, sels):
+                pieces[i] = region[
+                    tuple(slice(s.start - a, s.stop - a) for s, (a, _) in zip(sel, box))
+                ]
+        return pieces
+
+    def _drop_cut_shards(self, batch: list[tuple[int, ...]], keys: list[str], stored: Any) -> None:
+        """Delete the shards just stored that a concurrent resize has cut off (their locks
+        are held), as ``StorePipeline._drop_cut`` does for chunks."""
+        shape = self._stored_shape()
+        shards = self.meta.shards
+        if shape is None or shards is None or len(shape) != len(shards):
+            return
+        cut = [
+            k
+            for s, k in zip(batch, keys)
+            if k in stored and any(c * n >= x for c, n, x in zip(s, shards, shape))
+        ]
+        if cut:
+            self.store.delitems(cut)
+
+
+def _bounding_box(sels: list[Any]) -> list[tuple[int, int]] | None:
+    """The region ``[(start, stop), ...]`` that selections of slices of step 1 span (None
+    for other selections)."""
+    box: list[list[int]] | None = None
+    for sel in sels:
+        if not isinstance(sel, tuple) or not all(
+            type(s) is slice and s.step in (None, 1) for s in sel
+        ):
+            return None
+        if box is None:
+            box = [[s.start, s.stop] for s in sel]
+        elif len(box) != len(sel):
+            return None
+        else:
+            for b, s in zip(box, sel):
+                b[0], b[1] = min(b[0], s.start), max(b[1], s.stop)
+    return None if box is None else [(a, b) for a, b in box]
