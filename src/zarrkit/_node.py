@@ -75,9 +75,7 @@ def _pid() -> int:
     return _this_process[0]
 
 
-def check_zarr_version(
-    zarr_version: int | None, zarr_format: int | None = None
-) -> int | None:
+def check_zarr_version(zarr_version: int | None, zarr_format: int | None = None) -> int | None:
     """The Zarr format a call names (``zarr_format``, or zarr 2's ``zarr_version``): None,
     2 or 3; a ValueError for anything else or when the two disagree."""
     for name, value in (("zarr_version", zarr_version), ("zarr_format", zarr_format)):

@@ -394,7 +394,8 @@ class Array(Node):
 
     @property
     def nchunks_initialized(self) -> int:
-        """Number of chunks present in the store."""
+        """Number of chunks present in the store (of shards, for a sharded array: what is
+        stored)."""
         self._refresh()
         sep = re.escape(self._meta.separator)
         if self._meta.chunk_key_encoding == "default":  # Zarr v3: c/0/0 (or c.0.0), c at 0-d
@@ -463,7 +464,11 @@ class Array(Node):
         if stored > 0:
             items.append(("No. bytes stored", bytes_text(stored)))
             items.append(("Storage ratio", f"{nbytes / stored:.1f}"))
-        items.append(("Chunks initialized", f"{self.nchunks_initialized}/{self.nchunks}"))
+        if self._meta.shards is not None:  # what is stored is shards: counted as such
+            nshards = math.prod(self._meta.stored_grid)
+            items.append(("Shards initialized", f"{self.nchunks_initialized}/{nshards}"))
+        else:
+            items.append(("Chunks initialized", f"{self.nchunks_initialized}/{self.nchunks}"))
         return items
 
     # -- reading -------------------------------------------------------------------------

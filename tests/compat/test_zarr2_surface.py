@@ -254,9 +254,7 @@ def _write_v3_array(path: str) -> None:
         lambda p: zarrkit.load(p),
     ],
 )
-def test_zarr_v3_data_opens_in_its_format_and_is_not_written_over(
-    tmp_path: Any, call: Any
-) -> None:
+def test_zarr_v3_data_opens_in_its_format_and_is_not_written_over(tmp_path: Any, call: Any) -> None:
     path = str(tmp_path / "v3.zarr")
     _write_v3_array(path)
     found = call(path)

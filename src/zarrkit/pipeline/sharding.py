@@ -439,7 +439,7 @@ class ShardedPipeline(StorePipeline):
         inside = math.prod(min(k, g - s * k) for s, k, g in zip(shard, per, grid))
         projections = w.projections
         return len({j for _, j in members}) == inside and not any(
-            w._merge(projections[i], self._is_edge(projections[i].chunk_coords)) for i, _ in members
+            w._merge(projections[i], projections[i].edge) for i, _ in members
         )
 
     def _write_batch(self, w: _Write, batch: list[tuple[int, ...]], groups: dict) -> None:
@@ -462,7 +462,7 @@ class ShardedPipeline(StorePipeline):
             def build(item: tuple[int, int, str]) -> bytes | None:
                 i, j, key = item
                 p = w.projections[i]
-                edge = self._is_edge(p.chunk_coords)
+                edge = p.edge
                 whole = not w._merge(p, edge)
                 old = stored.get(key, {}).get(j)
                 try:
