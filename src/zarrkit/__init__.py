@@ -13,6 +13,7 @@ from numcodecs import Blosc
 
 # _moved first: the old module paths (zarrkit.n5 is zarrkit.compat.n5, ...), loaded as before
 from . import _moved, codecs, copying, creation, dask, n5, rechunking, storage  # noqa: F401
+from ._node import default_zarr_format, set_default_zarr_format
 from ._pool import get_num_threads, set_num_threads
 from ._tree import tree
 from .apps.dask import from_dask, to_dask
@@ -121,6 +122,8 @@ __all__ = [
     "save_array",
     "save_group",
     "set_num_threads",
+    "default_zarr_format",
+    "set_default_zarr_format",
     "storage",
     "zeros",
     "zeros_like",

@@ -6,6 +6,7 @@ the store, and data in another Zarr version is reported as such instead of as "n
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .errors import MetadataError, UnsupportedFormatError, _PathError
@@ -33,14 +34,25 @@ def contains_group(store: Any, path: str = "") -> bool:
 
 
 def _v3_kind(store: Any, prefix: str) -> str | None:
-    """``"array"``/``"group"`` for the ``zarr.json`` at ``prefix``, None without one (or
-    with one that is not valid metadata: opening it names the problem)."""
-    if V3.array_key(prefix) not in store:
+    """``"array"``/``"group"`` for the ``zarr.json`` at ``prefix``, None without one. A
+    document that does not check out still says what it is when its ``node_type`` does
+    (opening it then names the problem, and nothing is created over it); otherwise its
+    ``MetadataError`` propagates."""
+    key = V3.array_key(prefix)
+    if key not in store:
         return None
     try:
         return node_at(store, prefix)[0]
-    except (MetadataError, KeyError):
+    except KeyError:
         return None
+    except MetadataError:
+        try:
+            kind = json.loads(bytes(memoryview(store[key]).cast("B"))).get("node_type")
+        except Exception:
+            kind = None
+        if kind in ("array", "group"):
+            return str(kind)
+        raise
 
 
 def format_at(store: Any, path: str) -> NodeFormat | None:

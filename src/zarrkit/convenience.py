@@ -7,11 +7,11 @@ from typing import Any
 
 from . import storage
 from ._node import check_zarr_version
-from ._probe import contains_array, contains_group, not_found
+from ._probe import contains_array, contains_group, format_at, not_found
 from .creation import array as _array
 from .creation import open_array
 from .errors import PathNotFoundError
-from .storage.base import normalize_storage_path
+from .storage.base import normalize_storage_path, prefix_of
 from .tools.copying import copy, copy_all, copy_store  # noqa: F401 - public names
 
 __all__ = [
@@ -209,6 +209,10 @@ def consolidate_metadata(
     ``path`` only chooses the group returned, opened that way. Consolidate again after the
     hierarchy changes. ``storage_options`` go to the file system of a URL ``store``.
 
+    For a Zarr v3 group at ``path`` the documents below it go into the group's own
+    ``zarr.json`` (``consolidated_metadata``, as zarr-python 3 writes it) and
+    ``metadata_key`` is not used.
+
     >>> import zarrkit
     >>> store = {}
     >>> _ = zarrkit.group(store).zeros('foo/bar', shape=10)
@@ -219,6 +223,11 @@ def consolidate_metadata(
     from .formats.v2 import ARRAY_KEY, ATTRS_KEY, GROUP_KEY, json_dumps, json_loads
 
     store = storage.normalize_store_arg(store, mode="w", storage_options=storage_options)
+    path = normalize_storage_path(path)
+    fmt = format_at(store, path)
+    if fmt is not None and fmt.zarr_format == 3:
+        _consolidate_v3(store, path)
+        return open_consolidated(store, path=path)
     names = (ARRAY_KEY, GROUP_KEY, ATTRS_KEY)
     keys = [k for k in store.keys() if k.rsplit("/", 1)[-1] in names]
     values = store.getitems(keys)
@@ -228,6 +237,27 @@ def consolidate_metadata(
     }
     store[metadata_key] = json_dumps(doc)
     return open_consolidated(store, metadata_key=metadata_key, path=path)
+
+
+def _consolidate_v3(store: Any, path: str) -> None:
+    """Put the documents of every node below the v3 group at ``path`` into the group's
+    ``zarr.json`` (``consolidated_metadata``, keyed by path relative to the group, as
+    zarr-python 3 writes it); the group's attributes are kept."""
+    from .formats import v3
+
+    prefix = path + "/" if path else ""
+    own = prefix + v3.ZARR_JSON
+    keys = [k for k in store.keys_under(path) if k.rsplit("/", 1)[-1] == v3.ZARR_JSON and k != own]
+    values = store.getitems(keys)
+    docs = {}
+    for k in sorted(keys):
+        if k in values:
+            doc = v3.json_loads(values[k], k)
+            if isinstance(doc, dict) and doc.get("node_type") == "group":
+                doc.pop("consolidated_metadata", None)  # only the top group holds them
+            docs[k[len(prefix) : -len(v3.ZARR_JSON) - 1]] = doc
+    group_doc = v3.json_loads(store[own], own)
+    store[own] = v3.encode_group_doc(group_doc.get("attributes", {}), consolidated=docs)
 
 
 def open_consolidated(
@@ -243,6 +273,7 @@ def open_consolidated(
     with a ``path`` and no document there, ``path + '/' + metadata_key`` is tried, where
     zarr 3 writes a group's consolidated metadata (keys relative to the group).
     """
+    from .formats.v3 import ZARR_JSON
     from .storage.consolidated import ConsolidatedMetadataStore
 
     if mode not in ("r", "r+"):
@@ -255,6 +286,19 @@ def open_consolidated(
     try:
         meta_store = ConsolidatedMetadataStore(store, metadata_key=metadata_key)
     except KeyError:
+        fmt = format_at(store, path)
+        if fmt is not None and fmt.zarr_format == 3:  # inside the group's zarr.json
+            meta_store = ConsolidatedMetadataStore(
+                store, metadata_key=prefix_of(path) + ZARR_JSON, path=path
+            )
+            chunk_store = kwargs.pop("chunk_store", None)
+            return open(
+                meta_store,
+                mode=mode,
+                path=path,
+                chunk_store=store if chunk_store is None else chunk_store,
+                **kwargs,
+            )
         if not path:
             raise
         try:

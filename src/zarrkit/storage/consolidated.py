@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple, TypeVar
 
 from ..errors import ReadOnlyError
+from ..formats import v3
 from ..formats.v2 import CONSOLIDATED_KEY, decode_consolidated, json_dumps
 from .base import Store, as_store, decoded, normalize_storage_path, prefix_of
 
@@ -28,7 +29,16 @@ def _indexer(prefix: str) -> Callable[[Any, str], _Index]:
     function per prefix, so that its results are remembered by the document's bytes)."""
 
     def index(doc: Any, key: str) -> _Index:
-        meta = decode_consolidated(doc, key)["metadata"]
+        if key.rsplit("/", 1)[-1] == v3.ZARR_JSON:
+            # Zarr v3: a group's zarr.json holding its descendants' documents by path
+            consolidated = v3.decode_group_doc(doc, key)[2]
+            if consolidated is None:
+                raise KeyError(f"no consolidated metadata in {key!r}")
+            root = {k: v for k, v in doc.items() if k != "consolidated_metadata"}
+            meta = {v3.ZARR_JSON: root}
+            meta.update((f"{p}/{v3.ZARR_JSON}", d) for p, d in consolidated.items())
+        else:
+            meta = decode_consolidated(doc, key)["metadata"]
         meta_store = {prefix + k: v for k, v in meta.items()}
         children: dict[str, set[str]] = {}
         for name in meta_store:
@@ -53,7 +63,9 @@ class ConsolidatedMetadataStore(Store):
     store : MutableMapping
         The store holding the document (and usually the chunks).
     metadata_key : str
-        Key of the document.
+        Key of the document: a ``.zmetadata`` (Zarr v2), or a v3 group's ``zarr.json``
+        holding its descendants' documents (``consolidated_metadata``, as zarr-python 3
+        writes it), served as ``<path>/zarr.json`` keys.
     path : str
         Where the document's keys are relative to (zarr 2 writes keys from the store's root,
         ``''``; zarr 3 writes a group's ``.zmetadata`` with keys relative to that group).
