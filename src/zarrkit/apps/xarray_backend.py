@@ -1,7 +1,9 @@
 """A native xarray backend: ``xr.open_dataset(path_or_url, engine="zarrkit")``.
 
 Reads Zarr v2 stores the way xarray writes them (``_ARRAY_DIMENSIONS`` on every array, the
-``.zarray`` fill value as ``_FillValue``, consolidated ``.zmetadata`` when present) with any
+``.zarray`` fill value as ``_FillValue``, consolidated ``.zmetadata`` when present) and
+Zarr v3 stores the way xarray on zarr 3 writes them (the arrays' ``dimension_names``, a
+``_FillValue`` attribute in xarray's encoding, consolidated metadata in ``zarr.json``) with any
 xarray, including the releases whose own zarr engine needs zarr-python 3. Arrays stay lazy
 (a ``BackendArray`` with outer indexing, so only the chunks a selection touches are read);
 CF decoding (masking, scaling, times) is xarray's own. ``xr.open_datatree(..., engine="zarrkit")``
@@ -18,7 +20,9 @@ array([ 1.,  2., nan])
 
 from __future__ import annotations
 
+import base64
 import os
+import struct
 from collections.abc import Iterable
 from typing import Any
 
@@ -84,15 +88,22 @@ class ZarrkitDataStore(AbstractDataStore):
 
 def _variable(name: str, array: Array) -> Variable:
     attrs = dict(array.attrs.asdict())
-    try:
-        dims = tuple(attrs.pop(DIMENSIONS_KEY))
-    except KeyError:
-        raise KeyError(
-            f"array {name!r} has no {DIMENSIONS_KEY!r} attribute: it was not written by "
-            "xarray, so its dimensions have no names"
-        ) from None
-    if array.fill_value is not None:
-        attrs["_FillValue"] = array.fill_value  # xarray's Zarr v2 convention
+    stored_dims = attrs.pop(DIMENSIONS_KEY, None)
+    # Zarr v3: the dimension names are the array's own (xarray writes no attribute then)
+    dims = array.dimension_names if array.zarr_format == 3 else None
+    if dims is None or any(d is None for d in dims):
+        if stored_dims is None:
+            raise KeyError(
+                f"array {name!r} has no {DIMENSIONS_KEY!r} attribute"
+                + (" nor dimension_names" if array.zarr_format == 3 else "")
+                + ": it was not written by xarray, so its dimensions have no names"
+            )
+        dims = tuple(stored_dims)
+    if array.zarr_format == 2:
+        if array.fill_value is not None:
+            attrs["_FillValue"] = array.fill_value  # xarray's Zarr v2 convention
+    elif "_FillValue" in attrs:  # Zarr v3: an attribute, in xarray's own encoding
+        attrs["_FillValue"] = _decode_fill(attrs["_FillValue"], array.dtype)
     encoding = {
         "chunks": array.chunks,
         "preferred_chunks": dict(zip(dims, array.chunks)),
@@ -101,6 +112,20 @@ def _variable(name: str, array: Array) -> Variable:
     }
     data = indexing.LazilyIndexedArray(ZarrkitBackendArray(array))
     return Variable(dims, data, attrs, encoding)
+
+
+def _decode_fill(value: Any, dtype: np.dtype) -> Any:
+    """A ``_FillValue`` attribute as xarray writes it for Zarr v3: floats (and the parts
+    of complex numbers) as base64 of a little-endian float64, bytes as base64, the rest as
+    JSON gives them."""
+    if dtype.kind == "f" and isinstance(value, str):
+        return struct.unpack("<d", base64.standard_b64decode(value))[0]
+    if dtype.kind == "c" and isinstance(value, list) and len(value) == 2:
+        re_, im = (struct.unpack("<d", base64.standard_b64decode(v))[0] for v in value)
+        return complex(re_, im)
+    if dtype.kind == "S" and isinstance(value, str):
+        return base64.standard_b64decode(value)
+    return value
 
 
 def open_store_group(
@@ -128,9 +153,9 @@ def open_store_group(
 
 
 class ZarrkitBackendEntrypoint(BackendEntrypoint):
-    """``engine="zarrkit"``: Zarr v2 stores through zarrkit (paths, URLs, stores)."""
+    """``engine="zarrkit"``: Zarr v2 and v3 stores through zarrkit (paths, URLs, stores)."""
 
-    description = "Open Zarr v2 stores (as written by xarray) with zarrkit"
+    description = "Open Zarr v2 and v3 stores (as written by xarray) with zarrkit"
     supports_groups = True
     open_dataset_parameters = (
         "filename_or_obj",

@@ -82,9 +82,13 @@ class NodeFormat:
         """The record of the array at ``prefix`` (``KeyError``: no array of this format)."""
         key = self.array_key(prefix)
         try:
-            return store.getdecoded(key, _v2_array if self.zarr_format == 2 else _v3_array)
+            return self.read_array_key(store, key)
         except KeyError:
             raise KeyError(key) from None
+
+    def read_array_key(self, store: Any, key: str) -> ArrayMeta:
+        """The record of the array document at ``key`` (``KeyError`` if it is gone)."""
+        return store.getdecoded(key, _v2_array if self.zarr_format == 2 else _v3_array)
 
     def read_group(self, store: Any, prefix: str) -> GroupMeta:
         """The record of the group at ``prefix`` (``KeyError``: no group of this format)."""
