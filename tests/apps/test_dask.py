@@ -167,6 +167,28 @@ def test_to_dask_from_dask(tmp_path):
     assert v.chunks == (5,) and v[:].tolist() == list(range(10))
 
 
+@needs_dask
+def test_to_dask_from_dask_sharded_v3(tmp_path):
+    """A task per shard when reading; writes aligned with shards need no lock, and writes
+    aligned only with inner chunks take one (a shard is what one write replaces)."""
+    da = pytest.importorskip("dask.array")
+    a = np.arange(240, dtype="i4").reshape(12, 20)
+    z = zarrkit.array(a, chunks=(3, 5), shards=(6, 10), zarr_format=3)
+    x = zarrkit.to_dask(z)
+    assert x.chunks == ((6, 6), (10, 10))
+    assert (x[1:9, 3:17].compute() == a[1:9, 3:17]).all()
+    w = zarrkit.from_dask(x + 1, str(tmp_path / "w.zarr"), shards=(6, 10), zarr_format=3)
+    assert (w.chunks, w.shards, w.zarr_format) == ((6, 10), (6, 10), 3)
+    assert (w[:] == a + 1).all()
+    assert zarrkit.apps.dask._aligned(x.chunks, (6, 10), z.shape)
+    inner = da.from_array(a, chunks=(3, 5))
+    assert not zarrkit.apps.dask._aligned(inner.chunks, z.shards, z.shape)
+    v = zarrkit.from_dask(
+        inner, str(tmp_path / "v.zarr"), chunks=(3, 5), shards=(6, 10), zarr_format=3
+    )
+    assert (v[:] == a).all()
+
+
 @pytest.fixture(scope="module")
 def client():
     distributed = pytest.importorskip("distributed")

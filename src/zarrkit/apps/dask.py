@@ -25,10 +25,14 @@ __all__ = ["to_dask", "from_dask"]
 
 
 def to_dask(z: Array, chunks: Any = None, name: str | None = None) -> Any:
-    """``z`` as a lazy dask array, one task per chunk of ``z`` unless ``chunks`` says otherwise."""
+    """``z`` as a lazy dask array, one task per chunk of ``z`` (per shard of a sharded Zarr
+    v3 array: its index is read once and its chunks together) unless ``chunks`` says
+    otherwise."""
     import dask.array as da
 
-    return da.from_array(z, chunks=z.chunks if chunks is None else chunks, name=name)
+    if chunks is None:
+        chunks = z.shards if z.shards is not None else z.chunks
+    return da.from_array(z, chunks=chunks, name=name)
 
 
 def from_dask(
@@ -45,7 +49,8 @@ def from_dask(
 
     The array gets ``x``'s shape and dtype and, unless ``chunks=`` is given, ``x``'s chunks
     (irregular dask chunks are first made regular). When every dask chunk covers whole array
-    chunks the writes need no lock; otherwise ``lock`` defaults to dask's own (``True``).
+    chunks (whole shards, for a sharded Zarr v3 array: what one write replaces) the writes
+    need no lock; otherwise ``lock`` defaults to dask's own (``True``).
     Give a ``synchronizer=`` (``ProcessSynchronizer``) or a ``distributed.Lock`` for
     unaligned writes on process clusters.
     """
@@ -65,7 +70,7 @@ def from_dask(
         **kwargs,
     )
     if lock is None:
-        lock = not _aligned(x.chunks, z.chunks, z.shape)
+        lock = not _aligned(x.chunks, z.shards or z.chunks, z.shape)
     da.store(x, z, lock=lock)
     return z
 
