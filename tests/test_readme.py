@@ -36,12 +36,16 @@ def test_usage_block_prints_what_its_comments_claim(tmp_path: Any, monkeypatch: 
             comment = lines[node.end_lineno - 1].partition("#")[2]
             shown = re.search(r"array\(.*\)", comment)
             if shown:
-                expected = eval(shown.group(0), {"array": np.array, "int32": np.int32})
+                names = {"array": np.array, "int32": np.int32, "float32": np.float32}
+                expected = eval(shown.group(0), names)
                 assert isinstance(value, np.ndarray), code
                 np.testing.assert_array_equal(value, expected)
                 assert value.dtype == expected.dtype, code
                 checked += 1
+            elif re.fullmatch(r"\s*-?\d+\s*", comment):  # a number shown
+                assert value == int(comment), code
+                checked += 1
         else:
             exec(compile(ast.Module([node], []), "README", "exec"), namespace)
-    assert checked == 3
+    assert checked == 5
     assert _normalise("array([5, 42], dtype=int32)") in _normalise(source)
