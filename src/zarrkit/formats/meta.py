@@ -131,11 +131,15 @@ class ArrayMeta:
     def chunk_key(self, coords: tuple[int, ...]) -> str:
         """The key of a stored chunk (a shard when sharded) relative to the array's path
         (``"0.3"``, ``"0/3"``; Zarr v3's default encoding ``"c/0/3"``, ``"c"`` for 0-d)."""
-        if self.chunk_key_encoding == "default":
-            return "c" + "".join(self.separator + str(c) for c in coords)
         if not coords:
-            return "0"
-        return self.separator.join(map(str, coords))
+            return "c" if self.chunk_key_encoding == "default" else "0"
+        return self.key_prefix + self.separator.join(map(str, coords))
+
+    @property
+    def key_prefix(self) -> str:
+        """What comes before the chunk indices in a chunk key: ``"c/"`` (or ``"c."``) in
+        Zarr v3's default encoding, nothing in the v2 encoding."""
+        return "c" + self.separator if self.chunk_key_encoding == "default" else ""
 
     def with_shape(self, shape: tuple[int, ...]) -> ArrayMeta:
         return replace(self, shape=tuple(shape))
