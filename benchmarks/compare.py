@@ -5,6 +5,7 @@
     .venv/bin/python benchmarks/compare.py --quick --libs zarrkit
     .venv/bin/python benchmarks/compare.py --zarrkit-src /work/wt/pipe/src --rows read,write_c100
     .venv/bin/python benchmarks/compare.py --rounds 3 --repeat 3 --json out.json --markdown out.md
+    .venv/bin/python benchmarks/compare.py --rows v3 --libs zarrs,zarrs34,fused,tensorstore
 
 Each library runs in a persistent worker (``worker.py``) in its own interpreter, speaking JSON
 lines over stdin/stdout. The orchestrator (standard library only) loops: for each round, for
@@ -56,21 +57,30 @@ LIB_TITLES = {
 ROWS = (
     "write_c1000", "read_c1000", "region_1chunk", "region_4chunks", "write_c100", "read_c100",
     "oindex", "vindex", "write_raw", "read_raw", "write_fill", "create_group", "open_group",
-    "open_consolidated",
+    "open_consolidated", "v3_shard_write", "v3_shard_read", "v3_shard_region", "v3_shard_oindex",
+    "v3_write_c1000", "v3_read_c1000",
 )  # fmt: skip
+# Zarr v3 rows (zstd at level "zstd"; sharded: shards of "shard"², inner chunks "inner"²)
+V3_ROWS = tuple(r for r in ROWS if r.startswith("v3_"))
+# libraries that cannot run a row at all (no such format): not asked, "-" in the table
+NO_ROWS = {"zarr2": V3_ROWS}
 FULL = {
     "n": 8000, "chunk": 1000, "small_chunk": 100, "region": 100, "region_calls": 50,
-    "rows": 1000, "points": 10_000, "narrays": 200, "seed": 0,
+    "rows": 1000, "points": 10_000, "narrays": 200, "shard": 2000, "inner": 250, "zstd": 1,
+    "seed": 0,
 }  # fmt: skip
 QUICK = {
     "n": 400, "chunk": 100, "small_chunk": 20, "region": 20, "region_calls": 5,
-    "rows": 50, "points": 500, "narrays": 20, "seed": 0,
+    "rows": 50, "points": 500, "narrays": 20, "shard": 200, "inner": 50, "zstd": 1, "seed": 0,
 }  # fmt: skip
 
 
 def row_label(row: str, c: dict[str, Any]) -> str:
     big, small = c["chunk"], c["small_chunk"]
     n_small = (-(-c["n"] // small)) ** 2
+    shard, inner = c.get("shard"), c.get("inner")
+    n_shards = (-(-c["n"] // shard)) ** 2 if shard else None
+    zstd = f"zstd {c.get('zstd')}"
     return {
         "write_c1000": f"write whole, chunks {big}²",
         "read_c1000": f"read whole, chunks {big}²",
@@ -86,6 +96,12 @@ def row_label(row: str, c: dict[str, Any]) -> str:
         "create_group": f"create group + {c['narrays']} arrays",
         "open_group": f"open group, open each of {c['narrays']}",
         "open_consolidated": "consolidated: open, open each",
+        "v3_shard_write": f"v3 write whole, shards {shard}² of {inner}² ({n_shards} files, {zstd})",
+        "v3_shard_read": f"v3 read whole, shards {shard}² of {inner}²",
+        "v3_shard_region": f"v3 read {c['region']}x{c['region']} anywhere, sharded",
+        "v3_shard_oindex": f"v3 oindex {c['rows']:,} rows, sharded",
+        "v3_write_c1000": f"v3 write whole, chunks {big}² ({zstd})",
+        "v3_read_c1000": f"v3 read whole, chunks {big}²",
     }[row]
 
 
@@ -138,6 +154,11 @@ class Worker:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+def runs(lib: str, row: str) -> bool:
+    """False where ``lib`` cannot run ``row`` at all (zarr 2.18 and Zarr v3): its cell is "-"."""
+    return row not in NO_ROWS.get(lib_kind(lib), ())
 
 
 def lib_kind(lib: str) -> str:
@@ -409,13 +430,13 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
                 log(f"[compare] {lib} from {workers[lib].versions.get('zarrkit_path')}")
         order = [lib for lib in libs if lib in workers]
         results: dict[str, dict[str, Cell]] = {
-            row: {lib: Cell(stat=args.stat) for lib in order} for row in rows
+            row: {lib: Cell(stat=args.stat) for lib in order if runs(lib, row)} for row in rows
         }
         for rnd in range(args.rounds):
             for row in rows:
                 for lib in order[rnd % len(order) :] + order[: rnd % len(order)]:
-                    cell = results[row][lib]
-                    if cell.error or cell.na:
+                    cell = results[row].get(lib)
+                    if cell is None or cell.error or cell.na:
                         continue
                     t0 = time.perf_counter()
                     try:

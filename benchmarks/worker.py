@@ -81,6 +81,14 @@ def reset_peak() -> bool:
         return False
 
 
+METADATA_FILES = (".zarray", ".zattrs", ".zgroup", ".zmetadata", "zarr.json")
+
+
+def chunk_files(path: str) -> list[str]:
+    """The files under ``path`` that are no metadata document: chunks (or shards)."""
+    return [f for f in dir_files(path) if os.path.basename(f) not in METADATA_FILES]
+
+
 def dir_files(path: str) -> list[str]:
     """Every file under ``path``, relative to it."""
     out = []
@@ -123,6 +131,16 @@ class Lib:
 
     def vindex(self, a: Any, sel: Any) -> np.ndarray:
         return a.vindex[sel]
+
+    def create_v3(self, path: str, shape: tuple, chunks: tuple, shards: tuple | None,
+                  level: int) -> Any:  # fmt: skip
+        """A fresh Zarr v3 int32 array, fill value 0, zstd at ``level`` (no checksum); with
+        ``shards``, ``chunks`` are the inner chunks of a ``sharding_indexed`` codec (index
+        ``bytes`` + ``crc32c`` at the end of each shard)."""
+        raise NotSupported(f"{self.name} writes no Zarr v3")
+
+    def open_v3(self, path: str) -> Any:
+        raise NotSupported(f"{self.name} reads no Zarr v3")
 
     def create_group(self, path: str, names: list[str], shape: tuple, chunks: tuple) -> None:
         raise NotImplementedError
@@ -176,6 +194,20 @@ class Zarr2Api(Lib):
         )  # fmt: skip
 
     def open(self, path):
+        return self.zarr.open_array(path, mode="r")
+
+    def create_v3(self, path, shape, chunks, shards, level):
+        if self.name != "zarrkit":
+            raise NotSupported("zarr-python 2.18 has no Zarr v3")
+        return self.zarr.create(
+            shape, chunks=chunks, shards=shards, dtype="i4", fill_value=0,
+            compressor=self.numcodecs.Zstd(level=level), zarr_format=3, store=path,
+            overwrite=True,
+        )  # fmt: skip
+
+    def open_v3(self, path):
+        if self.name != "zarrkit":
+            raise NotSupported("zarr-python 2.18 has no Zarr v3")
         return self.zarr.open_array(path, mode="r")
 
     def create_group(self, path, names, shape, chunks):
@@ -256,6 +288,22 @@ class Zarr3Api(Lib):
 
     def open(self, path):
         a = self.zarr.open_array(path, mode="r", zarr_format=2)
+        self.check_pipeline(a)
+        return a
+
+    def create_v3(self, path, shape, chunks, shards, level):
+        from zarr.codecs import ZstdCodec
+
+        a = self.zarr.create_array(
+            store=path, shape=shape, chunks=chunks, shards=shards, dtype="i4", fill_value=0,
+            compressors=ZstdCodec(level=level, checksum=False), filters=None, zarr_format=3,
+            overwrite=True,
+        )  # fmt: skip
+        self.check_pipeline(a)
+        return a
+
+    def open_v3(self, path):
+        a = self.zarr.open_array(path, mode="r", zarr_format=3)
         self.check_pipeline(a)
         return a
 
@@ -351,6 +399,36 @@ class TensorstoreLib(Lib):
     def open(self, path):
         return TsArray(self.ts.open(self.spec(path), open=True, context=self.context).result())
 
+    def create_v3(self, path, shape, chunks, shards, level):
+        bytes_codec = {"name": "bytes", "configuration": {"endian": "little"}}
+        codecs: list[dict[str, Any]] = [
+            bytes_codec, {"name": "zstd", "configuration": {"level": level, "checksum": False}},
+        ]  # fmt: skip
+        if shards is not None:
+            codecs = [{
+                "name": "sharding_indexed",
+                "configuration": {
+                    "chunk_shape": list(chunks), "codecs": codecs,
+                    "index_codecs": [bytes_codec, {"name": "crc32c"}], "index_location": "end",
+                },
+            }]  # fmt: skip
+        spec = {
+            "driver": "zarr3",
+            "kvstore": {"driver": "file", "path": path},
+            "metadata": {
+                "shape": list(shape), "data_type": "int32", "fill_value": 0,
+                "chunk_grid": {"name": "regular",
+                               "configuration": {"chunk_shape": list(shards or chunks)}},
+                "chunk_key_encoding": {"name": "default"}, "codecs": codecs,
+            },
+        }  # fmt: skip
+        t = self.ts.open(spec, create=True, delete_existing=True, context=self.context)
+        return TsArray(t.result())
+
+    def open_v3(self, path):
+        spec = {"driver": "zarr3", "kvstore": {"driver": "file", "path": path}}
+        return TsArray(self.ts.open(spec, open=True, context=self.context).result())
+
     def create_group(self, path, names, shape, chunks):
         kv = self.ts.KvStore.open({"driver": "file", "path": path + "/"}, context=self.context)
         kv.result().write(".zgroup", b'{\n    "zarr_format": 2\n}').result()
@@ -444,7 +522,7 @@ class Workloads:
             path = state[0]
             check_equal(self.lib.read(self.lib.open(path), ...), self.data, "read back")
             n_chunks = (-(-self.shape[0] // chunk)) ** 2
-            if len([f for f in dir_files(path) if not f.startswith(".z")]) != n_chunks:
+            if len(chunk_files(path)) != n_chunks:
                 raise AssertionError(f"expected {n_chunks} chunk files in {path}")
             shutil.rmtree(path)
 
@@ -499,7 +577,10 @@ class Workloads:
         return self.read_rows(repeat, "c-small", self.cfg["small_chunk"])
 
     def w_oindex(self, repeat: int) -> list[float]:
-        a = self.array("c-large", self.cfg["chunk"])
+        return self.oindex_rows(repeat, self.array("c-large", self.cfg["chunk"]))
+
+    def oindex_rows(self, repeat: int, a: Any) -> list[float]:
+        """``a.oindex[rows, :]``: ``rows`` distinct random rows, unsorted."""
         rng = np.random.default_rng(self.cfg["seed"] + 3)
         rows = rng.choice(self.cfg["n"], size=min(self.cfg["rows"], self.cfg["n"]), replace=False)
         sel = (rows, slice(None))
@@ -535,13 +616,83 @@ class Workloads:
 
         def check(state: Any, _: Any) -> None:
             path = state[0]
-            chunks = [f for f in dir_files(path) if not f.startswith(".z")]
+            chunks = chunk_files(path)
             if chunks:
                 raise AssertionError(f"{len(chunks)} chunks written, expected none")
             check_equal(self.lib.read(self.lib.open(path), ...), zeros, "read back")
             shutil.rmtree(path)
 
         return self.timed(repeat, lambda s: self.lib.write(s[1], zeros), setup, check)
+
+    # Zarr v3, zstd: sharded (inner chunks in shards) and unsharded
+    def v3_layout(self, sharded: bool) -> tuple[tuple, tuple | None]:
+        """(chunks, shards) of a v3 row: the inner chunks and shards, or the large chunks."""
+        if sharded:
+            return (self.cfg["inner"],) * 2, (self.cfg["shard"],) * 2
+        return (self.cfg["chunk"],) * 2, None
+
+    def array_v3(self, sharded: bool) -> Any:
+        key = "v3-shard" if sharded else "v3-c-large"
+        if key not in self.prepared:
+            path = os.path.join(self.root, key)
+            a = self.lib.create_v3(path, self.shape, *self.v3_layout(sharded), self.cfg["zstd"])
+            self.lib.write(a, self.data)
+            self.prepared[key] = self.lib.open_v3(path)
+        return self.prepared[key]
+
+    def write_v3_rows(self, repeat: int, sharded: bool) -> list[float]:
+        chunks, shards = self.v3_layout(sharded)
+        n_files = (-(-self.shape[0] // (shards or chunks)[0])) ** 2
+
+        def setup() -> Any:
+            path = self.fresh("v3")
+            return path, self.lib.create_v3(path, self.shape, chunks, shards, self.cfg["zstd"])
+
+        def check(state: Any, _: Any) -> None:
+            path = state[0]
+            check_equal(self.lib.read(self.lib.open_v3(path), ...), self.data, "read back")
+            if len(chunk_files(path)) != n_files:
+                raise AssertionError(f"expected {n_files} chunk (shard) files in {path}")
+            shutil.rmtree(path)
+
+        return self.timed(repeat, lambda s: self.lib.write(s[1], self.data), setup, check)
+
+    def read_v3_rows(self, repeat: int, sharded: bool) -> list[float]:
+        a = self.array_v3(sharded)
+        return self.timed(
+            repeat, lambda: self.lib.read(a, ...), None,
+            lambda _, got: check_equal(got, self.data, "whole read"),
+        )  # fmt: skip
+
+    def w_v3_shard_write(self, repeat: int) -> list[float]:
+        return self.write_v3_rows(repeat, sharded=True)
+
+    def w_v3_shard_read(self, repeat: int) -> list[float]:
+        return self.read_v3_rows(repeat, sharded=True)
+
+    def w_v3_shard_region(self, repeat: int) -> list[float]:
+        """``region_calls`` reads of region x region at random places (any alignment)."""
+        a = self.array_v3(sharded=True)
+        r, n, calls = self.cfg["region"], self.cfg["n"], self.cfg["region_calls"]
+        rng = np.random.default_rng(self.cfg["seed"] + 5)
+        starts = rng.integers(0, n - r + 1, size=(calls, 2))
+        sels = [(slice(i, i + r), slice(j, j + r)) for i, j in starts.tolist()]
+
+        def check(_: Any, got: list[np.ndarray]) -> None:
+            for s, g in zip(sels, got, strict=True):
+                check_equal(g, self.data[s], f"region {s}")
+
+        times = self.timed(repeat, lambda: [self.lib.read(a, s) for s in sels], None, check)
+        return [t / calls for t in times]
+
+    def w_v3_shard_oindex(self, repeat: int) -> list[float]:
+        return self.oindex_rows(repeat, self.array_v3(sharded=True))
+
+    def w_v3_write_c1000(self, repeat: int) -> list[float]:
+        return self.write_v3_rows(repeat, sharded=False)
+
+    def w_v3_read_c1000(self, repeat: int) -> list[float]:
+        return self.read_v3_rows(repeat, sharded=False)
 
     def group_shape(self) -> tuple[tuple[int, int], tuple[int, int]]:
         return (1000, 1000), (100, 100)

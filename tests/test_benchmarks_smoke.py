@@ -174,6 +174,8 @@ def test_compare_quick_runs_every_row_on_zarrkit(compare, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "| workload | zarr 2.18 | zarr 3 + zarrs |" in text
     assert "| create group + 20 arrays |" in text and "| open group, open each of 20 |" in text
+    assert "| v3 write whole, shards 200² of 50² (4 files, zstd 1) | - | - | - | - |" in text
+    assert "| v3 read whole, chunks 100² |" in text
     assert "| workload |" in md.read_text()
     assert not list(tmp_path.glob("zarrkit-bench-*"))  # the data directory is removed
 
@@ -210,6 +212,41 @@ def test_compare_rows_filter_zarrkit_src_and_base(compare, tmp_path):
         compare.run(["--quick", "--rows", "nosuchrow"])
 
 
+def test_compare_v3_rows(compare, tmp_path):
+    # a prefix picks the Zarr v3 rows; zarr 2.18 is never asked for them (its cell is "-")
+    assert compare.select("v3", compare.ROWS, "row") == list(compare.V3_ROWS)
+    assert compare.select("v3_shard", compare.ROWS, "row") == [
+        "v3_shard_write", "v3_shard_read", "v3_shard_region", "v3_shard_oindex",
+    ]  # fmt: skip
+    assert not any(compare.runs("zarr2", row) for row in compare.V3_ROWS)
+    assert all(compare.runs(lib, row) for lib in compare.LIBS[1:] + ("base",)
+               for row in compare.V3_ROWS)  # fmt: skip
+    assert all(compare.runs("zarr2", row) for row in compare.ROWS if row not in compare.V3_ROWS)
+
+    # the worker writes what it reads: shard files, zarr.json, the data (checked in the worker)
+    worker = load_script(COMPARE.parent / "worker.py", "bench_worker")
+    cfg = dict(compare.QUICK, n=100, shard=50, inner=25, chunk=40, region=7, rows=9)
+    work = worker.Workloads(worker.load_lib("zarrkit"), cfg, str(tmp_path))
+    for row in compare.V3_ROWS:
+        times = getattr(work, "w_" + row)(1)
+        assert len(times) == 1 and times[0] > 0
+    sharded = tmp_path / "v3-shard"
+    assert sorted(worker.chunk_files(str(sharded))) == [f"c/{i}/{j}" for i in "01" for j in "01"]
+    meta = json.loads((sharded / "zarr.json").read_text())
+    assert meta["chunk_grid"]["configuration"]["chunk_shape"] == [50, 50]
+    (codec,) = meta["codecs"]
+    assert codec["name"] == "sharding_indexed"
+    assert codec["configuration"]["chunk_shape"] == [25, 25]
+    assert codec["configuration"]["codecs"][-1] == {
+        "name": "zstd", "configuration": {"level": 1, "checksum": False},
+    }  # fmt: skip
+    plain = json.loads((tmp_path / "v3-c-large" / "zarr.json").read_text())
+    assert [c["name"] for c in plain["codecs"]] == ["bytes", "zstd"]
+    assert len(worker.chunk_files(str(tmp_path / "v3-c-large"))) == 9  # 3 x 3 chunks of 40²
+    with pytest.raises(worker.NotSupported):
+        worker.Lib().create_v3(str(tmp_path / "x"), (4, 4), (2, 2), None, 1)
+
+
 def test_worker_checks_catch_wrong_results(compare):
     worker = load_script(COMPARE.parent / "worker.py", "bench_worker")
     a = np.arange(12, dtype="i4").reshape(3, 4)
@@ -237,6 +274,12 @@ def test_table_marks_best_peer_and_ratio(compare):
     assert lines[-1] == (
         "zarr 3 + zarrs, the better per row: zarr-python 3.4.2 + zarrs pipeline on "
         "read whole, chunks 1000²."
+    )
+    # a v3 row: zarr 2.18 has no cell ("-"), the others as above
+    v3 = {lib: c for lib, c in cells.items() if lib != "zarr2"}
+    lines = compare.table({"v3_shard_read": v3}, compare.FULL).splitlines()
+    assert lines[2] == (
+        "| v3 read whole, shards 2000² of 250² | - | **0.080 s** | fail | n/a | 0.160 s | 0.50 |"
     )
 
 
