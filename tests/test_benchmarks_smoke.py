@@ -289,5 +289,5 @@ def test_memory_quick(compare, tmp_path, capsys):
     for what in ("read", "write"):
         r = doc["results"]["zarrkit"][what]
         assert r["ok"], r
-        assert r["bytes"] == 400 * 400 * 4 and r["extra_warm"] > -r["bytes"]
+        assert r["bytes"] == 400 * 400 * 4 and r["extra_warm"] >= -r["bytes"]
     assert "| zarrkit | read |" in capsys.readouterr().out
