@@ -335,7 +335,8 @@ class _Checker:
         v2_nodes = set(v2_arrays) | set(v2_groups)
         # a zarr.json is read to tell an array from a group; one that cannot be read is
         # taken for an array that cannot be opened (the keys below it are not judged)
-        v3_arrays, v3_groups = [], []
+        v3_arrays: list[str] = []
+        v3_groups: list[str] = []
         for p in v3_nodes:
             key = prefix_of(p) + ZARR_JSON
             if p in v2_nodes:
