@@ -66,7 +66,13 @@ def _describe(node: Any) -> str:
     if _is_array(node):
         shape = ", ".join(map(str, node.shape))
         chunks = ", ".join(map(str, node.chunks))
-        return f"Array {{{shape}}} {node.dtype} chunks {{{chunks}}}"
+        text = f"Array {{{shape}}} {node.dtype} chunks {{{chunks}}}"
+        if node.shards is not None:  # Zarr v3 only: v2 lines stay as they were
+            text += " shards {" + ", ".join(map(str, node.shards)) + "}"
+        if node.dimension_names is not None:
+            names = ("-" if n is None else n for n in node.dimension_names)
+            text += " dims {" + ", ".join(names) + "}"
+        return text
     return "Group"
 
 
@@ -189,6 +195,12 @@ def consolidate(args: argparse.Namespace) -> int:
     so = _options(args)
     store, node = open_data(args.path, so)
     close(store)
+    if getattr(node, "zarr_format", 2) != 2:
+        raise CommandError(
+            args.path,
+            "holds Zarr v3 data: consolidate writes Zarr v2's .zmetadata only (zarr-python 3 "
+            "keeps v3 consolidated metadata inside the group's zarr.json)",
+        )
     store, inner = open_store(args.path, "r+", so)
     try:
         with about(args.path):
@@ -255,7 +267,8 @@ def rechunk(args: argparse.Namespace) -> int:
         dst, dst_path = open_store(args.dest, "a", options_for(args.dest, so), must_exist=False)
         try:
             occupied = any(
-                k.rpartition("/")[2] in (".zarray", ".zgroup") for k in dst.keys_under(dst_path)
+                k.rpartition("/")[2] in (".zarray", ".zgroup", "zarr.json")
+                for k in dst.keys_under(dst_path)
             )
             if occupied and not args.overwrite:
                 raise CommandError(args.dest, "holds data already (--overwrite replaces it)")
