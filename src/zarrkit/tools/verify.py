@@ -573,29 +573,7 @@ def _chunk_coords(z: Array, rel: str) -> tuple[int, ...] | None:
     """The coordinates of the stored chunk (the shard, when sharded) of key ``rel``
     (relative to the array: ``0.1``, ``0/1``, v3's ``c/0/1``), or None when it is not the key
     of a chunk inside the array's grid."""
-    meta = z._meta
-    sep = meta.separator
-    if meta.chunk_key_encoding == "default":
-        if not rel.startswith("c"):
-            return None
-        rel_coords = rel[1:]
-        if meta.ndim == 0:
-            return () if rel_coords == "" else None
-        if not rel_coords.startswith(sep):
-            return None
-        parts = rel_coords[len(sep) :].split(sep)
-    else:
-        if meta.ndim == 0:
-            return () if rel == "0" else None
-        parts = rel.split(sep)
-    if len(parts) != meta.ndim or not all(p.isdigit() for p in parts):
-        return None
-    coords = tuple(int(p) for p in parts)
-    if meta.chunk_key(coords) != rel:  # leading zeros
-        return None
-    if any(c >= n for c, n in zip(coords, meta.stored_grid)):
-        return None
-    return coords
+    return z._meta.parse_chunk_key(rel)
 
 
 def verify(
