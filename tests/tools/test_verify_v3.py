@@ -225,3 +225,35 @@ def test_zero_dimensional_v3_arrays(encoding: str) -> None:
     report = verify(store)
     assert report.ok, report.lines()
     assert report.arrays[0].present == 1
+
+
+@needs_zarr3
+def test_v3_consolidated_metadata_of_zarr_python(tmp_path: pathlib.Path) -> None:
+    import warnings
+
+    import zarr
+
+    path = str(tmp_path / "c.zarr")
+    g = zarr.open_group(path, mode="w")
+    g.create_array("a", shape=(4,), chunks=(2,), shards=(4,), dtype="i4")[:] = 1
+    g.create_group("s").create_array("b", shape=(3,), dtype="f4")[:] = 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "not part of the Zarr format 3 specification"
+        zarr.consolidate_metadata(path)
+    report = verify(path)
+    assert report.ok, report.lines()
+    doc_path = tmp_path / "c.zarr" / "s" / "b" / "zarr.json"
+    doc = json.loads(doc_path.read_text())
+    doc["attributes"]["units"] = "m"
+    doc_path.write_text(json.dumps(doc))
+    (tmp_path / "c.zarr" / "s" / "new").mkdir()
+    (tmp_path / "c.zarr" / "s" / "new" / "zarr.json").write_text(
+        '{"zarr_format": 3, "node_type": "group", "attributes": {}}'
+    )
+    report = verify(path)
+    assert report.consolidated == [
+        ("s/b/zarr.json", "differs from its copy in the consolidated metadata of zarr.json"),
+        ("s/new/zarr.json", "in the store but not in the consolidated metadata of zarr.json"),
+    ]
+    assert not report.ok
+    assert verify(path, "s").ok  # only the top group's consolidated metadata are compared

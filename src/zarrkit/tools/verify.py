@@ -421,6 +421,7 @@ class _Checker:
             except Exception as e:
                 if not any(k == self.rel(key) for k, _ in report.metadata_errors):
                     report.metadata_errors.append((self.rel(key), _reason(e)))
+        self._check_v3_consolidated(parsed)
         top = self.prefix + CONSOLIDATED_KEY
         if top not in docs:
             return
@@ -445,6 +446,42 @@ class _Checker:
             else:
                 continue
             report.consolidated.append((key, why))
+
+    def _check_v3_consolidated(self, parsed: dict[str, Any]) -> None:
+        """The consolidated metadata inside the top v3 group's ``zarr.json`` (as zarr-python
+        3 writes them: ``consolidated_metadata.metadata``, paths relative to the group)
+        against the ``zarr.json`` documents below it. A group's own ``consolidated_metadata``
+        field is left out of the comparison (zarr-python 3 writes an empty one into the
+        copies of nested groups)."""
+        top = parsed.get(self.prefix + ZARR_JSON)
+        if not isinstance(top, dict) or top.get("node_type") != "group":
+            return
+        section = top.get("consolidated_metadata")
+        consolidated = section.get("metadata") if isinstance(section, dict) else None
+        if not isinstance(consolidated, dict):
+            return
+        suffix = "/" + ZARR_JSON
+        stored = {
+            self.rel(k)[: -len(suffix)]: v
+            for k, v in parsed.items()
+            if k.endswith(suffix) and k != self.prefix + ZARR_JSON
+        }
+
+        def comparable(doc: Any) -> Any:
+            if isinstance(doc, dict) and doc.get("node_type") == "group":
+                return {k: v for k, v in doc.items() if k != "consolidated_metadata"}
+            return doc
+
+        for path in sorted(set(consolidated) | set(stored)):
+            if path not in stored:
+                why = "in the consolidated metadata of zarr.json but not in the store"
+            elif path not in consolidated:
+                why = "in the store but not in the consolidated metadata of zarr.json"
+            elif comparable(consolidated[path]) != comparable(stored[path]):
+                why = "differs from its copy in the consolidated metadata of zarr.json"
+            else:
+                continue
+            self.report.consolidated.append((f"{path}{suffix}", why))
 
     def _check_array(self, path: str, z: Array, present: list[tuple[str, tuple]]) -> ArrayReport:
         meta = z._meta
