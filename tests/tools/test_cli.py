@@ -373,10 +373,29 @@ def test_commands_on_zarr_v3(tmp_path: pathlib.Path, capsys: Any) -> None:
     assert code == 0, out
     np.testing.assert_array_equal(zarrkit.open(f"{dest}", mode="r", path="img")[:], root["img"][:])
 
-    # consolidate writes v2's .zmetadata only: refused, nothing written
-    code, _, err = call(capsys, "consolidate", str(path))
-    assert code == 2 and "Zarr v3" in err
+    # consolidate: into the group's zarr.json (no .zmetadata); not on an array; a local
+    # directory path names the store itself: keys are relative to it
+    code, _, err = call(capsys, "consolidate", str(path / "img"))
+    assert code == 2 and "is a Zarr v3 array; consolidate takes a group" in err
+    code, out, _ = call(capsys, "consolidate", str(path / "sub"))
+    assert (code, out) == (0, "wrote zarr.json (consolidated_metadata): 1 metadata documents\n")
+    code, out, _ = call(capsys, "consolidate", str(path))
+    assert (code, out) == (0, "wrote zarr.json (consolidated_metadata): 3 metadata documents\n")
     assert not (path / ".zmetadata").exists()
+    assert zarrkit.open_consolidated(str(path), mode="r")["img"].shards == (4, 6)
+    code, out, _ = call(capsys, "verify", str(path))
+    assert code == 0, out
+    doc = json.loads((path / "sub" / "b" / "zarr.json").read_text())
+    doc["attributes"]["units"] = "m"
+    (path / "sub" / "b" / "zarr.json").write_text(json.dumps(doc))
+    code, out, _ = call(capsys, "verify", str(path))
+    assert code == 1
+    assert (
+        "consolidated metadata  sub/b/zarr.json: differs from its copy in the consolidated "
+        "metadata of zarr.json"
+    ) in out
+    (path / "sub" / "b" / "zarr.json").write_text(json.dumps(doc))
+    assert call(capsys, "consolidate", str(path))[0] == 0
 
     # damage: an inner chunk, a shard's index, a stray key
     store = zarrkit.DirectoryStore(str(path))

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from ..core import Array
+from ..storage.base import prefix_of
 from ..tools.copying import copy_store
 from .options import UsageError, chunk_shape, size, split_selection, storage_options
 from .progress import progress_callback
@@ -195,19 +196,21 @@ def consolidate(args: argparse.Namespace) -> int:
     so = _options(args)
     store, node = open_data(args.path, so)
     close(store)
-    if getattr(node, "zarr_format", 2) != 2:
-        raise CommandError(
-            args.path,
-            "holds Zarr v3 data: consolidate writes Zarr v2's .zmetadata only (zarr-python 3 "
-            "keeps v3 consolidated metadata inside the group's zarr.json)",
-        )
+    v3 = getattr(node, "zarr_format", 2) == 3
+    if v3 and _is_array(node):
+        raise CommandError(args.path, "is a Zarr v3 array; consolidate takes a group")
     store, inner = open_store(args.path, "r+", so)
     try:
         with about(args.path):
             consolidate_metadata(store, path=inner)
-            n = len(json.loads(store[".zmetadata"])["metadata"])
+            if v3:  # inside the group's zarr.json, as zarr-python 3 writes them
+                key = prefix_of(inner) + "zarr.json"
+                n = len(json.loads(store[key])["consolidated_metadata"]["metadata"])
+            else:
+                n = len(json.loads(store[".zmetadata"])["metadata"])
         if not args.quiet:
-            print(f"wrote .zmetadata: {n} metadata documents")
+            where = f"{key} (consolidated_metadata)" if v3 else ".zmetadata"
+            print(f"wrote {where}: {n} metadata documents")
     finally:
         with about(args.path):
             close(store)

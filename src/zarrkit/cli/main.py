@@ -145,10 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command(
         "consolidate",
-        "write consolidated metadata (.zmetadata)",
+        "write consolidated metadata (.zmetadata; for Zarr v3 inside the group's zarr.json)",
         "Gather the metadata of every array and group into .zmetadata, which lets readers\n"
-        "(zarrkit.open_consolidated, xarray) get them with one read. Zarr v2 only: a Zarr\n"
-        "v3 hierarchy is refused (exit 2) and nothing is written.",
+        "(zarrkit.open_consolidated, xarray) get them with one read. For a Zarr v3 group\n"
+        "they go into the group's own zarr.json (consolidated_metadata), as zarr-python 3\n"
+        "writes them.",
     )
     p.add_argument("path", metavar="PATH")
 
