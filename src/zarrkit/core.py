@@ -24,6 +24,7 @@ from ._grid import cut_off
 from ._info import InfoReporter, bytes_text, type_name
 from ._node import Location, Node, Options, check_zarr_version
 from ._probe import not_found
+from ._svg import grid_svg
 from .errors import ArrayNotFoundError
 from .formats.meta import ArrayMeta
 from .formats.nodes import V2, V3, node_format
@@ -868,7 +869,12 @@ class Array(Node):
         return r + ">"
 
     def _repr_html_(self) -> str:
-        return self.info._repr_html_()
+        """Jupyter's view: a drawing of the chunk grid (``_svg.grid_svg``: shards over
+        chunks, stored keys shaded, bounded in size), then the :attr:`info` table."""
+        store, path = self.chunk_store, self._path
+        svg = grid_svg(self._meta, lambda: store.keys_under(path))
+        picture = f'<div class="zarrkit-grid">{svg}</div>' if svg else ""
+        return picture + self.info._repr_html_()
 
     def __reduce__(self) -> tuple:
         # constructor arguments only (a persistent store pickles to its parameters), with

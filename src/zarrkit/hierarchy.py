@@ -142,8 +142,10 @@ class Group(Node, MutableMapping):
         items = [
             ("Name", self.name),
             ("Type", type_name(self)),
-            ("Read-only", str(self._read_only)),
         ]
+        if self.zarr_format != 2:  # as Array.info: zarr 2's report has no such row
+            items.append(("Zarr format", str(self.zarr_format)))
+        items.append(("Read-only", str(self._read_only)))
         if self._synchronizer is not None:
             items.append(("Synchronizer type", type_name(self._synchronizer)))
         items.append(("Store type", type_name(self._store)))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import zarrkit
-from zarrkit.errors import PathNotFoundError, UnsupportedFormatError
+from zarrkit.errors import PathNotFoundError
 from zarrkit.verify import read_manifest, verify
 
 
@@ -155,8 +155,10 @@ def test_n5_and_corrupt_array_metadata(tmp_path: pathlib.Path) -> None:
 def test_bad_input_raises(tmp_path: pathlib.Path) -> None:
     with pytest.raises(PathNotFoundError):
         verify({"notes.txt": b"x"})
-    with pytest.raises(UnsupportedFormatError):
-        verify({"zarr.json": b"{}"})
+    # Zarr v3 metadata are read (no longer refused): a zarr.json that is not a node is bad
+    # metadata, a finding
+    report = verify({"zarr.json": b"{}"})
+    assert not report.ok and [k for k, _ in report.metadata_errors] == ["zarr.json"]
 
 
 def test_batches_are_bounded_by_max_mem() -> None:

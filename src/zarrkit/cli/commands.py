@@ -12,6 +12,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from ..core import Array
+from ..storage.base import prefix_of
 from ..tools.copying import copy_store
 from .options import UsageError, chunk_shape, size, split_selection, storage_options
 from .progress import progress_callback
@@ -66,7 +67,13 @@ def _describe(node: Any) -> str:
     if _is_array(node):
         shape = ", ".join(map(str, node.shape))
         chunks = ", ".join(map(str, node.chunks))
-        return f"Array {{{shape}}} {node.dtype} chunks {{{chunks}}}"
+        text = f"Array {{{shape}}} {node.dtype} chunks {{{chunks}}}"
+        if node.shards is not None:  # Zarr v3 only: v2 lines stay as they were
+            text += " shards {" + ", ".join(map(str, node.shards)) + "}"
+        if node.dimension_names is not None:
+            names = ("-" if n is None else n for n in node.dimension_names)
+            text += " dims {" + ", ".join(names) + "}"
+        return text
     return "Group"
 
 
@@ -189,13 +196,21 @@ def consolidate(args: argparse.Namespace) -> int:
     so = _options(args)
     store, node = open_data(args.path, so)
     close(store)
+    v3 = getattr(node, "zarr_format", 2) == 3
+    if v3 and _is_array(node):
+        raise CommandError(args.path, "is a Zarr v3 array; consolidate takes a group")
     store, inner = open_store(args.path, "r+", so)
     try:
         with about(args.path):
             consolidate_metadata(store, path=inner)
-            n = len(json.loads(store[".zmetadata"])["metadata"])
+            if v3:  # inside the group's zarr.json, as zarr-python 3 writes them
+                key = prefix_of(inner) + "zarr.json"
+                n = len(json.loads(store[key])["consolidated_metadata"]["metadata"])
+            else:
+                n = len(json.loads(store[".zmetadata"])["metadata"])
         if not args.quiet:
-            print(f"wrote .zmetadata: {n} metadata documents")
+            where = f"{key} (consolidated_metadata)" if v3 else ".zmetadata"
+            print(f"wrote {where}: {n} metadata documents")
     finally:
         with about(args.path):
             close(store)
@@ -255,7 +270,8 @@ def rechunk(args: argparse.Namespace) -> int:
         dst, dst_path = open_store(args.dest, "a", options_for(args.dest, so), must_exist=False)
         try:
             occupied = any(
-                k.rpartition("/")[2] in (".zarray", ".zgroup") for k in dst.keys_under(dst_path)
+                k.rpartition("/")[2] in (".zarray", ".zgroup", "zarr.json")
+                for k in dst.keys_under(dst_path)
             )
             if occupied and not args.overwrite:
                 raise CommandError(args.dest, "holds data already (--overwrite replaces it)")

@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = argparse.ArgumentParser(
         prog="zarrkit",
-        description="Inspect, check, copy and rechunk Zarr v2 (and N5) data.",
+        description="Inspect, check, copy and rechunk Zarr v2 and v3 (and N5) data.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -92,7 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
         "size) and report per array: missing chunks, corrupt chunks (decode error or wrong\n"
         "decoded size, with the key), stray keys that belong to no array or group,\n"
         "leftover temporary files of interrupted writes, and consolidated metadata\n"
-        "(.zmetadata) that disagrees with the metadata of the arrays and groups.\n\n"
+        "(.zmetadata) that disagrees with the metadata of the arrays and groups.\n"
+        "Zarr v3 too: for a sharded array every inner chunk of every shard is decoded and\n"
+        "problems are named by shard key and inner chunk coordinates.\n\n"
         "Missing chunks are legal in Zarr (they read as the fill value, and arrays written\n"
         "with write_empty_chunks=False leave them out on purpose), so they are reported\n"
         "but do not fail verify unless --missing-is-error is given. To notice chunks that\n"
@@ -143,9 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command(
         "consolidate",
-        "write consolidated metadata (.zmetadata)",
+        "write consolidated metadata (.zmetadata; for Zarr v3 inside the group's zarr.json)",
         "Gather the metadata of every array and group into .zmetadata, which lets readers\n"
-        "(zarrkit.open_consolidated, xarray) get them with one read.",
+        "(zarrkit.open_consolidated, xarray) get them with one read. For a Zarr v3 group\n"
+        "they go into the group's own zarr.json (consolidated_metadata), as zarr-python 3\n"
+        "writes them.",
     )
     p.add_argument("path", metavar="PATH")
 

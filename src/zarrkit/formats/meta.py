@@ -141,6 +141,37 @@ class ArrayMeta:
         Zarr v3's default encoding, nothing in the v2 encoding."""
         return "c" + self.separator if self.chunk_key_encoding == "default" else ""
 
+    def parse_chunk_key(self, rel: str) -> tuple[int, ...] | None:
+        """The coordinates of the stored chunk (the shard, when sharded) whose key relative
+        to the array is ``rel`` (the inverse of :meth:`chunk_key`), or None when ``rel`` is
+        not the key of a chunk inside the grid (another name, leading zeros, past the edge).
+
+        >>> ArrayMeta(shape=(4, 4), chunks=(2, 2), dtype=np.dtype("i1")).parse_chunk_key("1.0")
+        (1, 0)
+        """
+        sep = self.separator
+        if self.chunk_key_encoding == "default":
+            if not rel.startswith("c"):
+                return None
+            rest = rel[1:]
+            if self.ndim == 0:
+                return () if rest == "" else None
+            if not rest.startswith(sep):
+                return None
+            parts = rest[len(sep) :].split(sep)
+        else:
+            if self.ndim == 0:
+                return () if rel == "0" else None
+            parts = rel.split(sep)
+        if len(parts) != self.ndim or not all(p.isdigit() and p.isascii() for p in parts):
+            return None
+        coords = tuple(int(p) for p in parts)
+        if self.chunk_key(coords) != rel:  # leading zeros
+            return None
+        if any(c >= n for c, n in zip(coords, self.stored_grid)):
+            return None
+        return coords
+
     def with_shape(self, shape: tuple[int, ...]) -> ArrayMeta:
         return replace(self, shape=tuple(shape))
 

@@ -175,6 +175,25 @@ class ShardLayout:
             )
         return table
 
+    def read_index(self, shard: Any, key: str) -> np.ndarray:
+        """The index table of the whole shard bytes ``shard`` (see :meth:`decode_index`),
+        its ranges checked against no more than the largest range a store serves, so that
+        a caller can tell which inner chunks lie past the shard's end (:meth:`inner_chunks`).
+        A ``CorruptChunkError`` naming ``key`` for a shard shorter than its index or an
+        index that does not decode."""
+        nbytes = len(memoryview(shard).cast("B"))
+        if nbytes < self.index_nbytes:
+            raise CorruptChunkError(
+                key, f"shard of {nbytes} bytes, shorter than its index ({self.index_nbytes})"
+            )
+        return self.decode_index(self.index_of(shard), key)
+
+    def inner_chunks(self, table: np.ndarray) -> list[tuple[tuple[int, ...], int, int]]:
+        """The stored inner chunks of an index ``table``: ``(coordinates within the shard,
+        offset, length)``, in C order of the coordinates (absent chunks left out)."""
+        present = np.flatnonzero(table[:, 0] != ABSENT).tolist()
+        return [(self.coords(j), int(table[j, 0]), int(table[j, 1])) for j in present]
+
     def coords(self, j: int) -> tuple[int, ...]:
         """The coordinates, within its shard, of the inner chunk ``j`` (C order)."""
         return tuple(int(c) for c in np.unravel_index(j, self.per_shard)) if self.per_shard else ()

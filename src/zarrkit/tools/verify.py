@@ -7,6 +7,13 @@ the whole hierarchy the stray keys (that belong to no array or group), metadata 
 be read, temporary files of interrupted writes, consolidated metadata (``.zmetadata``) that
 disagrees with the documents it copies, and optionally a comparison with a SHA-256 manifest.
 
+Both Zarr formats are checked: v2 (``.zarray``/``.zgroup``/``.zattrs``) and v3 (one
+``zarr.json`` per node, chunk keys ``c/0/0`` or v2's ``0.0``). For a sharded v3 array the
+stored keys are shards: each shard's index is read (its length, its crc32c, ranges inside the
+shard) and every inner chunk it holds is decoded; problems with the index are reported per
+shard key (:attr:`ArrayReport.corrupt`), problems with an inner chunk per shard key and inner
+chunk coordinates (:attr:`ArrayReport.corrupt_inner`).
+
 Missing chunks are legal in Zarr (they read as the fill value): they count as a problem only
 with ``missing_is_error=True``. A manifest written earlier (``write_checksums``) catches
 chunks that disappear later.
@@ -36,10 +43,14 @@ from typing import IO, Any
 import numcodecs
 
 from .._pool import run_parallel
-from .._probe import location, not_found, refuse_v3
+from .._probe import location, not_found
 from ..core import Array
-from ..errors import PathNotFoundError
+from ..errors import CorruptChunkError, PathNotFoundError
+from ..formats.meta import ArrayMeta
+from ..formats.nodes import node_at
 from ..formats.v2 import ARRAY_KEY, ATTRS_KEY, CONSOLIDATED_KEY, GROUP_KEY, json_loads
+from ..formats.v3 import ZARR_JSON
+from ..pipeline.sharding import ShardLayout
 from ..storage import normalize_store_arg
 from ..storage.base import Store, normalize_storage_path, prefix_of
 from ..storage.directory import DirectoryStore
@@ -47,18 +58,38 @@ from ..storage.files import is_temp
 from ..storage.n5 import N5Store
 from ..storage.zip import ZipStore
 
-__all__ = ["verify", "Report", "ArrayReport", "read_manifest"]
+__all__ = ["verify", "Report", "ArrayReport", "InnerChunkProblem", "read_manifest"]
 
 #: keys listed per array report (the counts are always complete)
 MAX_LISTED = 100
 #: default memory for one batch of chunks (their stored bytes and the decoded chunks)
 DEFAULT_MAX_MEM = 256 * 2**20
 _META_NAMES = (ARRAY_KEY, GROUP_KEY, ATTRS_KEY)
+#: fields of :class:`ArrayReport` that only Zarr v3 arrays show in :meth:`Report.to_dict`
+_V3_FIELDS = ("zarr_format", "shards", "inner_chunks", "corrupt_inner")
+
+
+@dataclass
+class InnerChunkProblem:
+    """An inner chunk of a shard that cannot be read."""
+
+    key: str  # the shard's key, relative to the verified path
+    inner: tuple[int, ...]  # the inner chunk's coordinates within the shard
+    chunk: tuple[int, ...]  # its coordinates in the array's chunk grid (``z.blocks[...]``)
+    reason: str
 
 
 @dataclass
 class ArrayReport:
-    """What :func:`verify` found for one array. Keys are relative to the verified path."""
+    """What :func:`verify` found for one array. Keys are relative to the verified path.
+
+    ``nchunks``, ``present``, ``missing``, ``missing_keys`` and ``corrupt`` count the stored
+    keys: chunks, or for a sharded array (``shards`` set) shards, whose ``corrupt`` entries
+    are shards that cannot be read at all (too short for their index, an index of the
+    wrong length, a crc32c mismatch, a half-absent entry). ``inner_chunks`` counts the inner
+    chunks the readable shards hold (each decoded) and ``corrupt_inner`` the ones that
+    cannot be read, by shard key and inner chunk coordinates.
+    """
 
     path: str
     shape: tuple[int, ...]
@@ -69,10 +100,49 @@ class ArrayReport:
     missing: int = 0
     missing_keys: list[str] = field(default_factory=list)  # the first MAX_LISTED
     corrupt: list[tuple[str, str]] = field(default_factory=list)  # (key, reason)
+    zarr_format: int = 2
+    shards: tuple[int, ...] | None = None
+    inner_chunks: int = 0
+    corrupt_inner: list[InnerChunkProblem] = field(default_factory=list)
+
+    @property
+    def n_corrupt(self) -> int:
+        """Corrupt chunks: stored keys, and inner chunks of shards."""
+        return len(self.corrupt) + len(self.corrupt_inner)
 
     @property
     def ok_chunks(self) -> int:
-        return self.present - len(self.corrupt)
+        """Stored keys (chunks or shards) with nothing wrong."""
+        bad = {k for k, _ in self.corrupt} | {p.key for p in self.corrupt_inner}
+        return self.present - len(bad)
+
+    def lines(self) -> list[str]:
+        """The array's lines of :meth:`Report.lines`."""
+        name = "/" + self.path
+        out = []
+        if self.shards is None:
+            out.append(
+                f"array {name} {self.shape} {self.dtype} chunks {self.chunks}: "
+                f"{self.ok_chunks:,} of {self.nchunks:,} chunks ok, {self.missing:,} missing, "
+                f"{len(self.corrupt):,} corrupt"
+            )
+        else:
+            out.append(
+                f"array {name} {self.shape} {self.dtype} chunks {self.chunks} shards "
+                f"{self.shards}: {self.ok_chunks:,} of {self.nchunks:,} shards ok, "
+                f"{self.missing:,} missing, {self.nchunks - self.missing - self.ok_chunks:,} "
+                f"corrupt; {self.inner_chunks:,} inner chunks read, "
+                f"{len(self.corrupt_inner):,} corrupt"
+            )
+        out.extend(f"  corrupt  {k}: {why}" for k, why in self.corrupt)
+        out.extend(
+            f"  corrupt  {p.key} inner chunk {p.inner} (chunk {p.chunk}): {p.reason}"
+            for p in self.corrupt_inner
+        )
+        out.extend(f"  missing  {k}" for k in self.missing_keys)
+        if self.missing > len(self.missing_keys):
+            out.append(f"  missing  ... and {self.missing - len(self.missing_keys):,} more")
+        return out
 
 
 @dataclass
@@ -96,7 +166,7 @@ class Report:
 
     @property
     def n_corrupt(self) -> int:
-        return sum(len(a.corrupt) for a in self.arrays)
+        return sum(a.n_corrupt for a in self.arrays)
 
     @property
     def n_missing(self) -> int:
@@ -116,7 +186,7 @@ class Report:
 
     def summary(self) -> str:
         """One line: what was checked and what is wrong."""
-        n_chunks = sum(a.present for a in self.arrays)
+        n_chunks = sum(a.present if a.shards is None else a.inner_chunks for a in self.arrays)
         counts = [
             (self.n_corrupt, "corrupt chunk"),
             (self.n_missing, "missing chunk"),
@@ -139,15 +209,7 @@ class Report:
         """The report as text lines, the summary last."""
         out = [f"verify {self.location}"]
         for a in self.arrays:
-            name = "/" + a.path
-            out.append(
-                f"array {name} {a.shape} {a.dtype} chunks {a.chunks}: {a.ok_chunks:,} of "
-                f"{a.nchunks:,} chunks ok, {a.missing:,} missing, {len(a.corrupt):,} corrupt"
-            )
-            out.extend(f"  corrupt  {k}: {why}" for k, why in a.corrupt)
-            out.extend(f"  missing  {k}" for k in a.missing_keys)
-            if a.missing > len(a.missing_keys):
-                out.append(f"  missing  ... and {a.missing - len(a.missing_keys):,} more")
+            out.extend(a.lines())
         out.extend(f"bad metadata  {k}: {why}" for k, why in self.metadata_errors)
         out.extend(f"stray key  {k}" for k in self.stray_keys)
         out.extend(f"temporary file  {k}" for k in self.temp_files)
@@ -158,6 +220,10 @@ class Report:
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        for a in d["arrays"]:
+            if a["zarr_format"] == 2:  # v2 arrays: the report as before v3 was read
+                for name in _V3_FIELDS:
+                    del a[name]
         d.update(ok=self.ok, summary=self.summary())
         return d
 
@@ -261,17 +327,46 @@ class _Checker:
     def run(self, keys: list[str]) -> None:
         report = self.report
         names = {k: k.rpartition("/")[2] for k in keys}
-        arrays = sorted(k[: -len(ARRAY_KEY)].rstrip("/") for k in keys if names[k] == ARRAY_KEY)
-        groups = sorted(k[: -len(GROUP_KEY)].rstrip("/") for k in keys if names[k] == GROUP_KEY)
+
+        def parents(name: str) -> list[str]:
+            return sorted(k[: -len(name)].rstrip("/") for k in keys if names[k] == name)
+
+        v2_arrays, v2_groups, v3_nodes = parents(ARRAY_KEY), parents(GROUP_KEY), parents(ZARR_JSON)
+        v2_nodes = set(v2_arrays) | set(v2_groups)
+        # a zarr.json is read to tell an array from a group; one that cannot be read is
+        # taken for an array that cannot be opened (the keys below it are not judged)
+        v3_arrays: list[str] = []
+        v3_groups: list[str] = []
+        for p in v3_nodes:
+            key = prefix_of(p) + ZARR_JSON
+            if p in v2_nodes:
+                report.metadata_errors.append(
+                    (self.rel(key), "Zarr v2 and v3 metadata at the same path")
+                )
+                continue
+            try:
+                kind = node_at(self.store, prefix_of(p))[0]
+            except Exception as e:
+                report.metadata_errors.append((self.rel(key), _reason(e)))
+                v3_arrays.append(p)
+                continue
+            (v3_arrays if kind == "array" else v3_groups).append(p)
+        arrays = sorted(v2_arrays + v3_arrays)
+        groups = sorted(v2_groups + v3_groups)
         array_set = set(arrays)
-        nodes = array_set | set(groups)
+        v2_group_set = set(v2_groups)
+        v3_node_set = set(v3_nodes)
         opened: dict[str, Array] = {}
+        unreadable = {self.rel(k) for k, _ in report.metadata_errors}
         for a in arrays:
+            if self.rel(prefix_of(a) + ZARR_JSON) in unreadable and a not in v2_nodes:
+                continue
             try:
                 opened[a] = Array(self.store, path=a, read_only=True)
             except Exception as e:
-                report.metadata_errors.append((self.rel(prefix_of(a) + ARRAY_KEY), _reason(e)))
-        for g in groups:
+                name = ARRAY_KEY if a in v2_nodes else ZARR_JSON
+                report.metadata_errors.append((self.rel(prefix_of(a) + name), _reason(e)))
+        for g in v2_groups:
             if g in opened:
                 report.metadata_errors.append(
                     (self.rel(prefix_of(g) + GROUP_KEY), "an array and a group at the same path")
@@ -283,9 +378,11 @@ class _Checker:
         for key in keys:
             name = names[key]
             parent = key.rpartition("/")[0]
-            if name in _META_NAMES and parent in nodes:
+            if name in _META_NAMES and parent in v2_nodes:
                 meta_keys.append(key)
-            elif name == CONSOLIDATED_KEY and parent in groups:
+            elif name == ZARR_JSON and parent in v3_node_set:
+                meta_keys.append(key)
+            elif name == CONSOLIDATED_KEY and parent in v2_group_set:
                 meta_keys.append(key)
             else:
                 owner = _owner(key, array_set)
@@ -318,12 +415,13 @@ class _Checker:
                 continue
             try:
                 parsed[key] = json_loads(raw, key)
-                if key.endswith(GROUP_KEY) or key.endswith(ATTRS_KEY):
+                if key.endswith((GROUP_KEY, ATTRS_KEY, ZARR_JSON)):
                     if not isinstance(parsed[key], dict):
                         raise ValueError("not a JSON object")
             except Exception as e:
                 if not any(k == self.rel(key) for k, _ in report.metadata_errors):
                     report.metadata_errors.append((self.rel(key), _reason(e)))
+        self._check_v3_consolidated(parsed)
         top = self.prefix + CONSOLIDATED_KEY
         if top not in docs:
             return
@@ -337,7 +435,7 @@ class _Checker:
             return
         # zarr 2 writes the store's root document with keys from the root; zarr 3 writes a
         # group's document with keys relative to the group: both are full keys at the root
-        stored = {self.rel(k): v for k, v in parsed.items()}
+        stored = {self.rel(k): v for k, v in parsed.items() if not k.endswith(ZARR_JSON)}
         for key in sorted(set(consolidated) | set(stored)):
             if key not in stored:
                 why = "in .zmetadata but not in the store"
@@ -349,40 +447,130 @@ class _Checker:
                 continue
             report.consolidated.append((key, why))
 
+    def _check_v3_consolidated(self, parsed: dict[str, Any]) -> None:
+        """The consolidated metadata inside the top v3 group's ``zarr.json`` (as zarr-python
+        3 writes them: ``consolidated_metadata.metadata``, paths relative to the group)
+        against the ``zarr.json`` documents below it. A group's own ``consolidated_metadata``
+        field is left out of the comparison (zarr-python 3 writes an empty one into the
+        copies of nested groups)."""
+        top = parsed.get(self.prefix + ZARR_JSON)
+        if not isinstance(top, dict) or top.get("node_type") != "group":
+            return
+        section = top.get("consolidated_metadata")
+        consolidated = section.get("metadata") if isinstance(section, dict) else None
+        if not isinstance(consolidated, dict):
+            return
+        suffix = "/" + ZARR_JSON
+        stored = {
+            self.rel(k)[: -len(suffix)]: v
+            for k, v in parsed.items()
+            if k.endswith(suffix) and k != self.prefix + ZARR_JSON
+        }
+
+        def comparable(doc: Any) -> Any:
+            if isinstance(doc, dict) and doc.get("node_type") == "group":
+                return {k: v for k, v in doc.items() if k != "consolidated_metadata"}
+            return doc
+
+        for path in sorted(set(consolidated) | set(stored)):
+            if path not in stored:
+                why = "in the consolidated metadata of zarr.json but not in the store"
+            elif path not in consolidated:
+                why = "in the store but not in the consolidated metadata of zarr.json"
+            elif comparable(consolidated[path]) != comparable(stored[path]):
+                why = "differs from its copy in the consolidated metadata of zarr.json"
+            else:
+                continue
+            self.report.consolidated.append((f"{path}{suffix}", why))
+
     def _check_array(self, path: str, z: Array, present: list[tuple[str, tuple]]) -> ArrayReport:
         meta = z._meta
         chain = z._chain
-        item_bytes = math.prod(meta.chunks) * max(1, meta.dtype.itemsize)
+        item_bytes = math.prod(meta.stored_chunks) * max(1, meta.dtype.itemsize)
+        nkeys = math.prod(meta.stored_grid)
         result = ArrayReport(
             path=self.rel(path) if path else "",
             shape=meta.shape,
             chunks=meta.chunks,
             dtype=str(meta.dtype),
-            nchunks=meta.nchunks,
+            nchunks=nkeys,
+            zarr_format=meta.zarr_format,
+            shards=meta.shards,
         )
 
         blosc = isinstance(chain.compressor, numcodecs.Blosc)
 
+        def decode(value: Any) -> None:
+            if blosc:
+                _check_blosc_size(value)
+            chain.decode(value)
+
         def check(key: str, value: Any) -> tuple[str, str] | None:
             try:
-                if blosc:
-                    _check_blosc_size(value)
-                chain.decode(value)
+                decode(value)
             except Exception as e:
                 return self.rel(key), _reason(e)
             return None
 
-        problems = self.read([k for k, _ in present], item_bytes, check)
-        result.corrupt = sorted(p for p in problems if p is not None)
-        result.present = len(problems)
-        result.missing = meta.nchunks - result.present
+        if meta.shards is None:
+            problems = self.read([k for k, _ in present], item_bytes, check)
+            result.corrupt = sorted(p for p in problems if p is not None)
+            result.present = len(problems)
+        else:
+            shard_of = dict(present)
+            check_shard = self._shard_checker(meta, decode, shard_of)
+            found = self.read([k for k, _ in present], item_bytes, check_shard)
+            result.present = len(found)
+            result.corrupt = sorted(whole for whole, _, _ in found if whole is not None)
+            result.inner_chunks = sum(n for _, _, n in found)
+            inner = [p for _, problems, _ in found for p in problems]
+            result.corrupt_inner = sorted(inner, key=lambda p: (p.key, p.inner))
+        result.missing = nkeys - result.present
         if result.missing:
             result.missing_keys = self._missing_keys(z, {c for _, c in present}, result.missing)
         return result
 
+    def _shard_checker(
+        self, meta: ArrayMeta, decode: Callable[[Any], None], shard_of: dict[str, tuple]
+    ) -> Callable[[str, Any], tuple]:
+        """``check(key, shard)`` for the shards of ``meta``: ``(problem with the whole shard
+        or None, [InnerChunkProblem, ...], inner chunks read)``."""
+        layout = ShardLayout.of(meta)
+        per = layout.per_shard
+
+        def check(key: str, value: Any) -> tuple:
+            rel = self.rel(key)
+            try:
+                table = layout.read_index(value, key)
+            except CorruptChunkError as e:
+                return (rel, e.reason), [], 0
+            view = memoryview(value).cast("B")
+            size = len(view)
+            shard = shard_of[key]
+            problems = []
+            stored = layout.inner_chunks(table)
+            for inner, offset, nbytes in stored:
+                why = None
+                if offset + nbytes > size:
+                    why = (
+                        f"{nbytes} bytes indexed at offset {offset}, past the end of the "
+                        f"shard's {size} bytes"
+                    )
+                else:
+                    try:
+                        decode(view[offset : offset + nbytes])
+                    except Exception as e:
+                        why = _reason(e)
+                if why is not None:
+                    chunk = tuple(s * k + c for s, k, c in zip(shard, per, inner))
+                    problems.append(InnerChunkProblem(rel, inner, chunk, why))
+            return None, problems, len(stored)
+
+        return check
+
     def _missing_keys(self, z: Array, present: set[tuple], n_missing: int) -> list[str]:
         out = []
-        for coords in itertools.product(*(range(n) for n in z._meta.cdata_shape)):
+        for coords in itertools.product(*(range(n) for n in z._meta.stored_grid)):
             if coords not in present:
                 out.append(self.rel(z._chunk_key(coords)))
                 if len(out) >= min(MAX_LISTED, n_missing):
@@ -419,20 +607,10 @@ def _owner(key: str, arrays: set[str]) -> str | None:
 
 
 def _chunk_coords(z: Array, rel: str) -> tuple[int, ...] | None:
-    """The chunk coordinates of key ``rel`` (relative to the array), or None when it is not a
-    key of a chunk inside the array's grid."""
-    meta = z._meta
-    if meta.ndim == 0:
-        return () if rel == "0" else None
-    parts = rel.split(meta.separator)
-    if len(parts) != meta.ndim or not all(p.isdigit() for p in parts):
-        return None
-    coords = tuple(int(p) for p in parts)
-    if meta.chunk_key(coords) != rel:  # leading zeros
-        return None
-    if any(c >= n for c, n in zip(coords, meta.cdata_shape)):
-        return None
-    return coords
+    """The coordinates of the stored chunk (the shard, when sharded) of key ``rel``
+    (relative to the array: ``0.1``, ``0/1``, v3's ``c/0/1``), or None when it is not the key
+    of a chunk inside the array's grid."""
+    return z._meta.parse_chunk_key(rel)
 
 
 def verify(
@@ -474,8 +652,7 @@ def verify(
     keys = sorted(prefix_of(path) + k for k in store.keys_under(path))
     if not keys:
         raise not_found(PathNotFoundError, store, path)
-    refuse_v3(store, path)
-    if not any(k.rpartition("/")[2] in (ARRAY_KEY, GROUP_KEY) for k in keys):
+    if not any(k.rpartition("/")[2] in (ARRAY_KEY, GROUP_KEY, ZARR_JSON) for k in keys):
         raise not_found(PathNotFoundError, store, path)
     where = location(store) or repr(store)
     report = Report(location=where + (f" path {path!r}" if path else ""))
