@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .errors import MetadataError, UnsupportedFormatError, _PathError
+from .errors import MetadataError, _PathError
 from .formats.nodes import V2, V3, NodeFormat, node_at
 from .storage.base import normalize_storage_path, prefix_of
 
@@ -72,20 +72,6 @@ def location(store: Any) -> str | None:
     return None
 
 
-def refuse_v3(store: Any, path: str) -> None:
-    """Raise :class:`UnsupportedFormatError` if Zarr v3 metadata are at ``path``."""
-    try:
-        found = prefix_of(path) + _V3_METADATA in store
-    except Exception:  # a store that cannot answer: let the caller's own check speak
-        return
-    if found:
-        raise UnsupportedFormatError(path, location(store))
-
-
 def not_found(error: type[_PathError], store: Any, path: str) -> Exception:
-    """The error for "nothing of that kind at ``path``": v3 data get their own message."""
-    try:
-        refuse_v3(store, path)
-    except UnsupportedFormatError as e:
-        return e
+    """The error for "nothing of that kind at ``path``", naming the store's location."""
     return error(path, location(store))

@@ -7,10 +7,10 @@ from typing import Any
 
 from . import storage
 from ._node import check_zarr_version
-from ._probe import contains_array, contains_group, format_at, not_found
+from ._probe import contains_array, contains_group, format_at, location, not_found
 from .creation import array as _array
 from .creation import open_array
-from .errors import PathNotFoundError
+from .errors import ContainsArrayError, PathNotFoundError
 from .storage.base import normalize_storage_path, prefix_of
 from .tools.copying import copy, copy_all, copy_store  # noqa: F401 - public names
 
@@ -226,6 +226,8 @@ def consolidate_metadata(
     path = normalize_storage_path(path)
     fmt = format_at(store, path)
     if fmt is not None and fmt.zarr_format == 3:
+        if not contains_group(store, path):
+            raise ContainsArrayError(path, location(store))  # a group holds them, not an array
         _consolidate_v3(store, path)
         return open_consolidated(store, path=path)
     names = (ARRAY_KEY, GROUP_KEY, ATTRS_KEY)

@@ -181,18 +181,16 @@ class StoreArgumentError(ZarrkitError, TypeError, ValueError):
 
 
 class UnsupportedFormatError(ZarrkitError, ValueError):
-    """The data at a path are in a format zarrkit does not read (Zarr v3)."""
+    """The data at a path are in a format zarrkit does not read (kept for code that catches
+    it: zarrkit reads Zarr v2, Zarr v3 and N5, and raises it for none of them)."""
 
-    def __init__(self, path: str, where: str | None = None, found: str = "zarr.json") -> None:
+    def __init__(self, path: str, where: str | None = None, found: str = "") -> None:
         self.path = path
         self.where = where
         place = repr(where) if where is not None else "the store"
         if path:
             place = f"path {path!r} in {place}"
-        super().__init__(
-            f"{place} holds Zarr v3 data ({found!r}); zarrkit reads and writes Zarr v2 only. "
-            "Open it with zarr-python 3 or tensorstore, or convert it to Zarr v2"
-        )
+        super().__init__(f"{place} holds data in a format zarrkit does not read ({found!r})")
 
 
 class CopyError(ZarrkitError, RuntimeError):

@@ -262,3 +262,24 @@ def test_v3_chunk_files_land_at_v3_keys_on_every_pipeline(
     z[1:3] = 7  # partial writes too
     a[1:3] = 7
     assert np.array_equal(zarrkit.open_array(path, mode="r")[...], a)
+
+
+def test_consolidating_at_a_v3_array_is_refused_and_changes_nothing() -> None:
+    from zarrkit.errors import ContainsArrayError
+
+    s = MemoryStore()
+    g = zarrkit.group(s, zarr_format=3)
+    g.zeros("a", shape=(3,), chunks=(2,))
+    before = dict(s)
+    with pytest.raises(ContainsArrayError):
+        zarrkit.consolidate_metadata(s, path="a")
+    assert dict(s) == before
+
+
+def test_an_array_opened_where_a_v3_group_is_is_not_found() -> None:
+    from zarrkit.errors import ArrayNotFoundError
+
+    s = MemoryStore()
+    zarrkit.group(s, zarr_format=3)
+    with pytest.raises(ArrayNotFoundError):
+        zarrkit.Array(s)
