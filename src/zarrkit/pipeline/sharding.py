@@ -60,8 +60,13 @@ _MAX_END = 2**63 - 1
 @functools.cache
 def _crc32c() -> Any:
     """numcodecs' CRC32C with the checksum after the data: Zarr v3's ``crc32c`` codec."""
-    from numcodecs.checksum32 import CRC32C
-
+    try:
+        from numcodecs.checksum32 import CRC32C
+    except ImportError:
+        raise MetadataError(
+            "the crc32c codec (the checksum of Zarr v3 shard indexes) is not available: it "
+            "needs numcodecs >= 0.14 with google-crc32c (pip install 'numcodecs[crc32c]')"
+        ) from None
     return CRC32C(location="end")
 
 
