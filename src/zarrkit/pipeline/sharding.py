@@ -64,8 +64,9 @@ def _crc32c() -> Any:
         from numcodecs.checksum32 import CRC32C
     except ImportError:
         raise MetadataError(
-            "the crc32c codec (the checksum of Zarr v3 shard indexes) is not available: it "
-            "needs numcodecs >= 0.14 with google-crc32c (pip install 'numcodecs[crc32c]')"
+            "the crc32c codec (the checksum of Zarr v3 shard indexes) is not available: "
+            "numcodecs has it with google-crc32c (pip install 'zarrkit[v3]'; numcodecs "
+            "0.14 to 0.16.3 take the crc32c package instead)"
         ) from None
     return CRC32C(location="end")
 
