@@ -50,14 +50,14 @@ from ..creation import create
 from ..errors import CopyError
 from ..formats import v2, v3
 from ..formats.meta import ArrayMeta
-from ..formats.nodes import node_at, node_format, v3_consolidated
+from ..formats.nodes import node_format, v3_consolidated
 from ..hierarchy import Group
 from ..storage import MemoryStore, normalize_store_arg
 from ..storage.base import normalize_storage_path, prefix_of
 from .copying import _Progress
 from .rechunking import RechunkPlan, _blocks, _codecs, _grow, _n_blocks, copy_planned, plan_rechunk
 
-__all__ = ["convert", "ConvertReport", "ArrayConversion", "DEFAULT_MAX_MEM"]
+__all__ = ["convert", "ConvertReport", "ArrayConversion", "VerificationError", "DEFAULT_MAX_MEM"]
 
 #: the default memory limit (bytes of array data held at once)
 DEFAULT_MAX_MEM = 256 * 2**20
@@ -67,6 +67,10 @@ DIMENSIONS_ATTR = "_ARRAY_DIMENSIONS"
 _SELF_DESCRIBING = frozenset(("blosc", "zstd", "gzip", "zlib", "bz2"))
 _SIZE = re.compile(r"\s*([0-9]*\.?[0-9]+)\s*([KMGT]?)(?:i?B)?\s*\Z", re.IGNORECASE)
 _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+class VerificationError(CopyError):
+    """The converted data differ from the source (nothing of the destination was kept)."""
 
 
 @dataclass
@@ -361,7 +365,7 @@ def _verify_array(z: Array, out: Array, max_mem: int) -> None:
     of them and their decoding within ``max_mem``)."""
     name = out.path or "/"
     if out.shape != z.shape or out.dtype != z.dtype:
-        raise CopyError(f"verification failed: array {name!r} has another shape or dtype")
+        raise VerificationError(f"verification failed: array {name!r} has another shape or dtype")
     itemsize = max(1, z.dtype.itemsize)
     threads = get_num_threads()
     chunk = math.prod(out.chunks) * itemsize
@@ -371,7 +375,7 @@ def _verify_array(z: Array, out: Array, max_mem: int) -> None:
     for region in _blocks(z.shape, block) if z.ndim else iter([()]):
         if not _equal(z[region], out[region]):
             where = ", ".join(f"{s.start}:{s.stop}" for s in region)
-            raise CopyError(
+            raise VerificationError(
                 f"verification failed: array {name!r} differs from the source in [{where}]"
             )
 
@@ -523,9 +527,9 @@ def convert(
     if isinstance(source, (Array, Group)):
         root, src_store = source, source.store
         if path:
-            root = root[path] if isinstance(root, Group) else None
-            if root is None:
+            if not isinstance(source, Group):
                 raise ValueError("path names a member of a group; the source is an array")
+            root = source[path]
     else:
         src_store = normalize_store_arg(source, mode="r", storage_options=storage_options)
         root = open_node(src_store, mode="r", path=path)
@@ -548,7 +552,7 @@ def convert(
                 f"dest {_where(dst_store)} holds {len(held):,} keys already "
                 "(overwrite=True deletes them); nothing was converted"
             )
-    source_format = root._meta.zarr_format if isinstance(root, Array) else _group_format(root)
+    source_format = root.zarr_format
     groups, arrays = _walk(root)
     array_paths = {a.path for a in arrays}
     _check_names(shards, array_paths, "shards")
@@ -631,11 +635,6 @@ def _where(store: Any, path: str = "") -> str:
     place = getattr(store, "path", None)
     text = place if isinstance(place, str) else type(store).__name__
     return text + (f" path {path!r}" if path else "")
-
-
-def _group_format(g: Group) -> int:
-    _, fmt = node_at(g.store, prefix_of(g.path))
-    return fmt.zarr_format if fmt is not None else 2
 
 
 def _n_batches(w: _ArrayWork, limit: int) -> int:
@@ -782,7 +781,7 @@ def _verify_attrs(
         else:
             held = json.loads(staging[fmt.group_key(prefix)]).get("attributes", {})
         if held != json.loads(json.dumps(g.attrs)):
-            raise CopyError(f"verification failed: attributes of group /{g.path} differ")
+            raise VerificationError(f"verification failed: attributes of group /{g.path} differ")
     for w in works:
         expected = w.item.attrs
         got = dict(w.out.attrs.asdict())
@@ -794,7 +793,9 @@ def _verify_attrs(
             got.pop(DIMENSIONS_ATTR, None)
             expected = {k: v for k, v in expected.items() if k != DIMENSIONS_ATTR}
         if json.loads(json.dumps(got)) != json.loads(json.dumps(expected)):
-            raise CopyError(f"verification failed: attributes of array /{w.out.path} differ")
+            raise VerificationError(
+                f"verification failed: attributes of array /{w.out.path} differ"
+            )
 
 
 def _old_keys(
@@ -859,3 +860,9 @@ def _remove_old(
     docs, units, _ = _old_keys(store, "", works, groups, source_format)
     store.delitems(docs)
     store.delitems(units)
+    for w in works:  # the folders of v3's c/... keys, now empty
+        z = w.item.node
+        if z._meta.chunk_key_encoding == "default" and z.ndim:
+            folder = prefix_of(z.path) + "c"
+            if not store.keys_under(folder):
+                store.rmdir(folder)
