@@ -449,8 +449,9 @@ def convert(
     shards : tuple, or dict of array path -> tuple, optional
         Zarr v3 shard shape (None or -1: the whole axis). A tuple applies to every array with
         that many dimensions, a dict to the arrays it names (by path relative to the
-        source). A shard must be a whole number of chunks along every axis; along an axis it
-        is cut to the chunks covering the array. Shards need ``zarr_format=3``.
+        source). Along an axis a shard is cut to the chunks covering the array; it must then
+        be a whole number of chunks (else a ``ValueError`` naming the array, before anything
+        is written). Shards need ``zarr_format=3``.
     chunks : tuple, or dict of array path -> tuple, optional
         New chunk shape (the inner chunks of a shard), given as ``shards``. Arrays it leaves
         out keep their chunks.
@@ -670,16 +671,17 @@ def _plan_array(
     new_chunks = _spec_for(chunks_spec, z, item.path, "chunks") or src.chunks
     shards = _spec_for(shards_spec, z, item.path, "shards")
     if shards is not None:
-        bad = [(s, c) for s, c in zip(shards, new_chunks) if s % c]
-        if bad:
-            raise ValueError(
-                f"shards {shards} of array {name} are not a multiple of its chunks "
-                f"{new_chunks} along every axis (give chunks= that divide them)"
-            )
         # no shard larger than the chunks that cover the array
+        asked = shards
         shards = tuple(
             min(s, -(-max(1, n) // c) * c) for s, n, c in zip(shards, z.shape, new_chunks)
         )
+        if any(s % c for s, c in zip(shards, new_chunks)):
+            raise ValueError(
+                f"shards {asked} of array {name} are not a multiple of its chunks "
+                f"{new_chunks} along every axis (give chunks= that divide them, or name "
+                "the arrays to shard: shards={path: shape})"
+            )
     elif zarr_format == 3 and src.shards is not None and chunks_spec is None:
         shards = src.shards  # v3 -> v3 keeps the shards unless told
     comp = _unwrap(z.compressor) if isinstance(compressor, str) else compressor
@@ -707,7 +709,8 @@ def _plan_array(
         )
         out.attrs.put(attrs)
     except (ValueError, TypeError) as e:
-        raise type(e)(f"array {name} cannot be converted to Zarr v{zarr_format}: {e}") from e
+        kind = ValueError if isinstance(e, ValueError) else TypeError
+        raise kind(f"array {name} cannot be converted to Zarr v{zarr_format}: {e}") from e
     meta = out._meta
     method = "bytes" if _same_encoding(src, meta) else "re-encoded"
     plan = None
