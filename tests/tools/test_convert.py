@@ -13,10 +13,10 @@ from typing import Any
 import numcodecs
 import numpy as np
 import pytest
-from conftest import needs_zarr3
-from test_cli import call, run
 
 import zarrkit
+from conftest import needs_zarr3
+from test_cli import call, run
 from zarrkit.errors import CopyError
 from zarrkit.storage.base import KVStore
 from zarrkit.tools import converting
