@@ -93,6 +93,13 @@ class NativePipeline(FilesPipeline):
         nested = "/" in self._key_prefix or ("/" in meta.separator and len(meta.chunks) > 1)
         self._make_folders = nested and not self._skip_fill
 
+    def _plan(self, indexer: Indexer) -> native.Plan | None:
+        """``native.plan`` of ``indexer``, its chunks named by this array's keys."""
+        plan = native.plan(indexer, self.meta.separator)
+        if plan is not None and self._key_prefix:
+            plan.names = [self._key_prefix + name for name in plan.names]
+        return plan
+
     # -- reads -----------------------------------------------------------------------------
     def read(self, indexer: Indexer, out: np.ndarray, fields: Any = None) -> None:
         """Fill ``out`` (shaped like ``indexer.buffer_shape``) with the selection."""
@@ -104,7 +111,7 @@ class NativePipeline(FilesPipeline):
             and out.flags.writeable
             and out.shape == tuple(indexer.buffer_shape)
         ):
-            plan = native.plan(indexer, self.meta.separator, self._key_prefix)
+            plan = self._plan(indexer)
             if plan is not None:
                 rest = self._read_plan(plan, out)
                 if rest:
@@ -143,7 +150,7 @@ class NativePipeline(FilesPipeline):
             and value.dtype == self.meta.dtype
             and (value.ndim == 0 or value.shape == tuple(indexer.buffer_shape))
         ):
-            plan = native.plan(indexer, self.meta.separator, self._key_prefix)
+            plan = self._plan(indexer)
             if plan is not None:
                 rest = self._write_plan(plan, value)
                 if rest:
