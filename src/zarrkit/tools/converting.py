@@ -617,7 +617,7 @@ def convert(
     report.skipped_keys = _skipped(src_store, src_path, works, groups, source_format)
     _publish(staging, dst_store, consolidated, zarr_format)
     if in_place:
-        _remove_old(src_store, works, groups, source_format)
+        _remove_old(dst_store, works, groups, source_format)
     report.arrays = [w.report for w in works]
     return report
 
