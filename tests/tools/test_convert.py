@@ -547,3 +547,23 @@ def test_native_loop_uses_v3_chunk_keys(tmp_path: pathlib.Path) -> None:
         (other / key).parent.mkdir(parents=True, exist_ok=True)
         (other / key).write_bytes(bytes(value))
     np.testing.assert_array_equal(zarrkit.open_array(str(other), mode="r")[:], np.arange(10))
+
+
+def test_fill_values_v3_cannot_hold_are_not_differences() -> None:
+    """A v2 array without a fill value (missing chunks read as anything) and an object array
+    with zarr 2's fill value 0 (v3 stores text): the missing chunks read as the
+    destination's fill value, and the comparison accepts that."""
+    src = zarrkit.MemoryStore()
+    g = zarrkit.group(src, zarr_format=2)
+    f = g.create_dataset("f", shape=(10,), chunks=(5,), dtype="f8", fill_value=None)
+    f[:5] = 1.0
+    o = g.create_dataset("o", shape=(10,), chunks=(5,), dtype=object,
+                         object_codec=numcodecs.VLenUTF8())  # fmt: skip
+    o[:5] = "a"
+    for kws in ({}, {"chunks": (3,)}):
+        dst = zarrkit.MemoryStore()
+        report = convert(src, dst, **kws)  # type: ignore[arg-type]
+        assert report.verified
+        out = zarrkit.open_group(dst, mode="r")
+        np.testing.assert_array_equal(out["f"][:5], 1.0)
+        assert list(out["o"][:5]) == ["a"] * 5 and out["o"].fill_value == "0"

@@ -33,6 +33,7 @@ interrupted conversion in place leaves the source readable.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -49,7 +50,7 @@ from ..core import Array
 from ..creation import create
 from ..errors import CopyError
 from ..formats import v2, v3
-from ..formats.meta import ArrayMeta
+from ..formats.meta import ArrayMeta, _same_fill
 from ..formats.nodes import node_format, v3_consolidated
 from ..hierarchy import Group
 from ..storage import MemoryStore, normalize_store_arg
@@ -372,12 +373,44 @@ def _verify_array(z: Array, out: Array, max_mem: int) -> None:
     budget = max(1, (max_mem - 2 * threads * chunk) // (4 * itemsize))
     block = _grow(tuple(min(c, max(1, s)) for c, s in zip(out.chunks, z.shape)), z.shape,
                   budget, z.shape)  # fmt: skip
+    missing = _missing_units(z, out)
     for region in _blocks(z.shape, block) if z.ndim else iter([()]):
-        if not _equal(z[region], out[region]):
+        a, b = z[region], out[region]
+        if missing:
+            _take_missing(a, b, region, z._meta, missing)
+        if not _equal(a, b):
             where = ", ".join(f"{s.start}:{s.stop}" for s in region)
             raise VerificationError(
                 f"verification failed: array {name!r} differs from the source in [{where}]"
             )
+
+
+def _missing_units(z: Array, out: Array) -> set[tuple[int, ...]] | None:
+    """The source's missing stored units when the destination cannot hold its fill value
+    (a v2 array without one, whose missing chunks read as anything; an object array's
+    non-string fill value, which v3 stores as text): there the destination reads its own
+    fill value, and the comparison takes that as right. None when the fill values agree."""
+    if _same_fill(z._meta.fill_value, out._meta.fill_value) and z._meta.fill_value is not None:
+        return None
+    meta = z._meta
+    present = {_chunk_coords(meta, k) for k in z.chunk_store.keys_under(z.path)}
+    grid = itertools.product(*(range(n) for n in meta.stored_grid))
+    return {c for c in grid if c not in present}
+
+
+def _take_missing(
+    a: np.ndarray, b: np.ndarray, region: tuple, meta: ArrayMeta, missing: set
+) -> None:
+    """Copy into ``a`` the values of ``b`` where ``region`` meets missing stored units."""
+    unit = meta.stored_chunks
+    ranges = [range(s.start // u, -(-s.stop // u)) for s, u in zip(region, unit)]
+    for coords in itertools.product(*ranges):
+        if coords in missing:
+            sel = tuple(
+                slice(max(c * u, s.start) - s.start, min((c + 1) * u, s.stop) - s.start)
+                for c, u, s in zip(coords, unit, region)
+            )
+            a[sel] = b[sel]
 
 
 def _publish(staging: MemoryStore, dest: Any, consolidated: bool, zarr_format: int) -> None:
@@ -497,7 +530,10 @@ def convert(
     for (structured) is an error, raised before anything is written. Destination arrays are
     written with ``write_empty_chunks=False`` (chunks of the fill value are left out, as
     zarr-python 3 does). Keys that belong to no array or group are not copied (listed in
-    :attr:`ConvertReport.skipped_keys`).
+    :attr:`ConvertReport.skipped_keys`). Where v3 cannot hold the source's fill value (a
+    v2 array without one, whose missing chunks read as anything; zarr 2's fill value 0 of
+    a string array, which v3 stores as ``"0"``), missing chunks read as the destination's
+    fill value, and the verification takes that as right.
 
     In place
     --------
