@@ -143,6 +143,13 @@ def test_v3_result_reads_in_zarr_python(tmp_path: pathlib.Path) -> None:
         assert ours == theirs
         c = zarr.open_consolidated(str(dst))
         np.testing.assert_array_equal(c["g/h/f8"][...], DATA["g/h/f8"])
+        # and back to v2 (unsharded by re-encoding), read by zarr-python as v2
+        v2 = tmp_path / "v2.zarr"
+        convert(str(dst), str(v2), zarr_format=2)
+        g2 = zarr.open_consolidated(str(v2), zarr_format=2)
+        np.testing.assert_array_equal(g2["g/h/f8"][...], DATA["g/h/f8"])
+        assert list(g2["text"][...]) == list(DATA["text"])
+        assert g2["g/h/f8"].attrs["_ARRAY_DIMENSIONS"] == ["y", "x"]
 
 
 def test_metadata_only_path_copies_chunk_bytes_without_decoding(

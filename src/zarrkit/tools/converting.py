@@ -180,7 +180,6 @@ class _Node:
 class _ArrayWork:
     item: _Node
     meta: ArrayMeta  # the destination's record
-    doc_keys: list[str]  # its metadata keys in the staging store
     out: Array  # the destination array (documents in the staging store)
     method: str
     plan: RechunkPlan | None
@@ -587,7 +586,7 @@ def convert(
         if held and not overwrite:
             raise CopyError(
                 f"dest {_where(dst_store)} holds {len(held):,} keys already "
-                "(overwrite=True deletes them); nothing was converted"
+                "(overwrite=True, --overwrite, deletes them); nothing was converted"
             )
     source_format = root.zarr_format
     groups, arrays = _walk(root)
@@ -771,7 +770,7 @@ def _plan_array(
         shards=meta.shards,
         method=method,
     )
-    return _ArrayWork(item, meta, [], out, method, plan, report)
+    return _ArrayWork(item, meta, out, method, plan, report)
 
 
 def _metadata_names(zarr_format: int) -> tuple[str, ...]:
