@@ -24,6 +24,7 @@ ABOVE_CORE = {"apps", "tools", "cli"}
 REEXPORTS = {
     ("__init__.py", "apps.dask"),  # zarrkit.to_dask / from_dask
     ("__init__.py", "tools.rechunking"),  # zarrkit.rechunk
+    ("__init__.py", "tools.converting"),  # zarrkit.convert
     ("convenience.py", "tools.copying"),  # zarr.convenience.copy, copy_all, copy_store
 }
 # cross-cut modules below every layer: any layer may import them, they import no layer

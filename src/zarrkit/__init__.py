@@ -65,6 +65,7 @@ from .storage import (
     ZipStore,
 )
 from .sync import ProcessSynchronizer, ThreadSynchronizer
+from .tools.converting import convert
 from .tools.rechunking import rechunk
 
 # zarr 2 also names these in zarr.storage; they live in creation, a layer above the stores
@@ -100,6 +101,7 @@ __all__ = [
     "ZipStore",
     "array",
     "consolidate_metadata",
+    "convert",
     "copy",
     "copy_all",
     "copy_store",

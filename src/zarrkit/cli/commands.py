@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Iterator
+from dataclasses import asdict
 from typing import Any, TextIO
 
 import numpy as np
@@ -245,16 +247,18 @@ def verify(args: argparse.Namespace) -> int:
     return OK if report.ok else PROBLEMS
 
 
-def _chunks_argument(values: list[str]) -> Any:
+def _chunks_argument(values: list[str], option: str = "--chunks") -> Any:
     """``['1000,1000']`` -> a shape; ``['a=10,10', 'g/b=5']`` -> ``{path: shape}``."""
     named = [v for v in values if "=" in v]
     if not named:
         if len(values) > 1:
-            raise UsageError("give one --chunks SHAPE, or ARRAY=SHAPE for each array to change")
-        return chunk_shape(values[0])
+            raise UsageError(f"give one {option} SHAPE, or ARRAY=SHAPE for each array to change")
+        return chunk_shape(values[0], option)
     if len(named) != len(values):
-        raise UsageError("--chunks: give either one SHAPE or ARRAY=SHAPE entries, not both")
-    return {name: chunk_shape(shape) for name, _, shape in (v.partition("=") for v in values)}
+        raise UsageError(f"{option}: give either one SHAPE or ARRAY=SHAPE entries, not both")
+    return {
+        name: chunk_shape(shape, option) for name, _, shape in (v.partition("=") for v in values)
+    }
 
 
 def rechunk(args: argparse.Namespace) -> int:
@@ -294,4 +298,71 @@ def rechunk(args: argparse.Namespace) -> int:
         close(src)
     if not args.quiet:
         print(f"rechunked {args.source} -> {args.dest}")
+    return OK
+
+
+def _same_path(a: str, b: str) -> bool:
+    if is_url(a) or is_url(b):
+        return a.rstrip("/") == b.rstrip("/")
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def convert(args: argparse.Namespace) -> int:
+    from ..tools.converting import VerificationError
+    from ..tools.converting import convert as run_convert
+
+    shards = _chunks_argument(args.shards, "--shards") if args.shards else None
+    chunks = _chunks_argument(args.chunks, "--chunks") if args.chunks else None
+    max_mem = size(args.max_mem)
+    so = _options(args)
+    if so and not any(is_url(p) for p in (args.source, args.dest)):
+        raise CommandError(args.source, "--storage-option is only for URLs (s3://..., gs://...)")
+    in_place = _same_path(args.source, args.dest)
+    src, node = open_data(args.source, options_for(args.source, so))
+    if in_place:  # one store, opened writable: its old keys are deleted at the end
+        close(src)
+        src, inner = open_store(args.source, "r+", options_for(args.source, so))
+        dst, dst_path = src, inner
+    try:
+        if not in_place:
+            dst, dst_path = open_store(args.dest, "a", options_for(args.dest, so), must_exist=False)
+        try:
+            if dst_path:
+                raise CommandError(args.dest, "convert writes to the root of a store")
+            with progress_callback("convert", "steps", args.quiet) as bar, about(args.dest):
+                try:
+                    report = run_convert(
+                        src,
+                        dst,
+                        path=node.path,
+                        zarr_format=args.zarr_format,
+                        shards=shards,
+                        chunks=chunks,
+                        max_mem=max_mem,
+                        verify=not args.no_verify,
+                        overwrite=args.overwrite,
+                        temp_dir=args.temp,
+                        progress=bar,
+                    )
+                except VerificationError as e:
+                    print(f"zarrkit convert: {args.dest}: {e}", file=sys.stderr)
+                    return PROBLEMS
+        finally:
+            if not in_place:
+                with about(args.dest):
+                    close(dst)
+    finally:
+        close(src)
+    if args.json:
+        out = asdict(report)
+        out.update(
+            n_arrays=report.n_arrays,
+            n_byte_copied=report.n_byte_copied,
+            n_re_encoded=report.n_re_encoded,
+            bytes_copied=report.bytes_copied,
+            summary=report.summary(),
+        )
+        print(json.dumps(out, indent=2))
+    elif not args.quiet:
+        print("\n".join(report.lines()))
     return OK

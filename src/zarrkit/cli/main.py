@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = argparse.ArgumentParser(
         prog="zarrkit",
-        description="Inspect, check, copy and rechunk Zarr v2 and v3 (and N5) data.",
+        description="Inspect, check, copy, rechunk and convert Zarr v2 and v3 (and N5) data.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -175,6 +175,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-mem", default="512MB", metavar="SIZE", help="memory limit (512MB)")
     p.add_argument("--temp", metavar="DIR", help="where the intermediate store goes")
     p.add_argument("--overwrite", action="store_true", help="replace what is at DST")
+
+    p = command(
+        "convert",
+        "convert a hierarchy between Zarr v2 and v3 (optionally sharded and rechunked)",
+        "Convert the groups, arrays and attributes at SRC to Zarr format --zarr-format in\n"
+        "DST. Chunks whose encoding stays the same are copied as stored bytes to the new\n"
+        "keys (0.0 -> c/0/0); new chunks, shards or unsharding re-encode through the arrays\n"
+        "within --max-mem. Consolidated metadata in SRC is written again in DST. The\n"
+        "result is compared with SRC before its metadata are written (--no-verify skips\n"
+        "that). DST may be SRC itself between v2 and v3 (the old keys are deleted at the\n"
+        "end). Exit code 1 when the comparison finds a difference.",
+    )
+    p.add_argument("source", metavar="SRC")
+    p.add_argument("dest", metavar="DST")
+    p.add_argument(
+        "--zarr-format", type=int, choices=(2, 3), default=3, help="the format of DST (3)"
+    )
+    p.add_argument(
+        "--shards",
+        action="append",
+        metavar="[ARRAY=]SHAPE",
+        help="Zarr v3 shard shape, a multiple of the chunks, e.g. 1000,1000 (-1: the whole "
+        "axis); one SHAPE applies to every array with that many dimensions, ARRAY=SHAPE "
+        "(repeatable) names arrays",
+    )
+    p.add_argument(
+        "--chunks",
+        action="append",
+        metavar="[ARRAY=]SHAPE",
+        help="new chunk shape (inside a shard), given as --shards; others keep their chunks",
+    )
+    p.add_argument("--max-mem", default="256MB", metavar="SIZE", help="memory limit (256MB)")
+    p.add_argument("--no-verify", action="store_true", help="do not compare DST with SRC")
+    p.add_argument("--temp", metavar="DIR", help="where intermediate stores of rechunking go")
+    p.add_argument("--overwrite", action="store_true", help="replace what is at DST")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
 

@@ -55,7 +55,7 @@ def size(text: str) -> int:
     return n
 
 
-def chunk_shape(text: str) -> tuple[int | None, ...]:
+def chunk_shape(text: str, option: str = "--chunks") -> tuple[int | None, ...]:
     """``'1000,1000'`` -> ``(1000, 1000)``; ``-1`` (or an empty entry) means the whole axis."""
     out: list[int | None] = []
     for part in text.split(","):
@@ -66,9 +66,9 @@ def chunk_shape(text: str) -> tuple[int | None, ...]:
         try:
             n = int(part)
         except ValueError:
-            raise UsageError(f"--chunks {text!r}: {part!r} is not an integer") from None
+            raise UsageError(f"{option} {text!r}: {part!r} is not an integer") from None
         if n <= 0:
-            raise UsageError(f"--chunks {text!r}: chunk sizes must be positive (or -1)")
+            raise UsageError(f"{option} {text!r}: sizes must be positive (or -1)")
         out.append(n)
     return tuple(out)
 

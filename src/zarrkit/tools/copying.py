@@ -131,7 +131,11 @@ def copy_store(
 ) -> tuple[int, int, int]:
     """Copy every key below ``source_path`` of one store to ``dest_path`` of another, as bytes.
 
-    Nothing is decoded or re-encoded, so this is the fastest way to move a hierarchy.
+    Nothing is decoded or re-encoded, so this is the fastest way to move a hierarchy. Keys
+    are copied as they are, so the format stays: copying Zarr v2 nodes into a Zarr v3
+    hierarchy (or v3 into v2) is refused with a ``CopyError`` before anything is written;
+    :func:`zarrkit.convert` changes the format, and :func:`copy`/:func:`copy_all` write
+    the arrays in the destination group's format.
 
     Parameters
     ----------
@@ -188,6 +192,8 @@ def copy_store(
             raise CopyError(f"key {dkey!r} exists in destination; nothing was copied")
         plan.append((key, dkey, not exists))
 
+    _check_formats(src, dst, sp, dp, [k for k, _, _ in plan])
+
     n_copied = n_skipped = nbytes = 0
     bar = _Progress(progress, len(plan), "copy_store", "keys")
     batch: list[tuple[str, str]] = []
@@ -229,6 +235,50 @@ def copy_store(
         _summary(write_log, dry_run, n_copied, n_skipped, nbytes)
     bar.close()
     return n_copied, n_skipped, nbytes
+
+
+_V2_DOCS = (".zarray", ".zgroup", ".zattrs", ".zmetadata")
+_V3_DOC = "zarr.json"
+
+
+def _formats_of(keys: list[str]) -> set[int]:
+    """The Zarr formats whose metadata documents are among ``keys``."""
+    names = {k.rpartition("/")[2] for k in keys}
+    return ({2} if names.intersection(_V2_DOCS) else set()) | ({3} if _V3_DOC in names else set())
+
+
+def _format_at(store: Any, prefix: str) -> int | None:
+    """The format of the nearest node at or above ``prefix`` (``'a/b/'``) in ``store``."""
+    parts = prefix.rstrip("/").split("/") if prefix else []
+    for n in range(len(parts), -1, -1):
+        p = "/".join(parts[:n])
+        p = p + "/" if p else ""
+        if p + ".zgroup" in store or p + ".zarray" in store:
+            return 2
+        if p + _V3_DOC in store:
+            return 3
+    return None
+
+
+def _check_formats(src: Any, dst: Any, sp: str, dp: str, keys: list[str]) -> None:
+    """Refuse a copy of stored bytes that would put nodes of one Zarr format into a
+    hierarchy of the other: keys are copied as they are, so the result would be neither."""
+    copied = _formats_of(keys)
+    if not copied:
+        return
+    if len(copied) == 2:
+        return  # the source mixes both already: copied as it is
+    there = _format_at(dst, dp)
+    if there is None or there in copied:
+        return
+    (fmt,) = copied
+    raise CopyError(
+        f"copy_store copies stored bytes: the source{f' below {sp[:-1]!r}' if sp else ''} is "
+        f"Zarr v{fmt} and the destination{f' at {dp[:-1]!r}' if dp else ''} is in a Zarr "
+        f"v{there} hierarchy, which its keys would not join; use zarrkit.convert to change "
+        "the format (or copy/copy_all, which write in the destination group's format); "
+        "nothing was copied"
+    )
 
 
 def _store_of(store: Any, mode: str, storage_options: dict | None) -> Any:
@@ -522,6 +572,12 @@ class _Copier:
             kws.setdefault("filters", filters)
             kws.setdefault("order", source.order)
             kws.setdefault("fill_value", source.fill_value)
+            if _zarr_format(dest) == 3 and _zarr_format(source) == 3:
+                # v3 to v3: the shards and dimension names go along (unless new chunks
+                # are asked for, which the source's shards may not fit)
+                if "chunks" not in self.create_kws:
+                    kws.setdefault("shards", source.shards)
+                kws.setdefault("dimension_names", source.dimension_names)
         if dst_h5 and (not source.shape or 0 in source.shape):
             # HDF5 cannot chunk (so neither compress) a scalar or an empty dataset
             for k in ("chunks", "compression", "compression_opts", "shuffle", "fletcher32"):
@@ -543,8 +599,9 @@ class _Copier:
             dtype = _h5py_dtype_for_objects(source)
         ds = dest.create_dataset(name, shape=source.shape, dtype=dtype, **kws)
         itemsize = ds.dtype.itemsize
-        # slabs of whole destination chunks; of source chunks where the destination has none
-        unit = ds.chunks or getattr(source, "chunks", None)
+        # slabs of whole destination chunks (shards: each written once); of source chunks
+        # where the destination has none
+        unit = getattr(ds, "shards", None) or ds.chunks or getattr(source, "chunks", None)
         for sel in _slabs(tuple(ds.shape), unit, itemsize):
             ds[sel] = reader[sel]
             bar.update(math.prod(s.stop - s.start for s in sel) * itemsize)
@@ -571,6 +628,12 @@ def _h5py_dtype_for_objects(source: Any) -> Any:
     )
 
 
+def _zarr_format(node: Any) -> int:
+    """The Zarr format of a zarrkit array or group (2 for anything else)."""
+    fmt = getattr(type(node), "zarr_format", None)
+    return node.zarr_format if fmt is not None and not _is_h5py(node) else 2
+
+
 def _check_args(if_exists: str, dest: Any) -> None:
     valid = ("raise", "replace", "skip", "skip_initialized")
     if if_exists not in valid:
@@ -594,6 +657,10 @@ def copy(
     **create_kws: Any,
 ) -> tuple[int, int, int]:
     """Copy an array or a group (zarrkit or h5py) into the group ``dest``, chunk by chunk.
+
+    The destination group's Zarr format decides the copy's format: a v2 array copied into a
+    v3 group becomes a v3 array (and back); from v3 to v3 the shards and dimension names go
+    along, and each slab written is made of whole shards.
 
     Parameters
     ----------

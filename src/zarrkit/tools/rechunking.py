@@ -96,16 +96,22 @@ def plan_rechunk(
     itemsize: int,
     max_mem: int,
     threads: int | None = None,
+    target_inner: Chunks | None = None,
 ) -> RechunkPlan:
     """The blocks to copy an array of ``shape`` from one chunk grid to another within
     ``max_mem`` bytes (see the module docstring). Raises ``ValueError`` when the chunks
-    themselves do not fit."""
+    themselves do not fit.
+
+    ``target_inner`` is the unit the pool's threads encode when it is smaller than the
+    target's stored unit ``target_chunks``: the inner chunks of a shard (blocks are made of
+    whole shards, the threads hold inner chunks)."""
     threads = get_num_threads() if threads is None else threads
     itemsize = max(1, itemsize)
     shape = tuple(max(1, s) for s in shape)
     src = tuple(min(c, s) for c, s in zip(source_chunks, shape))
     dst = tuple(min(c, s) for c, s in zip(target_chunks, shape))
-    least = _memory([src, dst], [src, dst], itemsize, threads)
+    enc = dst if target_inner is None else tuple(min(c, s) for c, s in zip(target_inner, shape))
+    least = _memory([src, dst], [src, enc], itemsize, threads)
     if least > max_mem:
         raise ValueError(
             f"max_mem={max_mem:,} bytes is too small for source chunks {tuple(source_chunks)} "
@@ -116,16 +122,16 @@ def plan_rechunk(
     budget = max_mem // 2 // itemsize
     while True:
         both = tuple(min(math.lcm(a, b), s) for a, b, s in zip(src, dst, shape))
-        if _memory([both], [src, dst], itemsize, threads) <= max_mem:
+        if _memory([both], [src, enc], itemsize, threads) <= max_mem:
             block = _grow(both, shape, budget, shape)
-            used = _memory([block], [src, dst], itemsize, threads)
+            used = _memory([block], [src, enc], itemsize, threads)
             if used <= max_mem:
                 return RechunkPlan(block, block, None, used)
         write = _grow(dst, shape, budget, shape)
         limits = tuple(w if w > s else s for w, s in zip(write, src))
         read = _grow(src, shape, budget, limits)
         inter = tuple(_divisor(r, w, s) for r, w, s in zip(read, write, shape))
-        used = _memory([read, write], [src, dst, inter], itemsize, threads)
+        used = _memory([read, write], [src, enc, inter], itemsize, threads)
         if used <= max_mem:
             return RechunkPlan(read, write, inter, used)
         budget = budget * 3 // 4  # the chunk overheads took more than expected: shrink
@@ -219,9 +225,19 @@ def _rechunk_array(
 ) -> Array:
     out = _create_like(z, store, path, chunks, overwrite)
     out.attrs.put(z.attrs.asdict())
+    copy_planned(z, out, plan, temp_dir, counter)
+    return out
+
+
+def copy_planned(
+    z: Array, out: Array, plan: RechunkPlan, temp_dir: str | None, counter: Any = None
+) -> None:
+    """Copy the data of ``z`` into ``out`` (same shape) by ``plan``: blocks straight across,
+    or through an intermediate array in ``temp_dir``. ``counter.step()`` after each block."""
+    counter = counter if counter is not None else _Counter(0, None)
     if plan.intermediate is None:
         _copy(z, out, plan.read, counter)
-        return out
+        return
     folder = tempfile.mkdtemp(prefix="zarrkit-rechunk-", dir=temp_dir)
     try:
         inter = create(
@@ -232,12 +248,12 @@ def _rechunk_array(
             compressor=Blosc(cname="lz4", clevel=1),
             **_codecs(z),
             store=DirectoryStore(folder),
+            zarr_format=2,
         )
         _copy(z, inter, plan.read, counter)
         _copy(inter, out, plan.write, counter)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return out
 
 
 def rechunk(
