@@ -283,3 +283,19 @@ def test_an_array_opened_where_a_v3_group_is_is_not_found() -> None:
     zarrkit.group(s, zarr_format=3)
     with pytest.raises(ArrayNotFoundError):
         zarrkit.Array(s)
+
+
+def test_rechunk_keeps_the_v3_format_names_and_fitting_shards(tmp_path) -> None:
+    a = np.arange(24 * 16, dtype="i4").reshape(24, 16)
+    src = zarrkit.group(str(tmp_path / "src"), zarr_format=3)
+    src.attrs["k"] = 1
+    src.array("x", a, chunks=(4, 4), shards=(8, 8), dimension_names=["y", "x"])
+    src.array("plain", a, chunks=(6, 8))
+    out = zarrkit.rechunk(str(tmp_path / "src"), str(tmp_path / "dst"), chunks=(2, 8))
+    assert out.zarr_format == 3 and out.attrs["k"] == 1
+    x = out["x"]
+    assert (x.zarr_format, x.chunks, x.shards, x.dimension_names) == (3, (2, 8), (8, 8), ("y", "x"))
+    assert np.array_equal(x[...], a) and np.array_equal(out["plain"][...], a)
+    odd = zarrkit.rechunk(src["x"], str(tmp_path / "odd"), chunks=(3, 3))
+    assert (odd.zarr_format, odd.chunks, odd.shards) == (3, (3, 3), None)
+    assert np.array_equal(odd[...], a)

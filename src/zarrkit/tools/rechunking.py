@@ -183,6 +183,11 @@ def _create_like(z: Array, store: Any, path: str, chunks: Chunks, overwrite: boo
         # N5's block wrapping stays in N5 stores: the target gets the compression inside it
         inner = compressor.get_config()["compressor_config"]
         compressor = None if inner is None else numcodecs.get_codec(dict(inner))
+    v3: dict[str, Any] = {}
+    if z.zarr_format == 3:  # the target keeps the source's format, names and shards
+        v3["dimension_names"] = z.dimension_names
+        if z.shards is not None and all(s % c == 0 for s, c in zip(z.shards, chunks)):
+            v3["shards"] = z.shards  # shards the new chunks tile; otherwise unsharded
     return create(
         z.shape,
         chunks=chunks,
@@ -193,6 +198,8 @@ def _create_like(z: Array, store: Any, path: str, chunks: Chunks, overwrite: boo
         path=path,
         overwrite=overwrite,
         compressor=compressor,
+        zarr_format=z.zarr_format,
+        **v3,
         **_codecs(z),
     )
 
@@ -325,7 +332,7 @@ def rechunk(
     if isinstance(source, Array):
         _, z, new, plan = work[0]
         return _rechunk_array(z, store, "", new, plan, overwrite, temp_dir, counter)
-    root = group(store, overwrite=overwrite)
+    root = group(store, overwrite=overwrite, zarr_format=source.zarr_format)
     root.attrs.put(source.attrs.asdict())
 
     def make_group(name: str, obj: Any) -> None:
