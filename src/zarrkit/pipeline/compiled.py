@@ -88,7 +88,11 @@ class NativePipeline(FilesPipeline):
         self._native_writes = _writes(meta, codec, options)
         self._skip_fill = not options.write_empty_chunks and meta.fill_value is not None
         # nested chunk keys: their folders are made before the loop writes
-        self._make_folders = "/" in meta.separator and len(meta.chunks) > 1 and not self._skip_fill
+        self._make_folders = (
+            "/" in meta.separator
+            and (len(meta.chunks) > 1 or meta.key_prefix != "")
+            and not self._skip_fill
+        )
 
     # -- reads -----------------------------------------------------------------------------
     def read(self, indexer: Indexer, out: np.ndarray, fields: Any = None) -> None:
@@ -101,7 +105,7 @@ class NativePipeline(FilesPipeline):
             and out.flags.writeable
             and out.shape == tuple(indexer.buffer_shape)
         ):
-            plan = native.plan(indexer, self.meta.separator)
+            plan = native.plan(indexer, self.meta.separator, self.meta.key_prefix)
             if plan is not None:
                 rest = self._read_plan(plan, out)
                 if rest:
@@ -140,7 +144,7 @@ class NativePipeline(FilesPipeline):
             and value.dtype == self.meta.dtype
             and (value.ndim == 0 or value.shape == tuple(indexer.buffer_shape))
         ):
-            plan = native.plan(indexer, self.meta.separator)
+            plan = native.plan(indexer, self.meta.separator, self.meta.key_prefix)
             if plan is not None:
                 rest = self._write_plan(plan, value)
                 if rest:

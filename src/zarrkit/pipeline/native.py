@@ -73,8 +73,10 @@ class Reason(enum.IntEnum):
 FIRST_DEFERRED = Reason.NOT_REGULAR_FILE
 
 
-def plan(indexer: Any, separator: str) -> Plan | None:
-    """The plan of ``indexer`` (integers and step-1 slices), or None for other selections."""
+def plan(indexer: Any, separator: str, prefix: str = "") -> Plan | None:
+    """The plan of ``indexer`` (integers and step-1 slices), or None for other selections;
+    its chunk names are ``prefix`` and the indices joined by ``separator``
+    (``ArrayMeta.key_prefix`` and ``separator``: the rule of ``ArrayMeta.chunk_key``)."""
     dims = getattr(indexer, "dims", None)
     if not dims or getattr(indexer, "has_arrays", True):
         return None
@@ -114,7 +116,7 @@ def plan(indexer: Any, separator: str) -> Plan | None:
     for dim, g in zip(per_dim, grid):
         complete &= np.array(dim[4], dtype=np.bool_)[g]
     keys = [[str(c) for c in dim[0]] for dim in per_dim]
-    names = [separator.join(t) for t in itertools.product(*keys)]
+    names = [prefix + separator.join(t) for t in itertools.product(*keys)]
     result = Plan(table, tuple(type(d) is IntDim for d in dims), names)
     result.complete_mask = complete
     starts = np.asarray(edge_start(indexer.array_shape, indexer.chunks), dtype=np.int64)
