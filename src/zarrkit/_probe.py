@@ -1,7 +1,8 @@
 """What is at a path of a store, for the facades' error messages.
 
 Errors name the place the user gave (the store's file path or URL), not only the path inside
-the store, and data in another Zarr version is reported as such instead of as "not found".
+the store, and a ``zarr.json`` zarrkit cannot use is reported as such (its metadata error) instead of as
+"not found".
 """
 
 from __future__ import annotations
@@ -71,9 +72,13 @@ def refuse_v3(store: Any, path: str) -> None:
 
 
 def not_found(error: type[_PathError], store: Any, path: str) -> Exception:
-    """The error for "nothing of that kind at ``path``": v3 data get their own message."""
+    """The error for "nothing of that kind at ``path``": a ``zarr.json`` there that zarrkit
+    cannot use gets its :class:`MetadataError` (naming the field), not "not found"."""
     try:
-        refuse_v3(store, path)
-    except UnsupportedFormatError as e:
+        if prefix_of(path) + _V3_METADATA in store:
+            node_at(store, prefix_of(normalize_storage_path(path)))
+    except MetadataError as e:
         return e
+    except Exception:  # a store that cannot answer: the plain error
+        pass
     return error(path, location(store))
