@@ -39,7 +39,7 @@ import numpy as np
 from .._pool import get_num_threads, run_parallel, runs_inline
 from ..errors import CorruptChunkError, MissingChunkError, ObjectCodecMissingError
 from ..formats.meta import ArrayMeta
-from ..formats.v2 import decode_array_meta
+from ..formats.nodes import node_format
 from ..indexing import ChunkProjection, Indexer
 from ..storage.base import ConstantMap, Store, prefix_of
 from ..storage.files import LocalFiles
@@ -299,11 +299,11 @@ class StorePipeline(ChunkPipeline):
         """The array's shape in its metadata document now (None if the document is gone)."""
         store, key = self.options.meta_store, self.options.meta_key
         assert store is not None
+        fmt = node_format(self.meta.zarr_format)  # .zarray, or a v3 zarr.json
         try:
-            doc = store.getjson(key)
+            return fmt.read_array(store, key[: len(key) - len(fmt.array_name)]).shape
         except KeyError:
             return None
-        return decode_array_meta(doc, key).shape
 
     def _drop_cut(
         self, batch: range, projections: Sequence[ChunkProjection], keys: list[str], stored: Any

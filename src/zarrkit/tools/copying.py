@@ -522,6 +522,11 @@ class _Copier:
             kws.setdefault("filters", filters)
             kws.setdefault("order", source.order)
             kws.setdefault("fill_value", source.fill_value)
+            if getattr(dest, "zarr_format", 2) == 3:  # a v3 destination keeps the v3 layout
+                if getattr(source, "shards", None) is not None:
+                    kws.setdefault("shards", source.shards)
+                if getattr(source, "dimension_names", None) is not None:
+                    kws.setdefault("dimension_names", source.dimension_names)
         if dst_h5 and (not source.shape or 0 in source.shape):
             # HDF5 cannot chunk (so neither compress) a scalar or an empty dataset
             for k in ("chunks", "compression", "compression_opts", "shuffle", "fletcher32"):
