@@ -121,3 +121,17 @@ def test_zarrkit_reads_tensorstore(tmp_path: Path, sharded: bool, index_location
     z[5:10, 4:9] = -d[5:10, 4:9]
     expected[5:10, 4:9] = -d[5:10, 4:9]
     np.testing.assert_array_equal(t.read().result(), expected)
+
+
+@pytest.mark.parametrize("shards", [None, (4, 6)], ids=["chunks", "shards"])
+def test_tensorstore_reads_zarrkit_order_f(tmp_path: Path, shards: Any) -> None:
+    # order='F' is a transpose codec in zarr.json (outside the shards when sharded)
+    d = np.arange(90, dtype="i4").reshape(10, 9)
+    z = zarrkit.create(
+        store=str(tmp_path / "a"), shape=d.shape, chunks=(2, 3), shards=shards, dtype="i4",
+        order="F", zarr_format=3, dimension_names=["a", None],
+    )  # fmt: skip
+    z[...] = d
+    t = _open(tmp_path / "a", open=True)
+    np.testing.assert_array_equal(t.read().result(), d)
+    assert list(t.domain.labels) == ["a", ""]
