@@ -181,7 +181,8 @@ class StoreArgumentError(ZarrkitError, TypeError, ValueError):
 
 
 class UnsupportedFormatError(ZarrkitError, ValueError):
-    """The data at a path are in a format zarrkit does not read (Zarr v3)."""
+    """The data at a path are in a format an operation does not handle (Zarr v3 data given
+    to ``verify``, which checks Zarr v2 only)."""
 
     def __init__(self, path: str, where: str | None = None, found: str = "zarr.json") -> None:
         self.path = path
@@ -190,8 +191,8 @@ class UnsupportedFormatError(ZarrkitError, ValueError):
         if path:
             place = f"path {path!r} in {place}"
         super().__init__(
-            f"{place} holds Zarr v3 data ({found!r}); zarrkit reads and writes Zarr v2 only. "
-            "Open it with zarr-python 3 or tensorstore, or convert it to Zarr v2"
+            f"{place} holds Zarr v3 data ({found!r}), which this operation does not handle "
+            "yet (it checks Zarr v2 only)"
         )
 
 
