@@ -7,10 +7,10 @@ from typing import Any
 
 from . import storage
 from ._node import check_zarr_version
-from ._probe import contains_array, contains_group, not_found
+from ._probe import contains_array, contains_group, location, not_found
 from .creation import array as _array
 from .creation import open_array
-from .errors import PathNotFoundError
+from .errors import PathNotFoundError, UnsupportedFormatError
 from .storage.base import normalize_storage_path
 from .tools.copying import copy, copy_all, copy_store  # noqa: F401 - public names
 
@@ -220,7 +220,11 @@ def consolidate_metadata(
 
     store = storage.normalize_store_arg(store, mode="w", storage_options=storage_options)
     names = (ARRAY_KEY, GROUP_KEY, ATTRS_KEY)
-    keys = [k for k in store.keys() if k.rsplit("/", 1)[-1] in names]
+    all_keys = list(store.keys())
+    v3 = next((k for k in all_keys if k.rsplit("/", 1)[-1] == "zarr.json"), None)
+    if v3 is not None:  # never a v2 document in a v3 hierarchy (zarr 3 consolidates inline)
+        raise UnsupportedFormatError(v3.rpartition("/")[0], location(store))
+    keys = [k for k in all_keys if k.rsplit("/", 1)[-1] in names]
     values = store.getitems(keys)
     doc = {
         "zarr_consolidated_format": 1,

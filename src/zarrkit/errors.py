@@ -181,8 +181,8 @@ class StoreArgumentError(ZarrkitError, TypeError, ValueError):
 
 
 class UnsupportedFormatError(ZarrkitError, ValueError):
-    """The data at a path are in a format an operation does not handle (Zarr v3 data given
-    to ``verify``, which checks Zarr v2 only)."""
+    """The data at a path are in a format an operation does not handle yet (Zarr v3 data
+    given to ``verify`` or ``consolidate_metadata``, which handle Zarr v2 only)."""
 
     def __init__(self, path: str, where: str | None = None, found: str = "zarr.json") -> None:
         self.path = path
@@ -192,7 +192,7 @@ class UnsupportedFormatError(ZarrkitError, ValueError):
             place = f"path {path!r} in {place}"
         super().__init__(
             f"{place} holds Zarr v3 data ({found!r}), which this operation does not handle "
-            "yet (it checks Zarr v2 only)"
+            "yet (Zarr v2 only)"
         )
 
 

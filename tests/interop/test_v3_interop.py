@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 import zarrkit
 from conftest import ZARR2, needs_zarr3
-from zarrkit.errors import MetadataError
+from zarrkit.errors import MetadataError, UnsupportedFormatError
 from zarrkit.storage import KVStore, MemoryStore
 
 pytestmark = needs_zarr3
@@ -953,3 +953,13 @@ def test_open_consolidated_reads_zarr3_consolidated_metadata(tmp_path: Path) -> 
         zarr.consolidate_metadata(tmp_path / "g")
     k = zarrkit.open_consolidated(str(tmp_path / "g"), mode="r")
     np.testing.assert_array_equal(k["x"][...], [1, 1, 1])
+
+
+def test_consolidate_metadata_leaves_a_v3_hierarchy_alone(tmp_path: Path) -> None:
+    # zarr 3 consolidates inside the group's zarr.json; zarrkit writes no .zmetadata there
+    g = zarrkit.open_group(str(tmp_path / "g"), mode="w", zarr_format=3)
+    g.zeros("x", shape=(3,), chunks=(2,))
+    with pytest.raises(UnsupportedFormatError, match="Zarr v3"):
+        zarrkit.consolidate_metadata(str(tmp_path / "g"))
+    assert sorted(os.listdir(tmp_path / "g")) == ["x", "zarr.json"]
+    assert list(zarr.open_group(tmp_path / "g", mode="r")) == ["x"]
