@@ -664,6 +664,33 @@ def test_zarrkit_filters_order_and_strings_read_by_zarr3(tmp_path: Path) -> None
     np.testing.assert_array_equal(zarrkit.open_array(str(tmp_path / "f"), mode="r")[...], d)
 
 
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"compressor": numcodecs.LZ4()},
+        {"compressor": numcodecs.BZ2()},
+        {"compressor": numcodecs.Zlib()},
+        {"compressor": numcodecs.Blosc(shuffle=numcodecs.Blosc.NOSHUFFLE)},
+        {"compressor": numcodecs.Blosc(shuffle=numcodecs.Blosc.BITSHUFFLE, cname="zlib")},
+        {"compressor": numcodecs.Blosc(shuffle=numcodecs.Blosc.AUTOSHUFFLE)},
+        {"filters": [numcodecs.FixedScaleOffset(offset=0, scale=10, dtype="f8", astype="i4")]},
+        {"filters": [numcodecs.Quantize(digits=2, dtype="f8")]},
+        {"filters": [numcodecs.Shuffle(elementsize=8)], "shards": (4, 6)},
+    ],
+    ids=["lz4", "bz2", "zlib", "blosc-no", "blosc-bit", "blosc-auto", "fso", "quantize", "shuffle"],
+)
+def test_zarrkit_numcodecs_read_by_zarr3(tmp_path: Path, kw: dict[str, Any]) -> None:
+    d = np.linspace(0, 10, 90).reshape(10, 9)
+    z = zarrkit.create(
+        store=str(tmp_path / "a"), shape=d.shape, chunks=(2, 3), dtype="f8", zarr_format=3, **kw
+    )
+    z[...] = d
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numcodecs' codecs "not in the Zarr v3 specification"
+        np.testing.assert_array_equal(zarr.open_array(tmp_path / "a", mode="r")[...], z[...])
+    np.testing.assert_allclose(z[...], d, atol=0.06)
+
+
 def test_zarrkit_hierarchy_read_by_zarr3(tmp_path: Path) -> None:
     g = zarrkit.group(store=str(tmp_path / "g"), zarr_format=3)
     g.attrs.update(ATTRS)
