@@ -234,8 +234,8 @@ def test_a_wrong_row_in_the_last_run_of_a_parallel_read_raises_before_any_chunk_
     real_plan = native.plan
     read = []
 
-    def bad_plan(indexer: Any, separator: str) -> Any:
-        p = real_plan(indexer, separator)
+    def bad_plan(indexer: Any, separator: str, prefix: str = "") -> Any:
+        p = real_plan(indexer, separator, prefix)
         p.out[-1, 0] = 1000  # the last chunk's region far outside the output
         return p
 
