@@ -128,12 +128,6 @@ class ArrayMeta:
     def nchunks(self) -> int:
         return math.prod(self.cdata_shape)
 
-    @property
-    def key_prefix(self) -> str:
-        """What comes before the first chunk index in a chunk key of one dimension or more:
-        ``""``, or ``"c"`` and the separator (Zarr v3's default encoding)."""
-        return "c" + self.separator if self.chunk_key_encoding == "default" else ""
-
     def chunk_key(self, coords: tuple[int, ...]) -> str:
         """The key of a stored chunk (a shard when sharded) relative to the array's path
         (``"0.3"``, ``"0/3"``; Zarr v3's default encoding ``"c/0/3"``, ``"c"`` for 0-d)."""
