@@ -8,7 +8,7 @@
 #   bash scripts/quick.sh                              # everything above
 #   bash scripts/quick.sh tests/core/test_core.py -k resize # arguments go to pytest instead
 #
-# `bash scripts/test.sh` (the README's test command, and CI's) runs everything: seven
+# `bash scripts/test.sh` (the README's test command, and CI's) runs everything: eight
 # environments, the servers, ruff and mypy, zarr 2.18.7's own suite and dask/xarray.
 set -euo pipefail
 cd "$(dirname "$0")/.."

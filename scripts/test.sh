@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Install everything the tests need and run all of them, in seven environments:
+# Install everything the tests need and run all of them, in eight environments:
 #   .venv        newest numcodecs, zarr-python 3.x, tensorstore, h5py
 #   .venv-zarr2  numcodecs 0.15.x and zarr-python 2.18 (the reference for byte-identical metadata)
 # The same tests run in both; interop tests talk to whichever zarr-python is installed.
 # Then ruff, mypy, a smoke subset on Python 3.10 and 3.13 (scripts/pythons.sh: .venv-py3.10,
 # .venv-py3.13), zarr-python 2.18.7's own test suite against zarrkit (scripts/conformance.sh:
 # .venv-conf, no zarr installed; failures must be listed in tests/conformance_deviations.txt)
-# and dask and xarray through the drop-in (scripts/apps.sh: .venv-apps, .venv-apps-ref).
+# dask and xarray through the drop-in (scripts/apps.sh: .venv-apps, .venv-apps-ref) and the
+# Zarr v3 files of anndata and ome-zarr-py (scripts/v3apps.sh: .venv-v3apps, one test file).
 # Every environment installs tests/requirements/<env>.in pinned by constraints-<env>.txt
 # (scripts/update_constraints.sh moves the pins, on purpose).
 # For a quick run while working (one environment, no servers): bash scripts/quick.sh
@@ -41,3 +42,4 @@ bash scripts/pythons.sh  # smoke subset on the oldest and newest Python of the m
 echo "== zarr-python 2.18.7's own test suite against zarrkit (scripts/conformance.sh)"
 bash scripts/conformance.sh
 bash scripts/apps.sh  # zarr 2 applications (dask, xarray) through the drop-in: issue 14
+bash scripts/v3apps.sh  # Zarr v3 files written by anndata and ome-zarr-py: issue 23

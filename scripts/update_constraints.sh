@@ -13,7 +13,7 @@
 #
 # Then run the test command (bash scripts/test.sh), read `git diff tests/requirements` and
 # commit the new pins together with any fixes they need.
-#   zarr3 zarr2 conformance apps apps-ref   Python $PYTHON (default python3)
+#   zarr3 zarr2 conformance apps apps-ref v3apps   Python $PYTHON (default python3)
 #   py3.10 py3.13                           pyenv's (or PATH's) Python 3.10 / 3.13
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -64,7 +64,7 @@ EOF
 }
 
 envs=("$@")
-[ ${#envs[@]} -gt 0 ] || envs=(zarr3 zarr2 conformance py3.10 py3.13 apps apps-ref)
+[ ${#envs[@]} -gt 0 ] || envs=(zarr3 zarr2 conformance py3.10 py3.13 apps apps-ref v3apps)
 for env in "${envs[@]}"; do
     case $env in
         zarr3 | zarr2) resolve "$env" "$PY" ".[test]" ;;
@@ -72,6 +72,7 @@ for env in "${envs[@]}"; do
         py3.10 | py3.13) resolve "$env" "$(find_python "${env#py}")" ;;
         apps) resolve "$env" "$PY" . ./dropin ;;
         apps-ref) resolve "$env" "$PY" ;;
+        v3apps) resolve "$env" "$PY" ".[v3]" ;;
         *) echo "update_constraints: unknown environment '$env'" >&2; exit 2 ;;
     esac
 done
