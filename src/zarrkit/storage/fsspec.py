@@ -452,13 +452,41 @@ class FSStore(Store):
     def getrange(self, key: str, start: int = 0, length: int | None = None) -> bytes:
         range_slice(start, length)  # (checks the arguments)
         path = self._full(self._normalize_key(key))
+        if length == 0:  # no request: S3 would answer an empty range with the whole value
+            if not self.fs.exists(path):
+                raise KeyError(key)
+            return b""
         end = None if length is None else start + length
         try:
             return bytes(self.fs.cat_file(path, start=start, end=end))
         except self._missing:
             raise KeyError(key) from None
         except Exception as e:
+            return self._range_again(key, path, start, length, e)
+
+    def _range_again(
+        self, key: str, path: str, start: int, length: int | None, e: BaseException
+    ) -> bytes:
+        """A range the file system refused (S3 answers 416 to a range that starts past the
+        end, or a suffix longer than the object): read as the protocol says (``b""`` past
+        the end, the whole value for a long suffix) when the value's size shows that was
+        the reason; any other error raises, naming the key."""
+        try:
+            size = self.fs.size(path)
+        except self._missing:
+            raise KeyError(key) from None
+        except Exception:
             raise read_error(self, key, e) from e
+        if start >= 0 and start >= size:
+            return b""
+        if start < 0 and -start >= size:
+            try:
+                return bytes(self.fs.cat_file(path))
+            except self._missing:
+                raise KeyError(key) from None
+            except Exception as again:
+                raise read_error(self, key, again) from again
+        raise read_error(self, key, e) from e
 
     def getranges(self, requests: Sequence[tuple[str, int, int | None]]) -> list[bytes | None]:
         """The ranges with one ``fs.cat_ranges`` call (concurrent on async file systems);
@@ -471,14 +499,25 @@ class FSStore(Store):
             paths.append(self._full(self._normalize_key(key)))
             starts.append(start)
             ends.append(None if length is None else start + length)
+        empty = [i for i, (_, _, length) in enumerate(requests) if length == 0]
+        if empty:  # asked as a whole-value read, answered b"" (or None if absent) below
+            for i in empty:
+                ends[i] = None
         found = self.fs.cat_ranges(paths, starts, ends, on_error="return")
+        for i in empty:
+            if not isinstance(found[i], BaseException):
+                found[i] = b""
         out: list[bytes | None] = []
-        for (key, _, _), value in zip(requests, found):
+        for (key, start, length), path, value in zip(requests, paths, found):
             if isinstance(value, BaseException):
                 if isinstance(value, self._missing):
                     out.append(None)
                     continue
-                raise read_error(self, key, value) from value
+                try:
+                    value = self._range_again(key, path, start, length, value)
+                except KeyError:
+                    out.append(None)
+                    continue
             out.append(bytes(value))
         return out
 
