@@ -192,18 +192,36 @@ class CodecChain:
         :meth:`_checked_size`).
         """
         nbytes = self._checked_size(data)
+        flat = dest.reshape(-1, order=self.order)
+        if nbytes < 0:  # the frame records no size: decoded whole, then checked
+            self._decode_copy(data, _plain_records(flat))
+            return
         if nbytes != dest.nbytes:
             raise ValueError(
                 f"decoded {nbytes} bytes, expected {dest.nbytes} for chunk shape {self.chunk_shape}"
             )
-        flat = dest.reshape(-1, order=self.order)
         self.compressor.decode(data, out=_plain_records(flat))  # type: ignore[union-attr]
+
+    def _decode_copy(self, data: Any, flat: Any) -> None:
+        """Decode ``data`` whole and copy it into ``flat`` (a contiguous buffer of the chunk's
+        size), checking the size: for frames that record none."""
+        got = ensure_ndarray_like(self.compressor.decode(data))  # type: ignore[union-attr]
+        out = np.asarray(flat).reshape(-1).view(np.uint8)
+        raw = np.asarray(got).reshape(-1).view(np.uint8)
+        if raw.nbytes != out.nbytes:
+            raise ValueError(
+                f"decoded {raw.nbytes} bytes, expected {out.nbytes} for chunk shape "
+                f"{self.chunk_shape}"
+            )
+        out[...] = raw
 
     def decode_raw(self, data: Any, dest: np.ndarray) -> None:
         """:meth:`decode_into` for a contiguous uint8 ``dest`` of the chunk's size (the
         hot path of reads: one call, the frame checked first)."""
         if self._frame_size(data) != self.chunk_nbytes:  # type: ignore[misc]
-            self._checked_size(data)  # raises, saying why
+            if self._checked_size(data) < 0:  # raises, saying why, or no size recorded
+                self._decode_copy(data, dest)
+                return
         self._decompress(data, dest)
 
     def decode_raw_at(self, data: Any, dest: np.ndarray, address: int) -> None:
@@ -250,6 +268,8 @@ class CodecChain:
         would be a huge allocation or a short chunk. Both raise ``ValueError`` here.
         """
         nbytes = self._frame_size(data)  # type: ignore[misc]
+        if nbytes < 0:
+            return nbytes  # no size recorded: the caller decodes whole and checks
         if not self.filters and nbytes != self.chunk_nbytes and not self.is_object:
             raise ValueError(
                 f"the chunk's header records {nbytes} decoded bytes, expected "
@@ -498,15 +518,43 @@ def _lz4_size(data: Any) -> int:
     return int.from_bytes(bytes(memoryview(data).cast("B")[:4]), "little")
 
 
-def _frame_size_reader(compressor: Any) -> Callable[[Any], int] | None:
-    """How to check a frame of ``compressor`` and read the decoded size it records, or None.
+_ZSTD_MAGIC = 0xFD2FB528
 
-    The other numcodecs compressors (Zstd, Zlib, GZip, BZ2, LZMA) check their frames
-    themselves: a truncated one raises in their decoder."""
+
+def _zstd_size(data: Any) -> int:
+    """The content size a Zstd frame's header records, or -1 when the header has none (a
+    streamed frame, or a skippable frame first): such chunks are decoded whole and then
+    checked. The decoder itself checks the content against the size and refuses a
+    truncated frame; a second frame after the first overflows the chunk and raises."""
+    view = memoryview(data).cast("B")
+    if len(view) < 5:
+        raise ValueError(f"a Zstd chunk of {len(view)} bytes is shorter than a frame header")
+    if int.from_bytes(view[:4], "little") != _ZSTD_MAGIC:
+        return -1  # a skippable frame, or not Zstd at all: the decoder says which
+    descriptor = view[4]
+    single = (descriptor >> 5) & 1
+    at = 5 + (0 if single else 1) + (0, 1, 2, 4)[descriptor & 3]
+    width = (1 if single else 0, 2, 4, 8)[descriptor >> 6]
+    if width == 0:
+        return -1
+    if len(view) < at + width:
+        raise ValueError(f"a Zstd chunk of {len(view)} bytes ends inside its frame header")
+    size = int.from_bytes(view[at : at + width], "little")
+    return size + 256 if width == 2 else size
+
+
+def _frame_size_reader(compressor: Any) -> Callable[[Any], int] | None:
+    """How to check a frame of ``compressor`` and read the decoded size it records (-1:
+    none recorded in this frame), or None.
+
+    The other numcodecs compressors (Zlib, GZip, BZ2, LZMA) check their frames themselves: a
+    truncated one raises in their decoder."""
     if isinstance(compressor, numcodecs.Blosc):
         return _blosc_size
     if _LZ4 is not None and isinstance(compressor, _LZ4):
         return _lz4_size
+    if isinstance(compressor, numcodecs.Zstd):
+        return _zstd_size
     return None
 
 

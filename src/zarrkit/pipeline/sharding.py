@@ -353,11 +353,23 @@ class ShardedPipeline(StorePipeline):
         groups = self._group(projections)
         whole = not self.partial
         for batch in self._shard_batches(groups, self.batch, whole):
-            keys = [self.key(s) for s in batch]
             if whole:
+                keys = [self.key(s) for s in batch]
                 data, missing = self._read_whole(batch, keys, groups)
             else:
-                data, missing = self._read_ranges(batch, keys, groups)
+                # a shard of which a read needs at least half the chunks is read whole, in
+                # one request (its index comes along); the others as index + ranges
+                half = self.layout.n / 2
+                most = [s for s in batch if len({j for _, j in groups[s]}) >= half]
+                few = [s for s in batch if len({j for _, j in groups[s]}) < half]
+                data, missing = {}, []
+                for part, read in ((most, self._read_whole), (few, self._read_ranges)):
+                    if part:
+                        got, lost = read(part, [self.key(s) for s in part], groups)
+                        data.update(got)
+                        missing += lost
+                keys = [self.key(s) for s in most + few]
+                batch = most + few
             if self.strict and missing:
                 raise MissingChunkError(missing)
             items = [(i, j, k) for s, k in zip(batch, keys) for i, j in groups[s]]
