@@ -38,14 +38,22 @@ def test_the_frame_size_is_read_from_the_header() -> None:
 
 @pytest.mark.parametrize("zarr_format", [2, 3])
 @pytest.mark.parametrize("store_kind", ["memory", "directory"])
-def test_a_skippable_frame_first_is_decoded_whole(tmp_path, store_kind, zarr_format) -> None:
+def test_a_skippable_frame_first_is_decoded_whole_or_refused(
+    tmp_path, store_kind, zarr_format
+) -> None:
     z, a = _array(tmp_path, store_kind, zarr_format)
     key = z._pipeline.key((1, 2))
     frame = bytes(z.chunk_store[key])
     skippable = (0x184D2A50).to_bytes(4, "little") + (3).to_bytes(4, "little") + b"abc"
     z.chunk_store[key] = skippable + frame
     assert codec_chain._zstd_size(skippable + frame) == -1
-    assert np.array_equal(zarrkit.open_array(z.store, mode="r")[...], a)
+    try:  # numcodecs >= 0.16 reads skippable frames; 0.15's decoder refuses them
+        numcodecs.Zstd().decode(skippable + frame)
+    except RuntimeError:
+        with pytest.raises(CorruptChunkError, match=key.replace(".", r"\.")):
+            zarrkit.open_array(z.store, mode="r")[...]
+    else:
+        assert np.array_equal(zarrkit.open_array(z.store, mode="r")[...], a)
 
 
 @pytest.mark.parametrize("store_kind", ["memory", "directory"])
