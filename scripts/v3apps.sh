@@ -3,7 +3,7 @@
 # zarr_write_format 3, auto-sharded or not) and ome-zarr-py (OME-NGFF 0.5 image pyramids and
 # labels, sharded or not), read with zarrkit: tests/apps/test_v3_files.py only.
 #   .venv-v3apps   anndata 0.12, ome-zarr 0.18 on zarr 3.1 and pandas 2 (the newest anndata
-#                  refuses pandas 3, which .venv has), zarrkit[v3] from this checkout
+#                  refuses pandas 3, which .venv has), zarrkit[crc32c] from this checkout
 # Requirements: tests/requirements/v3apps.in, pinned by constraints-v3apps.txt. Built once and
 # kept (git-ignored); a stamp file rebuilds it when the requirements or the pins change.
 set -euo pipefail
@@ -22,7 +22,7 @@ if [ ! -x "$dir/bin/python" ] || [ ! -f "$dir/.stamp" ] || [ "$(cat "$dir/.stamp
     echo "$stamp" >"$dir/.stamp"
 fi
 # zarrkit from this checkout, every time (cheap)
-"$dir/bin/python" -m pip install -q --disable-pip-version-check -e ".[v3]" \
+"$dir/bin/python" -m pip install -q --disable-pip-version-check -e ".[crc32c]" \
     -c "$REQ/constraints-v3apps.txt" \
     2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 

@@ -65,7 +65,7 @@ def _crc32c() -> Any:
     except ImportError:
         raise MetadataError(
             "the crc32c codec (the checksum of Zarr v3 shard indexes) is not available: "
-            "numcodecs has it with google-crc32c (pip install 'zarrkit[v3]'; numcodecs "
+            "numcodecs has it with google-crc32c (pip install 'zarrkit[crc32c]'; numcodecs "
             "0.14 to 0.16.3 take the crc32c package instead)"
         ) from None
     return CRC32C(location="end")
