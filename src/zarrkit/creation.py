@@ -6,6 +6,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+import numcodecs
 import numpy as np
 from numcodecs import Zstd
 from numcodecs.compat import ensure_ndarray_like
@@ -777,6 +778,47 @@ def _inherit_object_codec(a: Any, kwargs: dict) -> None:
     ):
         kwargs["object_codec"] = a.filters[0]
         kwargs["filters"] = a.filters[1:] or None
+
+
+def encoding_of(a: Array, chunks: tuple[int, ...] | None = None) -> dict[str, Any]:
+    """The keyword arguments of :func:`create` that store data as ``a`` stores them, for the
+    tools that make an array like another (``rechunk``, ``convert``, ``copy``).
+
+    ``dtype``, ``fill_value``, ``order``, ``compressor`` (N5's block wrapping taken off: an
+    N5 store wraps again what it stores), ``filters`` with an object array's first filter
+    named ``object_codec``, ``zarr_format``, and for Zarr v3 ``dimension_names`` and
+    ``shards``. With new ``chunks``, the shards are kept only where they are a multiple of
+    them (``None`` otherwise: unsharded).
+
+    >>> import zarrkit
+    >>> z = zarrkit.full((4, 4), 7, chunks=(2, 2), dtype="i2")
+    >>> enc = encoding_of(z)
+    >>> str(enc["dtype"]), int(enc["fill_value"]), enc["zarr_format"]
+    ('int16', 7, 2)
+    """
+    compressor = a.compressor
+    zarr_format = getattr(a, "zarr_format", 2)  # zarr-python 2's arrays are copied too
+    if compressor is not None and compressor.codec_id.endswith("n5_wrapper"):
+        inner = compressor.get_config()["compressor_config"]
+        compressor = None if inner is None else numcodecs.get_codec(dict(inner))
+    filters = list(a.filters or [])
+    kws: dict[str, Any] = {
+        "dtype": a.dtype,
+        "fill_value": a.fill_value,
+        "order": a.order,
+        "compressor": compressor,
+        "zarr_format": zarr_format,
+    }
+    if a.dtype.hasobject and filters:
+        kws.update(object_codec=filters[0], filters=filters[1:] or None)
+    else:
+        kws["filters"] = filters or None
+    if zarr_format == 3:
+        shards = a.shards
+        if shards is not None and chunks is not None:
+            shards = shards if all(s % c == 0 for s, c in zip(shards, chunks)) else None
+        kws.update(shards=shards, dimension_names=a.dimension_names)
+    return kws
 
 
 def _like_args(a: Any, kwargs: dict) -> dict:

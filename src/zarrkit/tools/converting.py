@@ -47,7 +47,7 @@ import numpy as np
 from .._pool import get_num_threads
 from ..convenience import open as open_node
 from ..core import Array
-from ..creation import create
+from ..creation import create, encoding_of
 from ..errors import CopyError
 from ..formats import v2, v3
 from ..formats.meta import ArrayMeta, _same_fill
@@ -56,7 +56,7 @@ from ..hierarchy import Group
 from ..storage import MemoryStore, normalize_store_arg
 from ..storage.base import normalize_storage_path, prefix_of
 from .copying import _Progress
-from .rechunking import RechunkPlan, _blocks, _codecs, _grow, _n_blocks, copy_planned, plan_rechunk
+from .rechunking import RechunkPlan, _blocks, _grow, _n_blocks, copy_planned, plan_rechunk
 
 __all__ = ["convert", "ConvertReport", "ArrayConversion", "VerificationError", "DEFAULT_MAX_MEM"]
 
@@ -217,14 +217,6 @@ def _check_names(spec: Any, paths: set[str], what: str) -> None:
         unknown = set(map(normalize_storage_path, spec)) - paths
         if unknown:
             raise ValueError(f"{what} name arrays that are not in the source: {sorted(unknown)}")
-
-
-def _unwrap(compressor: Any) -> Any:
-    """N5's block wrapping stays in N5 stores: the destination gets the compression inside."""
-    if compressor is not None and compressor.codec_id.endswith("n5_wrapper"):
-        inner = compressor.get_config()["compressor_config"]
-        return None if inner is None else numcodecs.get_codec(dict(inner))
-    return compressor
 
 
 def _dimension_names(z: Array, attrs: dict, zarr_format: int) -> tuple[Any, dict]:
@@ -719,26 +711,25 @@ def _plan_array(
             )
     elif zarr_format == 3 and src.shards is not None and chunks_spec is None:
         shards = src.shards  # v3 -> v3 keeps the shards unless told
-    comp = _unwrap(z.compressor) if isinstance(compressor, str) else compressor
     dimension_names, attrs = _dimension_names(z, item.attrs, zarr_format)
-    kws: dict[str, Any] = dict(_codecs(z))
+    kws = encoding_of(z)
+    kws["zarr_format"] = zarr_format
+    if not isinstance(compressor, str):  # "keep": the source's
+        kws["compressor"] = compressor
     if zarr_format == 3:
         kws.update(shards=shards, dimension_names=dimension_names)
     else:
+        kws.pop("shards", None)
+        kws.pop("dimension_names", None)
         sep = src.dimension_separator if src.chunk_key_encoding == "v2" else None
         kws["dimension_separator"] = sep if sep in (".", "/") else None
     try:
         out = create(
             z.shape,
             chunks=new_chunks,
-            dtype=z.dtype,
-            fill_value=z.fill_value,
-            order=z.order,
-            compressor=comp,
             store=staging,
             chunk_store=dst_store,
             path=item.path,
-            zarr_format=zarr_format,
             write_empty_chunks=False,
             **kws,
         )

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..creation import encoding_of
 from ..errors import CopyError
 from ..formats.v2 import json_dumps
 from ..storage import normalize_store_arg
@@ -563,21 +564,16 @@ class _Copier:
             if source.dtype.kind != "O":
                 kws.setdefault("fillvalue", source.fill_value)
         else:
-            filters = source.filters
-            if source.dtype.hasobject and filters:
-                # the first filter of an object array is its object codec: name it as such
-                kws.setdefault("object_codec", filters[0])
-                filters = filters[1:] or None
-            kws.setdefault("compressor", source.compressor)
-            kws.setdefault("filters", filters)
-            kws.setdefault("order", source.order)
-            kws.setdefault("fill_value", source.fill_value)
-            if _zarr_format(dest) == 3 and _zarr_format(source) == 3:
-                # v3 to v3: the shards and dimension names go along (unless new chunks
-                # are asked for, which the source's shards may not fit)
-                if "chunks" not in self.create_kws:
-                    kws.setdefault("shards", source.shards)
-                kws.setdefault("dimension_names", source.dimension_names)
+            enc = encoding_of(source)
+            enc.pop("dtype")  # given on its own
+            enc.pop("zarr_format")  # the destination group's
+            if not (_zarr_format(dest) == 3 and _zarr_format(source) == 3):
+                enc.pop("shards", None)  # v3 to v3 only: they go along
+                enc.pop("dimension_names", None)
+            elif "chunks" in self.create_kws:
+                enc.pop("shards")  # new chunks, which the source's shards may not fit
+            for k, v in enc.items():
+                kws.setdefault(k, v)
         if dst_h5 and (not source.shape or 0 in source.shape):
             # HDF5 cannot chunk (so neither compress) a scalar or an empty dataset
             for k in ("chunks", "compression", "compression_opts", "shuffle", "fletcher32"):

@@ -34,14 +34,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numcodecs
 from numcodecs import Blosc
 
 from .._grid import grid_shape
 from .._pool import get_num_threads
 from ..convenience import open as open_node
 from ..core import Array
-from ..creation import create
+from ..creation import create, encoding_of
 from ..hierarchy import Group, group
 from ..storage import DirectoryStore, normalize_store_arg
 from ..storage.base import normalize_storage_path
@@ -169,39 +168,11 @@ def _target_chunks(spec: Any, z: Array) -> Chunks:
     return tuple(out)
 
 
-def _codecs(z: Array) -> dict[str, Any]:
-    """``filters`` (and the ``object_codec`` of an object array) as ``create`` takes them."""
-    filters = list(z.filters or [])
-    if z.dtype.hasobject and filters:
-        return {"object_codec": filters[0], "filters": filters[1:] or None}
-    return {"filters": filters or None}
-
-
 def _create_like(z: Array, store: Any, path: str, chunks: Chunks, overwrite: bool) -> Array:
-    compressor = z.compressor
-    if compressor is not None and compressor.codec_id.endswith("n5_wrapper"):
-        # N5's block wrapping stays in N5 stores: the target gets the compression inside it
-        inner = compressor.get_config()["compressor_config"]
-        compressor = None if inner is None else numcodecs.get_codec(dict(inner))
-    v3: dict[str, Any] = {}
-    if z.zarr_format == 3:  # the target keeps the source's format, names and shards
-        v3["dimension_names"] = z.dimension_names
-        if z.shards is not None and all(s % c == 0 for s, c in zip(z.shards, chunks)):
-            v3["shards"] = z.shards  # shards the new chunks tile; otherwise unsharded
-    return create(
-        z.shape,
-        chunks=chunks,
-        dtype=z.dtype,
-        fill_value=z.fill_value,
-        order=z.order,
-        store=store,
-        path=path,
-        overwrite=overwrite,
-        compressor=compressor,
-        zarr_format=z.zarr_format,
-        **v3,
-        **_codecs(z),
-    )
+    """The rechunked target: ``z``'s encoding, format, names and (where they tile the new
+    chunks) shards, with ``chunks``."""
+    kws = encoding_of(z, chunks)
+    return create(z.shape, chunks=chunks, store=store, path=path, overwrite=overwrite, **kws)
 
 
 class _Counter:
@@ -247,15 +218,15 @@ def copy_planned(
         return
     folder = tempfile.mkdtemp(prefix="zarrkit-rechunk-", dir=temp_dir)
     try:
+        kws = encoding_of(z)
+        kws = {k: kws[k] for k in ("dtype", "fill_value", "filters", "object_codec") if k in kws}
         inter = create(
             z.shape,
             chunks=plan.intermediate,
-            dtype=z.dtype,
-            fill_value=z.fill_value,
             compressor=Blosc(cname="lz4", clevel=1),
-            **_codecs(z),
             store=DirectoryStore(folder),
             zarr_format=2,
+            **kws,
         )
         _copy(z, inter, plan.read, counter)
         _copy(inter, out, plan.write, counter)
