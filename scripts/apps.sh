@@ -8,24 +8,12 @@
 # them when the requirements or the pins change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
 REQ=tests/requirements
 
-make_venv() {  # directory, environment name (tests/requirements/<name>.in)
-    local dir=$1 env=$2 stamp
-    stamp=$(cat "$REQ/apps.in" "$REQ/$env.in" "$REQ/constraints-$env.txt" | cksum)
-    if [ ! -x "$dir/bin/python" ] || [ ! -f "$dir/.stamp" ] || [ "$(cat "$dir/.stamp")" != "$stamp" ]; then
-        rm -rf "$dir"
-        "$PY" -m venv "$dir"
-        "$dir/bin/python" -m pip install -q --disable-pip-version-check \
-            -r "$REQ/$env.in" -c "$REQ/constraints-$env.txt" \
-            2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
-        echo "$stamp" >"$dir/.stamp"
-    fi
-}
+source scripts/_venv.sh
 
-make_venv .venv-apps-ref apps-ref
-make_venv .venv-apps apps
+stamped_venv .venv-apps-ref apps-ref "$REQ/apps.in"
+stamped_venv .venv-apps apps "$REQ/apps.in"
 # zarrkit and the drop-in from this checkout, every time (cheap; no real zarr may be there)
 .venv-apps/bin/python -m pip install -q --disable-pip-version-check -e . ./dropin \
     -c "$REQ/constraints-apps.txt" \

@@ -8,19 +8,11 @@
 # kept (git-ignored); a stamp file rebuilds it when the requirements or the pins change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
 REQ=tests/requirements
 dir=.venv-v3apps
 
-stamp=$(cat "$REQ/v3apps.in" "$REQ/constraints-v3apps.txt" | cksum)
-if [ ! -x "$dir/bin/python" ] || [ ! -f "$dir/.stamp" ] || [ "$(cat "$dir/.stamp")" != "$stamp" ]; then
-    rm -rf "$dir"
-    "$PY" -m venv "$dir"
-    "$dir/bin/python" -m pip install -q --disable-pip-version-check \
-        -r "$REQ/v3apps.in" -c "$REQ/constraints-v3apps.txt" \
-        2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
-    echo "$stamp" >"$dir/.stamp"
-fi
+source scripts/_venv.sh
+stamped_venv "$dir" v3apps
 # zarrkit from this checkout, every time (cheap)
 "$dir/bin/python" -m pip install -q --disable-pip-version-check -e ".[crc32c]" \
     -c "$REQ/constraints-v3apps.txt" \
