@@ -275,6 +275,62 @@ def test_tuple_specs_apply_to_arrays_with_that_many_dimensions() -> None:
     _check_equal(zarrkit.open_group(dst, mode="r"))
 
 
+@pytest.mark.parametrize(
+    ("shape", "chunks", "itemsize"),
+    [((8000, 8000), (250, 250), 4), ((10, 10, 10), (3, 3, 3), 8), ((100000,), (7,), 1),
+     ((5, 7), (5, 7), 8), ((1, 40000), (1, 3), 2), ((0, 9), (4, 4), 4)],
+)  # fmt: skip
+def test_auto_shards_are_whole_chunks_within_the_limit(
+    shape: tuple[int, ...], chunks: tuple[int, ...], itemsize: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(converting, "AUTO_SHARD_BYTES", 4096)
+    shards = converting.auto_shards(shape, chunks, itemsize)
+    covered = [-(-max(1, n) // c) * c for n, c in zip(shape, chunks)]
+    if shards is None:  # one chunk per shard would be all the limit allows (or all there is)
+        grown = [min(2 * c, n) for c, n in zip(chunks, covered)]
+        assert all(g == c for g, c in zip(grown, chunks)) or np.prod(chunks) * 2 * itemsize > 4096
+        return
+    assert shards != chunks and all(
+        s % c == 0 and s <= n for s, c, n in zip(shards, chunks, covered)
+    )
+    assert np.prod(shards) * itemsize <= max(4096, np.prod(chunks) * itemsize)
+
+
+def test_auto_shards_in_convert_and_the_command(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    monkeypatch.setattr(converting, "AUTO_SHARD_BYTES", 4096)
+    src = zarrkit.MemoryStore()
+    _v2_hierarchy(src, consolidated=False)
+    dst = zarrkit.MemoryStore()
+    report = convert(src, dst, shards="auto")
+    by_path = {a.path: a for a in report.arrays}
+    f8 = by_path["g/h/f8"]  # 40x30 f8 in 13x10 chunks: 512 items to a shard at most
+    assert f8.shards == (13, 30)
+    assert all(s % c == 0 for s, c in zip(f8.shards, f8.chunks))
+    assert by_path["scalar"].shards is None
+    _check_equal(zarrkit.open_group(dst, mode="r"))
+    named = zarrkit.MemoryStore()
+    report = convert(src, named, shards={"i4be": "auto"})
+    assert [a.path for a in report.arrays if a.shards] == ["i4be"]
+    with pytest.raises(ValueError, match="zarr_format=3"):
+        convert(src, zarrkit.MemoryStore(), shards="auto", zarr_format=2)
+    # the command
+    big = tmp_path / "big.zarr"
+    zarrkit.zeros((64, 64), chunks=(8, 8), dtype="i4", store=str(big))[:10] = 1
+    code, _, err = call(capsys, "convert", str(big), str(tmp_path / "out.zarr"), "--shards", "auto")
+    assert code == 0, err
+    out = zarrkit.open_array(str(tmp_path / "out.zarr"), mode="r")
+    assert out.shards == (16, 64) and out.chunks == (8, 8)  # 1024 items of 4 bytes
+    assert int(out[:].sum()) == 10 * 64
+    from zarrkit.cli.commands import _shards_argument
+
+    assert _shards_argument(["a=auto", "g/b=4,4"]) == {"a": "auto", "g/b": (4, 4)}
+    code, _, err = call(capsys, "convert", str(big), str(tmp_path / "o2"), "--shards", "auto",
+                        "--shards", "4,4")  # fmt: skip
+    assert code == 2 and "--shards" in err
+
+
 # -- memory ---------------------------------------------------------------------------------
 
 

@@ -261,6 +261,20 @@ def _chunks_argument(values: list[str], option: str = "--chunks") -> Any:
     }
 
 
+def _shards_argument(values: list[str]) -> Any:
+    """``--shards``: as ``--chunks``, and ``auto`` (alone, or as ``ARRAY=auto``)."""
+    if values == ["auto"]:
+        return "auto"
+    auto = {v.partition("=")[0] for v in values if v.endswith("=auto")}
+    rest = [v for v in values if not v.endswith("=auto")]
+    spec = _chunks_argument(rest, "--shards") if rest else None
+    if not auto:
+        return spec
+    if spec is not None and not isinstance(spec, dict):
+        raise UsageError("--shards: give either one SHAPE or ARRAY=SHAPE entries, not both")
+    return {**(spec or {}), **dict.fromkeys(auto, "auto")}
+
+
 def rechunk(args: argparse.Namespace) -> int:
     from ..tools.rechunking import rechunk as run_rechunk
 
@@ -311,7 +325,7 @@ def convert(args: argparse.Namespace) -> int:
     from ..tools.converting import VerificationError
     from ..tools.converting import convert as run_convert
 
-    shards = _chunks_argument(args.shards, "--shards") if args.shards else None
+    shards = _shards_argument(args.shards) if args.shards else None
     chunks = _chunks_argument(args.chunks, "--chunks") if args.chunks else None
     max_mem = size(args.max_mem)
     so = _options(args)

@@ -198,7 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="[ARRAY=]SHAPE",
         help="Zarr v3 shard shape, a multiple of the chunks, e.g. 1000,1000 (-1: the whole "
         "axis); one SHAPE applies to every array with that many dimensions, ARRAY=SHAPE "
-        "(repeatable) names arrays",
+        "(repeatable) names arrays; auto (or ARRAY=auto): whole chunks up to 64 MiB "
+        "uncompressed per shard",
     )
     p.add_argument(
         "--chunks",

@@ -212,6 +212,29 @@ def _spec_for(spec: Any, z: Array, path: str, what: str) -> tuple[int, ...] | No
     return tuple(out)
 
 
+#: uncompressed bytes of a shard that ``shards="auto"`` aims at (at most; whole chunks)
+AUTO_SHARD_BYTES = 64 * 2**20
+
+
+def auto_shards(
+    shape: tuple[int, ...], chunks: tuple[int, ...], itemsize: int
+) -> tuple[int, ...] | None:
+    """The shard shape ``convert(shards="auto")`` gives an array: whole chunks, grown along
+    the last axis first (then the ones before it) up to the chunks covering the array, while
+    a shard holds at most :data:`AUTO_SHARD_BYTES` uncompressed; None (unsharded) when that
+    is a single chunk.
+
+    >>> auto_shards((8000, 8000), (250, 250), 4)
+    (2000, 8000)
+    >>> auto_shards((100,), (100,), 8) is None
+    True
+    """
+    covered = tuple(-(-max(1, n) // c) * c for n, c in zip(shape, chunks))
+    budget = max(AUTO_SHARD_BYTES // max(itemsize, 1), math.prod(chunks))
+    shards = _grow(chunks, covered, budget, covered)
+    return None if shards == tuple(chunks) else shards
+
+
 def _check_names(spec: Any, paths: set[str], what: str) -> None:
     if isinstance(spec, Mapping):
         unknown = set(map(normalize_storage_path, spec)) - paths
@@ -470,8 +493,9 @@ def convert(
         deletes what is there), unless it is the source itself: see "In place".
     zarr_format : {2, 3}
         The destination's format.
-    shards : tuple, or dict of array path -> tuple, optional
-        Zarr v3 shard shape (None or -1: the whole axis). A tuple applies to every array with
+    shards : tuple, ``"auto"``, or dict of array path -> tuple or ``"auto"``, optional
+        Zarr v3 shard shape (None or -1: the whole axis); ``"auto"``: whole chunks up to
+        64 MiB uncompressed per shard (:func:`auto_shards`). A tuple applies to every array with
         that many dimensions, a dict to the arrays it names (by path relative to the
         source). Along an axis a shard is cut to the chunks covering the array; it must then
         be a whole number of chunks (else a ``ValueError`` naming the array, before anything
@@ -696,7 +720,12 @@ def _plan_array(
     name = "/" + item.path if item.path else "the source array"
     src = z._meta
     new_chunks = _spec_for(chunks_spec, z, item.path, "chunks") or src.chunks
-    shards = _spec_for(shards_spec, z, item.path, "shards")
+    if isinstance(shards_spec, Mapping) and shards_spec.get(item.path) == "auto":
+        shards_spec = "auto"
+    if shards_spec == "auto":
+        shards = auto_shards(z.shape, new_chunks, z.dtype.itemsize) if z.ndim else None
+    else:
+        shards = _spec_for(shards_spec, z, item.path, "shards")
     if shards is not None:
         # no shard larger than the chunks that cover the array
         asked = shards
