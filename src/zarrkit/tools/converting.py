@@ -33,6 +33,7 @@ interrupted conversion in place leaves the source readable.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
@@ -55,6 +56,7 @@ from ..formats.nodes import node_format, v3_consolidated
 from ..hierarchy import Group
 from ..storage import MemoryStore, normalize_store_arg
 from ..storage.base import normalize_storage_path, prefix_of
+from .cluster import check_shared, connect
 from .copying import _Progress
 from .rechunking import RechunkPlan, _blocks, _codecs, _grow, _n_blocks, copy_planned, plan_rechunk
 
@@ -347,6 +349,42 @@ def _byte_copy(
         bar.update(1)
 
 
+def _unit_pairs(z: Array, work: _ArrayWork) -> list[tuple[str, str]]:
+    """(source key, destination key) of every stored unit of ``z``."""
+    src_meta, dst_meta = z._meta, work.meta
+    src_prefix, dest_prefix = prefix_of(z.path), prefix_of(work.out.path)
+    pairs = []
+    for rel in z.chunk_store.keys_under(z.path):
+        coords = _chunk_coords(src_meta, rel)
+        if coords is not None:
+            pairs.append((src_prefix + rel, dest_prefix + dst_meta.chunk_key(coords)))
+    return pairs
+
+
+def _byte_copy_on(
+    client: Any, z: Array, work: _ArrayWork, dst_store: Any, max_mem: int, bar: _Progress
+) -> None:
+    """:func:`_byte_copy` by a Dask cluster's workers, a batch within ``max_mem`` per task."""
+    from .cluster import check_shared, run_tasks
+
+    store = z.chunk_store
+    check_shared(store, "source")
+    pairs = _unit_pairs(z, work)
+    per_batch = max(1, min(1024, max_mem // max(1, 2 * _unit_bytes(work.meta))))
+    tasks = [(store, dst_store, pairs[i : i + per_batch]) for i in range(0, len(pairs), per_batch)]
+    for n_keys, n_bytes in run_tasks(client, _copy_units, tasks, lambda _: bar.update(1)):
+        work.report.keys_copied += n_keys
+        work.report.bytes_copied += n_bytes
+
+
+def _copy_units(source: Any, dest: Any, pairs: list[tuple[str, str]]) -> tuple[int, int]:
+    """A cluster task: copy stored units as bytes; returns (keys, bytes) copied."""
+    values = source.getitems([k for k, _ in pairs])
+    out = {dk: values[k] for k, dk in pairs if k in values}
+    dest.setitems(out)
+    return len(out), sum(memoryview(v).nbytes for v in out.values())
+
+
 def _equal(a: np.ndarray, b: np.ndarray) -> bool:
     if a.shape != b.shape:
         return False
@@ -464,6 +502,7 @@ def convert(
     overwrite: bool = False,
     temp_dir: str | None = None,
     storage_options: dict | None = None,
+    scheduler: Any = None,
 ) -> ConvertReport:
     """Convert the hierarchy (or array) ``source`` to Zarr format ``zarr_format`` in ``dest``.
 
@@ -507,6 +546,16 @@ def convert(
         Folder of the intermediate arrays of rechunking (default: the system's).
     storage_options : dict, optional
         File system options for ``source``/``dest`` given as URLs.
+    scheduler : dask.distributed.Client or str, optional
+        Move the chunks on a Dask cluster (a client, or a scheduler address): the plan,
+        the documents and the verification are done here, each task copies one batch of
+        stored units (within ``max_mem``) or one block of the rechunk plan. ``source`` and
+        ``dest`` must be stores every worker reaches; intermediate arrays go below a hidden
+        path of ``dest`` (deleted at the end) unless ``temp_dir`` names a folder every worker
+        sees. As the documents are written last, a conversion interrupted part way leaves
+        no array a reader opens; running it again with ``overwrite=True`` (``--overwrite``)
+        deletes what it wrote and converts again. (A conversion in place cleans up after
+        itself when it fails and is simply run again.)
 
     What happens to each array
     --------------------------
@@ -623,16 +672,22 @@ def convert(
         (_n_batches(w, limit) if w.method == "bytes" else _plan_steps(w)) for w in works
     ) + (len(works) if verify else 0)
     bar = _Progress(progress, total, "convert", "steps")
+    cluster = contextlib.ExitStack()
+    client = cluster.enter_context(connect(scheduler))
     try:
+        if client is not None:
+            check_shared(dst_store, "dest")
         if overwrite and not in_place:
             dst_store.rmdir("")
         for w in works:
             z = w.item.node
-            if w.method == "bytes":
+            if w.method == "bytes" and client is not None:
+                _byte_copy_on(client, z, w, dst_store, limit, bar)
+            elif w.method == "bytes":
                 _byte_copy(z, w, prefix_of(z.path), dst_store, limit, bar)
             else:
                 assert w.plan is not None
-                copy_planned(z, w.out, w.plan, temp_dir, _Steps(bar))
+                copy_planned(z, w.out, w.plan, temp_dir, _Steps(bar), client)
         if verify:
             for w in works:
                 _verify_array(w.item.node, w.out, limit)
@@ -647,6 +702,7 @@ def convert(
         raise
     finally:
         bar.close()
+        cluster.close()
 
     # -- the documents, then (in place) the old keys
     report.skipped_keys = _skipped(src_store, src_path, works, groups, source_format)
