@@ -197,6 +197,24 @@ def test_convert_same_as_local(client: Any, new_store: Any, kwargs: dict) -> Non
     assert contents(back_remote) == contents(back_local)
 
 
+def test_object_store_on_cluster(client: Any, s3_server: Any, s3_bucket: str) -> None:
+    """obstore's stores travel too (pickled to their URL and options, rebuilt in the worker)."""
+    pytest.importorskip("obstore")
+    from zarrkit.storage import ObjectStore
+
+    def new(name: str) -> Any:
+        return ObjectStore(f"s3://{s3_bucket}/{name}", **s3_server.obstore_options)
+
+    src = make_hierarchy(new("src"))
+    assert zarrkit.copy_store(src.store, new("remote"), scheduler=client)[0] > 0
+    zarrkit.copy_store(src.store, new("local"))
+    assert contents(new("remote")) == contents(new("local"))
+    assert verify(new("remote"), scheduler=client).to_dict() == verify(new("remote")).to_dict()
+    zarrkit.rechunk(src, new("re-remote"), {"x/a": (40, 1)}, scheduler=client)
+    zarrkit.rechunk(src, new("re-local"), {"x/a": (40, 1)})
+    assert contents(new("re-remote")) == contents(new("re-local"))
+
+
 # -- the command line --------------------------------------------------------------------
 
 
