@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import zarrkit
+import zarrkit.tools.converting
 from zarrkit.cli import main
 from zarrkit.storage import DirectoryStore, FSStore
 from zarrkit.tools.rechunking import plan_rechunk
@@ -299,6 +300,45 @@ class FailingStore(DirectoryStore):
     def setitems(self, values: Any) -> None:
         self._check(list(values))
         super().setitems(values)
+
+
+class ChangingStore(DirectoryStore):
+    """A folder whose chunk ``x/a/1.1`` reads as it is the first time, then as chunk
+    ``x/a/0.0`` (the marker file ``<folder>.read`` says it was read)."""
+
+    local_files = False
+
+    def _later(self, key: str, value: Any) -> Any:
+        if key != "x/a/1.1":
+            return value
+        try:
+            fd = os.open(self.path.rstrip("/") + ".read", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return super().__getitem__("x/a/0.0")
+        os.close(fd)
+        return value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._later(key, super().__getitem__(key))
+
+    def getitems(self, keys: Any, *, contexts: Any = None) -> dict:
+        found = super().getitems(keys, contexts=contexts)
+        return {k: self._later(k, v) for k, v in found.items()}
+
+
+def test_convert_verification_fails_as_locally(client: Any, tmp_path: pathlib.Path) -> None:
+    """The comparison runs on the cluster and names the same first differing block."""
+    errors = []
+    for name, kwargs in (("local", {}), ("remote", {"scheduler": client})):
+        make_hierarchy(DirectoryStore(str(tmp_path / f"src-{name}")))
+        src = ChangingStore(str(tmp_path / f"src-{name}"))
+        dest = DirectoryStore(str(tmp_path / f"dest-{name}"))
+        with pytest.raises(zarrkit.tools.converting.VerificationError) as info:
+            zarrkit.convert(src, dest, **kwargs)
+        errors.append(str(info.value))
+        assert list(dest.keys()) == []  # nothing kept
+    assert errors[0] == errors[1]
+    assert "array 'x/a' differs from the source" in errors[0]
 
 
 @pytest.mark.parametrize("tool", ["copy_store", "copy_all", "rechunk", "convert"])

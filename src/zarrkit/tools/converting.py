@@ -398,9 +398,10 @@ def _equal(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.array_equal(a, b))
 
 
-def _verify_array(z: Array, out: Array, max_mem: int) -> None:
+def _verify_array(z: Array, out: Array, max_mem: int, client: Any = None) -> None:
     """Compare ``out`` with ``z`` block by block (blocks of whole destination chunks, two
-    of them and their decoding within ``max_mem``)."""
+    of them and their decoding within ``max_mem``); with a Dask ``client`` one block per
+    task of its cluster (the first differing block reported, as without one)."""
     name = out.path or "/"
     if out.shape != z.shape or out.dtype != z.dtype:
         raise VerificationError(f"verification failed: array {name!r} has another shape or dtype")
@@ -411,15 +412,49 @@ def _verify_array(z: Array, out: Array, max_mem: int) -> None:
     block = _grow(tuple(min(c, max(1, s)) for c, s in zip(out.chunks, z.shape)), z.shape,
                   budget, z.shape)  # fmt: skip
     missing = _missing_units(z, out)
-    for region in _blocks(z.shape, block) if z.ndim else iter([()]):
-        a, b = z[region], out[region]
-        if missing:
-            _take_missing(a, b, region, z._meta, missing)
-        if not _equal(a, b):
-            where = ", ".join(f"{s.start}:{s.stop}" for s in region)
-            raise VerificationError(
-                f"verification failed: array {name!r} differs from the source in [{where}]"
-            )
+    regions = list(_blocks(z.shape, block)) if z.ndim else [()]
+    if client is not None:
+        from .cluster import array_spec, run_tasks
+
+        source, dest = array_spec(z, "source"), array_spec(out, "dest", metadata_travels=True)
+        tasks = [
+            (source, dest, region, _missing_in(region, z._meta, missing)) for region in regions
+        ]
+        same = run_tasks(client, _compare_region, tasks)
+        differs = [region for region, ok in zip(regions, same) if not ok]
+    else:
+        differs = []
+        for region in regions:
+            if not _compare(z, out, region, missing):
+                differs.append(region)
+                break
+    if differs:
+        where = ", ".join(f"{s.start}:{s.stop}" for s in differs[0])
+        raise VerificationError(
+            f"verification failed: array {name!r} differs from the source in [{where}]"
+        )
+
+
+def _compare(z: Array, out: Array, region: tuple, missing: set | None) -> bool:
+    a, b = z[region], out[region]
+    if missing:
+        _take_missing(a, b, region, z._meta, missing)
+    return _equal(a, b)
+
+
+def _compare_region(source: tuple, dest: tuple, region: tuple, missing: set | None) -> bool:
+    """A cluster task: True when the two arrays (by ``array_spec``) agree in ``region``."""
+    from .cluster import open_array
+
+    return _compare(open_array(source, True), open_array(dest, True), region, missing)
+
+
+def _missing_in(region: tuple, meta: ArrayMeta, missing: set | None) -> set | None:
+    """The coordinates of ``missing`` whose stored units meet ``region``."""
+    if not missing:
+        return None
+    ranges = [range(s.start // u, -(-s.stop // u)) for s, u in zip(region, meta.stored_chunks)]
+    return {c for c in itertools.product(*ranges) if c in missing}
 
 
 def _missing_units(z: Array, out: Array) -> set[tuple[int, ...]] | None:
@@ -547,9 +582,10 @@ def convert(
     storage_options : dict, optional
         File system options for ``source``/``dest`` given as URLs.
     scheduler : dask.distributed.Client or str, optional
-        Move the chunks on a Dask cluster (a client, or a scheduler address): the plan,
-        the documents and the verification are done here, each task copies one batch of
-        stored units (within ``max_mem``) or one block of the rechunk plan. ``source`` and
+        Move the chunks on a Dask cluster (a client, or a scheduler address): the plan and
+        the documents are done here, each task copies one batch of stored units (within
+        ``max_mem``) or one block of the rechunk plan, or compares one block of the
+        verification (the first differing block is reported, as without a cluster). ``source`` and
         ``dest`` must be stores every worker reaches; intermediate arrays go below a hidden
         path of ``dest`` (deleted at the end) unless ``temp_dir`` names a folder every worker
         sees. As the documents are written last, a conversion interrupted part way leaves
@@ -690,7 +726,7 @@ def convert(
                 copy_planned(z, w.out, w.plan, temp_dir, _Steps(bar), client)
         if verify:
             for w in works:
-                _verify_array(w.item.node, w.out, limit)
+                _verify_array(w.item.node, w.out, limit, client)
                 bar.update(1)
             _verify_attrs(staging, works, groups, fmt)
             report.verified = True
