@@ -9,6 +9,8 @@ from __future__ import annotations
 import io
 import os
 import pathlib
+import subprocess
+import sys
 from typing import Any
 
 import numpy as np
@@ -111,10 +113,24 @@ def test_copy_and_copy_all_same_as_local(client: Any, new_store: Any) -> None:
     assert remote3["a"].attrs["units"] == "m"
 
 
-def test_copy_refuses_a_store_in_memory(client: Any) -> None:
-    src = make_hierarchy(zarrkit.MemoryStore())
+def test_stores_in_memory_are_refused(client: Any, tmp_path: pathlib.Path) -> None:
+    src = make_hierarchy(DirectoryStore(str(tmp_path / "src")))
+    for dest in (zarrkit.MemoryStore(), {}, FSStore("memory://cluster-test.zarr")):
+        with pytest.raises(ValueError, match="workers of a Dask cluster cannot reach it"):
+            zarrkit.copy_store(src.store, dest, scheduler=client)
+        assert list(dest.keys()) == []
     with pytest.raises(ValueError, match="workers of a Dask cluster cannot reach it"):
-        zarrkit.copy_store(src.store, zarrkit.MemoryStore(), scheduler=client)
+        verify(make_hierarchy(zarrkit.MemoryStore()).store, scheduler=client)
+
+
+def test_no_dask_import_with_zarrkit() -> None:
+    code = (
+        "import sys, zarrkit, zarrkit.tools.cluster, zarrkit.tools.converting, "
+        "zarrkit.tools.verify, zarrkit.cli.main; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 # -- verify ----------------------------------------------------------------------------------

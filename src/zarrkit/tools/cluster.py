@@ -71,7 +71,11 @@ def check_shared(store: Any, what: str) -> None:
     ...
     ValueError: dest is a MemoryStore, which lives in this process: the workers of a Dask cluster cannot reach it (use a folder every worker sees, or an object store)
     """
-    if not getattr(store, "multiprocess_safe", False) or isinstance(store, dict):
+    in_memory = False
+    if isinstance(getattr(type(store), "fs", None), property):  # fsspec's memory://
+        protocol = getattr(store.fs, "protocol", ())
+        in_memory = "memory" in ((protocol,) if isinstance(protocol, str) else protocol)
+    if not getattr(store, "multiprocess_safe", False) or isinstance(store, dict) or in_memory:
         raise ValueError(
             f"{what} is a {type(store).__name__}, which lives in this process: the workers "
             "of a Dask cluster cannot reach it (use a folder every worker sees, or an object "
