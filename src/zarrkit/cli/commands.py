@@ -179,6 +179,7 @@ def copy(args: argparse.Namespace) -> int:
                     dry_run=args.dry_run,
                     log=log,
                     progress=bar,
+                    scheduler=args.scheduler,
                 )
             if not quiet and log is None:
                 print(
@@ -235,6 +236,7 @@ def verify(args: argparse.Namespace) -> int:
                 check_checksums=args.check_checksums,
                 max_mem=max_mem,
                 progress=bar,
+                scheduler=args.scheduler,
             )
     finally:
         close(store)
@@ -304,6 +306,7 @@ def rechunk(args: argparse.Namespace) -> int:
                     temp_dir=args.temp,
                     overwrite=args.overwrite,
                     progress=bar,
+                    scheduler=args.scheduler,
                 )
         finally:
             with about(args.dest):
@@ -357,6 +360,7 @@ def convert(args: argparse.Namespace) -> int:
                         overwrite=args.overwrite,
                         temp_dir=args.temp,
                         progress=bar,
+                        scheduler=args.scheduler,
                     )
                 except VerificationError as e:
                     print(f"zarrkit convert: {args.dest}: {e}", file=sys.stderr)

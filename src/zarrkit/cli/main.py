@@ -39,6 +39,15 @@ def _common() -> argparse.ArgumentParser:
     return common
 
 
+def _scheduler_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the chunk work on this Dask cluster (e.g. tcp://10.0.0.5:8786; needs "
+        "dask.distributed, and stores every worker reaches: shared folders, URLs)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``zarrkit`` and its commands."""
     common = _common()
@@ -123,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SIZE",
         help="memory for one batch of chunks being decoded (default 256MB)",
     )
+    _scheduler_option(p)
 
     p = command(
         "copy",
@@ -142,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-n", "--dry-run", action="store_true", help="print what would be copied")
     p.add_argument("-v", "--verbose", action="store_true", help="print one line per key")
+    _scheduler_option(p)
 
     p = command(
         "consolidate",
@@ -175,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-mem", default="512MB", metavar="SIZE", help="memory limit (512MB)")
     p.add_argument("--temp", metavar="DIR", help="where the intermediate store goes")
     p.add_argument("--overwrite", action="store_true", help="replace what is at DST")
+    _scheduler_option(p)
 
     p = command(
         "convert",
@@ -212,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temp", metavar="DIR", help="where intermediate stores of rechunking go")
     p.add_argument("--overwrite", action="store_true", help="replace what is at DST")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    _scheduler_option(p)
     return parser
 
 

@@ -33,6 +33,7 @@ interrupted conversion in place leaves the source readable.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
@@ -55,6 +56,7 @@ from ..formats.nodes import node_format, v3_consolidated
 from ..hierarchy import Group
 from ..storage import MemoryStore, normalize_store_arg
 from ..storage.base import normalize_storage_path, prefix_of
+from .cluster import check_shared, connect
 from .copying import _Progress
 from .rechunking import RechunkPlan, _blocks, _grow, _n_blocks, copy_planned, plan_rechunk
 
@@ -362,6 +364,42 @@ def _byte_copy(
         bar.update(1)
 
 
+def _unit_pairs(z: Array, work: _ArrayWork) -> list[tuple[str, str]]:
+    """(source key, destination key) of every stored unit of ``z``."""
+    src_meta, dst_meta = z._meta, work.meta
+    src_prefix, dest_prefix = prefix_of(z.path), prefix_of(work.out.path)
+    pairs = []
+    for rel in z.chunk_store.keys_under(z.path):
+        coords = _chunk_coords(src_meta, rel)
+        if coords is not None:
+            pairs.append((src_prefix + rel, dest_prefix + dst_meta.chunk_key(coords)))
+    return pairs
+
+
+def _byte_copy_on(
+    client: Any, z: Array, work: _ArrayWork, dst_store: Any, max_mem: int, bar: _Progress
+) -> None:
+    """:func:`_byte_copy` by a Dask cluster's workers, a batch within ``max_mem`` per task."""
+    from .cluster import check_shared, run_tasks
+
+    store = z.chunk_store
+    check_shared(store, "source")
+    pairs = _unit_pairs(z, work)
+    per_batch = max(1, min(1024, max_mem // max(1, 2 * _unit_bytes(work.meta))))
+    tasks = [(store, dst_store, pairs[i : i + per_batch]) for i in range(0, len(pairs), per_batch)]
+    for n_keys, n_bytes in run_tasks(client, _copy_units, tasks, lambda _: bar.update(1)):
+        work.report.keys_copied += n_keys
+        work.report.bytes_copied += n_bytes
+
+
+def _copy_units(source: Any, dest: Any, pairs: list[tuple[str, str]]) -> tuple[int, int]:
+    """A cluster task: copy stored units as bytes; returns (keys, bytes) copied."""
+    values = source.getitems([k for k, _ in pairs])
+    out = {dk: values[k] for k, dk in pairs if k in values}
+    dest.setitems(out)
+    return len(out), sum(memoryview(v).nbytes for v in out.values())
+
+
 def _equal(a: np.ndarray, b: np.ndarray) -> bool:
     if a.shape != b.shape:
         return False
@@ -375,9 +413,10 @@ def _equal(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.array_equal(a, b))
 
 
-def _verify_array(z: Array, out: Array, max_mem: int) -> None:
+def _verify_array(z: Array, out: Array, max_mem: int, client: Any = None) -> None:
     """Compare ``out`` with ``z`` block by block (blocks of whole destination chunks, two
-    of them and their decoding within ``max_mem``)."""
+    of them and their decoding within ``max_mem``); with a Dask ``client`` one block per
+    task of its cluster (the first differing block reported, as without one)."""
     name = out.path or "/"
     if out.shape != z.shape or out.dtype != z.dtype:
         raise VerificationError(f"verification failed: array {name!r} has another shape or dtype")
@@ -388,15 +427,49 @@ def _verify_array(z: Array, out: Array, max_mem: int) -> None:
     block = _grow(tuple(min(c, max(1, s)) for c, s in zip(out.chunks, z.shape)), z.shape,
                   budget, z.shape)  # fmt: skip
     missing = _missing_units(z, out)
-    for region in _blocks(z.shape, block) if z.ndim else iter([()]):
-        a, b = z[region], out[region]
-        if missing:
-            _take_missing(a, b, region, z._meta, missing)
-        if not _equal(a, b):
-            where = ", ".join(f"{s.start}:{s.stop}" for s in region)
-            raise VerificationError(
-                f"verification failed: array {name!r} differs from the source in [{where}]"
-            )
+    regions = list(_blocks(z.shape, block)) if z.ndim else [()]
+    if client is not None:
+        from .cluster import array_spec, run_tasks
+
+        source, dest = array_spec(z, "source"), array_spec(out, "dest", metadata_travels=True)
+        tasks = [
+            (source, dest, region, _missing_in(region, z._meta, missing)) for region in regions
+        ]
+        same = run_tasks(client, _compare_region, tasks)
+        differs = [region for region, ok in zip(regions, same) if not ok]
+    else:
+        differs = []
+        for region in regions:
+            if not _compare(z, out, region, missing):
+                differs.append(region)
+                break
+    if differs:
+        where = ", ".join(f"{s.start}:{s.stop}" for s in differs[0])
+        raise VerificationError(
+            f"verification failed: array {name!r} differs from the source in [{where}]"
+        )
+
+
+def _compare(z: Array, out: Array, region: tuple, missing: set | None) -> bool:
+    a, b = z[region], out[region]
+    if missing:
+        _take_missing(a, b, region, z._meta, missing)
+    return _equal(a, b)
+
+
+def _compare_region(source: tuple, dest: tuple, region: tuple, missing: set | None) -> bool:
+    """A cluster task: True when the two arrays (by ``array_spec``) agree in ``region``."""
+    from .cluster import open_array
+
+    return _compare(open_array(source, True), open_array(dest, True), region, missing)
+
+
+def _missing_in(region: tuple, meta: ArrayMeta, missing: set | None) -> set | None:
+    """The coordinates of ``missing`` whose stored units meet ``region``."""
+    if not missing:
+        return None
+    ranges = [range(s.start // u, -(-s.stop // u)) for s, u in zip(region, meta.stored_chunks)]
+    return {c for c in itertools.product(*ranges) if c in missing}
 
 
 def _missing_units(z: Array, out: Array) -> set[tuple[int, ...]] | None:
@@ -479,6 +552,7 @@ def convert(
     overwrite: bool = False,
     temp_dir: str | None = None,
     storage_options: dict | None = None,
+    scheduler: Any = None,
 ) -> ConvertReport:
     """Convert the hierarchy (or array) ``source`` to Zarr format ``zarr_format`` in ``dest``.
 
@@ -523,6 +597,17 @@ def convert(
         Folder of the intermediate arrays of rechunking (default: the system's).
     storage_options : dict, optional
         File system options for ``source``/``dest`` given as URLs.
+    scheduler : dask.distributed.Client or str, optional
+        Move the chunks on a Dask cluster (a client, or a scheduler address): the plan and
+        the documents are done here, each task copies one batch of stored units (within
+        ``max_mem``) or one block of the rechunk plan, or compares one block of the
+        verification (the first differing block is reported, as without a cluster). ``source`` and
+        ``dest`` must be stores every worker reaches; intermediate arrays go below a hidden
+        path of ``dest`` (deleted at the end) unless ``temp_dir`` names a folder every worker
+        sees. As the documents are written last, a conversion interrupted part way leaves
+        no array a reader opens; running it again with ``overwrite=True`` (``--overwrite``)
+        deletes what it wrote and converts again. (A conversion in place cleans up after
+        itself when it fails and is simply run again.)
 
     What happens to each array
     --------------------------
@@ -639,19 +724,25 @@ def convert(
         (_n_batches(w, limit) if w.method == "bytes" else _plan_steps(w)) for w in works
     ) + (len(works) if verify else 0)
     bar = _Progress(progress, total, "convert", "steps")
+    cluster = contextlib.ExitStack()
+    client = cluster.enter_context(connect(scheduler))
     try:
+        if client is not None:
+            check_shared(dst_store, "dest")
         if overwrite and not in_place:
             dst_store.rmdir("")
         for w in works:
             z = w.item.node
-            if w.method == "bytes":
+            if w.method == "bytes" and client is not None:
+                _byte_copy_on(client, z, w, dst_store, limit, bar)
+            elif w.method == "bytes":
                 _byte_copy(z, w, prefix_of(z.path), dst_store, limit, bar)
             else:
                 assert w.plan is not None
-                copy_planned(z, w.out, w.plan, temp_dir, _Steps(bar))
+                copy_planned(z, w.out, w.plan, temp_dir, _Steps(bar), client)
         if verify:
             for w in works:
-                _verify_array(w.item.node, w.out, limit)
+                _verify_array(w.item.node, w.out, limit, client)
                 bar.update(1)
             _verify_attrs(staging, works, groups, fmt)
             report.verified = True
@@ -663,6 +754,7 @@ def convert(
         raise
     finally:
         bar.close()
+        cluster.close()
 
     # -- the documents, then (in place) the old keys
     report.skipped_keys = _skipped(src_store, src_path, works, groups, source_format)

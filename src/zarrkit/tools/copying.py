@@ -129,6 +129,7 @@ def copy_store(
     progress: Any = None,
     *,
     storage_options: dict | None = None,
+    scheduler: Any = None,
 ) -> tuple[int, int, int]:
     """Copy every key below ``source_path`` of one store to ``dest_path`` of another, as bytes.
 
@@ -161,6 +162,11 @@ def copy_store(
         ``progress(keys_done, keys_total)``.
     storage_options : dict, optional
         File system options for ``source`` and ``dest`` given as URLs.
+    scheduler : dask.distributed.Client or str, optional
+        Copy on a Dask cluster (a client, or a scheduler address): the driver plans, the
+        workers copy batches of keys (see :mod:`zarrkit.tools.cluster`). Both stores must be
+        reachable from every worker. Each key is written atomically, so a copy interrupted
+        part way is finished by running it again with ``if_exists='skip'``.
 
     Returns ``(n_copied, n_skipped, n_bytes_copied)``.
 
@@ -194,6 +200,9 @@ def copy_store(
         plan.append((key, dkey, not exists))
 
     _check_formats(src, dst, sp, dp, [k for k, _, _ in plan])
+
+    if scheduler is not None and not dry_run:
+        return _copy_store_on(scheduler, src, dst, plan, log, progress)
 
     n_copied = n_skipped = nbytes = 0
     bar = _Progress(progress, len(plan), "copy_store", "keys")
@@ -236,6 +245,58 @@ def copy_store(
         _summary(write_log, dry_run, n_copied, n_skipped, nbytes)
     bar.close()
     return n_copied, n_skipped, nbytes
+
+
+def _copy_store_on(
+    scheduler: Any, src: Any, dst: Any, plan: list[tuple[str, str, bool]], log: Any, progress: Any
+) -> tuple[int, int, int]:
+    """:func:`copy_store`'s copy on a Dask cluster: batches of at most ``_MAX_BATCH_KEYS``
+    keys per task (a task reads them in batches of about ``COPY_BUFFER_BYTES``)."""
+    from .cluster import check_shared, connect, run_tasks
+
+    check_shared(src, "source")
+    check_shared(dst, "dest")
+    pairs = [(k, dk) for k, dk, do in plan if do]
+    n_skipped = len(plan) - len(pairs)
+    bar = _Progress(progress, len(plan), "copy_store", "keys")
+    try:
+        with _log_writer(log) as write_log:
+            for key, dkey, do_copy in plan:
+                descr = key if dkey == key else f"{key} -> {dkey}"
+                write_log(f"{'copy' if do_copy else 'skip'} {descr}")
+            bar.update(n_skipped)
+            tasks = [
+                (src, dst, pairs[i : i + _MAX_BATCH_KEYS])
+                for i in range(0, len(pairs), _MAX_BATCH_KEYS)
+            ]
+            with connect(scheduler) as client:
+                sizes = run_tasks(client, _copy_keys, tasks, bar.update, lambda t, _: len(t[2]))
+            nbytes = sum(sizes)
+            _summary(write_log, False, len(pairs), n_skipped, nbytes)
+    finally:
+        bar.close()
+    return len(pairs), n_skipped, nbytes
+
+
+def _copy_keys(src: Any, dst: Any, pairs: list[tuple[str, str]]) -> int:
+    """A cluster task: copy ``(source key, dest key)`` pairs, reading about
+    ``COPY_BUFFER_BYTES`` at once; returns the bytes copied."""
+    total = 0
+    per_batch = 1
+    start = 0
+    while start < len(pairs):
+        batch = pairs[start : start + per_batch]
+        values = src.getitems([k for k, _ in batch])
+        missing = [k for k, _ in batch if k not in values]
+        if missing:
+            raise KeyError(f"source keys vanished during the copy: {missing}")
+        dst.setitems({dk: values[k] for k, dk in batch})
+        sizes = [_nbytes(v) for v in values.values()]
+        total += sum(sizes)
+        del values
+        start += len(batch)
+        per_batch = max(1, min(_MAX_BATCH_KEYS, COPY_BUFFER_BYTES // max(max(sizes), 1)))
+    return total
 
 
 _V2_DOCS = (".zarray", ".zgroup", ".zattrs", ".zmetadata")
@@ -504,12 +565,18 @@ class _Copier:
             self.plan(source[key], child_dest, parent + (name,), key, False)
 
     # -- doing ---------------------------------------------------------------------------
-    def run(self, dest: Any, log: Callable[[str], None], progress: Any) -> tuple[int, int, int]:
-        """Carry the plan out into ``dest``; returns ``(n_copied, n_skipped, n_bytes)``."""
+    def run(
+        self, dest: Any, log: Callable[[str], None], progress: Any, client: Any = None
+    ) -> tuple[int, int, int]:
+        """Carry the plan out into ``dest``; returns ``(n_copied, n_skipped, n_bytes)``.
+        With a Dask ``client`` the arrays are created here and their slabs copied by the
+        cluster's workers, the attributes written when the data are in place."""
         total = sum(s.nbytes for s in self.steps if s.is_array and s.do_copy)
         bar = _Progress(progress if not self.dry_run else None, total, "copy", "B")
         groups: dict[tuple[str, ...], Any] = {(): dest}
         n_copied = n_skipped = nbytes = 0
+        tasks: list[tuple] = []
+        attrs_after: list[tuple[Any, Any]] = []
         try:
             for step in self.steps:
                 src = step.source
@@ -525,16 +592,43 @@ class _Copier:
                 parent = groups[step.parent]
                 if step.replace:
                     del parent[step.name]
-                if step.is_array:
+                if step.is_array and client is not None:
+                    nbytes += self._plan_array_tasks(src, parent, step.name, tasks, attrs_after)
+                elif step.is_array:
                     nbytes += self._copy_array(src, parent, step.name, bar)
                 else:
                     grp = parent.require_group(step.name)
                     if not self.without_attrs:
                         _copy_attrs(src, grp)
                     groups[step.parent + (step.name,)] = grp
+            if tasks:
+                from .cluster import copy_region, run_tasks
+
+                run_tasks(client, copy_region, tasks, bar.update, lambda _, n: n)
+            for src, ds in attrs_after:
+                _copy_attrs(src, ds)
         finally:
             bar.close()
         return n_copied, n_skipped, nbytes
+
+    def _plan_array_tasks(
+        self, source: Any, dest: Any, name: str, tasks: list, attrs_after: list
+    ) -> int:
+        """Create the destination array and add one cluster task per slab of it."""
+        from .cluster import array_spec
+
+        if _is_h5py(source) or _is_h5py(dest):
+            raise ValueError("a copy on a Dask cluster copies between zarrkit arrays only")
+        ds = dest.create_dataset(name, shape=source.shape, dtype=source.dtype,
+                                 **self._create_kwargs(source, dest))  # fmt: skip
+        itemsize = ds.dtype.itemsize
+        src_spec, dst_spec = array_spec(source, "source"), array_spec(ds, "dest")
+        unit = getattr(ds, "shards", None) or ds.chunks
+        for sel in _slabs(tuple(ds.shape), unit, itemsize):
+            tasks.append((src_spec, dst_spec, sel, itemsize))
+        if not self.without_attrs:
+            attrs_after.append((source, ds))
+        return int(ds.size) * itemsize
 
     def _create_kwargs(self, source: Any, dest: Any) -> dict:
         kws = dict(self.create_kws)
@@ -650,6 +744,7 @@ def copy(
     if_exists: str = "raise",
     dry_run: bool = False,
     progress: Any = None,
+    scheduler: Any = None,
     **create_kws: Any,
 ) -> tuple[int, int, int]:
     """Copy an array or a group (zarrkit or h5py) into the group ``dest``, chunk by chunk.
@@ -681,6 +776,11 @@ def copy(
     progress : bool or callable, optional
         ``True`` shows a tqdm bar (when tqdm is installed); a callable is called as
         ``progress(bytes_done, bytes_total)`` over the whole copy.
+    scheduler : dask.distributed.Client or str, optional
+        Copy on a Dask cluster (a client, or a scheduler address): the arrays and groups
+        are created here, the workers copy one slab of whole destination chunks (shards)
+        each; zarrkit arrays only, in stores every worker reaches. A copy interrupted part
+        way is finished by running it again with ``if_exists='replace'``.
     **create_kws
         Passed to the destination's ``create_dataset`` (e.g. ``chunks``, ``compressor``).
 
@@ -705,8 +805,10 @@ def copy(
             )
     copier = _Copier(if_exists, dry_run, shallow, without_attrs, create_kws, not _is_h5py(dest))
     copier.plan(source, dest, (), name, True)
-    with _log_writer(log) as write_log:
-        n = copier.run(dest, write_log, progress)
+    from .cluster import connect
+
+    with _log_writer(log) as write_log, connect(None if dry_run else scheduler) as client:
+        n = copier.run(dest, write_log, progress, client)
         _summary(write_log, dry_run, *n)
     return n
 
@@ -720,11 +822,19 @@ def copy_all(
     if_exists: str = "raise",
     dry_run: bool = False,
     progress: Any = None,
+    scheduler: Any = None,
     **create_kws: Any,
 ) -> tuple[int, int, int]:
     """Copy every member of group ``source`` into group ``dest``, and the group's attributes.
 
-    Takes the arguments of :func:`copy`. Returns ``(n_copied, n_skipped, n_bytes_copied)``.
+    Takes the arguments of :func:`copy` (``scheduler=`` too). Returns ``(n_copied,
+    n_skipped, n_bytes_copied)``.
+
+    >>> import zarrkit
+    >>> src = zarrkit.group()
+    >>> _ = src.zeros('a', shape=4, chunks=2)
+    >>> zarrkit.copy_all(src, zarrkit.group())
+    (1, 0, 32)
     """
     _check_args(if_exists, dest)
     copier = _Copier(if_exists, dry_run, shallow, without_attrs, create_kws, not _is_h5py(dest))
@@ -732,8 +842,10 @@ def copy_all(
         _zarr_attrs(source)
     for key in source.keys():
         copier.plan(source[key], dest, (), key, False)
-    with _log_writer(log) as write_log:
-        n = copier.run(dest, write_log, progress)
+    from .cluster import connect
+
+    with _log_writer(log) as write_log, connect(None if dry_run else scheduler) as client:
+        n = copier.run(dest, write_log, progress, client)
         if not dry_run and not without_attrs:
             _copy_attrs(source, dest)
         _summary(write_log, dry_run, *n)

@@ -30,6 +30,7 @@ import itertools
 import math
 import shutil
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +43,7 @@ from ..convenience import open as open_node
 from ..core import Array
 from ..creation import create, encoding_of
 from ..hierarchy import Group, group
-from ..storage import DirectoryStore, normalize_store_arg
+from ..storage import DirectoryStore, MemoryStore, normalize_store_arg
 from ..storage.base import normalize_storage_path
 
 __all__ = ["rechunk", "RechunkPlan", "plan_rechunk", "DEFAULT_MAX_MEM"]
@@ -191,6 +192,17 @@ def _copy(source: Array, dest: Array, block: Chunks, counter: _Counter) -> None:
         counter.step()
 
 
+def _copy_on(
+    client: Any, source: tuple, dest: tuple, shape: Chunks, block: Chunks, counter: Any
+) -> None:
+    """:func:`_copy` by a Dask cluster's workers, one block per task (arrays by
+    :func:`zarrkit.tools.cluster.array_spec`)."""
+    from .cluster import copy_region, run_tasks
+
+    tasks = [(source, dest, region) for region in _blocks(shape, block)]
+    run_tasks(client, copy_region, tasks, lambda _: counter.step())
+
+
 def _rechunk_array(
     z: Array,
     store: Any,
@@ -200,19 +212,34 @@ def _rechunk_array(
     overwrite: bool,
     temp_dir: str | None,
     counter: _Counter,
+    client: Any = None,
 ) -> Array:
     out = _create_like(z, store, path, chunks, overwrite)
     out.attrs.put(z.attrs.asdict())
-    copy_planned(z, out, plan, temp_dir, counter)
+    copy_planned(z, out, plan, temp_dir, counter, client)
     return out
 
 
 def copy_planned(
-    z: Array, out: Array, plan: RechunkPlan, temp_dir: str | None, counter: Any = None
+    z: Array,
+    out: Array,
+    plan: RechunkPlan,
+    temp_dir: str | None,
+    counter: Any = None,
+    client: Any = None,
 ) -> None:
     """Copy the data of ``z`` into ``out`` (same shape) by ``plan``: blocks straight across,
-    or through an intermediate array in ``temp_dir``. ``counter.step()`` after each block."""
+    or through an intermediate array in ``temp_dir``. ``counter.step()`` after each block.
+
+    With a Dask ``client`` each block is a task of the cluster; the workers open ``z`` and
+    ``out`` themselves (``out``'s metadata store may be a ``MemoryStore``: it travels). The
+    intermediate array then goes to ``temp_dir`` (a folder every worker must see) or, by
+    default, below a hidden path of ``out``'s chunk store, deleted at the end.
+    """
     counter = counter if counter is not None else _Counter(0, None)
+    if client is not None:
+        _copy_planned_on(client, z, out, plan, temp_dir, counter)
+        return
     if plan.intermediate is None:
         _copy(z, out, plan.read, counter)
         return
@@ -234,6 +261,54 @@ def copy_planned(
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _copy_planned_on(
+    client: Any,
+    z: Array,
+    out: Array,
+    plan: RechunkPlan,
+    temp_dir: str | None,
+    counter: Any,
+) -> None:
+    from .cluster import array_spec
+
+    source = array_spec(z, "source")
+    dest = array_spec(out, "target", metadata_travels=True)
+    if plan.intermediate is None:
+        _copy_on(client, source, dest, z.shape, plan.read, counter)
+        return
+    # the intermediate's metadata travel with the tasks; its chunks go to a folder every
+    # worker sees: temp_dir, or a hidden path of the target's chunk store
+    if temp_dir is not None:
+        folder = tempfile.mkdtemp(prefix="zarrkit-rechunk-", dir=temp_dir)
+        chunk_store: Any = DirectoryStore(folder)
+        path = ""
+    else:
+        folder = None
+        chunk_store = dest[2] if dest[2] is not None else dest[0]
+        path = f".zarrkit-rechunk-{uuid.uuid4().hex}"
+    try:
+        inter = create(
+            z.shape,
+            chunks=plan.intermediate,
+            dtype=z.dtype,
+            fill_value=z.fill_value,
+            compressor=Blosc(cname="lz4", clevel=1),
+            **_codecs(z),
+            store=MemoryStore(),
+            chunk_store=chunk_store,
+            path=path,
+            zarr_format=2,
+        )
+        middle = array_spec(inter, "the intermediate store", metadata_travels=True)
+        _copy_on(client, source, middle, z.shape, plan.read, counter)
+        _copy_on(client, middle, dest, z.shape, plan.write, counter)
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            chunk_store.rmdir(path)
+
+
 def rechunk(
     source: Any,
     target: Any,
@@ -244,6 +319,7 @@ def rechunk(
     overwrite: bool = False,
     storage_options: dict | None = None,
     progress: Callable[[int, int], None] | None = None,
+    scheduler: Any = None,
 ) -> Array | Group:
     """Copy the array or group ``source`` to ``target`` with new chunk shapes.
 
@@ -268,8 +344,22 @@ def rechunk(
         File system options for URL ``source``/``target``.
     progress : callable, optional
         Called as ``progress(blocks_done, blocks_total)``.
+    scheduler : dask.distributed.Client or str, optional
+        Copy the blocks on a Dask cluster (a client, or a scheduler address): the target's
+        arrays, groups and attributes are created here, each task copies one block of the
+        plan (so holds at most ``max_mem``). ``source`` and ``target`` must be stores every
+        worker reaches; the intermediate array goes below a hidden path of the target
+        (deleted at the end) unless ``temp_dir`` names a folder every worker sees. A
+        rechunk interrupted part way is finished by running it again with
+        ``overwrite=True`` (``--overwrite``): the target is created anew and every block
+        copied again.
 
     Returns the target array or group.
+
+    >>> import zarrkit, numpy as np
+    >>> src = zarrkit.array(np.arange(6), chunks=2)
+    >>> zarrkit.rechunk(src, zarrkit.MemoryStore(), chunks=3, max_mem=2**20).chunks
+    (3,)
     """
     if not isinstance(source, (Array, Group)):
         source = open_node(
@@ -300,9 +390,24 @@ def rechunk(
         for _, z, _, p in work
     )
     counter = _Counter(total, progress)
+    from .cluster import connect
+
+    with connect(scheduler) as client:
+        return _rechunk_all(source, store, work, overwrite, temp_dir, counter, client)
+
+
+def _rechunk_all(
+    source: Array | Group,
+    store: Any,
+    work: list[tuple[str, Array, Chunks, RechunkPlan]],
+    overwrite: bool,
+    temp_dir: str | None,
+    counter: _Counter,
+    client: Any,
+) -> Array | Group:
     if isinstance(source, Array):
         _, z, new, plan = work[0]
-        return _rechunk_array(z, store, "", new, plan, overwrite, temp_dir, counter)
+        return _rechunk_array(z, store, "", new, plan, overwrite, temp_dir, counter, client)
     root = group(store, overwrite=overwrite, zarr_format=source.zarr_format)
     root.attrs.put(source.attrs.asdict())
 
@@ -312,5 +417,5 @@ def rechunk(
 
     source.visititems(make_group)
     for name, z, new, plan in work:
-        _rechunk_array(z, store, name, new, plan, overwrite, temp_dir, counter)
+        _rechunk_array(z, store, name, new, plan, overwrite, temp_dir, counter, client)
     return root

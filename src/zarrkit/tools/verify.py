@@ -296,6 +296,8 @@ class _Checker:
         self.progress = progress
         self.done = 0
         self.total = 0
+        #: a Dask client: the chunks of each array are then checked by the cluster's workers
+        self.client: Any = None
 
     def rel(self, key: str) -> str:
         return key[len(self.prefix) :]
@@ -485,18 +487,69 @@ class _Checker:
 
     def _check_array(self, path: str, z: Array, present: list[tuple[str, tuple]]) -> ArrayReport:
         meta = z._meta
-        chain = z._chain
-        item_bytes = math.prod(meta.stored_chunks) * max(1, meta.dtype.itemsize)
         nkeys = math.prod(meta.stored_grid)
-        result = ArrayReport(
+        if self.client is None:
+            result = self._check_units(path, z, present)
+        else:
+            result = self._check_units_on_cluster(path, z, present)
+        result.missing = nkeys - result.present
+        if result.missing:
+            result.missing_keys = self._missing_keys(z, {c for _, c in present}, result.missing)
+        return result
+
+    def _check_units_on_cluster(
+        self, path: str, z: Array, present: list[tuple[str, tuple]]
+    ) -> ArrayReport:
+        """:meth:`_check_units` by the cluster's workers, in tasks of one batch of stored
+        units each (a batch within ``max_mem``), the findings merged in key order."""
+        from .cluster import check_shared, run_tasks
+
+        check_shared(self.store, "the store")
+        meta = z._meta
+        item_bytes = math.prod(meta.stored_chunks) * max(1, meta.dtype.itemsize)
+        per_task = max(1, min(1024, self.max_mem // max(1, 2 * item_bytes)))
+        hashing = self.digests is not None
+        tasks = [
+            (self.store, self.prefix, path, present[i : i + per_task], hashing, self.max_mem)
+            for i in range(0, len(present), per_task)
+        ]
+
+        def step(n: int) -> None:
+            self.done += n
+            if self.progress is not None:
+                self.progress(self.done, self.total)
+
+        parts = run_tasks(self.client, _check_units_task, tasks, step, lambda t, _: len(t[3]))
+        result = self._empty_report(path, z)
+        for part, digests in parts:
+            result.present += part.present
+            result.corrupt.extend(part.corrupt)
+            result.inner_chunks += part.inner_chunks
+            result.corrupt_inner.extend(part.corrupt_inner)
+            if self.digests is not None:
+                self.digests.update(digests)
+        result.corrupt.sort()
+        result.corrupt_inner.sort(key=lambda p: (p.key, p.inner))
+        return result
+
+    def _empty_report(self, path: str, z: Array) -> ArrayReport:
+        meta = z._meta
+        return ArrayReport(
             path=self.rel(path) if path else "",
             shape=meta.shape,
             chunks=meta.chunks,
             dtype=str(meta.dtype),
-            nchunks=nkeys,
+            nchunks=math.prod(meta.stored_grid),
             zarr_format=meta.zarr_format,
             shards=meta.shards,
         )
+
+    def _check_units(self, path: str, z: Array, present: list[tuple[str, tuple]]) -> ArrayReport:
+        """Decode the stored units ``present`` of ``z``: the report without its missing keys."""
+        meta = z._meta
+        chain = z._chain
+        item_bytes = math.prod(meta.stored_chunks) * max(1, meta.dtype.itemsize)
+        result = self._empty_report(path, z)
 
         blosc = isinstance(chain.compressor, numcodecs.Blosc)
 
@@ -525,9 +578,6 @@ class _Checker:
             result.inner_chunks = sum(n for _, _, n in found)
             inner = [p for _, problems, _ in found for p in problems]
             result.corrupt_inner = sorted(inner, key=lambda p: (p.key, p.inner))
-        result.missing = nkeys - result.present
-        if result.missing:
-            result.missing_keys = self._missing_keys(z, {c for _, c in present}, result.missing)
         return result
 
     def _shard_checker(
@@ -578,6 +628,22 @@ class _Checker:
         return out
 
 
+def _check_units_task(
+    store: Store,
+    prefix: str,
+    path: str,
+    present: list[tuple[str, tuple]],
+    hashing: bool,
+    max_mem: int,
+) -> tuple[ArrayReport, dict[str, str]]:
+    """A cluster task of :func:`verify`: the array at ``path`` opened here, its stored units
+    ``present`` checked; returns their findings and (``hashing``) their SHA-256 digests."""
+    checker = _Checker(store, prefix.rstrip("/"), Report(location=""), hashing, max_mem, None)
+    z = Array(store, path=path, read_only=True)
+    result = checker._check_units(path, z, present)
+    return result, checker.digests or {}
+
+
 def _check_blosc_size(value: Any) -> None:
     """A Blosc chunk holds as many bytes as its header says. c-blosc trusts the header and
     decodes a truncated chunk from whatever memory follows it, without an error."""
@@ -623,6 +689,7 @@ def verify(
     check_checksums: str | os.PathLike | IO[str] | dict[str, str] | None = None,
     max_mem: int = DEFAULT_MAX_MEM,
     progress: Callable[[int, int], None] | None = None,
+    scheduler: Any = None,
 ) -> Report:
     """Decode every chunk of every array below ``path`` and report what is wrong.
 
@@ -646,6 +713,17 @@ def verify(
         thread pool.
     progress : callable, optional
         Called as ``progress(keys_done, keys_total)`` after each batch.
+    scheduler : dask.distributed.Client or str, optional
+        Decode the chunks on a Dask cluster (a client, or a scheduler address): the
+        metadata are read here, each task checks one batch of chunks (within ``max_mem``).
+        The report is the same as without a scheduler. The store must be reachable from
+        every worker.
+
+    >>> import zarrkit
+    >>> z = zarrkit.zeros(4, chunks=2, store={})
+    >>> z[:] = 1
+    >>> verify(z.store).summary()
+    'OK: 1 array, 0 groups, 2 chunks read'
     """
     store = normalize_store_arg(store, mode="r", storage_options=storage_options)
     path = normalize_storage_path(path)
@@ -659,7 +737,11 @@ def verify(
     report.missing_is_error = missing_is_error
     hashing = write_checksums is not None or check_checksums is not None
     checker = _Checker(store, path, report, hashing, max_mem, progress)
-    checker.run(keys)
+    from .cluster import connect
+
+    with connect(scheduler) as client:
+        checker.client = client
+        checker.run(keys)
     report.temp_files = _temp_files(store, path)
     if checker.digests is not None:
         if write_checksums is not None:
