@@ -176,6 +176,25 @@ def _create_like(z: Array, store: Any, path: str, chunks: Chunks, overwrite: boo
     return create(z.shape, chunks=chunks, store=store, path=path, overwrite=overwrite, **kws)
 
 
+def _intermediate(
+    z: Array, plan: RechunkPlan, store: Any, chunk_store: Any = None, path: str = ""
+) -> Array:
+    """The intermediate array of a two-stage plan: ``z``'s items in quick-to-code Zarr v2
+    chunks of ``plan.intermediate``."""
+    kws = encoding_of(z)
+    kws = {k: kws[k] for k in ("dtype", "fill_value", "filters", "object_codec") if k in kws}
+    return create(
+        z.shape,
+        chunks=plan.intermediate,
+        compressor=Blosc(cname="lz4", clevel=1),
+        store=store,
+        chunk_store=chunk_store,
+        path=path,
+        zarr_format=2,
+        **kws,
+    )
+
+
 class _Counter:
     def __init__(self, total: int, progress: Callable[[int, int], None] | None) -> None:
         self.total, self.done, self.progress = total, 0, progress
@@ -245,16 +264,7 @@ def copy_planned(
         return
     folder = tempfile.mkdtemp(prefix="zarrkit-rechunk-", dir=temp_dir)
     try:
-        kws = encoding_of(z)
-        kws = {k: kws[k] for k in ("dtype", "fill_value", "filters", "object_codec") if k in kws}
-        inter = create(
-            z.shape,
-            chunks=plan.intermediate,
-            compressor=Blosc(cname="lz4", clevel=1),
-            store=DirectoryStore(folder),
-            zarr_format=2,
-            **kws,
-        )
+        inter = _intermediate(z, plan, DirectoryStore(folder))
         _copy(z, inter, plan.read, counter)
         _copy(inter, out, plan.write, counter)
     finally:
@@ -287,18 +297,7 @@ def _copy_planned_on(
         chunk_store = dest[2] if dest[2] is not None else dest[0]
         path = f".zarrkit-rechunk-{uuid.uuid4().hex}"
     try:
-        inter = create(
-            z.shape,
-            chunks=plan.intermediate,
-            dtype=z.dtype,
-            fill_value=z.fill_value,
-            compressor=Blosc(cname="lz4", clevel=1),
-            **_codecs(z),
-            store=MemoryStore(),
-            chunk_store=chunk_store,
-            path=path,
-            zarr_format=2,
-        )
+        inter = _intermediate(z, plan, MemoryStore(), chunk_store, path)
         middle = array_spec(inter, "the intermediate store", metadata_travels=True)
         _copy_on(client, source, middle, z.shape, plan.read, counter)
         _copy_on(client, middle, dest, z.shape, plan.write, counter)
