@@ -60,6 +60,8 @@ def meta_from_zarr(doc: dict) -> ArrayMeta:
     bytes-to-bytes codec inside)."""
     (sharding,) = doc["codecs"]
     assert sharding["name"] == "sharding_indexed"
+    while sharding["configuration"]["codecs"][0]["name"] == "sharding_indexed":
+        (sharding,) = sharding["configuration"]["codecs"]  # nested: down to the innermost
     inner = sharding["configuration"]["codecs"]
     dtype = np.dtype(doc["data_type"])
     if dtype.itemsize > 1:
@@ -88,8 +90,10 @@ def sharded_meta(
     fill_value: Any = 0,
     compressor: str | None = "zstd",
     index_location: str = "end",
+    nested: tuple[tuple[int, ...], ...] = (),
 ) -> ArrayMeta:
-    """A record as ``formats.v3`` makes it for such an array."""
+    """A record as ``formats.v3`` makes it for such an array (``nested``: the shapes of
+    the inner shards, outermost first, each a sharding_indexed inside the one above)."""
     inner: list[dict] = [{"name": "bytes", "configuration": {"endian": "little"}}]
     if compressor == "zstd":
         inner.append({"name": "zstd", "configuration": {"level": 1, "checksum": False}})
@@ -98,22 +102,20 @@ def sharded_meta(
         inner.append({"name": "blosc", "configuration": config})
     elif compressor == "crc32c":
         inner.append({"name": "crc32c"})
+    for level in reversed((*nested, chunks)):
+        config = {
+            "chunk_shape": list(level),
+            "codecs": inner,
+            "index_codecs": INDEX_CODECS,
+            "index_location": index_location,
+        }
+        inner = [{"name": "sharding_indexed", "configuration": config}]
     doc = {
         "shape": list(shape),
         "data_type": np.dtype(dtype).name,
         "fill_value": fill_value,
         "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": list(shards)}},
-        "codecs": [
-            {
-                "name": "sharding_indexed",
-                "configuration": {
-                    "chunk_shape": list(chunks),
-                    "codecs": inner,
-                    "index_codecs": INDEX_CODECS,
-                    "index_location": index_location,
-                },
-            }
-        ],
+        "codecs": inner,
     }
     return meta_from_zarr(doc)
 
@@ -287,10 +289,15 @@ def sharded_arrays(draw: st.DrawFn) -> dict:
     shape = tuple(draw(st.integers(1, 9)) for _ in range(ndim))
     chunks = tuple(draw(st.integers(1, max(1, s // 2 + 1))) for s in shape)
     shards = tuple(c * draw(st.integers(1, 3)) for c in chunks)
+    nested: tuple[tuple[int, ...], ...] = ()
+    if draw(st.booleans()):  # nested sharding: inner shards of a few chunks each
+        nested = (shards,)
+        shards = tuple(s * draw(st.integers(1, 3)) for s in shards)
     return dict(
         shape=shape,
         chunks=chunks,
         shards=shards,
+        nested=nested,
         dtype=draw(st.sampled_from(["<i4", "<f8", "|u1"])),
         compressor=draw(st.sampled_from([None, "zstd", "blosc"])),
         fill_value=draw(st.sampled_from([0, 7])),
@@ -585,3 +592,72 @@ def test_user_subclasses_are_not_gone_around(tmp_path: Any) -> None:
     assert own.partial_reads and own.local_files_at("") is None
     assert own.getranges([("k", 1, 2)]) == [b"bc"]
     assert seen == ["range k"]
+
+
+# -- (f) nested sharding -----------------------------------------------------------------------------
+@pytest.mark.parametrize("location", ["end", "start"])
+def test_nested_region_read_fetches_indexes_and_chunk_only(location: str) -> None:
+    """A small region of nested shards: the shard's index, the inner shard's index, the
+    chunk: three ranges, nothing whole."""
+    store = CountingStore()
+    meta = sharded_meta(
+        (16, 16), (16, 16), (2, 2), compressor=None, index_location=location, nested=((8, 8),)
+    )
+    p = pipe(meta, store)
+    assert [level.per_shard for level in p.levels] == [(2, 2), (4, 4)]
+    data = np.arange(256, dtype="<i4").reshape(16, 16)
+    write(p, data)
+    store.ranges.clear()
+    store.whole.clear()
+    np.testing.assert_array_equal(read(p, (slice(9, 10), slice(2, 4))), data[9:10, 2:4])
+    assert store.whole == []
+    outer, inner = (level.index_nbytes for level in p.levels)
+    assert len(store.ranges) == 3
+    assert store.ranges[0] == (
+        ("c/0/0", -outer, None) if location == "end" else ("c/0/0", 0, outer)
+    )
+    assert store.ranges[1][0] == "c/0/0" and store.ranges[1][2] == inner
+    assert store.ranges[2][0] == "c/0/0" and store.ranges[2][2] == 2 * 2 * 4
+    # the middle shard (1, 0) holds 16 chunks of 16 bytes and its index
+    shard = bytes(MemoryStore.__getitem__(store, "c/0/0"))
+    table = p.layout.decode_index(p.layout.index_of(shard), "c/0/0")
+    offset, size = (int(v) for v in table[2])
+    assert size == inner + 16 * 16
+    start = offset if location == "start" else offset + size - inner
+    assert store.ranges[1][1] == start
+
+
+@pytest.mark.parametrize("partial", [True, False])
+def test_nested_corrupt_inner_shard_is_named(partial: bool) -> None:
+    store = MemoryStore() if partial else KVStore(dict())
+    meta = sharded_meta((8, 8), (8, 8), (2, 2), compressor=None, nested=((4, 4),))
+    p = pipe(meta, store)
+    data = np.arange(64, dtype="<i4").reshape(8, 8)
+    write(p, data)
+    shard = bytearray(store["c/0/0"])
+    table = p.layout.decode_index(p.layout.index_of(shard), "c/0/0")
+    offset, size = (int(v) for v in table[3])  # the inner shard (1, 1)
+    shard[offset + size - 1] ^= 0xFF  # its index's checksum
+    store["c/0/0"] = bytes(shard)
+    if partial:  # the other inner shards are read through ranges; a whole shard is parsed whole
+        np.testing.assert_array_equal(read(p, (slice(0, 4), slice(0, 4))), data[:4, :4])
+    with pytest.raises(CorruptChunkError, match=r"c/0/0.*inner shard \[3\]"):
+        read(p, (slice(5, 6), slice(5, 6)))
+
+
+def test_nested_absent_inner_shard_and_strict() -> None:
+    meta = sharded_meta((8, 8), (8, 8), (2, 2), compressor=None, nested=((4, 4),))
+    store = MemoryStore()
+    p = pipe(meta, store, write_empty_chunks=False)
+    write(p, 5, (slice(0, 4), slice(0, 4)))
+    table = p.layout.decode_index(p.layout.index_of(store["c/0/0"]), "c/0/0")
+    assert int(table[0, 0]) != ABSENT and (table[1:] == ABSENT).all()
+    expected = np.zeros((8, 8), dtype="<i4")
+    expected[:4, :4] = 5
+    np.testing.assert_array_equal(read(p), expected)
+    strict = pipe(meta, store, strict=True)
+    np.testing.assert_array_equal(read(strict, (slice(0, 4), slice(0, 4))), expected[:4, :4])
+    with pytest.raises(MissingChunkError):
+        read(strict, (slice(4, 5), slice(0, 1)))
+    write(p, 0, (slice(0, 4), slice(0, 4)))
+    assert "c/0/0" not in store
