@@ -501,11 +501,14 @@ class ShardedPipeline(StorePipeline):
                 missing.append(key)
         return data, missing
 
-    def _read_ranges(
+    def _resolve(
         self, batch: list[tuple[int, ...]], keys: list[str], groups: dict
-    ) -> tuple[dict[int, Any], list[str]]:
-        """The indexes of the shards (one ``getranges``), then the inner chunks needed (one
-        more): ``projection index -> bytes`` and what is missing (for strict reads)."""
+    ) -> tuple[list[tuple[str, int, int]], list[tuple[int, int, str]], list[str]]:
+        """Where the inner chunks of ``groups`` (for the shards ``batch``, keys ``keys``) are
+        stored, from the shards' indexes (one ``getranges`` per level of sharding):
+        ``(shard key, offset, length)`` requests, ``(projection, inner index, shard key)``
+        for each, and the shards missing or missing some (for strict reads). A
+        ``CorruptChunkError`` for an index that does not decode."""
         levels = self.levels
         paths = self.layout.paths if len(levels) > 1 else None
         start, length = self.layout.index_range()
@@ -515,7 +518,7 @@ class ShardedPipeline(StorePipeline):
         nodes: list[tuple[str, tuple[int, ...], int, int | None, list[tuple[int, int]]]]
         nodes = [(k, (), 0, None, groups[s]) for s, k in zip(batch, keys)]
         index_requests: list[tuple[str, int, int | None]] = [(k, start, length) for k in keys]
-        requests: list[tuple[str, int, int | None]] = []
+        requests: list[tuple[str, int, int]] = []
         wanted: list[tuple[int, int, str]] = []  # projection, inner index, shard key
         missing: list[str] = []
         for depth, layout in enumerate(levels):
@@ -555,6 +558,14 @@ class ShardedPipeline(StorePipeline):
                     )
                 nodes.append((key, path, base, size, members))
                 index_requests.append((key, base if inner.index_at_start else base + size - k, k))
+        return requests, wanted, missing
+
+    def _read_ranges(
+        self, batch: list[tuple[int, ...]], keys: list[str], groups: dict
+    ) -> tuple[dict[int, Any], list[str]]:
+        """The indexes of the shards (one ``getranges``), then the inner chunks needed (one
+        more): ``projection index -> bytes`` and what is missing (for strict reads)."""
+        requests, wanted, missing = self._resolve(batch, keys, groups)
         data: dict[int, Any] = {}
         if requests:
             got_all = self.store.getranges(requests)
