@@ -127,6 +127,8 @@ def test_nested_shards_creation_and_like() -> None:
     z[...] = a
     assert sorted(k for k in s if k.startswith("c/")) == ["c/0/0", "c/1/0", "c/2/0"]
     assert np.array_equal(z[...], a) and np.array_equal(z[3:7, 2:8], a[3:7, 2:8])
+    text = repr(z.info)
+    assert "Shard shape        : (4, 9)" in text and "Inner shard shape  : (2, 3)" in text
     like = zarrkit.zeros_like(z, store=MemoryStore())
     assert like._meta.shard_shapes == ((4, 9), (2, 3)) and like.chunks == (1, 3)
     with pytest.raises(ValueError, match="inner shard shape"):
