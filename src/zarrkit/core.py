@@ -446,6 +446,8 @@ class Array(Node):
         ]
         if self.shards is not None:
             items.append(("Shard shape", str(self.shards)))
+            for shape in self._meta.shard_shapes[1:]:  # nested sharding, outermost first
+                items.append(("Inner shard shape", str(shape)))
         if self.dimension_names is not None:
             items.append(("Dimension names", str(self.dimension_names)))
         items += [

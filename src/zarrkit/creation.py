@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numcodecs
@@ -264,19 +264,24 @@ def _v3_array_meta(
     if isinstance(spec.compressor, str) and spec.compressor == "default":
         compressor = V3_DEFAULT_COMPRESSOR  # also at 0-d: zarr-python 3 compresses those
     shards = None
+    nested: tuple[tuple[int, ...], ...] = ()
     if spec.shards is not None:
-        shards = normalize_shape(spec.shards)
-        if len(shards) != len(shape):
-            raise ValueError(f"shards {shards} must have one length per dimension of {shape}")
+        levels = [normalize_shape(s) for s in _shard_levels(spec.shards)]
+        for level in levels:
+            if len(level) != len(shape):
+                raise ValueError(f"shards {level} must have one length per dimension of {shape}")
+        shards, nested = levels[0], tuple(levels[1:])
+        innermost = levels[-1]
         if spec.chunks is True or spec.chunks is None:
-            chunks = normalize_chunks(True, shards, dtype.itemsize)
-            chunks = tuple(c if s % c == 0 else s for c, s in zip(chunks, shards))
-        bad = [(s, c) for s, c in zip(shards, chunks) if c < 1 or s % c]
-        if bad:
-            raise ValueError(
-                f"shards {shards} must be a multiple of the chunk shape {chunks} "
-                "along every dimension"
-            )
+            chunks = normalize_chunks(True, innermost, dtype.itemsize)
+            chunks = tuple(c if s % c == 0 else s for c, s in zip(chunks, innermost))
+        for outer, inner in zip(levels, [*levels[1:], chunks]):
+            bad = [(s, c) for s, c in zip(outer, inner) if c < 1 or s % c]
+            if bad:
+                what = "chunk shape" if inner is chunks else "inner shard shape"
+                raise ValueError(
+                    f"shards {outer} must be a multiple of the {what} {inner} along every dimension"
+                )
     names = None
     if spec.dimension_names is not None:
         names = tuple(spec.dimension_names)
@@ -300,8 +305,22 @@ def _v3_array_meta(
         shards=shards,
         dimension_names=names,
     )
+    if nested:
+        meta = replace(meta, codecs=tuple(v3.v3_codecs_from(meta, nested)))
     encoded = v3.encode_array_doc(meta, {})
     return v3.decode_array_doc(encoded, v3.ZARR_JSON)[0], encoded
+
+
+def _shard_levels(shards: Any) -> list[Any]:
+    """``shards`` as a list of shard shapes, outermost first: a list of shapes (nested
+    sharding) as it is, one shape (or an int) as a list of it."""
+    if (
+        isinstance(shards, (list, tuple))
+        and shards
+        and all(isinstance(s, (list, tuple)) for s in shards)
+    ):
+        return list(shards)
+    return [shards]
 
 
 def _clear_or_refuse(loc: Location, overwrite: bool, fmt: NodeFormat = V2) -> None:
@@ -500,10 +519,13 @@ def create(
         The Zarr format to write (one name is zarr 2's, one zarr-python 3's); None: the
         format of the group it is created in, else the default
         (:func:`zarrkit.set_default_zarr_format`, 2 unless set).
-    shards : tuple of int, optional
+    shards : tuple of int, or list of tuples of int, optional
         Zarr v3 only: the shard shape, a multiple of ``chunks`` along every dimension. Each
         shard is one stored object holding a grid of chunks (the ``sharding_indexed`` codec);
-        ``chunks`` stays the shape a chunk is read and decoded in.
+        ``chunks`` stays the shape a chunk is read and decoded in. A list of shapes,
+        outermost first, nests shards: ``shards=[(1000, 1000), (100, 100)]`` with
+        ``chunks=(10, 10)`` stores shards of 1000² holding inner shards of 100² holding
+        chunks of 10² (each shape a multiple of the next; ``Array.shards`` is the outermost).
     dimension_names : sequence of str or None, optional
         Zarr v3 only: a name per dimension.
     meta_array : ignored
@@ -838,7 +860,7 @@ def _like_args(a: Any, kwargs: dict) -> dict:
         if a.zarr_format == 3 and kwargs.get("zarr_version") is None:
             kwargs.setdefault("zarr_format", 3)
         if kwargs.get("zarr_format") == 3:
-            kwargs.setdefault("shards", a.shards)
+            kwargs.setdefault("shards", list(a._meta.shard_shapes) or None)
             kwargs.setdefault("dimension_names", a.dimension_names)
     else:
         kwargs.setdefault("compressor", "default")

@@ -111,6 +111,34 @@ def test_sharded_array_round_trip_and_layout() -> None:
     assert codec["configuration"]["chunk_shape"] == [2, 3]
 
 
+def test_nested_shards_creation_and_like() -> None:
+    """``shards=[outer, inner]``: nested sharding_indexed codecs; ``*_like`` keeps them."""
+    s = MemoryStore()
+    z = zarrkit.zeros(
+        (10, 9), chunks=(1, 3), shards=[(4, 9), (2, 3)], dtype="i4", zarr_format=3, store=s
+    )
+    assert (z.chunks, z.shards, z._meta.shard_shapes) == ((1, 3), (4, 9), ((4, 9), (2, 3)))
+    outer = doc(s)["codecs"][0]["configuration"]
+    assert outer["chunk_shape"] == [2, 3]
+    inner = outer["codecs"][0]
+    assert inner["name"] == "sharding_indexed"
+    assert inner["configuration"]["chunk_shape"] == [1, 3]
+    a = np.arange(90, dtype="i4").reshape(10, 9)
+    z[...] = a
+    assert sorted(k for k in s if k.startswith("c/")) == ["c/0/0", "c/1/0", "c/2/0"]
+    assert np.array_equal(z[...], a) and np.array_equal(z[3:7, 2:8], a[3:7, 2:8])
+    text = repr(z.info)
+    assert "Shard shape        : (4, 9)" in text and "Inner shard shape  : (2, 3)" in text
+    like = zarrkit.zeros_like(z, store=MemoryStore())
+    assert like._meta.shard_shapes == ((4, 9), (2, 3)) and like.chunks == (1, 3)
+    with pytest.raises(ValueError, match="inner shard shape"):
+        zarrkit.zeros((8, 8), chunks=(2, 2), shards=[(8, 8), (3, 4)], zarr_format=3)
+    with pytest.raises(ValueError, match="chunk shape"):
+        zarrkit.zeros((8, 8), chunks=(2, 3), shards=[(8, 8), (4, 4)], zarr_format=3)
+    with pytest.raises(ValueError, match="one length per dimension"):
+        zarrkit.zeros((8, 8), chunks=(2, 2), shards=[(8, 8), (4,)], zarr_format=3)
+
+
 def test_resize_and_append_keep_attributes_and_cut_shards() -> None:
     s = MemoryStore()
     z = zarrkit.zeros((8, 4), chunks=(2, 2), shards=(4, 4), dtype="f8", zarr_format=3, store=s)

@@ -12,6 +12,7 @@ import copy
 import json
 import math
 import warnings
+from dataclasses import replace
 from typing import Any
 
 import numcodecs
@@ -895,9 +896,22 @@ BAD: list[tuple[dict[str, Any], str, str]] = [
         "crc32c",
     ),
     (
-        _with(SHARDED, "codecs.0.configuration.codecs", [SHARDED["codecs"][0]]),
-        "codecs[0].configuration.codecs[0]",
-        "nested sharding is not supported yet",
+        _with(
+            SHARDED,
+            "codecs.0.configuration.codecs",
+            [_with(SHARDED, "codecs.0.configuration.chunk_shape", [2, 3])["codecs"][0]],
+        ),
+        "codecs[0].configuration.codecs[0].configuration.chunk_shape",
+        "[2, 3] does not divide the shard shape [5, 3]",
+    ),
+    (
+        _with(
+            SHARDED,
+            "codecs.0.configuration.codecs",
+            [SHARDED["codecs"][0], {"name": "crc32c"}],
+        ),
+        "codecs[0].configuration.codecs",
+        "around 'sharding_indexed'",
     ),
     (
         _with(SHARDED, "codecs", [*SHARDED["codecs"], {"name": "crc32c"}]),
@@ -1126,3 +1140,16 @@ def test_zarr3_reads_documents_from_v2_terms(meta: ArrayMeta) -> None:
         again = z.metadata.to_buffer_dict(default_buffer_prototype())["zarr.json"].to_bytes()
     assert json.loads(again) == json.loads(raw)
     assert z.shape == meta.shape and z.attrs.asdict() == {"a": [1]}
+
+
+def test_nested_sharding_document() -> None:
+    """A sharding_indexed inside another: ``shards`` the outer shard shape, ``chunks`` the
+    innermost chunk shape, ``shard_shapes`` every level's; written back as read."""
+    inner = _with(SHARDED, "codecs.0.configuration.chunk_shape", [5, 1])["codecs"][0]
+    doc = _with(SHARDED, "codecs.0.configuration.codecs", [inner])
+    meta, _ = v3.decode_array_doc(json.dumps(doc).encode())
+    assert meta.shards == (10, 6) and meta.chunks == (5, 1)
+    assert meta.shard_shapes == ((10, 6), (5, 3))
+    assert v3.array_doc(meta)["codecs"] == doc["codecs"]
+    built = v3.v3_codecs_from(replace(meta, codecs=None), nested=((5, 3),))
+    assert built == doc["codecs"]

@@ -987,3 +987,94 @@ def test_consolidated_metadata_written_by_zarrkit_is_read_by_zarr3(tmp_path: Pat
         warnings.simplefilter("ignore")  # zarr 3: "not part of the Zarr format 3 specification"
         r = zarr.open_consolidated(tmp_path / "g", mode="r")
     assert list(r) == ["x"] and r.metadata.consolidated_metadata is not None
+
+
+# -- nested sharding ---------------------------------------------------------------------------
+def _nested(inner: list[Any], location: str = "end") -> Any:
+    """zarr-python 3's serializer for shards of (4, 6) holding inner shards of (2, 3)
+    holding chunks of (1, 3)."""
+    return ShardingCodec(
+        chunk_shape=(2, 3),
+        codecs=[ShardingCodec(chunk_shape=(1, 3), codecs=inner, index_location=location)],
+        index_location=location,
+    )
+
+
+@pytest.mark.parametrize("write_empty", [False, True], ids=["skip-empty", "write-empty"])
+@pytest.mark.parametrize(
+    ("compressor", "location"),
+    [("none", "end"), ("blosc", "end"), ("zstd", "start")],
+)
+def test_zarr3_nested_shards_read_and_written_by_zarrkit(
+    tmp_path: Path, compressor: str, location: str, write_empty: bool
+) -> None:
+    inner: list[Any] = [BytesCodec()]
+    if compressor == "blosc":
+        inner.append(BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"))
+    elif compressor == "zstd":
+        inner.append(ZstdCodec(level=3))
+    d = _data("int32", (9, 13))
+    d[:4, :6] = 0  # a shard of fill values only
+    d[4:6, 6:9] = 0  # an inner shard of fill values only
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = zarr.create_array(
+            tmp_path / "a", shape=d.shape, chunks=(4, 6), dtype="i4", fill_value=0,
+            serializer=_nested(inner, location), compressors=None,
+            config={"write_empty_chunks": write_empty},
+        )  # fmt: skip
+    a[:] = d
+    z = zarrkit.open_array(str(tmp_path / "a"), mode="r+", write_empty_chunks=write_empty)
+    assert z.shards == (4, 6) and z.chunks == (1, 3)
+    np.testing.assert_array_equal(z[:], d)
+    np.testing.assert_array_equal(z[1:8, 2:11], d[1:8, 2:11])
+    np.testing.assert_array_equal(z[5, ::2], d[5, ::2])
+    np.testing.assert_array_equal(
+        z.get_orthogonal_selection(([0, 5, 8], [12, 1])), d[[0, 5, 8]][:, [12, 1]]
+    )
+    np.testing.assert_array_equal(z.vindex[[0, 8, 4], [12, 0, 7]], d[[0, 8, 4], [12, 0, 7]])
+    np.testing.assert_array_equal(z[d > 50], d[d > 50])
+    np.testing.assert_array_equal(z.blocks[1, 2], d[1:2, 6:9])
+    # zarrkit writes a region across shards and inner shards; zarr-python reads it
+    d[3:7, 5:12] = 7
+    z[3:7, 5:12] = 7
+    d[8, :] = 0
+    z[8, :] = 0
+    np.testing.assert_array_equal(zarr.open_array(tmp_path / "a", mode="r")[:], d)
+    np.testing.assert_array_equal(z[:], d)
+
+
+@pytest.mark.parametrize("write_empty", [False, True], ids=["skip-empty", "write-empty"])
+def test_zarrkit_nested_shards_match_zarr3(tmp_path: Path, write_empty: bool) -> None:
+    """``shards=[outer, inner]`` writes the document and the shard bytes zarr-python 3
+    writes for the same array and data."""
+    d = _data("int32", (9, 13))
+    d[:4, :6] = 0
+    d[4:6, 6:9] = 0
+    z = zarrkit.open_array(
+        str(tmp_path / "k"), mode="w", shape=d.shape, chunks=(1, 3), shards=[(4, 6), (2, 3)],
+        dtype="i4", fill_value=0, compressor=numcodecs.Blosc("zstd", 3, numcodecs.Blosc.SHUFFLE),
+        zarr_format=3, write_empty_chunks=write_empty,
+    )  # fmt: skip
+    z[:] = d
+    assert z._meta.shard_shapes == ((4, 6), (2, 3))
+    blosc = BloscCodec(cname="zstd", clevel=3, shuffle="shuffle", typesize=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = zarr.create_array(
+            tmp_path / "r", shape=d.shape, chunks=(4, 6), dtype="i4", fill_value=0,
+            serializer=_nested([BytesCodec(), blosc]), compressors=None,
+            config={"write_empty_chunks": write_empty},
+        )  # fmt: skip
+    r[:] = d
+    assert _zarr_json(tmp_path / "k")["codecs"] == _zarr_json(tmp_path / "r")["codecs"]
+    np.testing.assert_array_equal(zarr.open_array(tmp_path / "k", mode="r")[:], d)
+    mine = sorted(
+        p.relative_to(tmp_path / "k") for p in (tmp_path / "k").rglob("c/**/*") if p.is_file()
+    )
+    theirs = sorted(
+        p.relative_to(tmp_path / "r") for p in (tmp_path / "r").rglob("c/**/*") if p.is_file()
+    )
+    assert mine == theirs
+    for rel in mine:
+        assert (tmp_path / "k" / rel).read_bytes() == (tmp_path / "r" / rel).read_bytes(), rel

@@ -135,3 +135,56 @@ def test_tensorstore_reads_zarrkit_order_f(tmp_path: Path, shards: Any) -> None:
     t = _open(tmp_path / "a", open=True)
     np.testing.assert_array_equal(t.read().result(), d)
     assert list(t.domain.labels) == ["a", ""]
+
+
+def _ts_nested_metadata(location: str) -> dict[str, Any]:
+    """Shards of (8, 6) holding inner shards of (4, 3) holding chunks of (2, 1)."""
+    inner = [BYTES, {"name": "zstd", "configuration": {"level": 2, "checksum": False}}]
+    for shape in ([2, 1], [4, 3]):
+        config = {
+            "chunk_shape": shape,
+            "codecs": inner,
+            "index_codecs": INDEX,
+            "index_location": location,
+        }
+        inner = [{"name": "sharding_indexed", "configuration": config}]
+    return {
+        "shape": [10, 9],
+        "data_type": "int16",
+        "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [8, 6]}},
+        "codecs": inner,
+        "fill_value": 7,
+    }
+
+
+@pytest.mark.parametrize("location", ["end", "start"])
+def test_nested_shards_with_tensorstore(tmp_path: Path, location: str) -> None:
+    d = np.arange(90, dtype="i2").reshape(10, 9)
+    t = _open(tmp_path / "a", metadata=_ts_nested_metadata(location), create=True)
+    t[0:8, 0:7] = d[0:8, 0:7]
+    t[9, 8] = d[9, 8]
+    expected = np.full((10, 9), 7, dtype="i2")
+    expected[0:8, 0:7] = d[0:8, 0:7]
+    expected[9, 8] = d[9, 8]
+    z = zarrkit.open_array(str(tmp_path / "a"), mode="r+")
+    assert z._meta.shard_shapes == ((8, 6), (4, 3)) and z.chunks == (2, 1)
+    np.testing.assert_array_equal(z[...], expected)
+    np.testing.assert_array_equal(z[3:9, 2:8], expected[3:9, 2:8])
+    np.testing.assert_array_equal(z.vindex[[9, 1, 5], [8, 0, 4]], expected[[9, 1, 5], [8, 0, 4]])
+    # and back: zarrkit writes into tensorstore's shards, tensorstore reads them
+    z[5:10, 4:9] = -d[5:10, 4:9]
+    expected[5:10, 4:9] = -d[5:10, 4:9]
+    np.testing.assert_array_equal(t.read().result(), expected)
+
+
+def test_tensorstore_reads_zarrkit_nested_shards(tmp_path: Path) -> None:
+    d = _data("int32", (13, 10))
+    z = zarrkit.open_array(
+        str(tmp_path / "a"), mode="w", shape=d.shape, chunks=(2, 2), shards=[(8, 8), (4, 4)],
+        dtype="int32", fill_value=0, compressor=numcodecs.Blosc(), zarr_format=3,
+        write_empty_chunks=False,
+    )  # fmt: skip
+    z[:] = d
+    z[0:4, 0:4] = 0  # an inner shard of fill values: left out of its shard
+    d[0:4, 0:4] = 0
+    np.testing.assert_array_equal(_open(tmp_path / "a").read().result(), d)

@@ -415,3 +415,102 @@ def test_a_thread_that_ends_frees_its_scratch(tmp_path):
     while count() > start and time.monotonic() < deadline:
         time.sleep(0.01)
     assert count() <= start
+
+
+# -- read_ranges: the inner chunks of shard files ------------------------------------------------
+def make_sharded(root: Path, compressor: Any = BLOSC) -> Any:
+    """A 10 x 10 f8 array of 4 x 4 chunks in shards of 8 x 8, all written."""
+    z = zarrkit.open(
+        str(root), mode="w", shape=(10, 10), chunks=(4, 4), shards=(8, 8), dtype="f8",
+        compressor=compressor, fill_value=-1.0, zarr_format=3,
+    )  # fmt: skip
+    z[...] = np.arange(100.0).reshape(10, 10)
+    return z
+
+
+def shard_ranges(z: Any, inner: int = 0) -> tuple[Any, list[bytes], int, int]:
+    """The codec, the shard file c/0/0 as paths, and the offset and length of its inner
+    chunk ``inner``."""
+    p = z._pipeline
+    assert type(p).__name__ == "NativeShardedPipeline"
+    raw = (Path(p._folder) / "c" / "0" / "0").read_bytes()
+    table_ = p.layout.decode_index(p.layout.index_of(raw), "c/0/0")
+    return (
+        p._native,
+        [os.fsencode(p._folder + "c/0/0")],
+        int(table_[inner, 0]),
+        int(table_[inner, 1]),
+    )
+
+
+def read_range(codec: Any, paths: list[bytes], ranges: Any, out: np.ndarray, status: Any) -> None:
+    native._native.read_ranges(
+        codec, table(*GOOD), paths, np.asarray(ranges, dtype=np.int64).reshape(2, -1),
+        out.view("V8"), np.array(out.strides, dtype=np.int64), status, 0, 1,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("compressor", [None, BLOSC], ids=["raw", "blosc"])
+def test_read_ranges_reads_an_inner_chunk_and_fills_an_absent_one(tmp_path, compressor):
+    z = make_sharded(tmp_path, compressor)
+    codec, paths, offset, length = shard_ranges(z)
+    out = np.full((4, 4), -7.0)
+    status = native.new_status(1)
+    read_range(codec, paths, [offset, length], out, status)
+    assert status[0, 0] == Reason.DONE
+    assert np.array_equal(out, np.arange(100.0).reshape(10, 10)[:4, :4])
+    read_range(codec, paths, [-1, -1], out, status)
+    assert status[0, 0] == Reason.MISSING and (out == -1.0).all()
+
+
+@pytest.mark.parametrize(
+    "ranges",
+    [[-2, 10], [0, -1], [-1, 5], [5, -1], [2**63 - 10, 11]],
+    ids=["negative offset", "negative length", "half absent", "half absent 2", "end overflows"],
+)
+def test_a_wrong_range_plan_is_a_value_error_before_any_work(tmp_path, ranges):
+    z = make_sharded(tmp_path)
+    codec, paths, _, _ = shard_ranges(z)
+    out = np.full((4, 4), -7.0)
+    status = native.new_status(1)
+    with pytest.raises(ValueError, match="not a byte range"):
+        read_range(codec, paths, ranges, out, status)
+    assert (out == -7.0).all() and not status.any()
+
+
+def test_wrong_range_buffers_are_value_errors(tmp_path):
+    z = make_sharded(tmp_path)
+    codec, paths, offset, length = shard_ranges(z)
+    out = np.full((4, 4), -7.0)
+    status = native.new_status(1)
+    for ranges in (
+        np.array([offset], dtype=np.int64),
+        np.array([[offset, length]], dtype=np.int32),
+    ):
+        with pytest.raises((ValueError, TypeError)):
+            native._native.read_ranges(
+                codec, table(*GOOD), paths, ranges, out.view("V8"),
+                np.array(out.strides, dtype=np.int64), status, 0, 1,
+            )  # fmt: skip
+    assert (out == -7.0).all()
+
+
+@pytest.mark.parametrize("compressor", [None, BLOSC], ids=["raw", "blosc"])
+def test_ranges_past_the_file_or_wrong_are_deferred(tmp_path, compressor):
+    z = make_sharded(tmp_path, compressor)
+    codec, paths, offset, length = shard_ranges(z)
+    size = os.path.getsize(paths[0])
+    out = np.full((4, 4), -7.0)
+    status = native.new_status(1)
+    read_range(codec, paths, [size - length + 1, length], out, status)
+    assert status[0, 0] == Reason.RANGE_OUT_OF_FILE
+    read_range(codec, paths, [size + 100, 0], out, status)
+    assert status[0, 0] == Reason.RANGE_OUT_OF_FILE
+    read_range(codec, paths, [offset, length - 1], out, status)
+    assert status[0, 0] == (Reason.WRONG_SIZE if compressor is None else Reason.FRAME_CHECK_FAILED)
+    read_range(codec, paths, [0, 0], out, status)
+    assert status[0, 0] >= Reason.NOT_REGULAR_FILE
+    assert (out == -7.0).all()
+    missing = [os.fsencode(str(tmp_path / "c" / "9" / "9"))]
+    read_range(codec, missing, [0, 10], out, status)
+    assert status[0, 0] == Reason.MISSING and (out == -1.0).all()

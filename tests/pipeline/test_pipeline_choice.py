@@ -13,7 +13,8 @@ import zarrkit
 from zarrkit.pipeline import native
 from zarrkit.pipeline.base import ChunkPipeline
 from zarrkit.pipeline.chunks import FilesPipeline, StorePipeline
-from zarrkit.pipeline.compiled import NativePipeline
+from zarrkit.pipeline.compiled import NativePipeline, NativeShardedPipeline
+from zarrkit.pipeline.sharding import ShardedPipeline
 from zarrkit.storage import DirectoryStore, MemoryStore
 
 BUILT = native._native is not None
@@ -75,3 +76,15 @@ def test_meta_array_reaches_the_store_pipeline_made_anew():
     z._meta_array = np.empty(())
     assert z._pipeline is not first
     assert z._pipeline.context == {"meta_array": z._meta_array}
+
+
+@pytest.mark.parametrize("nested", [False, True])
+def test_shards_on_local_files_get_the_compiled_loop_where_it_applies(tmp_path, nested):
+    shards: Any = [(10, 10), (10, 5)] if nested else (10, 10)
+    kw = dict(zarr_format=3, shards=shards)
+    assert _kind(_array(MemoryStore(), **kw)) is ShardedPipeline
+    z = _array(DirectoryStore(str(tmp_path / "a")), **kw)
+    assert _kind(z) is (NativeShardedPipeline if BUILT else ShardedPipeline)
+    for more in ({"compressor": numcodecs.Zstd()}, {"filters": [numcodecs.Delta(dtype="i4")]}):
+        path = str(tmp_path / str(len(more)) / next(iter(more)))
+        assert _kind(_array(DirectoryStore(path), **kw, **more)) is ShardedPipeline

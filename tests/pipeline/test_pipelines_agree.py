@@ -1,11 +1,12 @@
 """Every selection kind through each chunk pipeline implementation, against NumPy.
 
-One random array (1 to 3 dimensions, edge chunks, a few dtypes, compressors and orders) gets
+One random array (1 to 3 dimensions, edge chunks, a few dtypes, compressors and orders; Zarr
+v3 shards, nested too, for some) gets
 the same random sequence of writes and reads (basic, orthogonal, coordinate, mask and block
 selections) through:
 
 * ``native``: a DirectoryStore with the compiled loop (``native.ENABLED``; the same as
-  ``files`` when the extension is not built);
+  ``files`` when the extension is not built; shards: ``compiled.NativeShardedPipeline``);
 * ``files``: a DirectoryStore with the loop off (the local-files Python path);
 * ``batches``: a DirectoryStore subclass that overrides ``__getitem__`` (no local files:
   chunks go through the store protocol in batches);
@@ -30,7 +31,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import zarrkit
-from zarrkit.pipeline import native
+from zarrkit.pipeline import compiled, native
 
 IMPLEMENTATIONS = ["native", "files", "batches", "memory"]
 
@@ -44,12 +45,15 @@ class ProtocolDirectoryStore(zarrkit.DirectoryStore):
 
 @contextmanager
 def native_enabled(on: bool) -> Iterator[None]:
-    saved = native.ENABLED
+    """The compiled loop on or off; on, it reads shards of any plan size (the small arrays
+    here have plans of a few inner chunks, which it otherwise leaves to Python)."""
+    saved, saved_min = native.ENABLED, compiled.SHARD_LOOP_MIN
     native.ENABLED = on and native._native is not None
+    compiled.SHARD_LOOP_MIN = 1
     try:
         yield
     finally:
-        native.ENABLED = saved
+        native.ENABLED, compiled.SHARD_LOOP_MIN = saved, saved_min
 
 
 def make_store(kind: str, folder: str) -> Any:
@@ -90,9 +94,16 @@ def arrays(draw: st.DrawFn) -> dict:
     ndim = draw(st.integers(1, 3))
     shape = tuple(draw(st.integers(1, 9)) for _ in range(ndim))
     chunks = tuple(draw(st.integers(1, s)) for s in shape)
+    sharding: dict[str, Any] = {}
+    if draw(st.booleans()):  # Zarr v3 shards (nested too): shards of 1 to 3 chunks a side
+        shards = [tuple(c * draw(st.integers(1, 3)) for c in chunks)]
+        if draw(st.booleans()):
+            shards.insert(0, tuple(s * draw(st.integers(1, 2)) for s in shards[0]))
+        sharding = dict(zarr_format=3, shards=shards)
     return dict(
         shape=shape,
         chunks=chunks,
+        **sharding,
         dtype=draw(st.sampled_from(DTYPES)),
         compressor=draw(st.sampled_from(sorted(COMPRESSORS))),
         order=draw(st.sampled_from("CF")),

@@ -21,6 +21,7 @@ from test_pipelines_agree import np_get, np_set, numpy_index, operations, random
 from zarrkit import indexing as ix
 from zarrkit.errors import CorruptChunkError, MissingChunkError
 from zarrkit.formats.meta import ArrayMeta
+from zarrkit.pipeline import compiled, native
 from zarrkit.pipeline.base import PipelineOptions
 from zarrkit.pipeline.codec_chain import CodecChain
 from zarrkit.pipeline.factory import pipeline_for
@@ -30,6 +31,18 @@ from zarrkit.storage.base import KVStore
 from zarrkit.sync import ThreadSynchronizer
 
 zarr = pytest.importorskip("zarr")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _loop_for_every_plan() -> Any:
+    """Shards on a DirectoryStore are read through the compiled loop whatever the plan's
+    size (the small arrays here have plans of a few inner chunks)."""
+    saved = compiled.SHARD_LOOP_MIN
+    compiled.SHARD_LOOP_MIN = 1
+    yield
+    compiled.SHARD_LOOP_MIN = saved
+
+
 if not zarr.__version__.startswith("3"):  # pragma: no cover - the environment
     pytest.skip("zarr-python 3 is needed", allow_module_level=True)
 
@@ -60,6 +73,8 @@ def meta_from_zarr(doc: dict) -> ArrayMeta:
     bytes-to-bytes codec inside)."""
     (sharding,) = doc["codecs"]
     assert sharding["name"] == "sharding_indexed"
+    while sharding["configuration"]["codecs"][0]["name"] == "sharding_indexed":
+        (sharding,) = sharding["configuration"]["codecs"]  # nested: down to the innermost
     inner = sharding["configuration"]["codecs"]
     dtype = np.dtype(doc["data_type"])
     if dtype.itemsize > 1:
@@ -88,8 +103,10 @@ def sharded_meta(
     fill_value: Any = 0,
     compressor: str | None = "zstd",
     index_location: str = "end",
+    nested: tuple[tuple[int, ...], ...] = (),
 ) -> ArrayMeta:
-    """A record as ``formats.v3`` makes it for such an array."""
+    """A record as ``formats.v3`` makes it for such an array (``nested``: the shapes of
+    the inner shards, outermost first, each a sharding_indexed inside the one above)."""
     inner: list[dict] = [{"name": "bytes", "configuration": {"endian": "little"}}]
     if compressor == "zstd":
         inner.append({"name": "zstd", "configuration": {"level": 1, "checksum": False}})
@@ -98,22 +115,20 @@ def sharded_meta(
         inner.append({"name": "blosc", "configuration": config})
     elif compressor == "crc32c":
         inner.append({"name": "crc32c"})
+    for level in reversed((*nested, chunks)):
+        config = {
+            "chunk_shape": list(level),
+            "codecs": inner,
+            "index_codecs": INDEX_CODECS,
+            "index_location": index_location,
+        }
+        inner = [{"name": "sharding_indexed", "configuration": config}]
     doc = {
         "shape": list(shape),
         "data_type": np.dtype(dtype).name,
         "fill_value": fill_value,
         "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": list(shards)}},
-        "codecs": [
-            {
-                "name": "sharding_indexed",
-                "configuration": {
-                    "chunk_shape": list(chunks),
-                    "codecs": inner,
-                    "index_codecs": INDEX_CODECS,
-                    "index_location": index_location,
-                },
-            }
-        ],
+        "codecs": inner,
     }
     return meta_from_zarr(doc)
 
@@ -287,10 +302,15 @@ def sharded_arrays(draw: st.DrawFn) -> dict:
     shape = tuple(draw(st.integers(1, 9)) for _ in range(ndim))
     chunks = tuple(draw(st.integers(1, max(1, s // 2 + 1))) for s in shape)
     shards = tuple(c * draw(st.integers(1, 3)) for c in chunks)
+    nested: tuple[tuple[int, ...], ...] = ()
+    if draw(st.booleans()):  # nested sharding: inner shards of a few chunks each
+        nested = (shards,)
+        shards = tuple(s * draw(st.integers(1, 3)) for s in shards)
     return dict(
         shape=shape,
         chunks=chunks,
         shards=shards,
+        nested=nested,
         dtype=draw(st.sampled_from(["<i4", "<f8", "|u1"])),
         compressor=draw(st.sampled_from([None, "zstd", "blosc"])),
         fill_value=draw(st.sampled_from([0, 7])),
@@ -585,3 +605,175 @@ def test_user_subclasses_are_not_gone_around(tmp_path: Any) -> None:
     assert own.partial_reads and own.local_files_at("") is None
     assert own.getranges([("k", 1, 2)]) == [b"bc"]
     assert seen == ["range k"]
+
+
+# -- (f) nested sharding -----------------------------------------------------------------------------
+@pytest.mark.parametrize("location", ["end", "start"])
+def test_nested_region_read_fetches_indexes_and_chunk_only(location: str) -> None:
+    """A small region of nested shards: the shard's index, the inner shard's index, the
+    chunk: three ranges, nothing whole."""
+    store = CountingStore()
+    meta = sharded_meta(
+        (16, 16), (16, 16), (2, 2), compressor=None, index_location=location, nested=((8, 8),)
+    )
+    p = pipe(meta, store)
+    assert [level.per_shard for level in p.levels] == [(2, 2), (4, 4)]
+    data = np.arange(256, dtype="<i4").reshape(16, 16)
+    write(p, data)
+    store.ranges.clear()
+    store.whole.clear()
+    np.testing.assert_array_equal(read(p, (slice(9, 10), slice(2, 4))), data[9:10, 2:4])
+    assert store.whole == []
+    outer, inner = (level.index_nbytes for level in p.levels)
+    assert len(store.ranges) == 3
+    assert store.ranges[0] == (
+        ("c/0/0", -outer, None) if location == "end" else ("c/0/0", 0, outer)
+    )
+    assert store.ranges[1][0] == "c/0/0" and store.ranges[1][2] == inner
+    assert store.ranges[2][0] == "c/0/0" and store.ranges[2][2] == 2 * 2 * 4
+    # the middle shard (1, 0) holds 16 chunks of 16 bytes and its index
+    shard = bytes(MemoryStore.__getitem__(store, "c/0/0"))
+    table = p.layout.decode_index(p.layout.index_of(shard), "c/0/0")
+    offset, size = (int(v) for v in table[2])
+    assert size == inner + 16 * 16
+    start = offset if location == "start" else offset + size - inner
+    assert store.ranges[1][1] == start
+
+
+@pytest.mark.parametrize("partial", [True, False])
+def test_nested_corrupt_inner_shard_is_named(partial: bool) -> None:
+    store = MemoryStore() if partial else KVStore(dict())
+    meta = sharded_meta((8, 8), (8, 8), (2, 2), compressor=None, nested=((4, 4),))
+    p = pipe(meta, store)
+    data = np.arange(64, dtype="<i4").reshape(8, 8)
+    write(p, data)
+    shard = bytearray(store["c/0/0"])
+    table = p.layout.decode_index(p.layout.index_of(shard), "c/0/0")
+    offset, size = (int(v) for v in table[3])  # the inner shard (1, 1)
+    shard[offset + size - 1] ^= 0xFF  # its index's checksum
+    store["c/0/0"] = bytes(shard)
+    if partial:  # the other inner shards are read through ranges; a whole shard is parsed whole
+        np.testing.assert_array_equal(read(p, (slice(0, 4), slice(0, 4))), data[:4, :4])
+    with pytest.raises(CorruptChunkError, match=r"c/0/0.*inner shard \[3\]"):
+        read(p, (slice(5, 6), slice(5, 6)))
+
+
+def test_nested_absent_inner_shard_and_strict() -> None:
+    meta = sharded_meta((8, 8), (8, 8), (2, 2), compressor=None, nested=((4, 4),))
+    store = MemoryStore()
+    p = pipe(meta, store, write_empty_chunks=False)
+    write(p, 5, (slice(0, 4), slice(0, 4)))
+    table = p.layout.decode_index(p.layout.index_of(store["c/0/0"]), "c/0/0")
+    assert int(table[0, 0]) != ABSENT and (table[1:] == ABSENT).all()
+    expected = np.zeros((8, 8), dtype="<i4")
+    expected[:4, :4] = 5
+    np.testing.assert_array_equal(read(p), expected)
+    strict = pipe(meta, store, strict=True)
+    np.testing.assert_array_equal(read(strict, (slice(0, 4), slice(0, 4))), expected[:4, :4])
+    with pytest.raises(MissingChunkError):
+        read(strict, (slice(4, 5), slice(0, 1)))
+    write(p, 0, (slice(0, 4), slice(0, 4)))
+    assert "c/0/0" not in store
+
+
+# -- (g) the compiled loop reads shards on local files --------------------------------------------
+needs_native = pytest.mark.skipif(native._native is None, reason="the extension is not built")
+
+
+class _Counting:
+    """``_native`` with ``read_ranges`` counted (rows read and their reasons)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real, self.rows, self.reasons = real, 0, []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def read_ranges(self, codec, table, paths, ranges, out, strides, status, a, b):  # type: ignore[no-untyped-def]
+        self.real.read_ranges(codec, table, paths, ranges, out, strides, status, a, b)
+        self.rows += b - a
+        self.reasons.extend(status[0, a:b].tolist())
+
+
+@needs_native
+@pytest.mark.parametrize("nested", [(), ((4, 4),)], ids=["shards", "nested"])
+@pytest.mark.parametrize("compressor", [None, "blosc"])
+@pytest.mark.parametrize("location", ["end", "start"])
+def test_compiled_loop_reads_shard_files(
+    tmp_path: Any, monkeypatch: Any, nested: Any, compressor: Any, location: str
+) -> None:
+    meta = sharded_meta(
+        (13, 11), (8, 8), (2, 2), compressor=compressor, index_location=location, nested=nested
+    )
+    p = pipe(meta, DirectoryStore(str(tmp_path)), write_empty_chunks=False)
+    assert type(p) is compiled.NativeShardedPipeline
+    data = np.arange(143, dtype="<i4").reshape(13, 11)
+    data[:4, :4] = 0  # (nested: an inner shard left out; else inner chunks left out)
+    write(p, data)
+    counting = _Counting(native._native)
+    monkeypatch.setattr(native, "_native", counting)
+    for sel in [Ellipsis, (slice(1, 12), slice(3, 10)), (5, slice(None)), (slice(0, 3), 10)]:
+        np.testing.assert_array_equal(read(p, sel), data[sel])
+    assert counting.rows > 0 and set(counting.reasons) <= {
+        native.Reason.DONE,
+        native.Reason.MISSING,
+    }
+    assert native.Reason.MISSING in counting.reasons
+    # the other selections go through the Python path, the same results
+    rows = counting.rows
+    np.testing.assert_array_equal(
+        read(p, ([1, 12], [0, 10]), "orthogonal"), data[np.ix_([1, 12], [0, 10])]
+    )
+    assert counting.rows == rows
+
+
+@needs_native
+@pytest.mark.parametrize("compressor", [None, "blosc"])
+def test_compiled_loop_leaves_a_bad_inner_chunk_to_python(
+    tmp_path: Any, monkeypatch: Any, compressor: Any
+) -> None:
+    """An inner chunk whose range lies past the shard file's end, or whose bytes do not
+    decode, is left by the loop; the Python path names the shard and the inner chunk."""
+    meta = sharded_meta((8, 8), (8, 8), (4, 4), compressor=compressor, index_location="start")
+    store = DirectoryStore(str(tmp_path))
+    p = pipe(meta, store)
+    data = np.arange(64, dtype="<i4").reshape(8, 8)
+    write(p, data)
+    shard = bytes(store["c/0/0"])
+    table = p.layout.decode_index(p.layout.index_of(shard), "c/0/0")
+    counting = _Counting(native._native)
+    monkeypatch.setattr(native, "_native", counting)
+    last = int(np.argmax(table[:, 0]))  # the inner chunk stored last: cut off
+    store["c/0/0"] = shard[: int(table[last, 0]) + 3]
+    if last:  # the first inner chunk is whole: read
+        np.testing.assert_array_equal(read(p, (slice(0, 4), slice(0, 4))), data[:4, :4])
+    with pytest.raises(CorruptChunkError, match="c/0/0.*past the end"):
+        read(p)
+    assert native.Reason.RANGE_OUT_OF_FILE in counting.reasons
+    broken = bytearray(shard)
+    first = int(np.argmin(table[:, 0]))
+    offset, n = int(table[first, 0]), int(table[first, 1])
+    broken[offset : offset + n] = b"\xff" * n
+    if compressor is None:  # raw bytes are never wrong: a shorter range instead
+        table[first, 1] -= 1
+        broken[: p.layout.index_nbytes] = p.layout.encode_index(table)
+    store["c/0/0"] = bytes(broken)
+    with pytest.raises(CorruptChunkError, match="c/0/0"):
+        read(p)
+
+
+@needs_native
+def test_small_reads_of_shards_stay_in_python(tmp_path: Any, monkeypatch: Any) -> None:
+    """Reads touching fewer than ``SHARD_LOOP_MIN`` inner chunks take the Python path."""
+    monkeypatch.setattr(compiled, "SHARD_LOOP_MIN", 8)
+    meta = sharded_meta((16, 16), (16, 16), (2, 2), compressor="blosc")
+    p = pipe(meta, DirectoryStore(str(tmp_path)))
+    data = np.arange(256, dtype="<i4").reshape(16, 16)
+    write(p, data)
+    counting = _Counting(native._native)
+    monkeypatch.setattr(native, "_native", counting)
+    np.testing.assert_array_equal(read(p, (slice(1, 5), slice(3, 6))), data[1:5, 3:6])  # 6
+    np.testing.assert_array_equal(read(p, (3, slice(None))), data[3])  # 8 chunks
+    assert counting.rows == 8
+    np.testing.assert_array_equal(read(p), data)
+    assert counting.rows == 8 + 64

@@ -257,3 +257,41 @@ def test_v3_consolidated_metadata_of_zarr_python(tmp_path: pathlib.Path) -> None
     ]
     assert not report.ok
     assert verify(path, "s").ok  # only the top group's consolidated metadata are compared
+
+
+def test_nested_shards_are_verified_to_the_innermost_chunks() -> None:
+    """Nested sharding: every innermost chunk is decoded, named by its coordinates in the
+    (outer) shard; a damaged inner shard index is a problem of the whole shard."""
+    store: dict = {}
+    z = zarrkit.create(
+        shape=(8, 8), chunks=(2, 2), shards=[(8, 8), (4, 4)], dtype="i4", zarr_format=3,
+        store=store,
+    )  # fmt: skip
+    z[:] = np.arange(64, dtype="i4").reshape(8, 8)
+    report = verify(store)
+    assert report.ok, report.lines()
+    (a,) = report.arrays
+    assert (a.shards, a.present, a.inner_chunks) == ((8, 8), 1, 16)
+    layout = ShardLayout.of(z._meta)
+    shard = bytes(store["c/0/0"])
+    found = layout.stored(shard, "c/0/0")
+    # the innermost chunk (1, 2): inner shard (0, 1), chunk (1, 0) in it
+    j = 1 * 4 + 2
+    view = found[j]
+    start = shard.find(bytes(view))
+    assert start >= 0
+    data = bytearray(shard)
+    data[start : start + len(view)] = b"\xff" * len(view)
+    store["c/0/0"] = bytes(data)
+    (a,) = verify(store).arrays
+    (p,) = a.corrupt_inner
+    assert (p.key, p.inner, p.chunk) == ("c/0/0", (1, 2), (1, 2))
+    # an inner shard's index: the whole shard
+    table = layout.read_index(shard, "c/0/0")
+    offset, n = (int(v) for v in table[3])
+    data = bytearray(shard)
+    data[offset + n - 1] ^= 0xFF
+    store["c/0/0"] = bytes(data)
+    report = verify(store)
+    (a,) = report.arrays
+    assert a.corrupt and "inner shard [3]" in "\n".join(report.lines())

@@ -115,6 +115,26 @@ class ArrayMeta:
         return self.shards if self.shards is not None else self.chunks
 
     @property
+    def shard_shapes(self) -> tuple[tuple[int, ...], ...]:
+        """The shard shapes, outermost first: ``(shards,)`` for one level of sharding, one
+        more per nested ``sharding_indexed`` codec (the ``chunk_shape`` of each but the
+        innermost, whose ``chunk_shape`` is ``chunks``); ``()`` when not sharded."""
+        if self.shards is None:
+            return ()
+        shapes = [tuple(self.shards)]
+        codecs: Any = self.codecs or ()
+        while len(codecs) == 1 and isinstance(codecs[0], dict):
+            codec = codecs[0]
+            if codec.get("name") != "sharding_indexed":
+                break
+            config = codec.get("configuration") or {}
+            codecs = config.get("codecs") or ()
+            nested = len(codecs) == 1 and isinstance(codecs[0], dict)
+            if nested and codecs[0].get("name") == "sharding_indexed":
+                shapes.append(tuple(config["chunk_shape"]))
+        return tuple(shapes)
+
+    @property
     def stored_grid(self) -> tuple[int, ...]:
         """Number of stored keys (shards, else chunks) along each dimension."""
         return grid_shape(self.shape, self.stored_chunks)

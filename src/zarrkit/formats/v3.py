@@ -10,7 +10,7 @@ contract is that it parses equal to zarr-python 3.1's document for the same arra
 
 What is not supported yet (each a :class:`~zarrkit.errors.MetadataError` naming the field):
 transposes that are not the identity or the full reversal (``"F"``), transposes after an
-order-dependent filter, nested sharding, codecs around ``sharding_indexed``, chunk grids
+order-dependent filter, codecs around ``sharding_indexed`` (at any level), chunk grids
 other than ``regular``, storage transformers and the ``structured`` data type.
 """
 
@@ -474,40 +474,59 @@ def decode_codecs(
     """
     if not isinstance(codecs, list) or not codecs:
         raise _fail(key, field, f"must be a non-empty list of codecs, not {short(codecs)}")
-    first, _ = _named(codecs[0], key, f"{field}[0]")
-    if first == "sharding_indexed" or any(
-        _named(c, key, f"{field}[{i}]")[0] == "sharding_indexed" for i, c in enumerate(codecs)
-    ):
-        if len(codecs) != 1:
-            raise _fail(key, field, "has codecs around 'sharding_indexed': not supported yet")
-        _, config = _named(codecs[0], key, f"{field}[0]")
-        at = f"{field}[0].configuration"
-        _only_keys(config, ("chunk_shape", "codecs", "index_codecs", "index_location"), key, at)
-        for k in ("chunk_shape", "codecs"):
-            if k not in config:
-                raise _fail(key, at, f"is missing required key {k!r}")
-        inner = _shape(config["chunk_shape"], key, f"{at}.chunk_shape", 1)
-        if len(inner) != len(chunk_shape):
-            raise _fail(
-                key,
-                f"{at}.chunk_shape",
-                f"has {len(inner)} dimensions but the shard shape has {len(chunk_shape)}",
-            )
-        if any(s % c for s, c in zip(chunk_shape, inner)):
-            raise _fail(
-                key,
-                f"{at}.chunk_shape",
-                f"{list(inner)} does not divide the shard shape {list(chunk_shape)}",
-            )
-        location = config.get("index_location", "end")
-        if type(location) is not str or location not in ("start", "end"):
-            raise _fail(
-                key, f"{at}.index_location", f"must be 'start' or 'end', not {short(location)}"
-            )
-        _check_index_codecs(config.get("index_codecs", list(DEFAULT_INDEX_CODECS)), key, at)
-        chain = _chain(config["codecs"], dt, inner, key, f"{at}.codecs")
-        return chain._replace(shards=tuple(chunk_shape), chunks=inner)
+    if _has_sharding(codecs, key, field):
+        return _sharding(codecs, dt, chunk_shape, key, field)
     return _chain(codecs, dt, chunk_shape, key, field)
+
+
+def _has_sharding(codecs: list, key: str, field: str) -> bool:
+    return any(
+        _named(c, key, f"{field}[{i}]")[0] == "sharding_indexed" for i, c in enumerate(codecs)
+    )
+
+
+def _sharding(
+    codecs: list, dt: DataType, chunk_shape: tuple[int, ...], key: str, field: str
+) -> Chain:
+    """A codec list holding ``sharding_indexed`` (it must be the only codec) in v2 terms:
+    ``shards`` the shard shape ``chunk_shape``, ``chunks`` the innermost chunk shape. Its
+    inner codecs may be one more ``sharding_indexed`` (nested sharding, at any depth: each
+    level's ``chunk_shape`` divides the one above), alone there too."""
+    if len(codecs) != 1:
+        raise _fail(key, field, "has codecs around 'sharding_indexed': not supported yet")
+    _, config = _named(codecs[0], key, f"{field}[0]")
+    at = f"{field}[0].configuration"
+    _only_keys(config, ("chunk_shape", "codecs", "index_codecs", "index_location"), key, at)
+    for k in ("chunk_shape", "codecs"):
+        if k not in config:
+            raise _fail(key, at, f"is missing required key {k!r}")
+    inner = _shape(config["chunk_shape"], key, f"{at}.chunk_shape", 1)
+    if len(inner) != len(chunk_shape):
+        raise _fail(
+            key,
+            f"{at}.chunk_shape",
+            f"has {len(inner)} dimensions but the shard shape has {len(chunk_shape)}",
+        )
+    if any(s % c for s, c in zip(chunk_shape, inner)):
+        raise _fail(
+            key,
+            f"{at}.chunk_shape",
+            f"{list(inner)} does not divide the shard shape {list(chunk_shape)}",
+        )
+    location = config.get("index_location", "end")
+    if type(location) is not str or location not in ("start", "end"):
+        raise _fail(key, f"{at}.index_location", f"must be 'start' or 'end', not {short(location)}")
+    _check_index_codecs(config.get("index_codecs", list(DEFAULT_INDEX_CODECS)), key, at)
+    inner_codecs = config["codecs"]
+    if (
+        isinstance(inner_codecs, list)
+        and inner_codecs
+        and _has_sharding(inner_codecs, key, f"{at}.codecs")
+    ):
+        chain = _sharding(inner_codecs, dt, inner, key, f"{at}.codecs")
+        return chain._replace(shards=tuple(chunk_shape))
+    chain = _chain(inner_codecs, dt, inner, key, f"{at}.codecs")
+    return chain._replace(shards=tuple(chunk_shape), chunks=inner)
 
 
 def _check_index_codecs(codecs: Any, key: str, at: str) -> None:
@@ -593,9 +612,7 @@ def _chain(codecs: Any, dt: DataType, chunks: tuple[int, ...], key: str, field: 
                 raise _fail(key, at, f"is a second array-to-bytes codec ({name!r})")
             stage = 1
             if name == "sharding_indexed":
-                raise _fail(
-                    key, at, "is a nested 'sharding_indexed': nested sharding is not supported yet"
-                )
+                raise _fail(key, at, "is a 'sharding_indexed' among other codecs: not supported")
             if name == "bytes":
                 _only_keys(config, ("endian",), key, cat)
                 if dt.object_codec is not None:
@@ -695,7 +712,7 @@ def _bytes_codec(name: str, config: dict, key: str, at: str) -> dict:
     }
 
 
-def v3_codecs_from(meta: ArrayMeta) -> list[dict]:
+def v3_codecs_from(meta: ArrayMeta, nested: tuple[tuple[int, ...], ...] = ()) -> list[dict]:
     """The v3 codec list for a record's v2 terms, as zarr-python 3 converts a v2 array
     (``zarr.metadata.migrate_v3``): order ``"F"`` is a leading ``transpose`` reversing the
     axes; filters become ``numcodecs.<id>`` codecs (``vlen-utf8``/``vlen-bytes`` the
@@ -705,7 +722,9 @@ def v3_codecs_from(meta: ArrayMeta) -> list[dict]:
     choice, is ``bitshuffle`` for 1-byte items and ``shuffle`` otherwise), ``zstd`` and
     ``gzip`` codecs, a CRC32C stored at the end the core ``crc32c``, others
     ``numcodecs.<id>``. With ``meta.shards`` the chain goes into ``sharding_indexed`` with
-    zarr-python 3's index codecs ([bytes little, crc32c]) at the end of the shard.
+    zarr-python 3's index codecs ([bytes little, crc32c]) at the end of the shard; each shape
+    of ``nested`` (outermost first, between ``meta.shards`` and ``meta.chunks``) adds one
+    ``sharding_indexed`` inside it (nested sharding).
 
     >>> from zarrkit.formats.meta import ArrayMeta
     >>> v3_codecs_from(ArrayMeta((4,), (2,), np.dtype("<i2"), compressor={"id": "gzip", "level": 1}))
@@ -748,17 +767,19 @@ def v3_codecs_from(meta: ArrayMeta) -> list[dict]:
     chain = [*array_array, array_bytes, *bytes_bytes]
     if meta.shards is None:
         return chain
-    return [
-        {
-            "name": "sharding_indexed",
-            "configuration": {
-                "chunk_shape": list(meta.chunks),
-                "codecs": chain,
-                "index_codecs": [dict(c) for c in DEFAULT_INDEX_CODECS],
-                "index_location": "end",
-            },
-        }
-    ]
+    for shape in reversed((*nested, meta.chunks)):
+        chain = [
+            {
+                "name": "sharding_indexed",
+                "configuration": {
+                    "chunk_shape": list(shape),
+                    "codecs": chain,
+                    "index_codecs": [dict(c) for c in DEFAULT_INDEX_CODECS],
+                    "index_location": "end",
+                },
+            }
+        ]
+    return chain
 
 
 def _bytes_of(dtype: np.dtype) -> dict:

@@ -1,10 +1,13 @@
 /* The hot loop of the chunk pipeline for chunk files (DirectoryStore), without the GIL.
  *
- * Two functions, each running a run of chunks of one read or write from start to end in the
+ * Three functions, each running a run of chunks of one read or write from start to end in the
  * calling thread with the GIL released (the pipeline calls them from its pool threads):
  *
  *   read_chunks   open, read, check the frame, decode (Blosc) and copy each chunk's region
  *                 into the output; a missing file gets the fill value
+ *   read_ranges   the same for chunks stored as byte ranges of files (inner chunks of
+ *                 shards: offsets and lengths from the shard indexes, read in Python),
+ *                 every range checked against its file's size
  *   write_chunks  gather each whole chunk's region from the value (fill value around edge
  *                 chunks), encode (Blosc) and write it through a temporary file and a rename
  *
@@ -62,7 +65,8 @@
     X(FRAME_CHECK_FAILED, 6) /* a Blosc frame whose header or structure does not check */   \
     X(CODEC_ERROR, 7)        /* Blosc failed to decode or encode */                         \
     X(OS_ERROR, 8)           /* a system call failed: its errno is kept */                  \
-    X(NO_MEMORY, 9)          /* a scratch buffer could not be had */
+    X(NO_MEMORY, 9)          /* a scratch buffer could not be had */                        \
+    X(RANGE_OUT_OF_FILE, 10) /* read_ranges: a range past the end of its file */
 #define AS_ENUM(name, value) R_##name = value,
 enum { REASONS(AS_ENUM) FIRST_DEFERRED = R_NOT_REGULAR_FILE };
 
@@ -732,6 +736,46 @@ static int call_start(call_t *c, codec_t *codec, PyObject *table, PyObject *path
 
 /* ---- reads ------------------------------------------------------------------------------ */
 
+/* decode the Blosc ``frame`` (``size`` bytes, its header's sizes checked) of a chunk into
+ * its region at ``dest`` (``w``: the region's walk, empty unless ``nonempty``; ``direct``: a
+ * whole chunk whose region has the chunk's layout; ``coff``: the region's first byte in the
+ * chunk; ``e``: its extent): the chunk's reason. */
+static int32_t decode_region(const codec_t *codec, const char *frame, int64_t size, char *dest,
+                             const walk_t *w, int nonempty, int direct, int64_t coff,
+                             const int64_t *e, scratch_t *tls) {
+    const int64_t nbytes = codec->nbytes, itemsize = codec->itemsize;
+    const int ndim = codec->ndim;
+    const int64_t *cstr = codec->strides;
+    if (direct)
+        return codec->decompress(frame, dest, (size_t)nbytes, 1) == nbytes ? R_DONE
+                                                                            : R_CODEC_ERROR;
+    if (!nonempty) return R_DONE;
+    /* a small region: only the blocks holding it (blosc_getitem), once the whole frame's
+     * structure checks out; the Python path takes the same decision (the same span, the same
+     * limit) and raises for a frame refused here */
+    int64_t span = itemsize;
+    for (int d = 0; d < ndim; d++) span += (e[d] - 1) * cstr[d];
+    if (codec->getitem && span <= codec->partial_limit) {
+        if (!frame_ok((const unsigned char *)frame, size, nbytes)) return R_FRAME_CHECK_FAILED;
+        int64_t t = (unsigned char)frame[3]; /* the frame's item size */
+        if (coff % t == 0 && span % t == 0) {
+            char *part = scratch(tls, 1, (size_t)nbytes);
+            if (!part) return R_NO_MEMORY;
+            if (codec->getitem(frame, (int)(coff / t), (int)(span / t), part) != span)
+                return R_CODEC_ERROR;
+            walk_copy(w, dest, part, NULL);
+            return R_DONE;
+        }
+    }
+    char *chunk = scratch(tls, 1, (size_t)nbytes);
+    if (!chunk) return R_NO_MEMORY;
+    if (codec->decompress(frame, chunk, (size_t)nbytes, 1) != nbytes) return R_CODEC_ERROR;
+    walk_copy(w, dest, chunk + coff, NULL);
+    return R_DONE;
+}
+
+
+
 /* the chunk's reason, and on to the next chunk (a block, not do/while: it continues the loop) */
 #define DEFER_AS(r)      \
     {                    \
@@ -767,8 +811,6 @@ static PyObject *read_chunks(PyObject *self, PyObject *args) {
     const char *fill = PyBytes_AS_STRING(codec->fill);
     const int has_fill = PyBytes_GET_SIZE(codec->fill) != 0;
     const decompress_fn decompress = codec->decompress;
-    const getitem_fn getitem = codec->getitem;
-    const int64_t partial_limit = codec->partial_limit;
     /* whole chunks' regions of the output have the chunk's own layout */
     int direct = 1;
     for (int d = 0; d < ndim; d++) direct &= cshape[d] == 1 || dstr[d] == cstr[d];
@@ -842,39 +884,170 @@ static PyObject *read_chunks(PyObject *self, PyObject *args) {
         }
         int64_t size = read_frame(fd, frame, cap, nbytes, &reason[i], &err[i]);
         if (!size) continue;
-        if (whole && direct) {
-            reason[i] = decompress(frame, dest, (size_t)nbytes, 1) == nbytes ? R_DONE
-                                                                               : R_CODEC_ERROR;
-            continue;
-        }
-        if (!nonempty) DEFER_AS(R_DONE);
-        /* a small region: only the blocks holding it (blosc_getitem), once the whole
-         * frame's structure checks out; the Python path takes the same decision (the
-         * same span, the same limit) and raises for a frame refused here */
-        int64_t span = itemsize;
-        for (int d = 0; d < ndim; d++) span += (e[d] - 1) * cstr[d];
-        if (getitem && span <= partial_limit) {
-            if (!frame_ok((const unsigned char *)frame, size, nbytes))
-                DEFER_AS(R_FRAME_CHECK_FAILED);
-            int64_t t = (unsigned char)frame[3]; /* the frame's item size */
-            if (coff % t == 0 && span % t == 0) {
-                char *part = scratch(tls, 1, (size_t)nbytes);
-                if (!part) DEFER_AS(R_NO_MEMORY);
-                if (getitem(frame, (int)(coff / t), (int)(span / t), part) != span)
-                    DEFER_AS(R_CODEC_ERROR);
-                walk_copy(&w, dest, part, NULL);
-                DEFER_AS(R_DONE);
-            }
-        }
-        char *chunk = scratch(tls, 1, (size_t)nbytes);
-        if (!chunk) DEFER_AS(R_NO_MEMORY);
-        if (decompress(frame, chunk, (size_t)nbytes, 1) != nbytes) DEFER_AS(R_CODEC_ERROR);
-        walk_copy(&w, dest, chunk + coff, NULL);
-        reason[i] = R_DONE;
+        reason[i] = decode_region(codec, frame, size, dest, &w, nonempty, whole && direct, coff,
+                                  e, tls);
     }
     free(fill_run);
     free(iov);
     Py_END_ALLOW_THREADS
+    call_release(&c);
+    if (failed) return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
+/* ---- reads of byte ranges (the inner chunks of shards) ---------------------------------- */
+
+/* ``ranges`` (int64 [2][n]: per chunk its offset and length in its file, -1 and -1 for a chunk
+ * that is not stored) checked: false with a ValueError when a row is neither absent nor a
+ * byte range (a negative offset or length, an end past INT64_MAX) */
+static int ranges_start(Py_buffer *b, PyObject *ranges, Py_ssize_t n) {
+    if (get_int64(ranges, b, 2 * n, "ranges (2 x chunks)") != 0) return 0;
+    const int64_t *off = b->buf, *len = off + n;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t end;
+        if (off[i] == -1 && len[i] == -1) continue;
+        if (off[i] < 0 || len[i] < 0 || __builtin_add_overflow(off[i], len[i], &end)) {
+            PyErr_Format(PyExc_ValueError,
+                         "chunk %zd: range (offset %lld, %lld bytes) is not a byte range", i,
+                         (long long)off[i], (long long)len[i]);
+            PyBuffer_Release(b);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int64_t pread_all(int fd, char *buf, int64_t size, int64_t offset) {
+    int64_t got = 0;
+    while (got < size) {
+        ssize_t r = pread(fd, buf + got, (size_t)(size - got), (off_t)(offset + got));
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (r == 0) break;
+        got += r;
+    }
+    return got;
+}
+
+PyDoc_STRVAR(read_ranges_doc,
+"read_ranges(codec, table, paths, ranges, out, strides, status, start, stop)\n\n"
+"read_chunks for chunks stored as byte ranges of files (the inner chunks of shards): chunk i\n"
+"is ``ranges[1][i]`` bytes at offset ``ranges[0][i]`` of the file ``paths[i]`` (-1, -1: not\n"
+"stored, the fill value). Consecutive chunks of the same bytes object share one open file.\n"
+"Every range is checked against its file's size (past the end: RANGE_OUT_OF_FILE, left to\n"
+"the Python path); a ``ranges`` row that is not a byte range is a ValueError before any work.");
+
+static PyObject *read_ranges(PyObject *self, PyObject *args) {
+    codec_t *codec;
+    PyObject *table, *paths, *ranges, *out, *strides, *status;
+    Py_ssize_t start, stop;
+    if (!PyArg_ParseTuple(args, "O!OO!OOOOnn", &codec_type, &codec, &table, &PyList_Type,
+                          &paths, &ranges, &out, &strides, &status, &start, &stop))
+        return NULL;
+    call_t c;
+    if (!call_start(&c, codec, table, paths, out, 1, strides, status, NULL, start, stop)) {
+        call_release(&c);
+        return NULL;
+    }
+    Py_buffer rb;
+    if (!ranges_start(&rb, ranges, c.n)) {
+        call_release(&c);
+        return NULL;
+    }
+    const int64_t *roff = rb.buf, *rlen = roff + c.n;
+    const int ndim = c.ndim;
+    const int64_t itemsize = codec->itemsize, nbytes = codec->nbytes;
+    const int64_t *cstr = codec->strides, *cshape = codec->shape, *dstr = c.dstr;
+    const char *fill = PyBytes_AS_STRING(codec->fill);
+    const int has_fill = PyBytes_GET_SIZE(codec->fill) != 0;
+    const int blosc = codec->decompress != NULL;
+    int direct = 1;
+    for (int d = 0; d < ndim; d++) direct &= cshape[d] == 1 || dstr[d] == cstr[d];
+    /* the longest range read: a Blosc frame is at most 16 bytes longer than its data */
+    const int64_t cap = nbytes + (blosc ? BLOSC_OVERHEAD : 0);
+    int failed = 0;
+    Py_BEGIN_ALLOW_THREADS
+    scratch_t *tls = thread_scratch();
+    char *frame = scratch(tls, 0, (size_t)cap);
+    char *fill_run = NULL;
+    int32_t *reason = c.reason, *err = c.err;
+    const char *open_file = NULL; /* the file ``fd`` is open on (a path's buffer) */
+    int fd = -1;
+    int32_t open_reason = R_DONE, open_err = 0;
+    int64_t file_size = 0;
+    if (!frame) failed = 1;
+    for (Py_ssize_t i = c.start; i < c.stop && !failed; i++) {
+        const int64_t *e = c.extent + i * ndim;
+        const int64_t coff = c.coff[i - c.start];
+        char *dest = c.base + c.doff[i - c.start];
+        int whole = 1;
+        for (int d = 0; d < ndim; d++) whole &= e[d] == cshape[d];
+        err[i] = 0;
+        walk_t w;
+        int nonempty = walk_init(&w, ndim, e, dstr, cstr, itemsize);
+        const char *file = c.files[i - c.start];
+        if (roff[i] >= 0 && file != open_file) {
+            if (fd >= 0) close(fd);
+            open_file = file;
+            open_reason = R_DONE;
+            open_err = 0;
+            fd = open_chunk(file, &open_reason, &open_err);
+            struct stat st;
+            if (fd >= 0) {
+                if (fstat(fd, &st) != 0) {
+                    open_reason = R_OS_ERROR;
+                    open_err = errno;
+                    close(fd);
+                    fd = -1;
+                } else {
+                    file_size = (int64_t)st.st_size;
+                }
+            }
+        }
+        if (roff[i] < 0 || fd < 0) {
+            reason[i] = roff[i] < 0 ? R_MISSING : open_reason;
+            err[i] = roff[i] < 0 ? 0 : open_err;
+            if (reason[i] != R_MISSING || !has_fill) continue;
+            walk_t f;
+            if (walk_init(&f, ndim, e, dstr, dstr, itemsize)) {
+                if (!fill_run) fill_run = pattern_run(fill, itemsize, nbytes);
+                if (!fill_run) DEFER_AS(R_NO_MEMORY);
+                walk_copy(&f, dest, NULL, fill_run);
+            }
+            continue;
+        }
+        const int64_t at = roff[i], len = rlen[i];
+        if (len > file_size || at > file_size - len) DEFER_AS(R_RANGE_OUT_OF_FILE);
+        if (!blosc) {
+            if (len != nbytes) DEFER_AS(len > nbytes ? R_TOO_LARGE : R_WRONG_SIZE);
+            char *into = whole && direct ? dest : frame;
+            int64_t got = pread_all(fd, into, nbytes, at);
+            if (got != nbytes) {
+                err[i] = got < 0 ? errno : 0;
+                DEFER_AS(got < 0 ? R_OS_ERROR : R_RANGE_OUT_OF_FILE);
+            }
+            if (into == frame && nonempty) walk_copy(&w, dest, frame + coff, NULL);
+            DEFER_AS(R_DONE);
+        }
+        if (len > cap) DEFER_AS(R_TOO_LARGE);
+        if (len < BLOSC_OVERHEAD) DEFER_AS(R_FRAME_CHECK_FAILED);
+        int64_t got = pread_all(fd, frame, len, at);
+        if (got != len) {
+            err[i] = got < 0 ? errno : 0;
+            DEFER_AS(got < 0 ? R_OS_ERROR : R_RANGE_OUT_OF_FILE);
+        }
+        const unsigned char *h = (const unsigned char *)frame;
+        if (le32(h + 4) != (uint32_t)nbytes || le32(h + 12) > (uint64_t)len)
+            DEFER_AS(R_FRAME_CHECK_FAILED);
+        reason[i] = decode_region(codec, frame, len, dest, &w, nonempty, whole && direct, coff,
+                                  e, tls);
+    }
+    if (fd >= 0) close(fd);
+    free(fill_run);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&rb);
     call_release(&c);
     if (failed) return PyErr_NoMemory();
     Py_RETURN_NONE;
@@ -1124,6 +1297,7 @@ static PyObject *scratch_count(PyObject *self, PyObject *unused) {
 
 static PyMethodDef methods[] = {
     {"read_chunks", read_chunks, METH_VARARGS, read_doc},
+    {"read_ranges", read_ranges, METH_VARARGS, read_ranges_doc},
     {"write_chunks", write_chunks, METH_VARARGS, write_doc},
     {"check_plan", check_plan, METH_VARARGS, check_doc},
     {"frame_ok", py_frame_ok, METH_VARARGS,

@@ -3,7 +3,7 @@
 An array holds one :class:`ChunkPipeline`, chosen once when it is first needed by
 :func:`zarrkit.pipeline.factory.pipeline_for` from the metadata, the codec chain, the store and
 the array's :class:`PipelineOptions`. The implementations (``chunks.StorePipeline``,
-``chunks.FilesPipeline``, ``compiled.NativePipeline``, ``sharding.ShardedPipeline`` for
+``chunks.FilesPipeline``, ``compiled.NativePipeline``, ``sharding.ShardedPipeline`` and ``compiled.NativeShardedPipeline`` for
 Zarr v3 shards) differ only in how chunks reach the store; the array calls the same methods on each and never asks which one it has.
 """
 

@@ -67,6 +67,7 @@ class Reason(enum.IntEnum):
     CODEC_ERROR = 7  #: Blosc failed to decode or encode
     OS_ERROR = 8  #: a system call failed (its errno is kept)
     NO_MEMORY = 9  #: a scratch buffer could not be had
+    RANGE_OUT_OF_FILE = 10  #: read_ranges: a range past the end of its file (a shard)
 
 
 #: the first reason that leaves a chunk to the Python path
@@ -252,13 +253,14 @@ def run(
     check: Callable[[], object],
     status: np.ndarray,
     names: list[str],
+    inline: bool = False,
 ) -> list[int]:
     """``call(start, stop)`` over ``range(n)`` in about two runs per pool thread (each run one
     call into the loop, in the pool), ``check()`` first when there are several (the whole
-    plan's buffers checked before any run starts); the indices of the chunks it left to the
-    Python path (``status``: reasons and errnos, filled by the loop; ``names``: the chunks'
-    keys, for the log)."""
-    k = max(1, min(n, 2 * get_num_threads()))
+    plan's buffers checked before any run starts); with ``inline``, one call in the calling
+    thread. The indices of the chunks it left to the Python path (``status``: reasons and
+    errnos, filled by the loop; ``names``: the chunks' keys, for the log)."""
+    k = 1 if inline else max(1, min(n, 2 * get_num_threads()))
     size = -(-n // k)
     if size < n:
         check()

@@ -84,6 +84,8 @@ class ShardLayout:
     index_at_start: bool
     endian: str  # '<' or '>'
     checksum: bool
+    #: the layout of the inner chunks when they are shards themselves (nested sharding)
+    inner: ShardLayout | None = None
 
     @property
     def n(self) -> int:
@@ -93,36 +95,57 @@ class ShardLayout:
     def index_nbytes(self) -> int:
         return 16 * self.n + (4 if self.checksum else 0)
 
+    @property
+    def levels(self) -> tuple[ShardLayout, ...]:
+        """This layout and those nested in it, outermost first."""
+        return (self,) if self.inner is None else (self, *self.inner.levels)
+
     @classmethod
     def of(cls, meta: ArrayMeta) -> ShardLayout:
-        """The layout stated by ``meta`` (a ``MetadataError`` for one this does not read)."""
+        """The layout stated by ``meta`` (a ``MetadataError`` for one this does not read),
+        nested sharding included (``inner``)."""
         if meta.shards is None:
             raise ValueError("the array is not sharded")
-        config = _sharding_config(meta)
-        chunk_shape = tuple(config.get("chunk_shape", meta.chunks))
-        if chunk_shape != tuple(meta.chunks):
-            raise MetadataError(
-                f"sharding_indexed chunk_shape {list(chunk_shape)} differs from the inner "
-                f"chunk shape {list(meta.chunks)}"
-            )
         if len(meta.shards) != len(meta.chunks) or any(
             c <= 0 or s % c for s, c in zip(meta.shards, meta.chunks)
         ):
             raise MetadataError(
-                f"the shard shape {list(meta.shards)} is not a multiple of the inner chunk "
-                f"shape {list(meta.chunks)}"
+                f"the shard shape {list(meta.shards)} is not a multiple of the inner "
+                f"chunk shape {list(meta.chunks)}"
             )
-        if any(c.get("name") == "sharding_indexed" for c in config.get("codecs", ())):
-            raise MetadataError("nested sharding_indexed codecs are not supported")
+        return cls._level(_sharding_config(meta.codecs), tuple(meta.shards), tuple(meta.chunks))
+
+    @classmethod
+    def _level(
+        cls, config: dict, shape: tuple[int, ...], innermost: tuple[int, ...]
+    ) -> ShardLayout:
+        chunk_shape = tuple(config.get("chunk_shape", innermost))
+        if len(chunk_shape) != len(shape) or any(
+            c <= 0 or s % c for s, c in zip(shape, chunk_shape)
+        ):
+            raise MetadataError(
+                f"the shard shape {list(shape)} is not a multiple of the inner chunk shape "
+                f"{list(chunk_shape)}"
+            )
+        codecs = config.get("codecs", ())
+        inner = None
+        if any(isinstance(c, dict) and c.get("name") == "sharding_indexed" for c in codecs):
+            inner = cls._level(_sharding_config(codecs), chunk_shape, innermost)
+        elif chunk_shape != innermost:
+            raise MetadataError(
+                f"sharding_indexed chunk_shape {list(chunk_shape)} differs from the inner "
+                f"chunk shape {list(innermost)}"
+            )
         location = config.get("index_location", "end")
         if location not in ("start", "end"):
             raise MetadataError(f"sharding_indexed index_location {location!r} is not known")
         endian, checksum = _index_codecs(config.get("index_codecs"))
         return cls(
-            per_shard=tuple(s // c for s, c in zip(meta.shards, meta.chunks)),
+            per_shard=tuple(s // c for s, c in zip(shape, chunk_shape)),
             index_at_start=location == "start",
             endian=endian,
             checksum=checksum,
+            inner=inner,
         )
 
     # -- the index -----------------------------------------------------------------------
@@ -204,6 +227,76 @@ class ShardLayout:
         """The coordinates, within its shard, of the inner chunk ``j`` (C order)."""
         return tuple(int(c) for c in np.unravel_index(j, self.per_shard)) if self.per_shard else ()
 
+    # -- nested sharding -------------------------------------------------------------------
+    @functools.cached_property
+    def grid(self) -> tuple[int, ...]:
+        """The innermost chunks of one shard along each dimension (all levels)."""
+        g = self.per_shard
+        return g if self.inner is None else tuple(a * b for a, b in zip(g, self.inner.grid))
+
+    @functools.cached_property
+    def paths(self) -> np.ndarray:
+        """``(grid size, levels)``: for each innermost chunk of a shard (C order over
+        :attr:`grid`) its index at each level, outermost first (C order in that level's
+        ``per_shard``)."""
+        levels = self.levels
+        grid = self.grid
+        coords = np.unravel_index(np.arange(math.prod(grid), dtype=np.int64), grid)
+        out = np.empty((math.prod(grid), len(levels)), dtype=np.int64)
+        below = list(grid)  # innermost chunks per node of the current level
+        for d, level in enumerate(levels):
+            below = [b // p for b, p in zip(below, level.per_shard)]
+            at = tuple((c // b) % p for c, b, p in zip(coords, below, level.per_shard))
+            out[:, d] = np.ravel_multi_index(at, level.per_shard) if at else 0
+        return out
+
+    @functools.cached_property
+    def flat(self) -> np.ndarray:
+        """The inverse of :attr:`paths`: the innermost chunk of each path of indexes."""
+        levels = self.levels
+        out = np.empty(tuple(level.n for level in levels), dtype=np.int64)
+        out[tuple(self.paths.T)] = np.arange(len(self.paths))
+        return out
+
+    def stored(self, shard: Any, key: str) -> dict[int, Any]:
+        """The stored innermost chunks of the whole shard bytes ``shard``: innermost index
+        (C order over :attr:`grid`) -> bytes (views). A ``CorruptChunkError`` naming ``key``
+        (and the inner shard) for an index that does not decode or a range out of its
+        shard's bytes."""
+        found: dict[int, Any] = {}
+        flat = self.flat if self.inner is not None else None
+        # (a loop, not a recursive closure: a closure's cycle would keep the shard's bytes
+        # alive until the garbage collector runs)
+        todo: list[tuple[ShardLayout, Any, tuple[int, ...]]] = [
+            (self, memoryview(shard).cast("B"), ())
+        ]
+        while todo:
+            layout, view, path = todo.pop()
+            table = layout.node_table(view, key, path)
+            for j in np.flatnonzero(table[:, 0] != ABSENT).tolist():
+                o, n = int(table[j, 0]), int(table[j, 1])
+                if layout.inner is not None:
+                    todo.append((layout.inner, view[o : o + n], path + (j,)))
+                elif flat is not None:
+                    found[int(flat[path + (j,)])] = view[o : o + n]
+                else:
+                    found[j] = view[o : o + n]
+        return found
+
+    def node_table(self, view: Any, key: str, path: tuple[int, ...] = ()) -> np.ndarray:
+        """The index table of a whole shard (``path`` ()) or inner shard (its path of
+        indexes), ``view`` its bytes, every range checked against them."""
+        try:
+            if len(view) < self.index_nbytes:
+                raise CorruptChunkError(
+                    key, f"shard of {len(view)} bytes, shorter than its index ({self.index_nbytes})"
+                )
+            return self.decode_index(self.index_of(view), key, size=len(view))
+        except CorruptChunkError as e:
+            if not path:
+                raise
+            raise CorruptChunkError(key, f"inner shard {list(path)}: {e.reason}") from None
+
     # -- Morton order --------------------------------------------------------------------
     @functools.cached_property
     def morton(self) -> np.ndarray:
@@ -226,9 +319,14 @@ class ShardLayout:
         return code
 
 
-def _sharding_config(meta: ArrayMeta) -> dict:
-    for codec in meta.codecs or ():
+def _sharding_config(codecs: Any) -> dict:
+    """The configuration of the ``sharding_indexed`` codec of a codec list (it must be the
+    only codec: codecs around it are not supported)."""
+    codecs = list(codecs or ())
+    for codec in codecs:
         if isinstance(codec, dict) and codec.get("name") == "sharding_indexed":
+            if len(codecs) != 1:
+                raise MetadataError("codecs around sharding_indexed are not supported")
             config = codec.get("configuration", {})
             if not isinstance(config, dict):
                 break
@@ -268,10 +366,15 @@ class ShardedPipeline(StorePipeline):
     ) -> None:
         super().__init__(store, path, meta, chain, options)
         self.layout = ShardLayout.of(meta)
+        #: the levels of sharding, outermost first (more than one: nested sharding)
+        self.levels = self.layout.levels
+        #: the (innermost) chunks of a shard along each dimension, and their number
+        self.per_shard = self.layout.grid
+        self.n_inner = math.prod(self.per_shard)
         #: ranges are read natively: indexes and inner chunks, not whole shards
         self.partial = bool(store.partial_reads)
         assert meta.shards is not None
-        shard_bytes = max(1, self.chunk_size * meta.dtype.itemsize * self.layout.n)
+        shard_bytes = max(1, self.chunk_size * meta.dtype.itemsize * self.n_inner)
         #: shards per batch when whole shards are fetched
         self.shard_batch = max(1, min(_MAX_BATCH, _BATCH_BYTES // shard_bytes))
         self._inner_grid = meta.cdata_shape
@@ -279,7 +382,7 @@ class ShardedPipeline(StorePipeline):
     # -- shards ----------------------------------------------------------------------------
     def _locate(self, coords: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
         """The shard of the inner chunk at ``coords`` and the chunk's index in it (C order)."""
-        per = self.layout.per_shard
+        per = self.per_shard
         shard = tuple(c // k for c, k in zip(coords, per))
         j = 0
         for c, k in zip(coords, per):
@@ -317,7 +420,7 @@ class ShardedPipeline(StorePipeline):
 
     def _where(self, key: str, j: int) -> str:
         """How errors name the inner chunk ``j`` of the shard ``key``."""
-        return f"inner chunk {self.layout.coords(j)}"
+        return f"inner chunk {tuple(int(c) for c in np.unravel_index(j, self.per_shard))}"
 
     def _inner_error(self, key: str, j: int, e: CorruptChunkError) -> CorruptChunkError:
         reason = getattr(e, "reason", str(e))
@@ -325,18 +428,7 @@ class ShardedPipeline(StorePipeline):
 
     def _parse(self, key: str, shard: Any) -> dict[int, Any]:
         """The stored inner chunks of a whole shard: ``inner index -> bytes`` (views)."""
-        view = memoryview(shard).cast("B")
-        layout = self.layout
-        if len(view) < layout.index_nbytes:
-            raise CorruptChunkError(
-                key, f"shard of {len(view)} bytes, shorter than its index ({layout.index_nbytes})"
-            )
-        table = layout.decode_index(layout.index_of(view), key, size=len(view))
-        present = np.flatnonzero(table[:, 0] != ABSENT)
-        return {
-            int(j): view[int(table[j, 0]) : int(table[j, 0]) + int(table[j, 1])]
-            for j in present.tolist()
-        }
+        return self.layout.stored(shard, key)
 
     # -- reads -----------------------------------------------------------------------------
     def _fetch(
@@ -359,7 +451,7 @@ class ShardedPipeline(StorePipeline):
             else:
                 # a shard of which a read needs at least half the chunks is read whole, in
                 # one request (its index comes along); the others as index + ranges
-                half = self.layout.n / 2
+                half = self.n_inner / 2
                 most = [s for s in batch if len({j for _, j in groups[s]}) >= half]
                 few = [s for s in batch if len({j for _, j in groups[s]}) < half]
                 data, missing = {}, []
@@ -409,32 +501,71 @@ class ShardedPipeline(StorePipeline):
                 missing.append(key)
         return data, missing
 
+    def _resolve(
+        self, batch: list[tuple[int, ...]], keys: list[str], groups: dict
+    ) -> tuple[list[tuple[str, int, int]], list[tuple[int, int, str]], list[str]]:
+        """Where the inner chunks of ``groups`` (for the shards ``batch``, keys ``keys``) are
+        stored, from the shards' indexes (one ``getranges`` per level of sharding):
+        ``(shard key, offset, length)`` requests, ``(projection, inner index, shard key)``
+        for each, and the shards missing or missing some (for strict reads). A
+        ``CorruptChunkError`` for an index that does not decode."""
+        levels = self.levels
+        paths = self.layout.paths if len(levels) > 1 else None
+        start, length = self.layout.index_range()
+        # the shards, then the inner shards (nested sharding), whose index is read: key,
+        # path of indexes, offset and length in the shard (None: the whole shard), the
+        # projections wanted in it
+        nodes: list[tuple[str, tuple[int, ...], int, int | None, list[tuple[int, int]]]]
+        nodes = [(k, (), 0, None, groups[s]) for s, k in zip(batch, keys)]
+        index_requests: list[tuple[str, int, int | None]] = [(k, start, length) for k in keys]
+        requests: list[tuple[str, int, int]] = []
+        wanted: list[tuple[int, int, str]] = []  # projection, inner index, shard key
+        missing: list[str] = []
+        for depth, layout in enumerate(levels):
+            indexes = self.store.getranges(index_requests) if index_requests else []
+            last = depth == len(levels) - 1
+            children: dict[tuple[str, tuple[int, ...]], list] = {}
+            for (key, path, base, size, members), raw in zip(nodes, indexes):
+                if raw is None:
+                    if key not in missing:
+                        missing.append(key)
+                    continue
+                table = self._node_index(layout, raw, key, path, size)
+                absent = False
+                for i, j in members:
+                    e = j if paths is None else int(paths[j, depth])
+                    offset, nbytes = int(table[e, 0]), int(table[e, 1])
+                    if offset == ABSENT:
+                        absent = True
+                    elif last:
+                        requests.append((key, base + offset, nbytes))
+                        wanted.append((i, j, key))
+                    else:
+                        node = children.setdefault((key, (*path, e)), [base + offset, nbytes, []])
+                        node[2].append((i, j))
+                if absent and key not in missing:
+                    missing.append(key)
+            if last:
+                break
+            inner = levels[depth + 1]
+            k = inner.index_nbytes
+            nodes, index_requests = [], []
+            for (key, path), (base, size, members) in children.items():
+                if size < k:
+                    raise CorruptChunkError(
+                        key,
+                        f"inner shard {list(path)} of {size} bytes, shorter than its index ({k})",
+                    )
+                nodes.append((key, path, base, size, members))
+                index_requests.append((key, base if inner.index_at_start else base + size - k, k))
+        return requests, wanted, missing
+
     def _read_ranges(
         self, batch: list[tuple[int, ...]], keys: list[str], groups: dict
     ) -> tuple[dict[int, Any], list[str]]:
         """The indexes of the shards (one ``getranges``), then the inner chunks needed (one
         more): ``projection index -> bytes`` and what is missing (for strict reads)."""
-        layout = self.layout
-        start, length = layout.index_range()
-        indexes = self.store.getranges([(k, start, length) for k in keys])
-        requests: list[tuple[str, int, int | None]] = []
-        wanted: list[tuple[int, int, str]] = []  # projection, inner index, shard key
-        missing: list[str] = []
-        for shard, key, raw in zip(batch, keys, indexes):
-            if raw is None:
-                missing.append(key)
-                continue
-            table = layout.decode_index(raw, key)
-            absent = False
-            for i, j in groups[shard]:
-                offset, nbytes = int(table[j, 0]), int(table[j, 1])
-                if offset == ABSENT:
-                    absent = True
-                    continue
-                requests.append((key, offset, nbytes))
-                wanted.append((i, j, key))
-            if absent:
-                missing.append(key)
+        requests, wanted, missing = self._resolve(batch, keys, groups)
         data: dict[int, Any] = {}
         if requests:
             got_all = self.store.getranges(requests)
@@ -452,6 +583,18 @@ class ShardedPipeline(StorePipeline):
                     )
                 data[i] = got
         return data, missing
+
+    def _node_index(
+        self, layout: ShardLayout, raw: Any, key: str, path: tuple[int, ...], size: int | None
+    ) -> np.ndarray:
+        """The index table read for a shard (``path`` ()) or an inner shard of ``size``
+        bytes (its ranges checked against them)."""
+        try:
+            return layout.decode_index(raw, key, size)
+        except CorruptChunkError as e:
+            if not path:
+                raise
+            raise CorruptChunkError(key, f"inner shard {list(path)}: {e.reason}") from None
 
     # -- writes ----------------------------------------------------------------------------
     def _write(
@@ -472,7 +615,7 @@ class ShardedPipeline(StorePipeline):
     def _covered(self, w: _Write, shard: tuple[int, ...], members: list[tuple[int, int]]) -> bool:
         """The selection covers every inner chunk of ``shard`` inside the array whole (the
         shard is built without reading it)."""
-        per, grid = self.layout.per_shard, self._inner_grid
+        per, grid = self.per_shard, self._inner_grid
         inside = math.prod(min(k, g - s * k) for s, k, g in zip(shard, per, grid))
         projections = w.projections
         return len({j for _, j in members}) == inside and not any(
@@ -538,20 +681,22 @@ class ShardedPipeline(StorePipeline):
         w.pieces = {}
 
     def _assemble(self, content: dict[int, Any]) -> bytes:
-        """A shard's bytes: its inner chunks in Morton order and the index."""
-        layout = self.layout
-        rank = layout.morton
-        table = np.full((layout.n, 2), ABSENT, dtype=np.uint64)
-        parts: list[Any] = []
-        pos = layout.index_nbytes if layout.index_at_start else 0
-        for j in sorted(content, key=rank.__getitem__):
-            data = content[j]
-            nbytes = len(memoryview(data).cast("B"))
-            table[j] = (pos, nbytes)
-            parts.append(data)
-            pos += nbytes
-        index = layout.encode_index(table)
-        return b"".join([index, *parts] if layout.index_at_start else [*parts, index])
+        """A shard's bytes: its inner chunks (innermost index -> bytes) in Morton order and
+        the index; with nested sharding, the inner shards holding any, built the same way."""
+        if len(self.levels) == 1:
+            return _pack(self.layout, content)
+        return self._pack_level(0, content)
+
+    def _pack_level(self, depth: int, part: dict[int, Any]) -> bytes:
+        """The (inner) shard at level ``depth`` holding ``part`` (innermost index -> bytes)."""
+        levels, paths = self.levels, self.layout.paths
+        layout = levels[depth]
+        if depth == len(levels) - 1:
+            return _pack(layout, {int(paths[j, depth]): d for j, d in part.items()})
+        nodes: dict[int, dict[int, Any]] = {}
+        for j, d in part.items():
+            nodes.setdefault(int(paths[j, depth]), {})[j] = d
+        return _pack(layout, {e: self._pack_level(depth + 1, g) for e, g in nodes.items()})
 
     def _lazy_pieces(self, w: _Write, batch: list[tuple[int, ...]], groups: dict) -> dict:
         """The parts of a lazy value for the inner chunks of ``batch``: one read of the
@@ -587,6 +732,23 @@ class ShardedPipeline(StorePipeline):
         ]
         if cut:
             self.store.delitems(cut)
+
+
+def _pack(layout: ShardLayout, content: dict[int, Any]) -> bytes:
+    """The bytes of one shard (or inner shard) of ``layout``: ``content`` (index in it ->
+    bytes) in Morton order and the index."""
+    rank = layout.morton
+    table = np.full((layout.n, 2), ABSENT, dtype=np.uint64)
+    parts: list[Any] = []
+    pos = layout.index_nbytes if layout.index_at_start else 0
+    for j in sorted(content, key=rank.__getitem__):
+        data = content[j]
+        nbytes = len(memoryview(data).cast("B"))
+        table[j] = (pos, nbytes)
+        parts.append(data)
+        pos += nbytes
+    index = layout.encode_index(table)
+    return b"".join([index, *parts] if layout.index_at_start else [*parts, index])
 
 
 def _bounding_box(sels: list[Any]) -> list[tuple[int, int]] | None:

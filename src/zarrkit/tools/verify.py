@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
 import numcodecs
+import numpy as np
 
 from .._pool import run_parallel
 from .._probe import location, not_found
@@ -586,20 +587,28 @@ class _Checker:
         """``check(key, shard)`` for the shards of ``meta``: ``(problem with the whole shard
         or None, [InnerChunkProblem, ...], inner chunks read)``."""
         layout = ShardLayout.of(meta)
-        per = layout.per_shard
+        per = layout.grid
 
         def check(key: str, value: Any) -> tuple:
             rel = self.rel(key)
+            view = memoryview(value).cast("B")
             try:
-                table = layout.read_index(value, key)
+                if layout.inner is None:
+                    stored = layout.inner_chunks(layout.read_index(value, key))
+                else:  # nested sharding: the inner shards' indexes are checked whole
+                    found = layout.stored(view, key)
+                    stored = [
+                        (tuple(int(c) for c in np.unravel_index(j, per)), 0, len(v))
+                        for j, v in sorted(found.items())
+                    ]
+                    views = [found[j] for j in sorted(found)]
+                    # (the offsets above are within each inner chunk's own view)
             except CorruptChunkError as e:
                 return (rel, e.reason), [], 0
-            view = memoryview(value).cast("B")
             size = len(view)
             shard = shard_of[key]
             problems = []
-            stored = layout.inner_chunks(table)
-            for inner, offset, nbytes in stored:
+            for n, (inner, offset, nbytes) in enumerate(stored):
                 why = None
                 if offset + nbytes > size:
                     why = (
@@ -608,7 +617,7 @@ class _Checker:
                     )
                 else:
                     try:
-                        decode(view[offset : offset + nbytes])
+                        decode(view[offset : offset + nbytes] if layout.inner is None else views[n])
                     except Exception as e:
                         why = _reason(e)
                 if why is not None:
