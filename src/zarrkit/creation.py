@@ -809,8 +809,9 @@ def encoding_of(a: Array, chunks: tuple[int, ...] | None = None) -> dict[str, An
     ``dtype``, ``fill_value``, ``order``, ``compressor`` (N5's block wrapping taken off: an
     N5 store wraps again what it stores), ``filters`` with an object array's first filter
     named ``object_codec``, ``zarr_format``, and for Zarr v3 ``dimension_names`` and
-    ``shards``. With new ``chunks``, the shards are kept only where they are a multiple of
-    them (``None`` otherwise: unsharded).
+    ``shards`` (a list of shapes, outermost first, when they are nested). With new
+    ``chunks``, the shards are kept only where they are a multiple of them (``None``
+    otherwise: unsharded).
 
     >>> import zarrkit
     >>> z = zarrkit.full((4, 4), 7, chunks=(2, 2), dtype="i2")
@@ -836,9 +837,10 @@ def encoding_of(a: Array, chunks: tuple[int, ...] | None = None) -> dict[str, An
     else:
         kws["filters"] = filters or None
     if zarr_format == 3:
-        shards = a.shards
-        if shards is not None and chunks is not None:
-            shards = shards if all(s % c == 0 for s, c in zip(shards, chunks)) else None
+        levels = list(a._meta.shard_shapes)  # outermost first; more than one: nested
+        if levels and chunks is not None and any(s % c for s, c in zip(levels[-1], chunks)):
+            levels = []
+        shards = None if not levels else levels[0] if len(levels) == 1 else levels
         kws.update(shards=shards, dimension_names=a.dimension_names)
     return kws
 
