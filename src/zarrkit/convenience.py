@@ -10,7 +10,12 @@ from ._node import check_zarr_version
 from ._probe import contains_array, contains_group, format_at, location, not_found
 from .creation import array as _array
 from .creation import open_array
-from .errors import ContainsArrayError, PathNotFoundError
+from .errors import (
+    ArrayNotFoundError,
+    ContainsArrayError,
+    ContainsGroupError,
+    PathNotFoundError,
+)
 from .storage.base import normalize_storage_path, prefix_of
 from .tools.copying import copy, copy_all, copy_store  # noqa: F401 - public names
 
@@ -80,12 +85,13 @@ def open(
         if "shape" in kwargs or contains_array(store, path):
             return open_array(store, mode=mode, path=path, **kwargs)
         return _open_group(store, mode=mode, path=path, **kwargs)
-    # 'r' / 'r+'
-    if contains_array(store, path):
+    # 'r' / 'r+': reading the array's document is the look (no HEAD before it)
+    try:
         return open_array(store, mode=mode, path=path, **kwargs)
-    if contains_group(store, path):
+    except ContainsGroupError:
         return _open_group(store, mode=mode, path=path, **kwargs)
-    raise not_found(PathNotFoundError, store, path)
+    except ArrayNotFoundError:
+        raise not_found(PathNotFoundError, store, path) from None
 
 
 def _open_group(store: Any, **kwargs: Any) -> Any:

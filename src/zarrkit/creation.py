@@ -20,7 +20,7 @@ from ._normalize import (
     normalize_order,
     normalize_shape,
 )
-from ._probe import contains_array, contains_group, location, not_found
+from ._probe import contains_array, contains_group, location
 from .core import Array
 from .errors import ArrayNotFoundError, ContainsArrayError, ContainsGroupError
 from .formats import v3
@@ -731,12 +731,23 @@ def open_array(
         init_array_at(loc, spec, overwrite=overwrite)
 
     where = location(store)
-    if mode in ("r", "r+"):
-        if not contains_array(store, path):
+    opts = Options(
+        read_only=mode == "r",
+        synchronizer=synchronizer,
+        cache_metadata=cache_metadata,
+        cache_attrs=cache_attrs,
+        partial_decompress=partial_decompress,
+        write_empty_chunks=write_empty_chunks,
+        strict_missing=strict_missing,
+    )
+    if mode in ("r", "r+"):  # the read of the document is the look: no HEAD before it
+        try:
+            return Array._at(loc, opts)
+        except ArrayNotFoundError:
             if contains_group(store, path):
-                raise ContainsGroupError(path, where)
-            raise not_found(ArrayNotFoundError, store, path)
-    elif mode == "a":
+                raise ContainsGroupError(path, where) from None
+            raise
+    if mode == "a":
         if contains_group(store, path):
             raise ContainsGroupError(path, where)
         if not contains_array(store, path):
@@ -751,15 +762,6 @@ def open_array(
         init(False)
     else:
         raise ValueError(f"mode must be one of 'r', 'r+', 'a', 'w', 'w-', 'x'; got {mode!r}")
-    opts = Options(
-        read_only=mode == "r",
-        synchronizer=synchronizer,
-        cache_metadata=cache_metadata,
-        cache_attrs=cache_attrs,
-        partial_decompress=partial_decompress,
-        write_empty_chunks=write_empty_chunks,
-        strict_missing=strict_missing,
-    )
     return Array._at(loc, opts)
 
 
