@@ -188,10 +188,12 @@ class Group(Node, MutableMapping):
         items.append(("Store type", type_name(self._store)))
         if self._chunk_store is not None:
             items.append(("Chunk store type", type_name(self._chunk_store)))
-        array_keys = sorted(self.array_keys())
-        group_keys = sorted(self.group_keys())
+        members = self._members()  # one listing and one batch for the three counts
+        array_keys = [m.name for m in members if self._is_array(m)]
+        group_keys = [m.name for m in members if self._is_group(m)]
+        count = len(set(array_keys) | set(group_keys))
         items += [
-            ("No. members", str(len(self))),
+            ("No. members", str(count)),
             ("No. arrays", str(len(array_keys))),
             ("No. groups", str(len(group_keys))),
         ]
