@@ -17,6 +17,7 @@ from typing import Any
 
 from .core import Array
 from .indexing import Indexer
+from .pipeline.chunks import StorePipeline
 from .pipeline.factory import pipeline_for
 from .storage.base import Store
 
@@ -87,6 +88,7 @@ class _Plan:
         self.nbytes = 0
         if _batched(array):
             pipeline = array._pipeline
+            assert isinstance(pipeline, StorePipeline)
             coords = [p.chunk_coords for p in self.indexer]
             self.keys = [pipeline.key(c) for c in coords]
             meta = array._meta
@@ -97,9 +99,9 @@ class _Plan:
         pipeline = None
         if self.keys is not None:
             view = fetched[id(array.chunk_store)]
-            pipeline = pipeline_for(
-                array._meta, array._chain, view, array._path, array._pipeline.options
-            )
+            own = array._pipeline
+            assert isinstance(own, StorePipeline)  # (see _batched)
+            pipeline = pipeline_for(array._meta, array._chain, view, array._path, own.options)
         return array._get(self.indexer, None, self.fields, self.keep_0d, pipeline)
 
 
@@ -162,8 +164,8 @@ def read_many(requests: Iterable[tuple[Array, Any]]) -> list[Any]:
     >>> g = zarrkit.group()
     >>> a = g.array('a', np.arange(10), chunks=5)
     >>> b = g.array('b', np.arange(10) * 2, chunks=5)
-    >>> zarrkit.read_many([(a, slice(0, 3)), (b, 7)])
-    [array([0, 1, 2]), 14]
+    >>> zarrkit.read_many([(a, slice(0, 3)), (b, slice(6, 8))])
+    [array([0, 1, 2]), array([12, 14])]
     """
     plans = [_Plan(array, selection) for array, selection in requests]
     out: list[Any] = []

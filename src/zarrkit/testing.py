@@ -28,6 +28,7 @@ through the chunk pipeline, never come back as fill values. No pytest needed: sk
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import pickle
 import sys
@@ -200,7 +201,7 @@ class RecordingStore(Store):
             return list(pool.map(run, calls))
 
     @property
-    def read_only(self) -> bool:  # type: ignore[override]
+    def read_only(self) -> bool:
         return self.store.read_only
 
     @property
@@ -218,7 +219,7 @@ class RecordingStore(Store):
         keys = list(dict.fromkeys(keys))
         with self._lock:
             self.batches += 1
-        got = self._concurrently([lambda k=k: self[k] for k in keys])
+        got = self._concurrently([functools.partial(self.__getitem__, k) for k in keys])
         out = {}
         for k, v in zip(keys, got):
             if isinstance(v, KeyError):
@@ -238,7 +239,7 @@ class RecordingStore(Store):
             except KeyError:
                 return None
 
-        got = self._concurrently([lambda r=r: one(*r) for r in requests])
+        got = self._concurrently([functools.partial(one, *r) for r in requests])
         for v in got:
             if isinstance(v, BaseException):
                 raise v
@@ -251,7 +252,7 @@ class RecordingStore(Store):
         with self._lock:
             self.batches += 1
         for v in self._concurrently(
-            [lambda k=k, v=v: self.__setitem__(k, v) for k, v in values.items()]
+            [functools.partial(self.__setitem__, k, v) for k, v in values.items()]
         ):
             if isinstance(v, BaseException):
                 raise v

@@ -131,6 +131,14 @@ def parse_json(raw: Any, key: str = "") -> Any:
         ) from None
 
 
+#: requests a store over a network keeps in flight for one batch (``getitems``,
+#: ``setitems``, ``getranges``): ``ObjectStore``'s default ``concurrency`` and the size of
+#: ``FSStore``'s s3fs connection pool (botocore's default, 10, would hold a batch to ten).
+#: At a latency ``t`` a batch of ``n`` objects takes about ``ceil(n / 64) * t`` plus the
+#: transfer; the bytes of a batch are bounded by the chunk pipeline (``pipeline/chunks.py``:
+#: 128 MB read, 32 MB written), never by this number.
+REQUESTS_IN_FLIGHT = 64
+
 _DECODED: dict[tuple[Callable, bytes], Any] = {}
 _DECODED_BUDGET = 32 << 20  # bytes of documents remembered, at most
 _decoded_bytes = 0
