@@ -565,6 +565,41 @@ class Group(Node, MutableMapping):
 
         return self._write_op(get_or_make)
 
+    def create_arrays(
+        self, arrays: Mapping[str, Mapping[str, Any]], overwrite: bool = False
+    ) -> dict[str, Array]:
+        """Create several arrays at once: ``{name: create_arguments}``, each the keyword
+        arguments of :meth:`create` (``shape``, ``chunks``, ``dtype``, ...). All their
+        metadata documents are written with one ``setitems`` (concurrent requests on an
+        object store, the pool on local files), after one batch that looks for anything
+        already there, instead of a few round trips per array. Every layout is checked
+        before anything is written; an array or group already at a name is an error
+        (``ContainsArrayError``/``ContainsGroupError``) unless ``overwrite``, and nothing is
+        written then.
+
+        >>> import zarrkit
+        >>> g = zarrkit.group()
+        >>> made = g.create_arrays({f"a{i}": dict(shape=10, chunks=5, dtype="i2") for i in range(3)})
+        >>> sorted(made), made["a1"].shape, sorted(g.array_keys())
+        (['a0', 'a1', 'a2'], (10,), ['a0', 'a1', 'a2'])
+        """
+
+        def make() -> dict[str, Array]:
+            plans = []
+            for name, given in arrays.items():
+                kwargs = dict(given)
+                for word in ("data", "overwrite"):
+                    if word in kwargs:
+                        raise TypeError(
+                            f"create_arrays: {word!r} is not an argument of one array (it "
+                            "creates empty arrays; overwrite= is the call's)"
+                        )
+                kwargs["overwrite"] = overwrite
+                plans.append(creation._plan_create(**self._creation_kwargs(name, kwargs)))
+            return dict(zip(arrays, creation.create_planned(plans)))
+
+        return self._write_op(make)
+
     def create(self, name: str, **kwargs: Any) -> Array:
         """Create an array (see :func:`zarrkit.create`)."""
         return self._make(creation.create, name, **kwargs)

@@ -209,3 +209,53 @@ def test_read_many_local_files_and_other_stores(tmp_path):
         [1, 2, 3],
         [0, 3, 6, 9],
     ]
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_create_arrays_is_one_setitems(fmt):
+    rec = RecordingStore(MemoryStore())
+    g = zarrkit.group(rec, zarr_format=fmt)
+    rec.reset()
+    specs = {f"a{i}": dict(shape=(20,), chunks=(10,), dtype="i4") for i in range(20)}
+    specs["deep/er"] = dict(shape=3, dtype="f8", fill_value=1.5)
+    made = g.create_arrays(specs)
+    assert list(made) == list(specs)
+    assert rec.count("PUT") == 21 + 1  # the documents, and the group 'deep' above one
+    assert rec.count("HEAD") < 10  # the parent groups' checks ("" and "deep"), not per array
+    assert rec.batches <= 3  # the look for what is there, the documents (and nothing else)
+    assert made["deep/er"][:].tolist() == [1.5] * 3 and made["a3"].dtype == np.dtype("i4")
+    made["a3"][:] = 7
+    again = zarrkit.open_group(rec, mode="r")
+    assert sorted(again.array_keys()) == sorted(k for k in specs if "/" not in k)
+    assert (again["a3"][:] == 7).all() and again["deep/er"].fill_value == 1.5
+    assert again.zarr_format == fmt and again["a0"].zarr_format == fmt
+
+
+def test_create_arrays_refuses_before_writing(tmp_path):
+    for store in (MemoryStore(), zarrkit.DirectoryStore(str(tmp_path / "d"))):
+        g = zarrkit.group(store)
+        g.zeros("taken", shape=2)
+        g.create_group("grp")
+        before = sorted(store.keys())
+        for name, error in (
+            ("taken", zarrkit.errors.ContainsArrayError),
+            ("grp", ContainsGroupError),
+        ):
+            with pytest.raises(error):
+                g.create_arrays({"new1": dict(shape=2), name: dict(shape=2), "new2": dict(shape=2)})
+            assert sorted(store.keys()) == before
+            assert sorted(g) == ["grp", "taken"]
+        with pytest.raises(ValueError):  # a bad layout: nothing written
+            g.create_arrays({"new1": dict(shape=2), "bad": dict(shape=2, order="Q")})
+        assert sorted(store.keys()) == before
+        with pytest.raises(TypeError, match="data"):
+            g.create_arrays({"x": dict(shape=2, data=[1, 2])})
+        made = g.create_arrays({"taken": dict(shape=5, dtype="u1")}, overwrite=True)
+        assert made["taken"].shape == (5,) and g["taken"].dtype == np.dtype("u1")
+
+
+def test_create_arrays_read_only_group():
+    g = zarrkit.group()
+    ro = zarrkit.open_group(g.store, mode="r")
+    with pytest.raises(zarrkit.errors.ReadOnlyError):
+        ro.create_arrays({"x": dict(shape=2)})
