@@ -658,7 +658,31 @@ def create_planned(plans: list[_Planned]) -> list[Array]:
         documents.setdefault(id(plan.loc.store), (plan.loc.store, {}))[1][key] = encoded
     for store, docs in documents.values():
         store.setitems(docs)
-    return [plan.open(meta) for plan, (meta, _) in zip(plans, metas)]
+    # a store that may translate what it keeps: the records as read back, in one batch
+    records = []
+    back: dict[int, tuple[Store, dict[str, Any]]] = {}
+    for plan, (meta, _) in zip(plans, metas):
+        if _keeps_record(plan.loc.store, meta):
+            records.append(meta)
+            continue
+        fmt = node_format(meta.zarr_format)
+        key = fmt.array_key(plan.loc.prefix)
+        back.setdefault(id(plan.loc.store), (plan.loc.store, {}))[1].update(
+            {key: fmt.node_requests(plan.loc.prefix)[key]}
+        )
+        records.append(key)
+    read: dict[str, Any] = {}
+    for store, requests in back.values():
+        read.update(store.getdecoded_many(requests))
+    out = []
+    for plan, record in zip(plans, records):
+        if isinstance(record, str):  # a key read back (absent or not decoded: read again)
+            got = read.get(record)
+            record = None if got is None or isinstance(got, BaseException) else got
+            if isinstance(record, tuple):  # a v3 document: (record, attributes, ...)
+                record = record[0]
+        out.append(Array._at(plan.loc, plan.opts, record))
+    return out
 
 
 def _refuse_taken(locs: list[Location]) -> None:
