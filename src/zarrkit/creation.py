@@ -659,7 +659,7 @@ def create_planned(plans: list[_Planned]) -> list[Array]:
     for store, docs in documents.values():
         store.setitems(docs)
     # a store that may translate what it keeps: the records as read back, in one batch
-    records = []
+    records: list[ArrayMeta | str] = []
     back: dict[int, tuple[Store, dict[str, Any]]] = {}
     for plan, (meta, _) in zip(plans, metas):
         if _keeps_record(plan.loc.store, meta):
@@ -676,12 +676,15 @@ def create_planned(plans: list[_Planned]) -> list[Array]:
         read.update(store.getdecoded_many(requests))
     out = []
     for plan, record in zip(plans, records):
+        given: ArrayMeta | None
         if isinstance(record, str):  # a key read back (absent or not decoded: read again)
             got = read.get(record)
-            record = None if got is None or isinstance(got, BaseException) else got
-            if isinstance(record, tuple):  # a v3 document: (record, attributes, ...)
-                record = record[0]
-        out.append(Array._at(plan.loc, plan.opts, record))
+            if isinstance(got, tuple):  # a v3 document: (record, attributes, ...)
+                got = got[0]
+            given = got if isinstance(got, ArrayMeta) else None
+        else:
+            given = record
+        out.append(Array._at(plan.loc, plan.opts, given))
     return out
 
 
