@@ -408,8 +408,8 @@ class Group(Node, MutableMapping):
         def walk(obj: Any) -> Iterator[Any]:
             yield obj
             if isinstance(obj, Group):
-                for key in sorted(obj):
-                    yield from walk(obj[key])
+                for _, member in obj.items():  # (sorted; one batch of metadata per group)
+                    yield from walk(member)
 
         for obj in islice(walk(self), 1, None):
             result = func(obj)

@@ -259,3 +259,21 @@ def test_create_arrays_read_only_group():
     ro = zarrkit.open_group(g.store, mode="r")
     with pytest.raises(zarrkit.errors.ReadOnlyError):
         ro.create_arrays({"x": dict(shape=2)})
+
+
+def test_copy_all_and_visit_read_members_in_batches(hierarchy):
+    mem, fmt = hierarchy
+    rec = RecordingStore(mem)
+    source = zarrkit.open_group(rec, mode="r")
+    rec.reset()
+    names = []
+    source.visit(names.append)
+    assert names == ["a0", "a1", "a2", "a3", "a4", "g0", "g1", "g1/inner"]
+    assert rec.count("HEAD") == 0
+    per_group = 1 if fmt == 2 else 2  # (v3: a second batch for names v3 did not explain)
+    assert rec.batches <= 3 * per_group  # one per group visited: '', g0, g1
+    dest = zarrkit.group(zarr_format=fmt)
+    rec.reset()
+    n = zarrkit.copy_all(source, dest)
+    assert n[0] == 8 and (dest["a4"][:] == 4).all() and dest["g1/inner"].shape == (3,)
+    assert rec.count("HEAD") == 0
