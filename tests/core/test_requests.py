@@ -277,3 +277,19 @@ def test_copy_all_and_visit_read_members_in_batches(hierarchy):
     n = zarrkit.copy_all(source, dest)
     assert n[0] == 8 and (dest["a4"][:] == 4).all() and dest["g1/inner"].shape == (3,)
     assert rec.count("HEAD") == 0
+
+
+def test_open_members_is_one_batch(hierarchy):
+    mem, fmt = hierarchy
+    rec = RecordingStore(mem, latency=0.02, concurrency=8)
+    g = zarrkit.open_group(rec, mode="r")
+    rec.reset()
+    got = g.open_members(["a3", "g1", "a0", "g1/inner"])
+    assert [m.name for m in got] == ["/a3", "/g1", "/a0", "/g1/inner"]
+    assert rec.batches == 1 and rec.count("HEAD") == 0 and rec.max_in_flight > 1
+    assert isinstance(got[1], zarrkit.Group) and (got[0][:] == 3).all()
+    with pytest.raises(KeyError):
+        g.open_members(["a1", "nothing"])
+    mem[f"a2/{_doc(fmt)}"] = b"[not json"
+    with pytest.raises(MetadataError, match="a2"):
+        g.open_members(["a1", "a2"])
