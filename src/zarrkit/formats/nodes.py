@@ -101,7 +101,11 @@ class NodeFormat:
     def node_requests(self, prefix: str) -> dict[str, Any]:
         """The documents that tell what node of this format is at ``prefix``, with their
         decoders: what :meth:`~zarrkit.storage.Store.getdecoded_many` takes, so that the
-        nodes of many paths are read in one batch (see :meth:`node_found`)."""
+        nodes of many paths are read in one batch (see :meth:`node_found`).
+
+        >>> sorted(V2.node_requests("a/")), sorted(V3.node_requests("a/"))
+        (['a/.zarray', 'a/.zgroup'], ['a/zarr.json'])
+        """
         if self.zarr_format == 2:
             return {prefix + self.array_name: _v2_array, prefix + self.group_name: _v2_group}
         return {prefix + self.array_name: _v3_node}
@@ -110,7 +114,11 @@ class NodeFormat:
         """What the batch ``found`` (of :meth:`node_requests`) says is at ``prefix``:
         ``(array, group)``, each the decoded record, the exception its document raised, or
         None when absent; None when neither is there. A v3 document that does not decode
-        is ``(exception, exception)``: only reading it again tells what it claims to be."""
+        is ``(exception, exception)``: only reading it again tells what it claims to be.
+
+        >>> V2.node_found("a/", {"a/.zgroup": "its record"})
+        (None, 'its record')
+        """
         if self.zarr_format == 2:
             array = found.get(prefix + self.array_name)
             group = found.get(prefix + self.group_name)
