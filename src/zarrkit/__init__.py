@@ -13,6 +13,7 @@ from numcodecs import Blosc
 
 # _moved first: the old module paths (zarrkit.n5 is zarrkit.compat.n5, ...), loaded as before
 from . import _moved, codecs, copying, creation, dask, n5, rechunking, storage  # noqa: F401
+from ._many import read_many
 from ._node import default_zarr_format, set_default_zarr_format
 from ._pool import get_num_threads, set_num_threads
 from ._tree import tree
@@ -119,6 +120,7 @@ __all__ = [
     "open",
     "open_array",
     "open_like",
+    "read_many",
     "rechunk",
     "save",
     "save_array",

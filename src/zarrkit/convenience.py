@@ -10,7 +10,12 @@ from ._node import check_zarr_version
 from ._probe import contains_array, contains_group, format_at, location, not_found
 from .creation import array as _array
 from .creation import open_array
-from .errors import ContainsArrayError, PathNotFoundError
+from .errors import (
+    ArrayNotFoundError,
+    ContainsArrayError,
+    ContainsGroupError,
+    PathNotFoundError,
+)
 from .storage.base import normalize_storage_path, prefix_of
 from .tools.copying import copy, copy_all, copy_store  # noqa: F401 - public names
 
@@ -80,12 +85,13 @@ def open(
         if "shape" in kwargs or contains_array(store, path):
             return open_array(store, mode=mode, path=path, **kwargs)
         return _open_group(store, mode=mode, path=path, **kwargs)
-    # 'r' / 'r+'
-    if contains_array(store, path):
+    # 'r' / 'r+': reading the array's document is the look (no HEAD before it)
+    try:
         return open_array(store, mode=mode, path=path, **kwargs)
-    if contains_group(store, path):
+    except ContainsGroupError:
         return _open_group(store, mode=mode, path=path, **kwargs)
-    raise not_found(PathNotFoundError, store, path)
+    except ArrayNotFoundError:
+        raise not_found(PathNotFoundError, store, path) from None
 
 
 def _open_group(store: Any, **kwargs: Any) -> Any:
@@ -276,42 +282,31 @@ def open_consolidated(
     zarr 3 writes a group's consolidated metadata (keys relative to the group).
     """
     from .formats.v3 import ZARR_JSON
-    from .storage.consolidated import ConsolidatedMetadataStore
+    from .storage.consolidated import ConsolidatedMetadataStore, NoConsolidatedDocument
 
     if mode not in ("r", "r+"):
         raise ValueError(f"open_consolidated takes mode 'r' or 'r+', got {mode!r}")
-    check_zarr_version(kwargs.pop("zarr_version", None), kwargs.pop("zarr_format", None))
+    asked = check_zarr_version(kwargs.pop("zarr_version", None), kwargs.pop("zarr_format", None))
     store = storage.normalize_store_arg(
         store, mode=mode, storage_options=kwargs.pop("storage_options", None)
     )
     path = normalize_storage_path(kwargs.pop("path", None))
-    try:
-        meta_store = ConsolidatedMetadataStore(store, metadata_key=metadata_key)
-    except KeyError:
-        fmt = format_at(store, path)
-        if fmt is not None and fmt.zarr_format == 3:  # inside the group's zarr.json
-            meta_store = ConsolidatedMetadataStore(
-                store, metadata_key=prefix_of(path) + ZARR_JSON, path=path
-            )
-            chunk_store = kwargs.pop("chunk_store", None)
-            return open(
-                meta_store,
-                mode=mode,
-                path=path,
-                chunk_store=store if chunk_store is None else chunk_store,
-                **kwargs,
-            )
-        if not path:
-            raise
+    # where the documents may be, in order; each is read without a look first (one GET
+    # when it is there): .zmetadata at the root (zarr 2), beside the group at ``path``
+    # (zarr 3 writing v2), inside the group's zarr.json (v3)
+    places = [] if asked == 3 else [(metadata_key, "")]
+    if path and asked != 3:
+        places.append((path + "/" + metadata_key, path))
+    places.append((prefix_of(path) + ZARR_JSON, path))
+    for key, below in places:
         try:
-            meta_store = ConsolidatedMetadataStore(
-                store, metadata_key=path + "/" + metadata_key, path=path
-            )
-        except KeyError:
-            raise KeyError(
-                f"no consolidated metadata at key {metadata_key!r} "
-                f"nor {path + '/' + metadata_key!r}"
-            ) from None
+            meta_store = ConsolidatedMetadataStore(store, metadata_key=key, path=below)
+            break
+        except NoConsolidatedDocument:
+            continue
+    else:
+        nor = f" nor {path + '/' + metadata_key!r}" if path else ""
+        raise KeyError(f"no consolidated metadata at key {metadata_key!r}{nor}")
     chunk_store = kwargs.pop("chunk_store", None)
     if chunk_store is None:  # not `or`: an empty chunk store is falsy (and len() may be slow)
         chunk_store = store

@@ -477,14 +477,27 @@ class Array(Node):
     # -- reading -------------------------------------------------------------------------
     def __getitem__(self, selection: Any) -> Any:
         """NumPy-style access: basic selection, else coordinate, else orthogonal (as zarr 2)."""
+        indexer, fields, keep_0d = self._read_plan(selection)
+        return self._get(indexer, None, fields, keep_0d=keep_0d)
+
+    def _read_plan(self, selection: Any) -> tuple[ix.Indexer, Any, bool]:
+        """What ``self[selection]`` reads: its indexer, its fields, and whether a 0-d result
+        stays an array (the metadata refreshed once, as the read then uses them)."""
         fields, sel = ix.pop_fields(selection)
         self._refresh()  # once per call: the methods below work with the record as loaded
         kind = ix.getitem_kind(sel, self._meta.ndim)
         if kind == "basic":
-            return self._get_basic(sel, None, fields)
+            return self._indexer(ix.BasicIndexer, sel), fields, self._keeps_0d(sel)
         if kind == "vindex":
-            return self._get(self._vindex_indexer(sel, selection), None, fields)
-        return self._get(self._indexer(ix.OrthogonalIndexer, sel), None, fields)
+            return self._vindex_indexer(sel, selection), fields, False
+        return self._indexer(ix.OrthogonalIndexer, sel), fields, False
+
+    def _keeps_0d(self, selection: Any) -> bool:
+        """A basic selection of a 0-d array with ``...`` gives a 0-d array (zarr 2)."""
+        return not self._meta.shape and (
+            selection is Ellipsis
+            or (isinstance(selection, tuple) and any(s is Ellipsis for s in selection))
+        )
 
     def _indexer(self, kind: type[ix.Indexer], selection: Any) -> ix.Indexer:
         return kind(selection, self._meta.shape, self._meta.chunks)  # type: ignore[call-arg]
@@ -509,11 +522,7 @@ class Array(Node):
 
     def _get_basic(self, selection: Any, out: Any, fields: Any) -> Any:
         indexer = self._indexer(ix.BasicIndexer, selection)
-        keep_0d = not self._meta.shape and (
-            selection is Ellipsis
-            or (isinstance(selection, tuple) and any(s is Ellipsis for s in selection))
-        )
-        return self._get(indexer, out, fields, keep_0d=keep_0d)
+        return self._get(indexer, out, fields, keep_0d=self._keeps_0d(selection))
 
     def get_orthogonal_selection(self, selection: Any, out: Any = None, fields: Any = None) -> Any:
         """Outer indexing: each dimension by integer, slice, or 1-D integer/Boolean array."""
@@ -535,7 +544,15 @@ class Array(Node):
         self._refresh()
         return self._get(self._indexer(ix.BlockIndexer, selection), out, fields)
 
-    def _get(self, indexer: ix.Indexer, out: Any, fields: Any, keep_0d: bool = False) -> Any:
+    def _get(
+        self,
+        indexer: ix.Indexer,
+        out: Any,
+        fields: Any,
+        keep_0d: bool = False,
+        pipeline: ChunkPipeline | None = None,
+    ) -> Any:
+        """Read ``indexer``'s selection (through ``pipeline``, else the array's own)."""
         fields = ix.normalize_fields(fields)
         out_dtype = ix.check_fields(fields, self._meta.dtype)
         # a subarray field (('i2', (2,))) adds its item dimensions after the selection's
@@ -564,7 +581,7 @@ class Array(Node):
                 out[...] = indexer.finish(buffer)
             return out
         buffer = np.empty(buffer_shape, dtype=out_dtype.base, order=self._meta.order)
-        self._pipeline.read(indexer, buffer, fields)
+        (self._pipeline if pipeline is None else pipeline).read(indexer, buffer, fields)
         result = indexer.finish(buffer)
         if result.shape == () and not out_dtype.shape and not keep_0d:
             return result[()]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numcodecs
 import numpy as np
@@ -21,12 +21,12 @@ from ._normalize import (
     normalize_order,
     normalize_shape,
 )
-from ._probe import contains_array, contains_group, location, not_found
+from ._probe import contains_array, contains_group, location
 from .core import Array
 from .errors import ArrayNotFoundError, ContainsArrayError, ContainsGroupError
 from .formats import v3
 from .formats.meta import ArrayMeta
-from .formats.nodes import V2, NodeFormat, node_format
+from .formats.nodes import V2, V3, NodeFormat, node_format
 from .formats.v2 import (
     encode_array_meta,
     normalize_fill_value,
@@ -76,17 +76,23 @@ def _require_parent_groups(
     overwrite: bool,
     chunk_store: Store | None = None,
     fmt: NodeFormat = V2,
+    known: set[str] | None = None,
 ) -> None:
     """Make sure every ancestor of ``path`` is a group (zarr 2 does the same).
 
     With ``overwrite``, an array in the way is removed whole (its chunks and attributes
-    too, as zarr 2 does), then replaced by a group.
+    too, as zarr 2 does), then replaced by a group. ``known``: paths already made sure of
+    (skipped; the ones made sure of here are added).
     """
     if not path:
         return
     segments = path.split("/")
     for i in range(len(segments)):
         p = "/".join(segments[:i])
+        if known is not None:
+            if p in known:
+                continue
+            known.add(p)
         if contains_group(store, p):
             continue  # the usual case, one probe
         if contains_array(store, p):
@@ -546,6 +552,60 @@ def create(
     >>> z
     <zarrkit.core.Array (10000, 10000) int32>
     """
+    args = dict(locals())
+    extra = args.pop("kwargs")
+    plan = _plan_create(**args, **extra)
+    meta = init_array_at(plan.loc, plan.spec, overwrite=plan.overwrite)
+    return plan.open(meta)
+
+
+class _Planned(NamedTuple):
+    """An array :func:`create` was asked for, its arguments checked: where, its layout as
+    requested, how it behaves, and whether it replaces what is there."""
+
+    loc: Location
+    spec: ArraySpec
+    opts: Options
+    overwrite: bool
+
+    def open(self, meta: ArrayMeta) -> Array:
+        """The array just written with the record ``meta``."""
+        # the record just written is what a read would give, unless the store translates it
+        keep = _keeps_record(self.loc.store, meta)
+        return Array._at(self.loc, self.opts, meta if keep else None)
+
+
+def _plan_create(
+    shape: Any,
+    chunks: Any = True,
+    dtype: Any = None,
+    compressor: Any = "default",
+    fill_value: Any = 0,
+    order: str = "C",
+    store: Any = None,
+    synchronizer: Any = None,
+    overwrite: bool = False,
+    path: str | None = None,
+    chunk_store: Any = None,
+    filters: Any = None,
+    cache_metadata: bool = True,
+    cache_attrs: bool = True,
+    read_only: bool = False,
+    object_codec: Any = None,
+    dimension_separator: str | None = None,
+    write_empty_chunks: bool = True,
+    *,
+    zarr_version: int | None = None,
+    meta_array: Any = None,
+    storage_transformers: Any = (),
+    storage_options: dict | None = None,
+    strict_missing: bool = False,
+    zarr_format: int | None = None,
+    shards: Any = None,
+    dimension_names: Any = None,
+    **kwargs: Any,
+) -> _Planned:
+    """:func:`create`'s arguments checked and turned into records (nothing written)."""
     fmt = check_zarr_version(zarr_version, zarr_format)
     compressor, fill_value = _h5py_compat(compressor, fill_value, kwargs)
     _refuse_storage_transformers(storage_transformers)
@@ -564,7 +624,6 @@ def create(
         object_codec=object_codec,
         dimension_separator=dimension_separator,
     )
-    meta = init_array_at(loc, spec, overwrite=overwrite)
     opts = Options(
         read_only=read_only,
         synchronizer=synchronizer,
@@ -573,8 +632,109 @@ def create(
         write_empty_chunks=write_empty_chunks,
         strict_missing=strict_missing,
     )
-    # the record just written is what a read would give, unless the store translates it
-    return Array._at(loc, opts, meta if _keeps_record(loc.store, meta) else None)
+    return _Planned(loc, spec, opts, overwrite)
+
+
+def create_planned(plans: list[_Planned]) -> list[Array]:
+    """Create the arrays of ``plans`` (each from :func:`_plan_create`) with their metadata
+    documents written in one ``setitems`` per store, and what is at their places looked at
+    in one batch: one round trip on an object store, not a few per array.
+
+    Every layout is checked before anything is written; an array or group already at a
+    place (without ``overwrite``) is the same error as :func:`create` raises, before
+    anything is written.
+    """
+    metas = [_array_meta(plan.spec, plan.loc.store) for plan in plans]
+    claimed: list[Location] = []
+    try:
+        unknown: list[Location] = []
+        for plan in plans:
+            loc = plan.loc
+            if plan.overwrite:
+                loc.store.rmdir(loc.path)
+                if loc.chunk_store is not None:
+                    loc.chunk_store.rmdir(loc.path)
+            elif loc.path and loc.store.claim_empty(loc.path):
+                claimed.append(loc)  # a new, empty place
+            else:
+                unknown.append(loc)
+        _refuse_taken(unknown)
+        known: dict[int, set[str]] = {}  # each ancestor made sure of once per store
+        for plan, (meta, _) in zip(plans, metas):
+            loc = plan.loc
+            fmt = node_format(meta.zarr_format)
+            _require_parent_groups(
+                loc.store,
+                loc.path,
+                plan.overwrite,
+                loc.chunk_store,
+                fmt,
+                known.setdefault(id(loc.store), set()),
+            )
+    except BaseException:
+        for loc in claimed:
+            loc.store.rmdir(loc.path)
+        raise
+    documents: dict[int, tuple[Store, dict[str, bytes]]] = {}
+    for plan, (meta, encoded) in zip(plans, metas):
+        key = node_format(meta.zarr_format).array_key(plan.loc.prefix)
+        documents.setdefault(id(plan.loc.store), (plan.loc.store, {}))[1][key] = encoded
+    for store, docs in documents.values():
+        store.setitems(docs)
+    # a store that may translate what it keeps: the records as read back, in one batch
+    records: list[ArrayMeta | str] = []
+    back: dict[int, tuple[Store, dict[str, Any]]] = {}
+    for plan, (meta, _) in zip(plans, metas):
+        if _keeps_record(plan.loc.store, meta):
+            records.append(meta)
+            continue
+        fmt = node_format(meta.zarr_format)
+        key = fmt.array_key(plan.loc.prefix)
+        back.setdefault(id(plan.loc.store), (plan.loc.store, {}))[1].update(
+            {key: fmt.node_requests(plan.loc.prefix)[key]}
+        )
+        records.append(key)
+    read: dict[str, Any] = {}
+    for store, requests in back.values():
+        read.update(store.getdecoded_many(requests))
+    out = []
+    for plan, record in zip(plans, records):
+        given: ArrayMeta | None
+        if isinstance(record, str):  # a key read back (absent or not decoded: read again)
+            got = read.get(record)
+            if isinstance(got, tuple):  # a v3 document: (record, attributes, ...)
+                got = got[0]
+            given = got if isinstance(got, ArrayMeta) else None
+        else:
+            given = record
+        out.append(Array._at(plan.loc, plan.opts, given))
+    return out
+
+
+def _refuse_taken(locs: list[Location]) -> None:
+    """Raise as :func:`create` does if an array or group is at one of ``locs``: their
+    documents of both formats are asked for in one batch per store; a place where one is
+    found is looked at again, one by one, for the error."""
+    by_store: dict[int, tuple[Store, list[Location]]] = {}
+    for loc in locs:
+        by_store.setdefault(id(loc.store), (loc.store, []))[1].append(loc)
+    for store, places in by_store.values():
+        requests: dict[str, Any] = {}
+        for loc in places:
+            for fmt in (V2, V3):
+                requests.update(dict.fromkeys(fmt.node_requests(loc.prefix), _present))
+        found = store.getdecoded_many(requests) if requests else {}
+        for loc in places:
+            if any(k in found for k in requests if k.startswith(loc.prefix)):
+                if contains_array(store, loc.path):
+                    raise ContainsArrayError(loc.path, location(store))
+                if contains_group(store, loc.path):
+                    raise ContainsGroupError(loc.path, location(store))
+
+
+def _present(doc: Any, key: str) -> bool:
+    """A decoder that only tells the document is there."""
+    return True
 
 
 def _keeps_record(store: Store, meta: ArrayMeta) -> bool:
@@ -754,12 +914,23 @@ def open_array(
         init_array_at(loc, spec, overwrite=overwrite)
 
     where = location(store)
-    if mode in ("r", "r+"):
-        if not contains_array(store, path):
+    opts = Options(
+        read_only=mode == "r",
+        synchronizer=synchronizer,
+        cache_metadata=cache_metadata,
+        cache_attrs=cache_attrs,
+        partial_decompress=partial_decompress,
+        write_empty_chunks=write_empty_chunks,
+        strict_missing=strict_missing,
+    )
+    if mode in ("r", "r+"):  # the read of the document is the look: no HEAD before it
+        try:
+            return Array._at(loc, opts)
+        except ArrayNotFoundError:
             if contains_group(store, path):
-                raise ContainsGroupError(path, where)
-            raise not_found(ArrayNotFoundError, store, path)
-    elif mode == "a":
+                raise ContainsGroupError(path, where) from None
+            raise
+    if mode == "a":
         if contains_group(store, path):
             raise ContainsGroupError(path, where)
         if not contains_array(store, path):
@@ -774,15 +945,6 @@ def open_array(
         init(False)
     else:
         raise ValueError(f"mode must be one of 'r', 'r+', 'a', 'w', 'w-', 'x'; got {mode!r}")
-    opts = Options(
-        read_only=mode == "r",
-        synchronizer=synchronizer,
-        cache_metadata=cache_metadata,
-        cache_attrs=cache_attrs,
-        partial_decompress=partial_decompress,
-        write_empty_chunks=write_empty_chunks,
-        strict_missing=strict_missing,
-    )
     return Array._at(loc, opts)
 
 

@@ -17,10 +17,10 @@ root of the store, as in h5py.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from itertools import islice
 from keyword import iskeyword
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -32,13 +32,30 @@ from ._probe import contains_array, contains_group, location, not_found
 from ._tree import TreeViewer
 from .core import Array
 from .errors import ContainsArrayError, ContainsGroupError, GroupNotFoundError, ReadOnlyError
-from .formats.nodes import V2, V3
+from .formats.nodes import V2, V3, NodeFormat
 from .formats.v2 import GROUP_KEY
 from .storage.base import normalize_storage_path, prefix_of
 
 __all__ = ["Group", "group", "open_group", "LazyLoader"]
 
 _GROUP_MODES = ("r", "r+", "a", "w", "w-", "x")
+
+#: a member whose document did not decode (or was not read): the store is asked again when
+#: the member is used, which raises its error then
+_ASK: Any = object()
+#: names of metadata documents: never members of a group
+_DOCUMENT_NAMES = frozenset({".zarray", ".zgroup", ".zattrs", ".zmetadata", "zarr.json"})
+
+
+class _Member(NamedTuple):
+    """What one batch read says is below a group at ``path``: the record of the array and
+    of the group there (None when absent, :data:`_ASK` when only a new look tells)."""
+
+    name: str
+    path: str
+    fmt: NodeFormat
+    array: Any
+    group: Any
 
 
 class Group(Node, MutableMapping):
@@ -85,13 +102,15 @@ class Group(Node, MutableMapping):
         )
 
     @classmethod
-    def _at(cls, loc: Location, opts: Options) -> Group:
-        """The group at ``loc`` (already normalised), behaving as ``opts`` say."""
+    def _at(cls, loc: Location, opts: Options, known: NodeFormat | None = None) -> Group:
+        """The group at ``loc`` (already normalised), behaving as ``opts`` say. ``known``:
+        the caller has just read a group of that format there, and no array (nothing is
+        looked at again)."""
         g = cls.__new__(cls)
-        g._open(loc, opts)
+        g._open(loc, opts, known)
         return g
 
-    def _open(self, loc: Location, opts: Options) -> None:
+    def _open(self, loc: Location, opts: Options, known: NodeFormat | None = None) -> None:
         self._setup(loc, opts)
         # what members inherit: read-only, locks and attribute caching
         self._member_opts = Options(
@@ -99,11 +118,29 @@ class Group(Node, MutableMapping):
             synchronizer=self._synchronizer,
             cache_attrs=self._cache_attrs,
         )
-        if V2.array_key(self._key_prefix) in self._store:
+        if known is not None:
+            self._fmt = known
+            return
+        # the v2 array and group documents in one batch (one round trip): an array there
+        # wins, a group document that does not decode raises here, naming its key
+        prefix = self._key_prefix
+        if loc.zarr_format == 3 and V2.array_key(prefix) in self._store:
             raise ContainsArrayError(self._path, location(self._store))
-        for fmt in (self._fmt,) if loc.zarr_format else (V2, V3):
+        if not loc.zarr_format or self._fmt is V2:
+            got = self._store.getdecoded_many(V2.node_requests(prefix))
+            array, group = V2.node_found(prefix, got) or (None, None)
+            if array is not None:
+                raise ContainsArrayError(self._path, location(self._store))
+            if isinstance(group, BaseException):
+                raise group
+            if group is not None:
+                self._fmt = V2
+                return
+        for fmt in (self._fmt,) if loc.zarr_format else (V3,):
+            if fmt is V2:
+                continue
             try:
-                fmt.read_group(self._store, self._key_prefix)
+                fmt.read_group(self._store, prefix)
             except KeyError:
                 continue
             self._fmt = fmt
@@ -151,10 +188,12 @@ class Group(Node, MutableMapping):
         items.append(("Store type", type_name(self._store)))
         if self._chunk_store is not None:
             items.append(("Chunk store type", type_name(self._chunk_store)))
-        array_keys = sorted(self.array_keys())
-        group_keys = sorted(self.group_keys())
+        members = self._members()  # one listing and one batch for the three counts
+        array_keys = [m.name for m in members if self._is_array(m)]
+        group_keys = [m.name for m in members if self._is_group(m)]
+        count = len(set(array_keys) | set(group_keys))
         items += [
-            ("No. members", str(len(self))),
+            ("No. members", str(count)),
             ("No. arrays", str(len(array_keys))),
             ("No. groups", str(len(group_keys))),
         ]
@@ -177,11 +216,70 @@ class Group(Node, MutableMapping):
         for key in sorted(self._store.listdir(self._path)):
             yield key, self._key_prefix + key
 
+    def _members(self) -> list[_Member]:
+        """The members directly below, from one listing and one batch of metadata reads
+        (``Store.getdecoded_many``: concurrent requests on an object store) instead of a
+        look and a read per member; the group's own format first, then the other one for
+        the names it did not explain.
+
+        A member whose document does not decode is kept as :data:`_ASK`: it is looked at
+        again, and its error raised, only when it is used (as one member read alone).
+        If the store fails on the batch, every member is :data:`_ASK` (looked at one by one).
+        """
+        children = list(self._child_paths())
+        found: dict[str, _Member] = {}
+        try:
+            pending = [c for c in children if c[0] not in _DOCUMENT_NAMES]
+            for fmt in (self._fmt, V3 if self._fmt is V2 else V2):
+                if not pending:
+                    break
+                requests: dict[str, Any] = {}
+                for _, path in pending:
+                    requests.update(fmt.node_requests(prefix_of(path)))
+                got = self._store.getdecoded_many(requests)
+                rest = []
+                for name, path in pending:
+                    node = fmt.node_found(prefix_of(path), got)
+                    if node is None:
+                        rest.append((name, path))
+                        continue
+                    array, group = (_ASK if isinstance(x, BaseException) else x for x in node)
+                    found[path] = _Member(name, path, fmt, array, group)
+                pending = rest
+        except Exception:
+            return [_Member(name, path, self._fmt, _ASK, _ASK) for name, path in children]
+        return [found[path] for _, path in children if path in found]
+
+    def _is_array(self, m: _Member) -> bool:
+        return m.array is not None and (m.array is not _ASK or contains_array(self._store, m.path))
+
+    def _is_group(self, m: _Member) -> bool:
+        return m.group is not None and (m.group is not _ASK or contains_group(self._store, m.path))
+
+    def _array_of(self, m: _Member) -> Array:
+        """The array member ``m`` (its record as read, unless only a new look tells)."""
+        meta = m.array if m.array is not _ASK and m.fmt is self._fmt else None
+        return Array._at(self._location.at(m.path), self._member_options(), meta)
+
+    def _group_of(self, m: _Member) -> Group:
+        """The group member ``m`` (not looked at again when the batch told all)."""
+        sure = m.array is None and m.group is not _ASK and m.fmt is self._fmt
+        return Group._at(self._location.at(m.path), self._member_options(), m.fmt if sure else None)
+
+    def _member_of(self, m: _Member) -> Array | Group:
+        """The member ``m`` opened as ``group[name]`` opens it (an array first)."""
+        known = m.fmt is self._fmt
+        if m.array is not None and m.array is not _ASK and known:
+            return self._array_of(m)
+        if m.array is None and m.group is not None and m.group is not _ASK and known:
+            return self._group_of(m)
+        return self[m.name]
+
     def __iter__(self) -> Iterator[str]:
         """Names of the members (arrays and groups), sorted."""
-        for key, path in self._child_paths():
-            if contains_array(self._store, path) or contains_group(self._store, path):
-                yield key
+        for m in self._members():
+            if self._is_array(m) or self._is_group(m):
+                yield m.name
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
@@ -204,6 +302,39 @@ class Group(Node, MutableMapping):
         if contains_group(self._store, path):
             return Group._at(self._location.at(path), self._member_options())
         raise KeyError(item)
+
+    def open_members(self, names: Iterable[str]) -> list[Array | Group]:
+        """``[group[name] for name in names]`` with the members' documents read in one batch
+        (concurrent requests on an object store) instead of one round trip per name. The
+        same errors as ``group[name]``, raised for the first name that has one (``KeyError``
+        where nothing is there).
+
+        >>> import zarrkit
+        >>> g = zarrkit.group()
+        >>> _ = g.zeros('a', shape=3); _ = g.create_group('b')
+        >>> [m.name for m in g.open_members(['b', 'a'])]
+        ['/b', '/a']
+        """
+        paths = [(name, self._item_path(name)) for name in names]
+        fmt = self._fmt
+        requests: dict[str, Any] = {}
+        for _, path in paths:
+            requests.update(fmt.node_requests(prefix_of(path)))
+        try:
+            got = self._store.getdecoded_many(requests) if requests else {}
+        except Exception:
+            got = {}  # the store failed on the batch: each name alone, as group[name]
+        out: list[Array | Group] = []
+        for name, path in paths:
+            node = fmt.node_found(prefix_of(path), got) if path else None
+            array, group = node or (None, None)
+            if array is not None and not isinstance(array, BaseException):
+                out.append(Array._at(self._location.at(path), self._member_options(), array))
+            elif array is None and group is not None and not isinstance(group, BaseException):
+                out.append(Group._at(self._location.at(path), self._member_options(), fmt))
+            else:  # nothing of this format there, or a document that does not decode
+                out.append(self[name])
+        return out
 
     def __setitem__(self, item: str, value: Any) -> None:
         """Store ``value`` as an array named ``item``, replacing what is there."""
@@ -253,15 +384,16 @@ class Group(Node, MutableMapping):
 
     def group_keys(self) -> Iterator[str]:
         """Names of the member groups, sorted."""
-        for key, path in self._child_paths():
-            if contains_group(self._store, path):
-                yield key
+        for m in self._members():
+            if self._is_group(m):
+                yield m.name
 
     def groups(self) -> Iterator[tuple[str, Group]]:
-        """``(name, Group)`` pairs of the member groups, sorted by name."""
-        for key, path in self._child_paths():
-            if contains_group(self._store, path):
-                yield key, Group._at(self._location.at(path), self._member_options())
+        """``(name, Group)`` pairs of the member groups, sorted by name (their metadata
+        read in one batch)."""
+        for m in self._members():
+            if self._is_group(m):
+                yield m.name, self._group_of(m)
 
     def array_keys(self, recurse: bool = False) -> Iterator[str]:
         """Names of the member arrays (with ``recurse``, of every array below, depth first)."""
@@ -269,19 +401,35 @@ class Group(Node, MutableMapping):
             yield key
 
     def arrays(self, recurse: bool = False) -> Iterator[tuple[str, Array]]:
-        """``(name, Array)`` pairs of the member arrays (with ``recurse``, of all below)."""
+        """``(name, Array)`` pairs of the member arrays (with ``recurse``, of all below);
+        the members' metadata are read in one batch per group."""
         yield from self._walk_arrays(recurse, load=True)
 
+    def items(self) -> Iterator[tuple[str, Array | Group]]:  # type: ignore[override]
+        """``(name, member)`` pairs, sorted by name; the members' metadata are read in one
+        batch (concurrent requests on an object store), not one member at a time.
+
+        >>> import zarrkit
+        >>> g = zarrkit.group()
+        >>> _ = g.zeros('a', shape=3); _ = g.create_group('b')
+        >>> [(name, type(m).__name__) for name, m in g.items()]
+        [('a', 'Array'), ('b', 'Group')]
+        """
+        for m in self._members():
+            if self._is_array(m) or self._is_group(m):
+                yield m.name, self._member_of(m)
+
+    def values(self) -> Iterator[Array | Group]:  # type: ignore[override]
+        """The members, sorted by name (see :meth:`items`)."""
+        for _, member in self.items():
+            yield member
+
     def _walk_arrays(self, recurse: bool, load: bool) -> Iterator[tuple[str, Any]]:
-        for key, path in self._child_paths():
-            if contains_array(self._store, path):
-                yield (
-                    key,
-                    (Array._at(self._location.at(path), self._member_options()) if load else None),
-                )
-            elif recurse and contains_group(self._store, path):
-                child = Group._at(self._location.at(path), self._member_options())
-                yield from child._walk_arrays(recurse, load)
+        for m in self._members():
+            if self._is_array(m):
+                yield m.name, (self._array_of(m) if load else None)
+            elif recurse and self._is_group(m):
+                yield from self._group_of(m)._walk_arrays(recurse, load)
 
     # -- visiting ------------------------------------------------------------------------
     def visitvalues(self, func: Callable[[Any], Any]) -> Any:
@@ -293,8 +441,8 @@ class Group(Node, MutableMapping):
         def walk(obj: Any) -> Iterator[Any]:
             yield obj
             if isinstance(obj, Group):
-                for key in sorted(obj):
-                    yield from walk(obj[key])
+                for _, member in obj.items():  # (sorted; one batch of metadata per group)
+                    yield from walk(member)
 
         for obj in islice(walk(self), 1, None):
             result = func(obj)
@@ -449,6 +597,41 @@ class Group(Node, MutableMapping):
             return a
 
         return self._write_op(get_or_make)
+
+    def create_arrays(
+        self, arrays: Mapping[str, Mapping[str, Any]], overwrite: bool = False
+    ) -> dict[str, Array]:
+        """Create several arrays at once: ``{name: create_arguments}``, each the keyword
+        arguments of :meth:`create` (``shape``, ``chunks``, ``dtype``, ...). All their
+        metadata documents are written with one ``setitems`` (concurrent requests on an
+        object store, the pool on local files), after one batch that looks for anything
+        already there, instead of a few round trips per array. Every layout is checked
+        before anything is written; an array or group already at a name is an error
+        (``ContainsArrayError``/``ContainsGroupError``) unless ``overwrite``, and nothing is
+        written then.
+
+        >>> import zarrkit
+        >>> g = zarrkit.group()
+        >>> made = g.create_arrays({f"a{i}": dict(shape=10, chunks=5, dtype="i2") for i in range(3)})
+        >>> sorted(made), made["a1"].shape, sorted(g.array_keys())
+        (['a0', 'a1', 'a2'], (10,), ['a0', 'a1', 'a2'])
+        """
+
+        def make() -> dict[str, Array]:
+            plans = []
+            for name, given in arrays.items():
+                kwargs = dict(given)
+                for word in ("data", "overwrite"):
+                    if word in kwargs:
+                        raise TypeError(
+                            f"create_arrays: {word!r} is not an argument of one array (it "
+                            "creates empty arrays; overwrite= is the call's)"
+                        )
+                kwargs["overwrite"] = overwrite
+                plans.append(creation._plan_create(**self._creation_kwargs(name, kwargs)))
+            return dict(zip(arrays, creation.create_planned(plans)))
+
+        return self._write_op(make)
 
     def create(self, name: str, **kwargs: Any) -> Array:
         """Create an array (see :func:`zarrkit.create`)."""
@@ -671,15 +854,15 @@ def open_group(
         new_store=storage.MemoryStore,
     )
     store, path = loc.store, loc.path
+    opts = Options(read_only=mode == "r", synchronizer=synchronizer, cache_attrs=cache_attrs)
+    if mode in ("r", "r+"):  # opening reads the documents: no look before it
+        return Group._at(loc, opts)
     has_group = contains_group(store, path)
     where = location(store)
     new = loc.with_format(fmt or default_zarr_format())  # where a group is created
-    if mode in ("r", "r+", "a") and not has_group and contains_array(store, path):
+    if mode == "a" and not has_group and contains_array(store, path):
         raise ContainsArrayError(path, where)
-    if mode in ("r", "r+"):
-        if not has_group:
-            raise not_found(GroupNotFoundError, store, path)
-    elif mode == "w":
+    if mode == "w":
         creation.init_group_at(loc := new, overwrite=True)
     elif mode == "a":
         if not has_group:
@@ -690,9 +873,7 @@ def open_group(
         if has_group:
             raise ContainsGroupError(path, where)
         creation.init_group_at(loc := new)
-    return Group._at(
-        loc, Options(read_only=mode == "r", synchronizer=synchronizer, cache_attrs=cache_attrs)
-    )
+    return Group._at(loc, opts)
 
 
 class LazyLoader(Mapping):

@@ -28,12 +28,16 @@ through the chunk pipeline, never come back as fill values. No pytest needed: sk
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import pickle
 import sys
+import threading
+import time
 import traceback
 import unittest
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,9 +51,15 @@ from .errors import MissingChunkError, ReadOnlyError
 from .hierarchy import group as _group
 from .storage import getsize as _getsize
 from .storage import listdir as _listdir
-from .storage.base import Store
+from .storage.base import Store, as_store
 
-__all__ = ["StoreConformance", "FailingStore", "check_store", "ConformanceReport"]
+__all__ = [
+    "StoreConformance",
+    "FailingStore",
+    "RecordingStore",
+    "check_store",
+    "ConformanceReport",
+]
 
 #: the keys and values the key-level tests write (no names a format store would translate;
 #: 'ab' shares its first character with 'a' but is not below it)
@@ -120,6 +130,156 @@ class FailingStore(Store):
 
     def listdir(self, path: str = "") -> list[str]:
         return self.store.listdir(path)
+
+
+class RecordingStore(Store):
+    """``store`` seen as an object store: every request is recorded, may wait ``latency``
+    seconds, and the requests of a batch run concurrently (at most ``concurrency`` at once,
+    as :class:`~zarrkit.storage.ObjectStore` does). A tool to count requests and see how many
+    are in flight, in tests and measurements.
+
+    ``requests`` lists ``(kind, key)`` in the order the requests started: ``'GET'`` (a value,
+    from ``[key]``, ``getitems`` or a range), ``'HEAD'`` (``key in store``), ``'LIST'`` (a
+    listing: ``listdir``, ``keys_under``, iteration), ``'PUT'``, ``'DELETE'``.
+    ``max_in_flight`` is the most requests that were running at once; ``batches`` counts
+    the calls of ``getitems``/``setitems``. :meth:`reset` forgets them.
+
+    >>> from zarrkit.storage import MemoryStore
+    >>> rec = RecordingStore(MemoryStore())
+    >>> rec.setitems({"a": b"1", "b": b"2"})
+    >>> rec.reset(); rec.getitems(["a", "b", "c"]) == {"a": b"1", "b": b"2"}
+    True
+    >>> sorted(rec.requests), rec.batches
+    ([('GET', 'a'), ('GET', 'b'), ('GET', 'c')], 1)
+    """
+
+    def __init__(self, store: Any, latency: float = 0.0, concurrency: int = 64) -> None:
+        self.store = as_store(store)
+        self.latency = float(latency)
+        self.concurrency = int(concurrency)
+        self._dimension_separator = self.store._dimension_separator
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the requests recorded so far."""
+        with self._lock:
+            self.requests: list[tuple[str, str]] = []
+            self.in_flight = 0
+            self.max_in_flight = 0
+            self.batches = 0
+
+    def count(self, kind: str) -> int:
+        """How many requests of ``kind`` (``'GET'``, ``'HEAD'``, ...) were made."""
+        return sum(1 for k, _ in self.requests if k == kind)
+
+    def _request(self, kind: str, key: str, call: Callable[[], Any]) -> Any:
+        with self._lock:
+            self.requests.append((kind, key))
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.latency:
+                time.sleep(self.latency)
+            return call()
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _concurrently(self, calls: list[Callable[[], Any]]) -> list[Any]:
+        """Run ``calls`` at most ``concurrency`` at once; their results or exceptions."""
+
+        def run(call: Callable[[], Any]) -> Any:
+            try:
+                return call()
+            except Exception as e:
+                return e
+
+        if len(calls) <= 1:
+            return [run(c) for c in calls]
+        with ThreadPoolExecutor(min(self.concurrency, len(calls))) as pool:
+            return list(pool.map(run, calls))
+
+    @property
+    def read_only(self) -> bool:
+        return self.store.read_only
+
+    @property
+    def partial_reads(self) -> bool:  # type: ignore[override]
+        return self.store.partial_reads
+
+    @property
+    def verbatim(self) -> bool:  # type: ignore[override]
+        return self.store.verbatim
+
+    def __getitem__(self, key: str) -> Any:
+        return self._request("GET", key, lambda: self.store[key])
+
+    def getitems(self, keys: Iterable[str], *, contexts: Any = None) -> dict[str, Any]:
+        keys = list(dict.fromkeys(keys))
+        with self._lock:
+            self.batches += 1
+        got = self._concurrently([functools.partial(self.__getitem__, k) for k in keys])
+        out = {}
+        for k, v in zip(keys, got):
+            if isinstance(v, KeyError):
+                continue
+            if isinstance(v, BaseException):
+                raise v
+            out[k] = v
+        return out
+
+    def getrange(self, key: str, start: int = 0, length: int | None = None) -> bytes:
+        return self._request("GET", key, lambda: self.store.getrange(key, start, length))
+
+    def getranges(self, requests: Any) -> list[bytes | None]:
+        def one(key: str, start: int, length: int | None) -> bytes | None:
+            try:
+                return self.getrange(key, start, length)
+            except KeyError:
+                return None
+
+        got = self._concurrently([functools.partial(one, *r) for r in requests])
+        for v in got:
+            if isinstance(v, BaseException):
+                raise v
+        return got
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._request("PUT", key, lambda: self.store.__setitem__(key, value))
+
+    def setitems(self, values: Mapping[str, Any]) -> None:
+        with self._lock:
+            self.batches += 1
+        for v in self._concurrently(
+            [functools.partial(self.__setitem__, k, v) for k, v in values.items()]
+        ):
+            if isinstance(v, BaseException):
+                raise v
+
+    def __delitem__(self, key: str) -> None:
+        self._request("DELETE", key, lambda: self.store.__delitem__(key))
+
+    def __contains__(self, key: object) -> bool:
+        return bool(self._request("HEAD", str(key), lambda: key in self.store))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._request("LIST", "", lambda: list(self.store)))
+
+    def __len__(self) -> int:
+        return int(self._request("LIST", "", lambda: len(self.store)))
+
+    def listdir(self, path: str = "") -> list[str]:
+        return list(self._request("LIST", path, lambda: self.store.listdir(path)))
+
+    def keys_under(self, path: str = "") -> list[str]:
+        return list(self._request("LIST", path, lambda: self.store.keys_under(path)))
+
+    def rmdir(self, path: str = "") -> None:
+        self._request("DELETE", path, lambda: self.store.rmdir(path))
+
+    def local_files_at(self, path: str) -> Any:
+        return None  # every chunk goes through the recorded methods
 
 
 def _fork_child(store: Store, key: str, conn: Any) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import http.client
 import re
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -61,6 +62,13 @@ class S3Gate:
         self.deny_reads = re.compile(deny_reads)
         #: (method, path, status) of every request the gate refused
         self.refused: list[tuple[str, str, int]] = []
+        #: seconds every request waits before it is passed on (a far-away server)
+        self.latency = 0.0
+        #: (method, path) of every request, and the most that were in flight at once
+        self.seen: list[tuple[str, str]] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -80,6 +88,12 @@ class S3Gate:
         self._server.server_close()
         if self._thread is not None:
             self._thread.join(10)
+
+    def reset(self) -> None:
+        """Forget the requests seen so far."""
+        with self._lock:
+            self.seen = []
+            self.max_in_flight = 0
 
     def refusal(self, method: str, path: str, authorization: str) -> tuple[int, str, str] | None:
         """``(status, S3 error code, message)`` if the request is refused, else None."""
@@ -118,6 +132,19 @@ class S3Gate:
                 return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
             def _handle(self) -> None:
+                with gate._lock:
+                    gate.seen.append((self.command, self.path.split("?", 1)[0]))
+                    gate.in_flight += 1
+                    gate.max_in_flight = max(gate.max_in_flight, gate.in_flight)
+                try:
+                    if gate.latency:
+                        time.sleep(gate.latency)
+                    self._pass()
+                finally:
+                    with gate._lock:
+                        gate.in_flight -= 1
+
+            def _pass(self) -> None:
                 body = self._body()
                 path = self.path.split("?", 1)[0]
                 refused = gate.refusal(self.command, path, self.headers.get("Authorization", ""))

@@ -595,3 +595,48 @@ def test_objectstore_matches_fsstore_on_local_files(tmp_path: Any, separator: st
     # (on local files the emptied folder 'a' stays, as with DirectoryStore; it holds no key)
     assert obs.keys_under("a") == fss.keys_under("a") == [] and "c" in obs.listdir("")
     np.testing.assert_array_equal(zarrkit.open_array(fss, path="c/b", mode="r")[:], DATA)
+
+
+@pytest.mark.parametrize("client", ["s3fs", pytest.param("obstore", marks=needs_obstore)])
+def test_requests_in_flight_at_the_server(s3_gate: Any, s3_server: Any, client: str) -> None:
+    """Counted at the server: an array opened and read whole is GETs only (no HEAD, no
+    LIST), its chunks' requests overlap up to the store's bound (64: s3fs's connection pool
+    is sized to it), consolidated metadata are one GET, a group's members one batch."""
+    from zarrkit.storage.base import REQUESTS_IN_FLIGHT
+
+    store = _gated_store(s3_gate, s3_server, client, f"flight-{client}.zarr")
+    g = zarrkit.group(store)
+    # 400 chunks (2-d: no key ends in '/2', which the gate refuses)
+    z = g.zeros("z", shape=(1, 400), chunks=(1, 1), dtype="u1")
+    z[0] = np.arange(400) % 251
+    for i in range(6):
+        g.zeros(f"m{i}", shape=(2,), chunks=(2,), dtype="u1")
+    zarrkit.consolidate_metadata(store)
+    s3_gate.latency = 0.05
+    try:
+        s3_gate.reset()
+        a = zarrkit.open_array(_gated_store(s3_gate, s3_server, client, f"flight-{client}.zarr"),
+                               path="z", mode="r")  # fmt: skip
+        assert (a[0] == np.arange(400) % 251).all()
+        methods = {m for m, _ in s3_gate.seen}
+        assert methods == {"GET"} and not any(
+            p.endswith(("/", "list-type=2")) for _, p in s3_gate.seen
+        )
+        assert len(s3_gate.seen) == 401
+        assert s3_gate.max_in_flight == REQUESTS_IN_FLIGHT
+        s3_gate.reset()
+        c = zarrkit.open_consolidated(_gated_store(s3_gate, s3_server, client, f"flight-{client}.zarr"),
+                                      mode="r")  # fmt: skip
+        assert [m for m, _ in s3_gate.seen] == ["GET"]
+        assert len(list(c.arrays())) == 7 and len(s3_gate.seen) == 1
+        s3_gate.reset()
+        assert zarrkit.read_many([(m, 0) for _, m in c.arrays() if m.shape == (2,)]) == [0] * 6
+        assert len(s3_gate.seen) == 6 and s3_gate.max_in_flight == 6
+        s3_gate.reset()
+        members = zarrkit.open_group(_gated_store(s3_gate, s3_server, client, f"flight-{client}.zarr"),
+                                     mode="r")  # fmt: skip
+        s3_gate.reset()
+        assert len(list(members.arrays())) == 7
+        assert s3_gate.max_in_flight > 7  # the members' documents were asked for at once
+    finally:
+        s3_gate.latency = 0.0

@@ -98,6 +98,39 @@ class NodeFormat:
         except KeyError:
             raise KeyError(key) from None
 
+    def node_requests(self, prefix: str) -> dict[str, Any]:
+        """The documents that tell what node of this format is at ``prefix``, with their
+        decoders: what :meth:`~zarrkit.storage.Store.getdecoded_many` takes, so that the
+        nodes of many paths are read in one batch (see :meth:`node_found`).
+
+        >>> sorted(V2.node_requests("a/")), sorted(V3.node_requests("a/"))
+        (['a/.zarray', 'a/.zgroup'], ['a/zarr.json'])
+        """
+        if self.zarr_format == 2:
+            return {prefix + self.array_name: _v2_array, prefix + self.group_name: _v2_group}
+        return {prefix + self.array_name: _v3_node}
+
+    def node_found(self, prefix: str, found: dict[str, Any]) -> tuple[Any, Any] | None:
+        """What the batch ``found`` (of :meth:`node_requests`) says is at ``prefix``:
+        ``(array, group)``, each the decoded record, the exception its document raised, or
+        None when absent; None when neither is there. A v3 document that does not decode
+        is ``(exception, exception)``: only reading it again tells what it claims to be.
+
+        >>> V2.node_found("a/", {"a/.zgroup": "its record"})
+        (None, 'its record')
+        """
+        if self.zarr_format == 2:
+            array = found.get(prefix + self.array_name)
+            group = found.get(prefix + self.group_name)
+            return None if array is None and group is None else (array, group)
+        node = found.get(prefix + self.array_name)
+        if node is None:
+            return None
+        if isinstance(node, BaseException):
+            return node, node
+        meta = node[0]
+        return (meta, None) if isinstance(meta, ArrayMeta) else (None, meta)
+
     def encode_array(self, meta: ArrayMeta, attributes: dict | None = None) -> bytes:
         """The array document (v3: with ``attributes`` inside)."""
         if self.zarr_format == 2:

@@ -131,6 +131,14 @@ def parse_json(raw: Any, key: str = "") -> Any:
         ) from None
 
 
+#: requests a store over a network keeps in flight for one batch (``getitems``,
+#: ``setitems``, ``getranges``): ``ObjectStore``'s default ``concurrency`` and the size of
+#: ``FSStore``'s s3fs connection pool (botocore's default, 10, would hold a batch to ten).
+#: At a latency ``t`` a batch of ``n`` objects takes about ``ceil(n / 64) * t`` plus the
+#: transfer; the bytes of a batch are bounded by the chunk pipeline (``pipeline/chunks.py``:
+#: 128 MB read, 32 MB written), never by this number.
+REQUESTS_IN_FLIGHT = 64
+
 _DECODED: dict[tuple[Callable, bytes], Any] = {}
 _DECODED_BUDGET = 32 << 20  # bytes of documents remembered, at most
 _decoded_bytes = 0
@@ -222,6 +230,7 @@ class Store(MutableMapping):
         "getranges": ("__getitem__", "getrange"),
         "getjson": ("__getitem__",),
         "getdecoded": ("__getitem__",),
+        "getdecoded_many": ("__getitem__", "getitems", "getdecoded"),
         "setitems": ("__setitem__",),
         "delitems": ("__delitem__",),
         "keys_under": ("__iter__", "keys"),
@@ -394,6 +403,42 @@ class Store(MutableMapping):
         (1, 2)
         """
         return decoded(self[key], key, decode)
+
+    def getdecoded_many(self, requests: Mapping[str, Callable[[Any, str], Any]]) -> dict[str, Any]:
+        """:meth:`getdecoded` of several documents at once: ``{key: decode}`` ->
+        ``{key: record}`` for the keys present (absent keys are left out). The documents are
+        fetched with one :meth:`getitems` call (concurrent requests on an object store), so
+        opening the members of a group pays one round trip, not one per member.
+
+        A document that does not decode comes back as its exception (not raised), so that a
+        caller raises it only when that document is used; an error of the store itself
+        raises. A ``KeyError`` from ``decode`` means "not of this kind": the key is left out.
+        A store that overrides :meth:`getdecoded` (consolidated metadata) is asked key by key.
+
+        >>> from zarrkit.storage import MemoryStore
+        >>> s = MemoryStore(); s["a"] = b'[1, 2]'; s["b"] = b'not json'
+        >>> got = s.getdecoded_many({"a": lambda d, k: tuple(d), "b": lambda d, k: d, "c": None})
+        >>> got["a"], type(got["b"]).__name__, "c" in got
+        ((1, 2), 'MetadataError', False)
+        """
+        out: dict[str, Any] = {}
+        if type(self).getdecoded is not Store.getdecoded:
+            for key, decode in requests.items():
+                try:
+                    out[key] = self.getdecoded(key, decode)
+                except KeyError:
+                    pass
+                except Exception as e:
+                    out[key] = e
+            return out
+        for key, raw in self.getitems(list(requests)).items():
+            try:
+                out[key] = decoded(raw, key, requests[key])
+            except KeyError:
+                pass  # the decoder's "not of this kind" (a group's zarr.json read as an array)
+            except Exception as e:
+                out[key] = e
+        return out
 
     # -- batched access ----------------------------------------------------------------
     def getitems(self, keys: Iterable[str], *, contexts: Any = None) -> dict[str, bytes]:

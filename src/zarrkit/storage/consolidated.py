@@ -50,6 +50,11 @@ def _indexer(prefix: str) -> Callable[[Any, str], _Index]:
     return index
 
 
+class NoConsolidatedDocument(KeyError):
+    """No document at the metadata key (a ``KeyError``; a document there without
+    consolidated metadata raises a plain ``KeyError``)."""
+
+
 class ConsolidatedMetadataStore(Store):
     """Serves ``.zgroup``/``.zarray``/``.zattrs`` keys from the ``.zmetadata`` document.
 
@@ -82,7 +87,9 @@ class ConsolidatedMetadataStore(Store):
         try:
             raw = self.store[metadata_key]
         except KeyError:
-            raise KeyError(f"no consolidated metadata at key {metadata_key!r}") from None
+            raise NoConsolidatedDocument(
+                f"no consolidated metadata at key {metadata_key!r}"
+            ) from None
         # the same document (a group opened again) is parsed, checked and indexed once
         index = decoded(raw, metadata_key, _indexer(prefix_of(self.path)))
         self.meta_store: dict[str, Any] = index.meta_store

@@ -278,6 +278,9 @@ def make_folder(key: str, folder: str) -> None:
     try:
         os.mkdir(folder)  # the usual case: its parent is there
         return
+    except FileExistsError:
+        if os.path.isdir(folder):
+            return  # (a batch's folders are often there already)
     except OSError:
         pass
     try:

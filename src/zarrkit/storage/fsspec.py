@@ -3,7 +3,11 @@
 ``FSStore('s3://bucket/data.zarr')``, ``FSStore('memory://')``, chained URLs such as
 ``'simplecache::s3://...'`` or an existing file system object (``fs=``). Batches go to
 fsspec's batched calls (``fs.cat`` of a list, ``fs.pipe`` of a dict, ``fs.rm`` of a list),
-which concurrent file systems (s3fs, gcsfs, http) run as concurrent requests.
+which concurrent file systems (s3fs, gcsfs, http) run as concurrent requests: fsspec
+gathers up to 1280 of a batch at once, and the HTTP client's connection pool is what bounds
+them. s3fs's (botocore's) holds 10 connections; for an ``s3://`` URL FSStore sizes it to
+:data:`~zarrkit.storage.base.REQUESTS_IN_FLIGHT` (64) unless ``config_kwargs`` names
+``max_pool_connections``. gcsfs and http hold 100.
 
 Missing means missing: only a not-found error (``FileNotFoundError``, ``KeyError``, or the
 ``missing_exceptions`` you pass) reads as an absent key. Any other error on a read --
@@ -27,6 +31,7 @@ from typing import Any, ClassVar, NamedTuple
 
 from ..errors import StoreArgumentError
 from .base import (
+    REQUESTS_IN_FLIGHT,
     LazyHandle,
     Store,
     _is_fsspec_map,
@@ -90,6 +95,21 @@ def _whole_object_reads(fs: Any, storage_options: Mapping[str, Any]) -> dict[str
     except (AttributeError, TypeError, ValueError):
         takes_it = False
     return {"max_concurrency": 1} if takes_it else {}
+
+
+def _s3_pool(url: str, storage_options: dict[str, Any]) -> dict[str, Any]:
+    """``storage_options`` of an ``s3://`` URL with a connection pool of
+    :data:`~zarrkit.storage.base.REQUESTS_IN_FLIGHT` (unless the user sized it): fsspec
+    gathers a whole batch at once, but botocore's pool of 10 connections would let only ten
+    requests of it be in flight."""
+    protocol = url.split("://", 1)[0] if "://" in url else ""
+    if protocol not in ("s3", "s3a"):
+        return storage_options
+    config = dict(storage_options.get("config_kwargs") or {})
+    if "max_pool_connections" in config:
+        return storage_options
+    config["max_pool_connections"] = REQUESTS_IN_FLIGHT
+    return {**storage_options, "config_kwargs": config}
 
 
 class _Given(NamedTuple):
@@ -256,6 +276,7 @@ class FSStore(Store):
             protocol, _ = fsspec.core.split_protocol(url)
             if protocol in (None, "file"):
                 storage_options.setdefault("auto_mkdir", True)  # create folders on write
+            storage_options = _s3_pool(url, storage_options)
         elif storage_options:
             raise ValueError("Cannot specify both fs and storage_options")
         self.url = url

@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 
 from ..errors import StoreArgumentError
 from .base import (
+    REQUESTS_IN_FLIGHT,
     Store,
     normalize_storage_path,
     path_argument,
@@ -119,7 +120,9 @@ class ObjectStore(Store):
     ``'file:///...'``, ``'memory:///'``) given with its ``options`` to
     ``obstore.store.from_url``, or an obstore store object (then no ``options``).
     ``mode='r'`` makes the store read-only; ``dimension_separator`` sets the chunk key
-    separator of arrays created here; ``concurrency`` bounds the requests in flight per batch.
+    separator of arrays created here; ``concurrency`` bounds the requests in flight per batch
+    (default :data:`~zarrkit.storage.base.REQUESTS_IN_FLIGHT`, 64: a batch of ``n`` objects
+    takes about ``ceil(n / concurrency)`` request latencies).
 
     The store pickles to these parameters (obstore's stores pickle to their configuration),
     so it can travel to other processes. It is not fork-safe (see the module's notes): in a
@@ -138,7 +141,7 @@ class ObjectStore(Store):
         path: str = "",
         mode: str = "w",
         dimension_separator: str | None = None,
-        concurrency: int = 64,
+        concurrency: int = REQUESTS_IN_FLIGHT,
         **options: Any,
     ) -> None:
         obstore = _import_obstore()

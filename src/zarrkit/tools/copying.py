@@ -353,6 +353,16 @@ def _store_of(store: Any, mode: str, storage_options: dict | None) -> Any:
 # -- arrays and groups -------------------------------------------------------------------
 
 
+def _members(group: Any) -> Iterator[tuple[str, Any]]:
+    """``(name, member)`` of a group: its ``items()`` (a zarrkit group reads its members'
+    metadata in one batch), or each key looked up for a group that has only ``keys``."""
+    if hasattr(group, "items"):
+        yield from group.items()
+        return
+    for key in group.keys():
+        yield key, group[key]
+
+
 def _is_h5py(obj: Any) -> bool:
     return obj is not None and type(obj).__module__.startswith("h5py")
 
@@ -520,12 +530,14 @@ class _Copier:
         self.create_kws = create_kws
         self.check_attrs = to_zarr and not without_attrs  # JSON-able, before any write
         self.steps: list[_Step] = []
+        # the member names of destination groups, by id (the group kept alive with them)
+        self._names: dict[int, tuple[Any, set[str]]] = {}
 
     # -- planning ------------------------------------------------------------------------
     def plan(self, source: Any, dest: Any, parent: tuple[str, ...], name: str, root: bool) -> None:
         """Add the steps that copy ``source`` to ``dest[name]``; ``dest`` is the existing
         destination group, or None where the destination does not exist yet."""
-        exists = dest is not None and name in dest
+        exists = dest is not None and self._has(dest, name)
         existing = dest[name] if exists else None
         if _is_array(source):
             do_copy = True
@@ -561,8 +573,21 @@ class _Copier:
             _zarr_attrs(source)
         self.steps.append(_Step(source, parent, name, False, True, over_array))
         child_dest = existing if exists and not over_array else None
-        for key in source.keys():
-            self.plan(source[key], child_dest, parent + (name,), key, False)
+        for key, member in _members(source):
+            self.plan(member, child_dest, parent + (name,), key, False)
+
+    def _has(self, dest: Any, name: str) -> bool:
+        """``name in dest``; a zarrkit group's member names are listed once, with one batch
+        of metadata reads (a listing that fails: each name is asked for, as before)."""
+        if not type(dest).__module__.startswith("zarrkit."):
+            return name in dest
+        names = self._names.get(id(dest))
+        if names is None:
+            try:
+                names = self._names[id(dest)] = (dest, set(dest))
+            except Exception:
+                return name in dest
+        return name in names[1]
 
     # -- doing ---------------------------------------------------------------------------
     def run(
@@ -840,8 +865,8 @@ def copy_all(
     copier = _Copier(if_exists, dry_run, shallow, without_attrs, create_kws, not _is_h5py(dest))
     if copier.check_attrs:
         _zarr_attrs(source)
-    for key in source.keys():
-        copier.plan(source[key], dest, (), key, False)
+    for key, member in _members(source):
+        copier.plan(member, dest, (), key, False)
     from .cluster import connect
 
     with _log_writer(log) as write_log, connect(None if dry_run else scheduler) as client:

@@ -43,12 +43,13 @@ from typing import IO, Any
 import numcodecs
 import numpy as np
 
+from .._node import Location, Options
 from .._pool import run_parallel
 from .._probe import location, not_found
 from ..core import Array
 from ..errors import CorruptChunkError, PathNotFoundError
 from ..formats.meta import ArrayMeta
-from ..formats.nodes import node_at
+from ..formats.nodes import V2, V3, node_at
 from ..formats.v2 import ARRAY_KEY, ATTRS_KEY, CONSOLIDATED_KEY, GROUP_KEY, json_loads
 from ..formats.v3 import ZARR_JSON
 from ..pipeline.sharding import ShardLayout
@@ -340,6 +341,9 @@ class _Checker:
         # taken for an array that cannot be opened (the keys below it are not judged)
         v3_arrays: list[str] = []
         v3_groups: list[str] = []
+        # the documents that tell a node's kind and open an array, read in one batch
+        # (concurrent requests on an object store) rather than one node after another
+        docs = self._node_documents(v2_arrays, [p for p in v3_nodes if p not in v2_nodes])
         for p in v3_nodes:
             key = prefix_of(p) + ZARR_JSON
             if p in v2_nodes:
@@ -348,7 +352,13 @@ class _Checker:
                 )
                 continue
             try:
-                kind = node_at(self.store, prefix_of(p))[0]
+                found = docs.get(key)
+                if isinstance(found, BaseException):
+                    raise found
+                if found is None:  # (not read in the batch: as one node alone)
+                    kind = node_at(self.store, prefix_of(p))[0]
+                else:
+                    kind = "array" if isinstance(found[0], ArrayMeta) else "group"
             except Exception as e:
                 report.metadata_errors.append((self.rel(key), _reason(e)))
                 v3_arrays.append(p)
@@ -365,7 +375,7 @@ class _Checker:
             if self.rel(prefix_of(a) + ZARR_JSON) in unreadable and a not in v2_nodes:
                 continue
             try:
-                opened[a] = Array(self.store, path=a, read_only=True)
+                opened[a] = self._open_array(a, docs, a in v2_nodes)
             except Exception as e:
                 name = ARRAY_KEY if a in v2_nodes else ZARR_JSON
                 report.metadata_errors.append((self.rel(prefix_of(a) + name), _reason(e)))
@@ -408,6 +418,32 @@ class _Checker:
             self.read(other, 2**20, lambda k, v: None)
         for a, z in opened.items():
             report.arrays.append(self._check_array(a, z, chunks[a]))
+
+    def _node_documents(self, v2_arrays: list[str], v3_nodes: list[str]) -> dict[str, Any]:
+        """The arrays' ``.zarray`` and the nodes' ``zarr.json`` documents, decoded, read
+        with one ``getdecoded_many`` (a document that does not decode: its exception); if
+        the store fails on the batch, none (each is then read alone, as before)."""
+        requests: dict[str, Any] = {}
+        for p in v2_arrays:
+            key = prefix_of(p) + ARRAY_KEY
+            requests[key] = V2.node_requests(prefix_of(p))[key]
+        for p in v3_nodes:
+            requests.update(V3.node_requests(prefix_of(p)))
+        try:
+            return self.store.getdecoded_many(requests) if requests else {}
+        except Exception:
+            return {}
+
+    def _open_array(self, path: str, docs: dict[str, Any], v2: bool) -> Array:
+        """The array at ``path``, read-only, from its document in ``docs`` when it is there
+        (else read from the store); a document that did not decode raises its error."""
+        found = docs.get(prefix_of(path) + (ARRAY_KEY if v2 else ZARR_JSON))
+        if isinstance(found, BaseException):
+            raise found
+        if found is None:
+            return Array(self.store, path=path, read_only=True)
+        meta = found if v2 else found[0]
+        return Array._at(Location.of(self.store, path), Options(read_only=True), meta)
 
     def _check_documents(self, docs: dict[str, Any], groups: list[str]) -> None:
         """Metadata documents that cannot be read, and ``.zmetadata`` of the top group."""
