@@ -367,6 +367,8 @@ def test_scratch_buffers_end_with_their_threads(tmp_path):
     z = make(tmp_path)
     count = native._native.scratch_count
     before = zarrkit.get_num_threads()
+    # threads that earlier tests left alive (a dask scheduler's pool, ...) keep theirs
+    others = count()
     try:
         for n in (3, 4, 2, 5, 3, 4, 2, 5):
             zarrkit.set_num_threads(n)
@@ -377,10 +379,10 @@ def test_scratch_buffers_end_with_their_threads(tmp_path):
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             gc.collect()
-            if count() <= 3 * (_pool_threads() + 1) and _pool_threads() <= 5:
+            if count() <= others + 3 * (_pool_threads() + 1) and _pool_threads() <= 5:
                 break
             time.sleep(0.05)
-        assert count() <= 3 * (_pool_threads() + 1)
+        assert count() <= others + 3 * (_pool_threads() + 1)
         assert _pool_threads() <= 5
     finally:
         zarrkit.set_num_threads(before)
