@@ -58,7 +58,7 @@ FULL = {"n": 8000, "chunk": 1000, "small_chunk": 250, "region": 100, "region_cal
         "narrays": 200, "group_chunk": 100, "shard": 2000, "inner": 250, "zstd": 1,
         "seed": 0}  # fmt: skip
 QUICK = {"n": 200, "chunk": 100, "small_chunk": 50, "region": 20, "region_calls": 3,
-         "narrays": 10, "group_chunk": 20, "shard": 100, "inner": 25, "zstd": 1,
+         "narrays": 5, "group_chunk": 20, "shard": 100, "inner": 25, "zstd": 1,
          "seed": 0}  # fmt: skip
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "bench-key", "AWS_SECRET_ACCESS_KEY": "bench-secret",
            "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
