@@ -18,11 +18,13 @@ command -v "$PY312" >/dev/null 2>&1 || PY312="$(command -v python3.12 || true)"
 
 # name | python | packages
 PEERS=(
-  "zarr2|$PY311|zarr==2.18.7 numcodecs<0.16 numpy"  # numcodecs 0.15, as .venv-zarr2
+  "zarr2|$PY311|zarr==2.18.7 numcodecs<0.16 numpy s3fs==2026.9.0"  # numcodecs 0.15, as .venv-zarr2
   "zarrs|$PY311|zarr==3.1.6 zarrs==0.2.3 numpy"
   "zarrs34|$PY312|zarr==3.4.2 zarrs==0.2.3 numpy"
   "fused|$PY312|zarr==3.4.2 numpy"
   "tensorstore|$PY311|tensorstore==0.1.86 numpy"
+  # cloud.py: zarr-python 3 with its default codec pipeline and both S3 clients
+  "zarr3|$PY312|zarr==3.4.2 obstore==0.12.1 s3fs==2026.9.0 numpy"
 )
 
 want=("$@")
@@ -56,7 +58,7 @@ for spec in "${PEERS[@]}"; do
     && "$venv/bin/python" -m pip install -q $pkgs; then
     echo "$pkgs" >"$stamp"
     "$venv/bin/python" -m pip list --format=freeze 2>/dev/null \
-      | grep -iE '^(zarr|zarrs|numcodecs|numpy|tensorstore)==' | tr '\n' ' '
+      | grep -iE '^(zarr|zarrs|numcodecs|numpy|tensorstore|obstore|s3fs)==' | tr '\n' ' '
     echo
   else
     echo "[setup_peers] $name: FAILED (see pip output above)" >&2

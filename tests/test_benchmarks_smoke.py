@@ -291,3 +291,38 @@ def test_memory_quick(compare, tmp_path, capsys):
         assert r["ok"], r
         assert r["bytes"] == 400 * 400 * 4 and r["extra_warm"] >= -r["bytes"]
     assert "| zarrkit | read |" in capsys.readouterr().out
+
+
+# -- cloud.py: zarrkit's two S3 stores on a moto server (peers need their own venvs) ---------
+
+CLOUD = COMPARE.parent / "cloud.py"
+
+
+def test_cloud_quick_runs_every_row_on_zarrkit(tmp_path, capsys):
+    pytest.importorskip("moto.server")
+    pytest.importorskip("s3fs")
+    pytest.importorskip("obstore")
+    sys.path.insert(0, str(CLOUD.parent))  # cloud.py imports compare.py
+    try:
+        cloud = load_script(CLOUD, "bench_cloud")
+        out = tmp_path / "cloud.json"
+        doc = cloud.main(["--quick", "--libs", "zarrkit", "--latency", "0", "--quiet", "--warmup", "0",
+                          "--json", str(out)])  # fmt: skip
+    finally:
+        sys.path.remove(str(CLOUD.parent))
+        sys.modules.pop("bench_cloud", None)
+    assert list(doc["results"]) == list(cloud.ROWS)
+    for row, by_latency in doc["results"].items():
+        assert list(by_latency) == ["0"]
+        assert set(by_latency["0"]) == {"zarrkit-obstore", "zarrkit-fsspec"}
+        for cell in by_latency["0"].values():
+            assert cell["error"] is None and not cell["na"], (row, cell)
+            assert len(cell["times"]) == 1 and cell["times"][0] > 0
+            assert len(cell["peaks"]) == 1
+    assert json.loads(out.read_text())["config"]["n"] == cloud.QUICK["n"]
+    assert doc["inflight"]["zarrkit-obstore"]["store_bound"] >= 1
+    text = capsys.readouterr().out
+    assert "| workload | latency | zarrkit ObjectStore | zarrkit FSStore |" in text
+    assert "| read 200², chunks 100² | 0 ms |" in text
+    assert "in flight)" in text  # the floor of the whole reads
+    assert "| workload (peak RSS, MiB) |" in text
