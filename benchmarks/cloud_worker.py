@@ -163,9 +163,11 @@ class Zarr2Api(Lib):
         self.zarr.consolidate_metadata(store)
 
     def read_group(self, url, names, sel):
-        # no concurrent API across arrays: one array after the other
         g = self.zarr.open_consolidated(self.store(url), mode="r")
-        return [g[name][sel] for name in names]
+        read_many = getattr(self.zarr, "read_many", None)  # zarrkit: one concurrent batch
+        if read_many is None:  # zarr 2 (and zarrkit before read_many): one after the other
+            return [g[name][sel] for name in names]
+        return read_many([(g[name], sel) for name in names])
 
 
 class Zarr3Api(Lib):
@@ -519,8 +521,10 @@ def zarrkit_inflight(lib: Lib, cfg: dict[str, Any]) -> dict[str, Any]:
         from zarrkit.storage import ObjectStore
 
         bound = ObjectStore("memory:///").concurrency
-    else:
-        bound = 10  # botocore's MAX_POOL_CONNECTIONS: s3fs's aiohttp connector limit
+    else:  # s3fs's connection pool: zarrkit sizes it (REQUESTS_IN_FLIGHT), else botocore's 10
+        from zarrkit.storage import base
+
+        bound = getattr(base, "REQUESTS_IN_FLIGHT", 10)
     threads = get_num_threads()
     out: dict[str, Any] = {"store_bound": bound}
     for row, side, batch_bytes in (
