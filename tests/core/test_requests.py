@@ -115,7 +115,7 @@ def test_members_batch_is_concurrent(hierarchy):
     g = zarrkit.open_group(rec, mode="r")
     rec.reset()
     assert [name for name, _ in g.arrays()] == [f"a{i}" for i in range(5)]
-    assert rec.max_in_flight == 4
+    assert 2 <= rec.max_in_flight <= 4  # overlapped, within the bound
 
 
 def test_a_member_whose_metadata_do_not_decode_raises_when_used(hierarchy):
