@@ -28,11 +28,11 @@ from . import creation, storage
 from ._info import InfoReporter, type_name
 from ._node import Location, Node, Options, check_zarr_version, default_zarr_format
 from ._normalize import normalize_shape
-from ._probe import contains_array, contains_group, location, not_found
+from ._probe import ancestors, contains_array, contains_group, location, not_found, survey
 from ._tree import TreeViewer
 from .core import Array
 from .errors import ContainsArrayError, ContainsGroupError, GroupNotFoundError, ReadOnlyError
-from .formats.nodes import V2, V3, NodeFormat
+from .formats.nodes import V2, V3, NodeFormat, node_format
 from .formats.v2 import GROUP_KEY
 from .storage.base import normalize_storage_path, prefix_of
 
@@ -492,8 +492,11 @@ class Group(Node, MutableMapping):
         with lock:
             return f(*args, **kwargs)
 
-    def _new_group(self, path: str) -> Group:
-        return Group._at(self._location.at(path), self._member_options())
+    def _new_group(self, path: str, written: bool = False) -> Group:
+        """The group at ``path``; ``written``: just written here (not read back where the
+        store keeps documents as they are)."""
+        loc = self._location.at(path)
+        return Group._at(loc, self._member_options(), _written(loc) if written else None)
 
     def create_group(self, name: str, overwrite: bool = False) -> Group:
         """Create a sub-group (and the groups above it); it must not exist unless ``overwrite``."""
@@ -501,7 +504,7 @@ class Group(Node, MutableMapping):
         def make() -> Group:
             path = self._item_path(name)
             creation.init_group_at(self._location.at(path), overwrite=overwrite)
-            return self._new_group(path)
+            return self._new_group(path, written=True)
 
         return self._write_op(make)
 
@@ -514,9 +517,13 @@ class Group(Node, MutableMapping):
 
         def get_or_make() -> Group:
             path = self._item_path(name)
-            if not contains_group(self._store, path):
-                creation.init_group_at(self._location.at(path), overwrite=overwrite)
-            return self._new_group(path)
+            # the place and the groups above it, in one batch
+            kinds = survey(self._store, [path, *ancestors(path)])
+            if kinds[path].group:
+                return self._new_group(path)
+            loc = self._location.at(path)
+            creation.init_group_at(loc, overwrite=overwrite, kinds=kinds)
+            return self._new_group(path, written=True)
 
         return self._write_op(get_or_make)
 
@@ -793,10 +800,15 @@ def group(
         storage_options=storage_options,
         new_store=storage.MemoryStore,
     )
-    if overwrite or not contains_group(loc.store, loc.path):
-        loc = loc.with_format(fmt or default_zarr_format())
-        creation.init_group_at(loc, overwrite=overwrite)
-    return Group._at(loc, Options(cache_attrs=cache_attrs, synchronizer=synchronizer))
+    opts = Options(cache_attrs=cache_attrs, synchronizer=synchronizer)
+    kinds = None
+    if not overwrite:  # the place and the groups above it, in one batch
+        kinds = survey(loc.store, [loc.path, *ancestors(loc.path)])
+        if kinds[loc.path].group:
+            return Group._at(loc, opts)
+    loc = loc.with_format(fmt or default_zarr_format())
+    creation.init_group_at(loc, overwrite=overwrite, kinds=kinds)
+    return Group._at(loc, opts, _written(loc))
 
 
 def open_group(
@@ -857,23 +869,34 @@ def open_group(
     opts = Options(read_only=mode == "r", synchronizer=synchronizer, cache_attrs=cache_attrs)
     if mode in ("r", "r+"):  # opening reads the documents: no look before it
         return Group._at(loc, opts)
-    has_group = contains_group(store, path)
     where = location(store)
     new = loc.with_format(fmt or default_zarr_format())  # where a group is created
-    if mode == "a" and not has_group and contains_array(store, path):
-        raise ContainsArrayError(path, where)
     if mode == "w":
-        creation.init_group_at(loc := new, overwrite=True)
-    elif mode == "a":
-        if not has_group:
-            creation.init_group_at(loc := new)
+        creation.init_group_at(new, overwrite=True)
+        return Group._at(new, opts, _written(new))
+    # the place and the groups above it, in one batch
+    kinds = survey(store, [path, *ancestors(path)])
+    has_group = kinds[path].group
+    if mode == "a":
+        if has_group:
+            return Group._at(loc, opts)
+        if kinds[path].array:
+            raise ContainsArrayError(path, where)
     else:  # 'w-' / 'x'
-        if contains_array(store, path):
+        if kinds[path].array:
             raise ContainsArrayError(path, where)
         if has_group:
             raise ContainsGroupError(path, where)
-        creation.init_group_at(loc := new)
-    return Group._at(loc, opts)
+    creation.init_group_at(new, kinds=kinds)
+    return Group._at(new, opts, _written(new))
+
+
+def _written(loc: Location) -> NodeFormat | None:
+    """The format of the group just written at ``loc``, when reading it back would give the
+    same (a store that keeps documents as they are): it is not read again."""
+    if not loc.store.verbatim:
+        return None
+    return node_format(loc.zarr_format or default_zarr_format())
 
 
 class LazyLoader(Mapping):
