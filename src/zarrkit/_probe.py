@@ -90,7 +90,7 @@ class Kinds:
     def _v3_kind(self) -> str | None:
         if isinstance(self.v3, BaseException):
             raise self.v3
-        return self.v3  # type: ignore[no-any-return]
+        return self.v3
 
     @property
     def array(self) -> bool:

@@ -640,6 +640,11 @@ class Group(Node, MutableMapping):
 
         return self._write_op(make)
 
+    def _plan_member(self, name: str, kwargs: dict[str, Any]) -> Any:
+        """``create_dataset(name, **kwargs)`` (no ``data``) checked and planned, nothing
+        written: for :func:`zarrkit.creation.create_planned`, which creates many at once."""
+        return self._write_op(lambda: creation._plan_create(**self._creation_kwargs(name, kwargs)))
+
     def create(self, name: str, **kwargs: Any) -> Array:
         """Create an array (see :func:`zarrkit.create`)."""
         return self._make(creation.create, name, **kwargs)
