@@ -47,6 +47,11 @@ _ASK: Any = object()
 _DOCUMENT_NAMES = frozenset({".zarray", ".zgroup", ".zattrs", ".zmetadata", "zarr.json"})
 
 
+def _raw_json(doc: Any, key: str) -> Any:
+    """A decoder of ``Store.getdecoded_many``: the parsed document itself."""
+    return doc
+
+
 class _Member(NamedTuple):
     """What one batch read says is below a group at ``path``: the record of the array and
     of the group there (None when absent, :data:`_ASK` when only a new look tells)."""
@@ -249,6 +254,78 @@ class Group(Node, MutableMapping):
         except Exception:
             return [_Member(name, path, self._fmt, _ASK, _ASK) for name, path in children]
         return [found[path] for _, path in children if path in found]
+
+    def _walk_listed(self) -> list[tuple[str, Array | Group]] | None:
+        """Every array and group below, as :meth:`visititems` gives them (relative path,
+        depth first, sorted), from one listing of the keys below and one batch of exactly
+        the documents it shows (``.zattrs`` too, into the attribute caches): no request for
+        a document the listing shows absent, and one round trip for the whole hierarchy
+        instead of a listing and a batch per group. None where that cannot tell what
+        :meth:`visititems` would (nodes of the other format, a document that does not
+        decode, a store that serves documents of its own); the caller walks then."""
+        store, fmt = self._store, self._fmt
+        if type(store).getdecoded is not storage.base.Store.getdecoded:
+            return None
+        try:
+            keys = set(store.keys_under(self._path))
+        except Exception:
+            return None
+        other = V3 if fmt is V2 else V2
+        names = {fmt.array_name, fmt.group_name, fmt.attrs_name}
+        if any(k.rpartition("/")[2] in (other.array_name, other.group_name) for k in keys):
+            return None  # the other format's documents: its rules of which wins apply
+        base = self._key_prefix
+        requests: dict[str, Any] = {}
+        places: set[str] = set()
+        for k in keys:
+            head, _, name = k.rpartition("/")
+            if head and name in names:
+                places.add(head)
+        for rel in places:
+            for key, decode in fmt.node_requests(base + rel + "/").items():
+                if key[len(base) :] in keys:
+                    requests[key] = decode
+            if not fmt.inline_attributes and rel + "/" + fmt.attrs_name in keys:
+                requests[base + rel + "/" + fmt.attrs_name] = _raw_json
+        try:
+            got = store.getdecoded_many(requests) if requests else {}
+        except Exception:
+            return None
+        kinds: dict[str, tuple[Any, Any]] = {}
+        for rel in places:
+            found = fmt.node_found(base + rel + "/", got)
+            if found is None:
+                continue
+            if any(isinstance(x, BaseException) for x in found):
+                return None
+            kinds[rel] = found
+        out: list[tuple[str, Array | Group]] = []
+        opts = self._member_options()
+        for rel in sorted(kinds, key=lambda r: r.split("/")):
+            parts = rel.split("/")
+            # a member only below groups (an array's folder has no members)
+            if any(
+                kinds.get("/".join(parts[:i]), (True, None))[0] is not None
+                for i in range(1, len(parts))
+            ):
+                continue
+            array = kinds[rel][0]
+            loc = self._location.at(base + rel)
+            node: Array | Group
+            if array is not None:
+                node = Array._at(loc, opts, array)
+            else:
+                node = Group._at(loc, opts, fmt)
+            if not fmt.inline_attributes and opts.cache_attrs:
+                attrs = got.get(base + rel + "/" + fmt.attrs_name)
+                if isinstance(attrs, BaseException):
+                    return None
+                try:
+                    node.attrs._cached = {} if attrs is None else fmt.decode_attrs(attrs, "")
+                except Exception:
+                    return None
+            out.append((rel, node))
+        return out
 
     def _is_array(self, m: _Member) -> bool:
         return m.array is not None and (m.array is not _ASK or contains_array(self._store, m.path))

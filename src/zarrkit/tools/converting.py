@@ -318,7 +318,11 @@ def _walk(root: Any) -> tuple[list[_Node], list[_Node]]:
         arrays.append(_Node("", root, root.attrs.asdict()))
         return groups, arrays
     found: list[tuple[str, Any]] = [("", root)]
-    root.visititems(lambda name, obj: found.append((normalize_storage_path(name), obj)))
+    listed = root._walk_listed()  # one listing and one batch for the whole hierarchy
+    if listed is not None:
+        found += listed
+    else:
+        root.visititems(lambda name, obj: found.append((normalize_storage_path(name), obj)))
     prefetch([obj.attrs for _, obj in found])  # every node's attributes in one batch
     for name, obj in found:
         item = _Node(name, obj, obj.attrs.asdict())
