@@ -20,7 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from .._many import read_many
 from ..attrs import Attributes, prefetch, update_many
+from ..core import Array
 from ..creation import create_planned, encoding_of
 from ..errors import CopyError
 from ..formats.v2 import json_dumps
@@ -686,10 +688,25 @@ class _Copier:
                     groups[step.parent + (step.name,)] = grp
             if batched:
                 made = create_planned([plan for _, _, plan in batched])
+                # arrays of one slab read together (read_many), within COPY_BUFFER_BYTES
+                small: list[tuple[Any, Any, tuple[slice, ...]]] = []
+                small_bytes = 0
                 for (src, reader, _), ds in zip(batched, made):
-                    nbytes += self._fill(src, reader, ds, bar)
+                    slabs = list(itertools.islice(self._slabs_of(src, ds), 2))
+                    size = int(ds.size) * ds.dtype.itemsize
+                    if len(slabs) == 1 and isinstance(reader, Array):
+                        if small and small_bytes + size > COPY_BUFFER_BYTES:
+                            self._fill_many(small, bar)
+                            small, small_bytes = [], 0
+                        small.append((reader, ds, slabs[0]))
+                        small_bytes += size
+                        nbytes += size
+                    else:
+                        nbytes += self._fill(src, reader, ds, bar)
                     if not self.without_attrs:
                         attrs_after.append((src, ds))
+                if small:
+                    self._fill_many(small, bar)
             if tasks:
                 from .cluster import copy_region, run_tasks
 
@@ -787,16 +804,26 @@ class _Copier:
             _copy_attrs(source, ds)
         return nbytes
 
+    def _slabs_of(self, source: Any, ds: Any) -> Iterator[tuple[slice, ...]]:
+        """The slabs ``ds`` is filled by: whole destination chunks (shards: each written
+        once); source chunks where the destination has none."""
+        unit = getattr(ds, "shards", None) or ds.chunks or getattr(source, "chunks", None)
+        return _slabs(tuple(ds.shape), unit, ds.dtype.itemsize)
+
     def _fill(self, source: Any, reader: Any, ds: Any, bar: _Progress) -> int:
         """Copy the data of ``source`` (read through ``reader``) into the new ``ds``."""
         itemsize = ds.dtype.itemsize
-        # slabs of whole destination chunks (shards: each written once); of source chunks
-        # where the destination has none
-        unit = getattr(ds, "shards", None) or ds.chunks or getattr(source, "chunks", None)
-        for sel in _slabs(tuple(ds.shape), unit, itemsize):
+        for sel in self._slabs_of(source, ds):
             ds[sel] = reader[sel]
             bar.update(math.prod(s.stop - s.start for s in sel) * itemsize)
         return int(ds.size) * itemsize
+
+    def _fill_many(self, jobs: list[tuple[Any, Any, tuple[slice, ...]]], bar: _Progress) -> None:
+        """Copy one slab of each ``(reader, ds, slab)``: the reads in one batch."""
+        values = read_many([(reader, sel) for reader, _, sel in jobs])
+        for (_, ds, sel), value in zip(jobs, values):
+            ds[sel] = value
+            bar.update(math.prod(s.stop - s.start for s in sel) * ds.dtype.itemsize)
 
 
 def _h5py_dtype_for_objects(source: Any) -> Any:
