@@ -78,8 +78,11 @@ def _require_parent_groups(
     fmt: NodeFormat = V2,
     known: set[str] | None = None,
     kinds: dict[str, Kinds] | None = None,
+    then: dict[str, bytes] | None = None,
 ) -> None:
-    """Make sure every ancestor of ``path`` is a group (zarr 2 does the same).
+    """Make sure every ancestor of ``path`` is a group (zarr 2 does the same); ``then``:
+    documents of the node itself, written with the groups made (one ``setitems``) once
+    nothing is in the way.
 
     With ``overwrite``, an array in the way is removed whole (its chunks and attributes
     too, as zarr 2 does), then replaced by a group. ``known``: paths already made sure of
@@ -87,24 +90,20 @@ def _require_parent_groups(
     found at (some of) the ancestors; the others are looked at in one batch. The groups
     made are written with one ``setitems`` (before an error, those above it).
     """
-    if not path:
-        return
-    todo = []
-    for p in ancestors(path):
-        if known is not None:
-            if p in known:
-                continue
-            known.add(p)
-        todo.append(p)
-    if not todo:
-        return
-    missing = [p for p in todo if kinds is None or p not in kinds]
-    if missing:
-        kinds = {**(kinds or {}), **survey(store, missing)}
-    assert kinds is not None
     made: dict[str, bytes] = {}
     try:
+        todo = []
+        for p in ancestors(path):
+            if known is not None:
+                if p in known:
+                    continue
+                known.add(p)
+            todo.append(p)
+        missing = [p for p in todo if kinds is None or p not in kinds]
+        if missing:
+            kinds = {**(kinds or {}), **survey(store, missing)}
         for p in todo:
+            assert kinds is not None
             if kinds[p].group:
                 continue  # the usual case
             if kinds[p].array:
@@ -117,6 +116,7 @@ def _require_parent_groups(
                 if chunk_store is not None:
                     chunk_store.rmdir(p)
             made[fmt.group_key(prefix_of(p))] = fmt.encode_group()
+        made.update(then or {})
     finally:
         if made:
             store.setitems(made)
@@ -348,11 +348,16 @@ def _shard_levels(shards: Any) -> list[Any]:
 
 
 def _clear_or_refuse(
-    loc: Location, overwrite: bool, fmt: NodeFormat = V2, kinds: dict[str, Kinds] | None = None
+    loc: Location,
+    overwrite: bool,
+    fmt: NodeFormat = V2,
+    kinds: dict[str, Kinds] | None = None,
+    then: dict[str, bytes] | None = None,
 ) -> None:
     """Delete what is at ``loc`` (``overwrite``), or refuse if an array or group is there.
     The place and the groups above it are looked at in one batch (``kinds``: what a
-    :func:`survey` of them already found)."""
+    :func:`survey` of them already found); ``then``: the node's documents, written with
+    the missing groups above it."""
     store, path = loc.store, loc.path
     if overwrite:
         store.rmdir(path)
@@ -361,7 +366,9 @@ def _clear_or_refuse(
     elif path and store.claim_empty(path):
         # a new, empty place: no array or group there
         try:
-            _require_parent_groups(store, path, overwrite, loc.chunk_store, fmt, kinds=kinds)
+            _require_parent_groups(
+                store, path, overwrite, loc.chunk_store, fmt, kinds=kinds, then=then
+            )
         except BaseException:
             store.rmdir(path)
             raise
@@ -373,7 +380,7 @@ def _clear_or_refuse(
             raise ContainsArrayError(path, location(store))
         if kinds[path].group:
             raise ContainsGroupError(path, location(store))
-    _require_parent_groups(store, path, overwrite, loc.chunk_store, fmt, kinds=kinds)
+    _require_parent_groups(store, path, overwrite, loc.chunk_store, fmt, kinds=kinds, then=then)
 
 
 def init_array_at(
@@ -386,8 +393,7 @@ def init_array_at(
     ``kinds``: what a :func:`survey` found at it and above."""
     meta, encoded = _array_meta(spec, loc.store)
     fmt = node_format(meta.zarr_format)
-    _clear_or_refuse(loc, overwrite, fmt, kinds)
-    loc.store[fmt.array_key(loc.prefix)] = encoded
+    _clear_or_refuse(loc, overwrite, fmt, kinds, {fmt.array_key(loc.prefix): encoded})
     return meta
 
 
@@ -417,8 +423,7 @@ def init_group_at(
     default one). ``kinds``: what a :func:`survey` found at it and above (not looked at
     again)."""
     fmt = node_format(loc.zarr_format or default_zarr_format())
-    _clear_or_refuse(loc, overwrite, fmt, kinds)
-    loc.store[fmt.group_key(loc.prefix)] = fmt.encode_group()
+    _clear_or_refuse(loc, overwrite, fmt, kinds, {fmt.group_key(loc.prefix): fmt.encode_group()})
 
 
 def _refuse_storage_transformers(storage_transformers: Any) -> None:
