@@ -10,7 +10,8 @@ import json
 from typing import Any
 
 from .errors import MetadataError, _PathError
-from .formats.nodes import V2, V3, NodeFormat, node_at
+from .formats.meta import ArrayMeta
+from .formats.nodes import V2, V3, NodeFormat, _v3_node, node_at
 from .storage.base import normalize_storage_path, prefix_of
 
 _V3_METADATA = "zarr.json"
@@ -53,6 +54,82 @@ def _v3_kind(store: Any, prefix: str) -> str | None:
         if kind in ("array", "group"):
             return str(kind)
         raise
+
+
+def _present(doc: Any, key: str) -> bool:
+    """A decoder that only tells the document is there."""
+    return True
+
+
+def _v3_kind_of(doc: Any, key: str) -> str | None:
+    """:func:`_v3_kind` of a ``zarr.json`` document already fetched (as a decoder of
+    ``Store.getdecoded_many``); a document that says nothing raises as it does."""
+    try:
+        meta = _v3_node(doc, key)[0]
+    except KeyError:
+        return None
+    except MetadataError:
+        kind = doc.get("node_type") if isinstance(doc, dict) else None
+        if kind in ("array", "group"):
+            return str(kind)
+        raise
+    return "array" if isinstance(meta, ArrayMeta) else "group"
+
+
+class Kinds:
+    """What one batch (:func:`survey`) found at a path: answers :func:`contains_array` and
+    :func:`contains_group` would give, without a request each."""
+
+    __slots__ = ("v2_array", "v2_group", "v3")
+
+    def __init__(self, v2_array: bool, v2_group: bool, v3: Any) -> None:
+        self.v2_array = v2_array
+        self.v2_group = v2_group
+        self.v3 = v3  # "array", "group", None, or the error its document raised
+
+    def _v3_kind(self) -> str | None:
+        if isinstance(self.v3, BaseException):
+            raise self.v3
+        return self.v3
+
+    @property
+    def array(self) -> bool:
+        """:func:`contains_array` (a v2 group document hides a v3 array, as there)."""
+        return self.v2_array or (not self.v2_group and self._v3_kind() == "array")
+
+    @property
+    def group(self) -> bool:
+        """:func:`contains_group`."""
+        return self.v2_group or (not self.v2_array and self._v3_kind() == "group")
+
+
+def survey(store: Any, paths: Any) -> dict[str, Kinds]:
+    """:class:`Kinds` of each of ``paths`` (normalised store paths) from one batch of GETs
+    of their documents of both formats (concurrent requests on an object store), instead
+    of a HEAD or two per path and question."""
+    requests: dict[str, Any] = {}
+    prefixes = {p: prefix_of(p) for p in dict.fromkeys(paths)}
+    for prefix in prefixes.values():
+        requests[V2.array_key(prefix)] = _present
+        requests[V2.group_key(prefix)] = _present
+        requests[V3.array_key(prefix)] = _v3_kind_of
+    got = store.getdecoded_many(requests) if requests else {}
+    return {
+        p: Kinds(
+            V2.array_key(prefix) in got,
+            V2.group_key(prefix) in got,
+            got.get(V3.array_key(prefix)),
+        )
+        for p, prefix in prefixes.items()
+    }
+
+
+def ancestors(path: str) -> list[str]:
+    """The paths of the groups above ``path``, the root first (none for the root)."""
+    if not path:
+        return []
+    segments = path.split("/")
+    return ["/".join(segments[:i]) for i in range(len(segments))]
 
 
 def format_at(store: Any, path: str) -> NodeFormat | None:

@@ -166,3 +166,75 @@ class Attributes(MutableMapping):
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(repr(self))
+
+
+def _as_parsed(doc: Any, key: str) -> Any:
+    """A decoder of ``Store.getdecoded_many``: the parsed document itself (not to be
+    changed: the store's memo may hold it)."""
+    return doc
+
+
+def _batches(attrs: list[Attributes]) -> dict[int, tuple[Any, list[Attributes]]]:
+    by_store: dict[int, tuple[Any, list[Attributes]]] = {}
+    for a in attrs:
+        by_store.setdefault(id(a.store), (a.store, []))[1].append(a)
+    return by_store
+
+
+def prefetch(attrs: list[Attributes]) -> None:
+    """Read the attributes of many nodes in one batch per store (concurrent requests on an
+    object store) into their caches, instead of a GET each when they are first used. Only
+    caching views not read yet are read; a document that does not decode is left to be
+    read (and raise) when used."""
+    todo = [a for a in attrs if a.cache and a._cached is None]
+    for store, views in _batches(todo).values():
+        try:
+            got = store.getdecoded_many({a.key: _as_parsed for a in views})
+        except Exception:
+            continue  # the store failed on the batch: each read when used, as before
+        for a in views:
+            doc = got.get(a.key)
+            if isinstance(doc, BaseException):
+                continue
+            try:
+                a._cached = {} if doc is None else a._fmt.decode_attrs(doc, a.key)
+            except Exception:
+                continue
+
+
+def update_many(changes: list[tuple[Attributes, dict]]) -> None:
+    """``attrs.update(values)`` for each ``(attrs, values)`` pair, with the current
+    documents read in one batch and the new ones written with one ``setitems`` per store.
+    Views under a synchronizer's lock are updated one by one."""
+    checked = [(a, _checked(dict(values))) for a, values in changes]  # all before any write
+    alone = [(a, d) for a, d in checked if a.synchronizer is not None or a.read_only]
+    for a, d in alone:
+        a.update(d)
+    batched = [(a, d) for a, d in checked if a.synchronizer is None and not a.read_only]
+    new_values = {id(a): d for a, d in batched}
+    for store, views in _batches([a for a, _ in batched]).values():
+        if len({a.key for a in views}) < len(views):  # one node twice: one by one
+            for a in views:
+                a.update(new_values[id(a)])
+            continue
+        got = store.getdecoded_many({a.key: _as_parsed for a in views})
+        out: dict[str, bytes] = {}
+        done: list[tuple[Attributes, dict]] = []
+        for a in views:
+            doc = got.get(a.key)
+            if isinstance(doc, BaseException):
+                raise doc
+            if a._fmt.inline_attributes:
+                if doc is None:
+                    raise KeyError(a.key)  # as the one-by-one update: no node document
+                cur = a._fmt.decode_attrs(doc, a.key)
+                cur.update(new_values[id(a)])
+                out[a.key] = a._fmt.encode_attrs(cur, doc)
+            else:
+                cur = {} if doc is None else a._fmt.decode_attrs(doc, a.key)
+                cur.update(new_values[id(a)])
+                out[a.key] = a._fmt.encode_attrs(cur)
+            done.append((a, cur))
+        store.setitems(out)
+        for a, cur in done:
+            a._cached = cur if a.cache else None

@@ -21,12 +21,12 @@ from ._normalize import (
     normalize_order,
     normalize_shape,
 )
-from ._probe import contains_array, contains_group, location
+from ._probe import Kinds, ancestors, contains_group, location, survey
 from .core import Array
 from .errors import ArrayNotFoundError, ContainsArrayError, ContainsGroupError
 from .formats import v3
 from .formats.meta import ArrayMeta
-from .formats.nodes import V2, V3, NodeFormat, node_format
+from .formats.nodes import V2, NodeFormat, node_format
 from .formats.v2 import (
     encode_array_meta,
     normalize_fill_value,
@@ -77,31 +77,49 @@ def _require_parent_groups(
     chunk_store: Store | None = None,
     fmt: NodeFormat = V2,
     known: set[str] | None = None,
+    kinds: dict[str, Kinds] | None = None,
+    then: dict[str, bytes] | None = None,
 ) -> None:
-    """Make sure every ancestor of ``path`` is a group (zarr 2 does the same).
+    """Make sure every ancestor of ``path`` is a group (zarr 2 does the same); ``then``:
+    documents of the node itself, written with the groups made (one ``setitems``) once
+    nothing is in the way.
 
     With ``overwrite``, an array in the way is removed whole (its chunks and attributes
     too, as zarr 2 does), then replaced by a group. ``known``: paths already made sure of
-    (skipped; the ones made sure of here are added).
+    (skipped; the ones made sure of here are added). ``kinds``: what a :func:`survey`
+    found at (some of) the ancestors; the others are looked at in one batch. The groups
+    made are written with one ``setitems`` (before an error, those above it).
     """
-    if not path:
-        return
-    segments = path.split("/")
-    for i in range(len(segments)):
-        p = "/".join(segments[:i])
-        if known is not None:
-            if p in known:
-                continue
-            known.add(p)
-        if contains_group(store, p):
-            continue  # the usual case, one probe
-        if contains_array(store, p):
-            if not overwrite:
-                raise ContainsArrayError(p)
-            store.rmdir(p)
-            if chunk_store is not None:
-                chunk_store.rmdir(p)
-        store[fmt.group_key(prefix_of(p))] = fmt.encode_group()
+    made: dict[str, bytes] = {}
+    try:
+        todo = []
+        for p in ancestors(path):
+            if known is not None:
+                if p in known:
+                    continue
+                known.add(p)
+            todo.append(p)
+        missing = [p for p in todo if kinds is None or p not in kinds]
+        if missing:
+            kinds = {**(kinds or {}), **survey(store, missing)}
+        for p in todo:
+            assert kinds is not None
+            if kinds[p].group:
+                continue  # the usual case
+            if kinds[p].array:
+                if not overwrite:
+                    raise ContainsArrayError(p)
+                if made:
+                    store.setitems(made)
+                    made = {}
+                store.rmdir(p)
+                if chunk_store is not None:
+                    chunk_store.rmdir(p)
+            made[fmt.group_key(prefix_of(p))] = fmt.encode_group()
+        made.update(then or {})
+    finally:
+        if made:
+            store.setitems(made)
 
 
 #: the compressor of Zarr v3 arrays created with ``compressor='default'``: zarr-python 3's
@@ -329,8 +347,17 @@ def _shard_levels(shards: Any) -> list[Any]:
     return [shards]
 
 
-def _clear_or_refuse(loc: Location, overwrite: bool, fmt: NodeFormat = V2) -> None:
-    """Delete what is at ``loc`` (``overwrite``), or refuse if an array or group is there."""
+def _clear_or_refuse(
+    loc: Location,
+    overwrite: bool,
+    fmt: NodeFormat = V2,
+    kinds: dict[str, Kinds] | None = None,
+    then: dict[str, bytes] | None = None,
+) -> None:
+    """Delete what is at ``loc`` (``overwrite``), or refuse if an array or group is there.
+    The place and the groups above it are looked at in one batch (``kinds``: what a
+    :func:`survey` of them already found); ``then``: the node's documents, written with
+    the missing groups above it."""
     store, path = loc.store, loc.path
     if overwrite:
         store.rmdir(path)
@@ -339,24 +366,34 @@ def _clear_or_refuse(loc: Location, overwrite: bool, fmt: NodeFormat = V2) -> No
     elif path and store.claim_empty(path):
         # a new, empty place: no array or group there
         try:
-            _require_parent_groups(store, path, overwrite, loc.chunk_store, fmt)
+            _require_parent_groups(
+                store, path, overwrite, loc.chunk_store, fmt, kinds=kinds, then=then
+            )
         except BaseException:
             store.rmdir(path)
             raise
         return
-    elif contains_array(store, path):
-        raise ContainsArrayError(path, location(store))
-    elif contains_group(store, path):
-        raise ContainsGroupError(path, location(store))
-    _require_parent_groups(store, path, overwrite, loc.chunk_store, fmt)
+    else:
+        if kinds is None or path not in kinds:
+            kinds = {**(kinds or {}), **survey(store, [path, *ancestors(path)])}
+        if kinds[path].array:
+            raise ContainsArrayError(path, location(store))
+        if kinds[path].group:
+            raise ContainsGroupError(path, location(store))
+    _require_parent_groups(store, path, overwrite, loc.chunk_store, fmt, kinds=kinds, then=then)
 
 
-def init_array_at(loc: Location, spec: ArraySpec, overwrite: bool = False) -> ArrayMeta:
-    """Write the metadata of a new array with layout ``spec`` at ``loc``; return its record."""
+def init_array_at(
+    loc: Location,
+    spec: ArraySpec,
+    overwrite: bool = False,
+    kinds: dict[str, Kinds] | None = None,
+) -> ArrayMeta:
+    """Write the metadata of a new array with layout ``spec`` at ``loc``; return its record.
+    ``kinds``: what a :func:`survey` found at it and above."""
     meta, encoded = _array_meta(spec, loc.store)
     fmt = node_format(meta.zarr_format)
-    _clear_or_refuse(loc, overwrite, fmt)
-    loc.store[fmt.array_key(loc.prefix)] = encoded
+    _clear_or_refuse(loc, overwrite, fmt, kinds, {fmt.array_key(loc.prefix): encoded})
     return meta
 
 
@@ -379,12 +416,14 @@ def init_group(
     init_group_at(loc.with_format(check_zarr_version(None, zarr_format)), overwrite=overwrite)
 
 
-def init_group_at(loc: Location, overwrite: bool = False) -> None:
+def init_group_at(
+    loc: Location, overwrite: bool = False, kinds: dict[str, Kinds] | None = None
+) -> None:
     """Write the metadata of a new group at ``loc`` (in the location's format, else the
-    default one)."""
+    default one). ``kinds``: what a :func:`survey` found at it and above (not looked at
+    again)."""
     fmt = node_format(loc.zarr_format or default_zarr_format())
-    _clear_or_refuse(loc, overwrite, fmt)
-    loc.store[fmt.group_key(loc.prefix)] = fmt.encode_group()
+    _clear_or_refuse(loc, overwrite, fmt, kinds, {fmt.group_key(loc.prefix): fmt.encode_group()})
 
 
 def _refuse_storage_transformers(storage_transformers: Any) -> None:
@@ -658,7 +697,22 @@ def create_planned(plans: list[_Planned]) -> list[Array]:
                 claimed.append(loc)  # a new, empty place
             else:
                 unknown.append(loc)
-        _refuse_taken(unknown)
+        # the places not known to be new, and every group above them all, in one batch
+        # per store
+        wanted: dict[int, tuple[Store, dict[str, None]]] = {}
+        for plan in plans:
+            loc = plan.loc
+            paths = wanted.setdefault(id(loc.store), (loc.store, {}))[1]
+            paths.update(dict.fromkeys(ancestors(loc.path)))
+        for loc in unknown:
+            wanted.setdefault(id(loc.store), (loc.store, {}))[1][loc.path] = None
+        kinds = {key: survey(store, paths) for key, (store, paths) in wanted.items()}
+        for loc in unknown:
+            found = kinds[id(loc.store)][loc.path]
+            if found.array:
+                raise ContainsArrayError(loc.path, location(loc.store))
+            if found.group:
+                raise ContainsGroupError(loc.path, location(loc.store))
         known: dict[int, set[str]] = {}  # each ancestor made sure of once per store
         for plan, (meta, _) in zip(plans, metas):
             loc = plan.loc
@@ -670,6 +724,7 @@ def create_planned(plans: list[_Planned]) -> list[Array]:
                 loc.chunk_store,
                 fmt,
                 known.setdefault(id(loc.store), set()),
+                kinds[id(loc.store)],
             )
     except BaseException:
         for loc in claimed:
@@ -709,32 +764,6 @@ def create_planned(plans: list[_Planned]) -> list[Array]:
             given = record
         out.append(Array._at(plan.loc, plan.opts, given))
     return out
-
-
-def _refuse_taken(locs: list[Location]) -> None:
-    """Raise as :func:`create` does if an array or group is at one of ``locs``: their
-    documents of both formats are asked for in one batch per store; a place where one is
-    found is looked at again, one by one, for the error."""
-    by_store: dict[int, tuple[Store, list[Location]]] = {}
-    for loc in locs:
-        by_store.setdefault(id(loc.store), (loc.store, []))[1].append(loc)
-    for store, places in by_store.values():
-        requests: dict[str, Any] = {}
-        for loc in places:
-            for fmt in (V2, V3):
-                requests.update(dict.fromkeys(fmt.node_requests(loc.prefix), _present))
-        found = store.getdecoded_many(requests) if requests else {}
-        for loc in places:
-            if any(k in found for k in requests if k.startswith(loc.prefix)):
-                if contains_array(store, loc.path):
-                    raise ContainsArrayError(loc.path, location(store))
-                if contains_group(store, loc.path):
-                    raise ContainsGroupError(loc.path, location(store))
-
-
-def _present(doc: Any, key: str) -> bool:
-    """A decoder that only tells the document is there."""
-    return True
 
 
 def _keeps_record(store: Store, meta: ArrayMeta) -> bool:
@@ -908,10 +937,10 @@ def open_array(
         dimension_names=dimension_names,
     )
 
-    def init(overwrite: bool) -> None:
+    def init(overwrite: bool, kinds: dict[str, Kinds] | None = None) -> None:
         if shape is None:
             raise ValueError(f"shape must be given to create an array (mode={mode!r})")
-        init_array_at(loc, spec, overwrite=overwrite)
+        init_array_at(loc, spec, overwrite=overwrite, kinds=kinds)
 
     where = location(store)
     opts = Options(
@@ -930,19 +959,18 @@ def open_array(
             if contains_group(store, path):
                 raise ContainsGroupError(path, where) from None
             raise
-    if mode == "a":
-        if contains_group(store, path):
+    if mode in ("a", "w-", "x"):
+        # the place and the groups above it in one batch
+        kinds = survey(store, [path, *ancestors(path)])
+        if kinds[path].group:
             raise ContainsGroupError(path, where)
-        if not contains_array(store, path):
-            init(False)
+        if kinds[path].array:
+            if mode != "a":
+                raise ContainsArrayError(path, where)
+        else:
+            init(False, kinds)
     elif mode == "w":
         init(True)
-    elif mode in ("w-", "x"):
-        if contains_group(store, path):
-            raise ContainsGroupError(path, where)
-        if contains_array(store, path):
-            raise ContainsArrayError(path, where)
-        init(False)
     else:
         raise ValueError(f"mode must be one of 'r', 'r+', 'a', 'w', 'w-', 'x'; got {mode!r}")
     return Array._at(loc, opts)

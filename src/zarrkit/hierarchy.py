@@ -28,11 +28,11 @@ from . import creation, storage
 from ._info import InfoReporter, type_name
 from ._node import Location, Node, Options, check_zarr_version, default_zarr_format
 from ._normalize import normalize_shape
-from ._probe import contains_array, contains_group, location, not_found
+from ._probe import ancestors, contains_array, contains_group, location, not_found, survey
 from ._tree import TreeViewer
 from .core import Array
 from .errors import ContainsArrayError, ContainsGroupError, GroupNotFoundError, ReadOnlyError
-from .formats.nodes import V2, V3, NodeFormat
+from .formats.nodes import V2, V3, NodeFormat, node_format
 from .formats.v2 import GROUP_KEY
 from .storage.base import normalize_storage_path, prefix_of
 
@@ -45,6 +45,11 @@ _GROUP_MODES = ("r", "r+", "a", "w", "w-", "x")
 _ASK: Any = object()
 #: names of metadata documents: never members of a group
 _DOCUMENT_NAMES = frozenset({".zarray", ".zgroup", ".zattrs", ".zmetadata", "zarr.json"})
+
+
+def _raw_json(doc: Any, key: str) -> Any:
+    """A decoder of ``Store.getdecoded_many``: the parsed document itself."""
+    return doc
 
 
 class _Member(NamedTuple):
@@ -249,6 +254,78 @@ class Group(Node, MutableMapping):
         except Exception:
             return [_Member(name, path, self._fmt, _ASK, _ASK) for name, path in children]
         return [found[path] for _, path in children if path in found]
+
+    def _walk_listed(self) -> list[tuple[str, Array | Group]] | None:
+        """Every array and group below, as :meth:`visititems` gives them (relative path,
+        depth first, sorted), from one listing of the keys below and one batch of exactly
+        the documents it shows (``.zattrs`` too, into the attribute caches): no request for
+        a document the listing shows absent, and one round trip for the whole hierarchy
+        instead of a listing and a batch per group. None where that cannot tell what
+        :meth:`visititems` would (nodes of the other format, a document that does not
+        decode, a store that serves documents of its own); the caller walks then."""
+        store, fmt = self._store, self._fmt
+        if type(store).getdecoded is not storage.base.Store.getdecoded:
+            return None
+        try:
+            keys = set(store.keys_under(self._path))
+        except Exception:
+            return None
+        other = V3 if fmt is V2 else V2
+        names = {fmt.array_name, fmt.group_name, fmt.attrs_name}
+        if any(k.rpartition("/")[2] in (other.array_name, other.group_name) for k in keys):
+            return None  # the other format's documents: its rules of which wins apply
+        base = self._key_prefix
+        requests: dict[str, Any] = {}
+        places: set[str] = set()
+        for k in keys:
+            head, _, name = k.rpartition("/")
+            if head and name in names:
+                places.add(head)
+        for rel in places:
+            for key, decode in fmt.node_requests(base + rel + "/").items():
+                if key[len(base) :] in keys:
+                    requests[key] = decode
+            if not fmt.inline_attributes and rel + "/" + fmt.attrs_name in keys:
+                requests[base + rel + "/" + fmt.attrs_name] = _raw_json
+        try:
+            got = store.getdecoded_many(requests) if requests else {}
+        except Exception:
+            return None
+        kinds: dict[str, tuple[Any, Any]] = {}
+        for rel in places:
+            found = fmt.node_found(base + rel + "/", got)
+            if found is None:
+                continue
+            if any(isinstance(x, BaseException) for x in found):
+                return None
+            kinds[rel] = found
+        out: list[tuple[str, Array | Group]] = []
+        opts = self._member_options()
+        for rel in sorted(kinds, key=lambda r: r.split("/")):
+            parts = rel.split("/")
+            # a member only below groups (an array's folder has no members)
+            if any(
+                kinds.get("/".join(parts[:i]), (True, None))[0] is not None
+                for i in range(1, len(parts))
+            ):
+                continue
+            array = kinds[rel][0]
+            loc = self._location.at(base + rel)
+            node: Array | Group
+            if array is not None:
+                node = Array._at(loc, opts, array)
+            else:
+                node = Group._at(loc, opts, fmt)
+            if not fmt.inline_attributes and opts.cache_attrs:
+                attrs = got.get(base + rel + "/" + fmt.attrs_name)
+                if isinstance(attrs, BaseException):
+                    return None
+                try:
+                    node.attrs._cached = {} if attrs is None else fmt.decode_attrs(attrs, "")
+                except Exception:
+                    return None
+            out.append((rel, node))
+        return out
 
     def _is_array(self, m: _Member) -> bool:
         return m.array is not None and (m.array is not _ASK or contains_array(self._store, m.path))
@@ -492,8 +569,11 @@ class Group(Node, MutableMapping):
         with lock:
             return f(*args, **kwargs)
 
-    def _new_group(self, path: str) -> Group:
-        return Group._at(self._location.at(path), self._member_options())
+    def _new_group(self, path: str, written: bool = False) -> Group:
+        """The group at ``path``; ``written``: just written here (not read back where the
+        store keeps documents as they are)."""
+        loc = self._location.at(path)
+        return Group._at(loc, self._member_options(), _written(loc) if written else None)
 
     def create_group(self, name: str, overwrite: bool = False) -> Group:
         """Create a sub-group (and the groups above it); it must not exist unless ``overwrite``."""
@@ -501,7 +581,7 @@ class Group(Node, MutableMapping):
         def make() -> Group:
             path = self._item_path(name)
             creation.init_group_at(self._location.at(path), overwrite=overwrite)
-            return self._new_group(path)
+            return self._new_group(path, written=True)
 
         return self._write_op(make)
 
@@ -514,9 +594,13 @@ class Group(Node, MutableMapping):
 
         def get_or_make() -> Group:
             path = self._item_path(name)
-            if not contains_group(self._store, path):
-                creation.init_group_at(self._location.at(path), overwrite=overwrite)
-            return self._new_group(path)
+            # the place and the groups above it, in one batch
+            kinds = survey(self._store, [path, *ancestors(path)])
+            if kinds[path].group:
+                return self._new_group(path)
+            loc = self._location.at(path)
+            creation.init_group_at(loc, overwrite=overwrite, kinds=kinds)
+            return self._new_group(path, written=True)
 
         return self._write_op(get_or_make)
 
@@ -632,6 +716,11 @@ class Group(Node, MutableMapping):
             return dict(zip(arrays, creation.create_planned(plans)))
 
         return self._write_op(make)
+
+    def _plan_member(self, name: str, kwargs: dict[str, Any]) -> Any:
+        """``create_dataset(name, **kwargs)`` (no ``data``) checked and planned, nothing
+        written: for :func:`zarrkit.creation.create_planned`, which creates many at once."""
+        return self._write_op(lambda: creation._plan_create(**self._creation_kwargs(name, kwargs)))
 
     def create(self, name: str, **kwargs: Any) -> Array:
         """Create an array (see :func:`zarrkit.create`)."""
@@ -793,10 +882,15 @@ def group(
         storage_options=storage_options,
         new_store=storage.MemoryStore,
     )
-    if overwrite or not contains_group(loc.store, loc.path):
-        loc = loc.with_format(fmt or default_zarr_format())
-        creation.init_group_at(loc, overwrite=overwrite)
-    return Group._at(loc, Options(cache_attrs=cache_attrs, synchronizer=synchronizer))
+    opts = Options(cache_attrs=cache_attrs, synchronizer=synchronizer)
+    kinds = None
+    if not overwrite:  # the place and the groups above it, in one batch
+        kinds = survey(loc.store, [loc.path, *ancestors(loc.path)])
+        if kinds[loc.path].group:
+            return Group._at(loc, opts)
+    loc = loc.with_format(fmt or default_zarr_format())
+    creation.init_group_at(loc, overwrite=overwrite, kinds=kinds)
+    return Group._at(loc, opts, _written(loc))
 
 
 def open_group(
@@ -857,23 +951,34 @@ def open_group(
     opts = Options(read_only=mode == "r", synchronizer=synchronizer, cache_attrs=cache_attrs)
     if mode in ("r", "r+"):  # opening reads the documents: no look before it
         return Group._at(loc, opts)
-    has_group = contains_group(store, path)
     where = location(store)
     new = loc.with_format(fmt or default_zarr_format())  # where a group is created
-    if mode == "a" and not has_group and contains_array(store, path):
-        raise ContainsArrayError(path, where)
     if mode == "w":
-        creation.init_group_at(loc := new, overwrite=True)
-    elif mode == "a":
-        if not has_group:
-            creation.init_group_at(loc := new)
+        creation.init_group_at(new, overwrite=True)
+        return Group._at(new, opts, _written(new))
+    # the place and the groups above it, in one batch
+    kinds = survey(store, [path, *ancestors(path)])
+    has_group = kinds[path].group
+    if mode == "a":
+        if has_group:
+            return Group._at(loc, opts)
+        if kinds[path].array:
+            raise ContainsArrayError(path, where)
     else:  # 'w-' / 'x'
-        if contains_array(store, path):
+        if kinds[path].array:
             raise ContainsArrayError(path, where)
         if has_group:
             raise ContainsGroupError(path, where)
-        creation.init_group_at(loc := new)
-    return Group._at(loc, opts)
+    creation.init_group_at(new, kinds=kinds)
+    return Group._at(new, opts, _written(new))
+
+
+def _written(loc: Location) -> NodeFormat | None:
+    """The format of the group just written at ``loc``, when reading it back would give the
+    same (a store that keeps documents as they are): it is not read again."""
+    if not loc.store.verbatim:
+        return None
+    return node_format(loc.zarr_format or default_zarr_format())
 
 
 class LazyLoader(Mapping):

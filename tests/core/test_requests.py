@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 import zarrkit
-from zarrkit.errors import ContainsGroupError, MetadataError, PathNotFoundError
+from zarrkit.errors import (
+    ContainsArrayError,
+    ContainsGroupError,
+    MetadataError,
+    PathNotFoundError,
+    ReadOnlyError,
+)
 from zarrkit.storage import MemoryStore
 from zarrkit.testing import RecordingStore
 
@@ -293,3 +299,155 @@ def test_open_members_is_one_batch(hierarchy):
     mem[f"a2/{_doc(fmt)}"] = b"[not json"
     with pytest.raises(MetadataError, match="a2"):
         g.open_members(["a1", "a2"])
+
+
+class _Batches(RecordingStore):
+    """Also records the keys of each ``setitems`` call."""
+
+    def reset(self) -> None:
+        super().reset()
+        self.puts: list[list[str]] = []
+
+    def setitems(self, values):
+        self.puts.append(sorted(values))
+        super().setitems(values)
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+@pytest.mark.parametrize("how", ["open_group a", "open_group w-", "require_group", "group"])
+def test_group_creation_looks_in_one_batch(fmt, how):
+    rec = _Batches(MemoryStore())
+    root = zarrkit.group(rec, zarr_format=fmt)
+    rec.reset()
+    if how == "open_group a":
+        g = zarrkit.open_group(rec, mode="a", path="x/y/z", zarr_format=fmt)
+    elif how == "open_group w-":
+        g = zarrkit.open_group(rec, mode="w-", path="x/y/z", zarr_format=fmt)
+    elif how == "group":
+        g = zarrkit.group(rec, path="x/y/z", zarr_format=fmt)
+    else:
+        g = root.require_group("x/y/z")
+    assert g.path == "x/y/z" and g.zarr_format == fmt
+    # one batch looking at the place and every group above it, no HEAD; the parents
+    # written with the group in one setitems
+    assert rec.count("HEAD") == 0 and rec.count("LIST") == 0
+    assert rec.batches == 2 and rec.count("GET") == 4 * 3 and len(rec.puts) == 1
+    assert [m.path for m in (zarrkit.open_group(rec, mode="r")["x"], root["x/y"])] == ["x", "x/y"]
+    # existing: the same answers
+    rec.reset()
+    if how == "open_group w-":
+        with pytest.raises(ContainsGroupError):
+            zarrkit.open_group(rec, mode="w-", path="x/y/z")
+    elif how == "require_group":
+        assert root.require_group("x/y/z").path == "x/y/z"
+    else:
+        assert zarrkit.open_group(rec, mode="a", path="x/y/z").path == "x/y/z"
+    assert rec.count("PUT") == 0 and rec.count("HEAD") <= (fmt == 3)  # (v3 open: one, as before)
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_creation_errors_unchanged_with_one_look(fmt):
+    rec = RecordingStore(MemoryStore())
+    root = zarrkit.group(rec, zarr_format=fmt)
+    root.zeros("arr", shape=3)
+    rec.reset()
+    with pytest.raises(ContainsArrayError):
+        zarrkit.open_group(rec, mode="a", path="arr")
+    with pytest.raises(ContainsArrayError):
+        zarrkit.open_group(rec, mode="w-", path="arr")
+    with pytest.raises(ContainsArrayError):
+        root.require_group("arr")
+    with pytest.raises(ContainsArrayError):  # an array above: no group made over it
+        root.require_group("arr/below")
+    with pytest.raises(ContainsArrayError):
+        root.create_dataset("arr/below", shape=3)
+    with pytest.raises(ContainsGroupError):
+        zarrkit.open_array(rec, mode="w-", path="", shape=3)
+    assert rec.count("HEAD") == 0 and rec.count("PUT") == 0
+    with pytest.raises(ReadOnlyError):
+        zarrkit.open_group(rec, mode="r").require_group("new")
+    # overwrite replaces an array above by a group, as zarr 2 does
+    root.create_group("arr/below", overwrite=True)
+    assert isinstance(root["arr"], zarrkit.Group)
+    rec.reset()
+    a = root.create_dataset("p/q/r", shape=10, chunks=5, dtype="i4")
+    assert a.shape == (10,) and isinstance(root["p/q"], zarrkit.Group)
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_copy_creates_arrays_and_attributes_in_batches(fmt):
+    mem = MemoryStore()
+    src = zarrkit.group(mem, zarr_format=fmt)
+    for i in range(12):
+        src.array(f"a{i:02d}", np.full(4, i, dtype="i2"), chunks=4).attrs["i"] = i
+    src.create_group("sub").attrs["kind"] = "sub"
+    src["sub"].zeros("b", shape=2, chunks=2)
+    srec, drec = RecordingStore(mem), _Batches(MemoryStore())
+    source = zarrkit.open_group(srec, mode="r")
+    dest = zarrkit.group(drec, zarr_format=fmt)
+    srec.reset()
+    drec.reset()
+    lines: list[str] = []
+    n = zarrkit.copy_all(source, dest, log=lines.append)
+    assert n[:2] == (14, 0)
+    assert lines[0] == "copy /a00 (4,) int16" and lines[-1].startswith("all done: 14 copied")
+    assert drec.count("HEAD") == 0 and srec.count("HEAD") == 0
+    # the source's chunks of one-slab arrays read in one batch (read_many), not one each
+    assert srec.batches <= 8
+    doc = ".zarray" if fmt == 2 else "zarr.json"
+    made = [keys for keys in drec.puts if any(k.endswith("a00/" + doc) for k in keys)]
+    # the first: all 13 arrays' documents at once (v3: the attributes' write is another)
+    assert len(made) == (1 if fmt == 2 else 2) and sum(k.endswith(doc) for k in made[0]) == 13
+    # the attributes: read once from the source (in one batch), written in one setitems
+    attrs_key = ".zattrs" if fmt == 2 else "zarr.json"
+    reads = [k for kind, k in srec.requests if kind == "GET" and k.endswith(attrs_key)]
+    assert max(reads.count(k) for k in reads) == (1 if fmt == 2 else 2)  # (v3: open, attrs)
+    written = [keys for keys in drec.puts if "a05/" + attrs_key in keys]
+    assert len(written) == (1 if fmt == 2 else 2) and "sub/" + attrs_key in written[-1]
+    out = zarrkit.open_group(drec.store, mode="r")
+    assert out["a07"].attrs["i"] == 7 and out["sub"].attrs["kind"] == "sub"
+    assert (out["a11"][:] == 11).all() and out["sub/b"].shape == (2,)
+    # if_exists semantics kept
+    with pytest.raises(zarrkit.errors.CopyError):
+        zarrkit.copy_all(source, dest)
+    assert zarrkit.copy_all(source, dest, if_exists="skip")[:2] == (1, 13)  # the group merges
+    assert zarrkit.copy_all(source, dest, if_exists="replace", dry_run=True)[:2] == (14, 0)
+
+
+def test_copy_store_lists_the_destination_once(hierarchy):
+    mem, _ = hierarchy
+    dst = RecordingStore(MemoryStore())
+    n = zarrkit.copy_store(mem, dst)
+    assert n[0] == len(mem) and dst.count("HEAD") == 0 and dst.count("LIST") == 1
+    dst.reset()
+    assert zarrkit.copy_store(mem, dst, if_exists="skip")[:2] == (0, len(mem))
+    assert dst.count("HEAD") == 0 and dst.count("LIST") == 1 and dst.count("PUT") == 0
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_convert_reads_only_documents_the_listing_shows(fmt):
+    mem = MemoryStore()
+    src = zarrkit.group(mem, zarr_format=fmt)
+    for i in range(6):
+        src.array(f"a{i}", np.full(4, i, dtype="i2"), chunks=2)
+    src["a1"].attrs["x"] = 1
+    src.create_group("g").array("b", np.arange(3), chunks=3)
+    rec = RecordingStore(mem)
+    root = zarrkit.open_group(rec, mode="r")
+    rec.reset()
+    walked = root._walk_listed()
+    expected: list = []
+    root.visititems(lambda name, obj: expected.append((name, obj)))
+    assert [(n, type(o), o.path) for n, o in walked] == [(n, type(o), o.path) for n, o in expected]
+    rec.reset()
+    walked = root._walk_listed()
+    assert rec.count("LIST") == 1 and rec.batches == 1
+    assert all(k in mem for kind, k in rec.requests if kind == "GET")  # nothing absent asked
+    assert dict(walked)["a1"].attrs["x"] == 1 and rec.batches == 1  # attributes come along
+    dst = RecordingStore(MemoryStore())
+    rec.reset()
+    report = zarrkit.convert(rec, dst, zarr_format=5 - fmt)
+    assert report.n_arrays == 7 and rec.count("HEAD") <= 4  # (opening; none per node)
+    assert len([1 for kind, _ in rec.requests if kind == "LIST"]) <= 3
+    out = zarrkit.open_group(dst.store, mode="r")
+    assert (out["a5"][:] == 5).all() and out["a1"].attrs["x"] == 1 and out.zarr_format == 5 - fmt

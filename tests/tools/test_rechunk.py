@@ -53,7 +53,8 @@ def test_results_equal_numpy_and_chunks_move_whole(shape, source, target, max_me
     assert sorted(src_store.reads) == sorted(k for k in src_store if ".z" not in k)
     chunk_writes = [k for k in dst_store.writes if ".z" not in k]
     assert sorted(chunk_writes) == sorted(k for k in dst_store if ".z" not in k)
-    assert not [k for k in dst_store.reads if ".z" not in k]
+    # (metadata documents may be read: creation looks for what is there with GETs)
+    assert not [k for k in dst_store.reads if ".z" not in k and k != "zarr.json"]
     assert out.chunks == target
     np.testing.assert_array_equal(out[:], data)
     assert (out.fill_value, out.compressor, out.attrs["units"]) == (-1, src.compressor, "m")

@@ -46,6 +46,7 @@ import numcodecs
 import numpy as np
 
 from .._pool import get_num_threads
+from ..attrs import prefetch
 from ..convenience import open as open_node
 from ..core import Array
 from ..creation import create, encoding_of
@@ -316,13 +317,16 @@ def _walk(root: Any) -> tuple[list[_Node], list[_Node]]:
     if isinstance(root, Array):
         arrays.append(_Node("", root, root.attrs.asdict()))
         return groups, arrays
-    groups.append(_Node("", root, root.attrs.asdict()))
-
-    def visit(name: str, obj: Any) -> None:
-        item = _Node(normalize_storage_path(name), obj, obj.attrs.asdict())
+    found: list[tuple[str, Any]] = [("", root)]
+    listed = root._walk_listed()  # one listing and one batch for the whole hierarchy
+    if listed is not None:
+        found += listed
+    else:
+        root.visititems(lambda name, obj: found.append((normalize_storage_path(name), obj)))
+    prefetch([obj.attrs for _, obj in found])  # every node's attributes in one batch
+    for name, obj in found:
+        item = _Node(name, obj, obj.attrs.asdict())
         (arrays if isinstance(obj, Array) else groups).append(item)
-
-    root.visititems(visit)
     return groups, arrays
 
 
@@ -362,6 +366,69 @@ def _byte_copy(
         work.report.bytes_copied += sum(memoryview(v).nbytes for v in out.values())
         del values, out
         bar.update(1)
+
+
+def _byte_copy_many(
+    works: list[_ArrayWork], root_path: str, dst_store: Any, max_mem: int, bar: _Progress
+) -> None:
+    """:func:`_byte_copy` of many arrays at once: one listing per source store (below
+    ``root_path``) instead of one per array, and the batches of several arrays joined into
+    one ``getitems`` and one ``setitems`` while they fit ``max_mem`` together (at most 1024
+    keys), instead of a few round trips per array."""
+    by_store: dict[int, tuple[Any, list[_ArrayWork]]] = {}
+    for w in works:
+        store = w.item.node.chunk_store
+        by_store.setdefault(id(store), (store, []))[1].append(w)
+    root = prefix_of(root_path)
+    Joined = list[tuple[_ArrayWork, list[tuple[str, str]]]]
+    rounds: list[tuple[Any, Joined]] = []
+    for store, ws in by_store.values():
+        listed: dict[str, list[str]] = {}
+        pairs: list[tuple[str, str]]
+        if len(ws) > 1:
+            prefixes = {prefix_of(w.item.node.path) for w in ws}
+            for rel in store.keys_under(root_path):
+                head = (root + rel).rpartition("/")[0]
+                while head:
+                    if head + "/" in prefixes:
+                        listed.setdefault(head + "/", []).append((root + rel)[len(head) + 1 :])
+                        break
+                    head = head.rpartition("/")[0]
+        rounds_here: list[Joined] = [[]]
+        room = max_mem
+        n_keys = 0
+        for w in ws:
+            z = w.item.node
+            src_prefix, dest_prefix = prefix_of(z.path), prefix_of(w.out.path)
+            rels = listed.get(src_prefix, []) if len(ws) > 1 else store.keys_under(z.path)
+            pairs = []
+            for rel in rels:
+                coords = _chunk_coords(z._meta, rel)
+                if coords is not None:
+                    pairs.append((src_prefix + rel, dest_prefix + w.meta.chunk_key(coords)))
+            unit = math.prod(w.meta.stored_chunks) * max(1, w.meta.dtype.itemsize)
+            per_batch = max(1, min(1024, max_mem // max(1, 2 * unit)))
+            for start in range(0, len(pairs), per_batch):
+                batch = pairs[start : start + per_batch]
+                need = 2 * unit * len(batch)
+                if rounds_here[-1] and (need > room or n_keys + len(batch) > 1024):
+                    rounds_here.append([])
+                    room, n_keys = max_mem, 0
+                rounds_here[-1].append((w, batch))
+                room -= need
+                n_keys += len(batch)
+        rounds += [(store, r) for r in rounds_here if r]
+    for store, joined in rounds:
+        values = store.getitems([k for _, part in joined for k, _ in part])
+        out = {}
+        for w, part in joined:
+            mine = {dk: values[k] for k, dk in part if k in values}
+            w.report.keys_copied += len(mine)
+            w.report.bytes_copied += sum(memoryview(v).nbytes for v in mine.values())
+            out.update(mine)
+        dst_store.setitems(out)
+        del values, out
+        bar.update(len(joined))
 
 
 def _unit_pairs(z: Array, work: _ArrayWork) -> list[tuple[str, str]]:
@@ -731,12 +798,15 @@ def convert(
             check_shared(dst_store, "dest")
         if overwrite and not in_place:
             dst_store.rmdir("")
+        if client is None:  # the byte copies of all arrays together
+            _byte_copy_many([w for w in works if w.method == "bytes"], src_path, dst_store,
+                            limit, bar)  # fmt: skip
         for w in works:
             z = w.item.node
             if w.method == "bytes" and client is not None:
                 _byte_copy_on(client, z, w, dst_store, limit, bar)
             elif w.method == "bytes":
-                _byte_copy(z, w, prefix_of(z.path), dst_store, limit, bar)
+                continue
             else:
                 assert w.plan is not None
                 copy_planned(z, w.out, w.plan, temp_dir, _Steps(bar), client)

@@ -20,9 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from ..creation import encoding_of
+from .._many import read_many
+from ..attrs import Attributes, prefetch, update_many
+from ..core import Array
+from ..creation import create_planned, encoding_of
 from ..errors import CopyError
 from ..formats.v2 import json_dumps
+from ..hierarchy import Group
 from ..storage import normalize_store_arg
 from ..storage.base import as_store, normalize_storage_path
 
@@ -188,13 +192,16 @@ def copy_store(
     exc, inc = _compile(excludes, flags), _compile(includes, flags)
 
     plan: list[tuple[str, str, bool]] = []  # (source key, dest key, copy?)
+    taken: set[str] | None = None  # the destination's keys below dest_path, listed once
     for key in sorted(src.keys()):
         if not key.startswith(sp):
             continue
         if any(p.search(key) for p in exc) and not any(p.search(key) for p in inc):
             continue
         dkey = dp + key[len(sp) :]
-        exists = if_exists != "replace" and dkey in dst
+        if if_exists != "replace" and taken is None:
+            taken = _keys_below(dst, dp)
+        exists = if_exists != "replace" and (dkey in dst if taken is None else dkey in taken)
         if exists and if_exists == "raise":
             raise CopyError(f"key {dkey!r} exists in destination; nothing was copied")
         plan.append((key, dkey, not exists))
@@ -245,6 +252,15 @@ def copy_store(
         _summary(write_log, dry_run, n_copied, n_skipped, nbytes)
     bar.close()
     return n_copied, n_skipped, nbytes
+
+
+def _keys_below(store: Any, prefix: str) -> set[str] | None:
+    """The keys of ``store`` below ``prefix`` from one listing (paged on an object store)
+    instead of a HEAD per key; None if the store cannot list."""
+    try:
+        return {prefix + k for k in store.keys_under(prefix)}
+    except Exception:
+        return None
 
 
 def _copy_store_on(
@@ -310,14 +326,24 @@ def _formats_of(keys: list[str]) -> set[int]:
 
 
 def _format_at(store: Any, prefix: str) -> int | None:
-    """The format of the nearest node at or above ``prefix`` (``'a/b/'``) in ``store``."""
+    """The format of the nearest node at or above ``prefix`` (``'a/b/'``) in ``store``
+    (the documents of every level asked for in one batch)."""
     parts = prefix.rstrip("/").split("/") if prefix else []
+    levels = []
     for n in range(len(parts), -1, -1):
         p = "/".join(parts[:n])
-        p = p + "/" if p else ""
-        if p + ".zgroup" in store or p + ".zarray" in store:
+        levels.append(p + "/" if p else "")
+    try:
+        found = set(
+            store.getitems([p + d for p in levels for d in (".zgroup", ".zarray", _V3_DOC)])
+        )
+    except Exception:
+        found = None
+    for p in levels:
+        has = (lambda k: k in store) if found is None else found.__contains__
+        if has(p + ".zgroup") or has(p + ".zarray"):
             return 2
-        if p + _V3_DOC in store:
+        if has(p + _V3_DOC):
             return 3
     return None
 
@@ -459,6 +485,25 @@ def _copy_attrs(source: Any, dest: Any) -> None:
     dest.attrs.update(_zarr_attrs(source))
 
 
+def _prefetch_attrs(nodes: list[Any]) -> None:
+    """Read the attributes of the zarrkit ``nodes`` in one batch per store."""
+    views = [getattr(n, "attrs", None) for n in nodes if not _is_h5py(n)]
+    prefetch([a for a in views if isinstance(a, Attributes)])
+
+
+def _copy_attrs_many(pairs: list[tuple[Any, Any]]) -> None:
+    """:func:`_copy_attrs` of each ``(source, dest)`` pair: the zarrkit sources' attributes
+    read in one batch per store, the zarrkit destinations' written in one (h5py one by one)."""
+    _prefetch_attrs([s for s, _ in pairs])
+    together = []
+    for src, dest in pairs:
+        if isinstance(getattr(dest, "attrs", None), Attributes):
+            together.append((dest.attrs, _zarr_attrs(src)))
+        else:
+            _copy_attrs(src, dest)
+    update_many(together)
+
+
 def _zarr_attrs(source: Any) -> dict:
     """The user attributes of ``source`` as a zarrkit destination stores them (h5py values
     converted to JSON values); TypeError naming the attribute when one has no JSON form.
@@ -573,8 +618,16 @@ class _Copier:
             _zarr_attrs(source)
         self.steps.append(_Step(source, parent, name, False, True, over_array))
         child_dest = existing if exists and not over_array else None
-        for key, member in _members(source):
+        for key, member in self._members(source):
             self.plan(member, child_dest, parent + (name,), key, False)
+
+    def _members(self, group: Any) -> list[tuple[str, Any]]:
+        """:func:`_members` of a source group, their attributes read in one batch when
+        planning checks them."""
+        members = list(_members(group))
+        if self.check_attrs:
+            _prefetch_attrs([m for _, m in members])
+        return members
 
     def _has(self, dest: Any, name: str) -> bool:
         """``name in dest``; a zarrkit group's member names are listed once, with one batch
@@ -602,6 +655,9 @@ class _Copier:
         n_copied = n_skipped = nbytes = 0
         tasks: list[tuple] = []
         attrs_after: list[tuple[Any, Any]] = []
+        # arrays going into zarrkit groups: created together (one batch of looks, one
+        # setitems of documents), then filled one by one
+        batched: list[tuple[Any, Any, Any]] = []  # (source, reader, plan)
         try:
             for step in self.steps:
                 src = step.source
@@ -619,19 +675,43 @@ class _Copier:
                     del parent[step.name]
                 if step.is_array and client is not None:
                     nbytes += self._plan_array_tasks(src, parent, step.name, tasks, attrs_after)
+                elif step.is_array and isinstance(parent, Group):
+                    dtype, reader, kws = self._array_args(src, parent)
+                    batched.append((src, reader, parent._plan_member(
+                        step.name, dict(kws, shape=src.shape, dtype=dtype))))  # fmt: skip
                 elif step.is_array:
                     nbytes += self._copy_array(src, parent, step.name, bar)
                 else:
                     grp = parent.require_group(step.name)
                     if not self.without_attrs:
-                        _copy_attrs(src, grp)
+                        attrs_after.append((src, grp))
                     groups[step.parent + (step.name,)] = grp
+            if batched:
+                made = create_planned([plan for _, _, plan in batched])
+                # arrays of one slab read together (read_many), within COPY_BUFFER_BYTES
+                small: list[tuple[Any, Any, tuple[slice, ...]]] = []
+                small_bytes = 0
+                for (src, reader, _), ds in zip(batched, made):
+                    slabs = list(itertools.islice(self._slabs_of(src, ds), 2))
+                    size = int(ds.size) * ds.dtype.itemsize
+                    if len(slabs) == 1 and isinstance(reader, Array):
+                        if small and small_bytes + size > COPY_BUFFER_BYTES:
+                            self._fill_many(small, bar)
+                            small, small_bytes = [], 0
+                        small.append((reader, ds, slabs[0]))
+                        small_bytes += size
+                        nbytes += size
+                    else:
+                        nbytes += self._fill(src, reader, ds, bar)
+                    if not self.without_attrs:
+                        attrs_after.append((src, ds))
+                if small:
+                    self._fill_many(small, bar)
             if tasks:
                 from .cluster import copy_region, run_tasks
 
                 run_tasks(client, copy_region, tasks, bar.update, lambda _, n: n)
-            for src, ds in attrs_after:
-                _copy_attrs(src, ds)
+            _copy_attrs_many(attrs_after)
         finally:
             bar.close()
         return n_copied, n_skipped, nbytes
@@ -702,7 +782,9 @@ class _Copier:
             kws["chunks"] = tuple(min(c, s) for c, s in zip(kws["chunks"], source.shape))
         return kws
 
-    def _copy_array(self, source: Any, dest: Any, name: str, bar: _Progress) -> int:
+    def _array_args(self, source: Any, dest: Any) -> tuple[Any, Any, dict]:
+        """The dtype of the copy of ``source`` in ``dest``, what its data are read from,
+        and the other arguments of its creation."""
         kws = self._create_kwargs(source, dest)
         dtype, reader = source.dtype, source
         if _is_h5py(source) and dtype.kind == "O":
@@ -712,17 +794,36 @@ class _Copier:
                 reader = source.asstr()
         elif _is_h5py(dest) and dtype.kind == "O":
             dtype = _h5py_dtype_for_objects(source)
+        return dtype, reader, kws
+
+    def _copy_array(self, source: Any, dest: Any, name: str, bar: _Progress) -> int:
+        dtype, reader, kws = self._array_args(source, dest)
         ds = dest.create_dataset(name, shape=source.shape, dtype=dtype, **kws)
-        itemsize = ds.dtype.itemsize
-        # slabs of whole destination chunks (shards: each written once); of source chunks
-        # where the destination has none
-        unit = getattr(ds, "shards", None) or ds.chunks or getattr(source, "chunks", None)
-        for sel in _slabs(tuple(ds.shape), unit, itemsize):
-            ds[sel] = reader[sel]
-            bar.update(math.prod(s.stop - s.start for s in sel) * itemsize)
+        nbytes = self._fill(source, reader, ds, bar)
         if not self.without_attrs:
             _copy_attrs(source, ds)
+        return nbytes
+
+    def _slabs_of(self, source: Any, ds: Any) -> Iterator[tuple[slice, ...]]:
+        """The slabs ``ds`` is filled by: whole destination chunks (shards: each written
+        once); source chunks where the destination has none."""
+        unit = getattr(ds, "shards", None) or ds.chunks or getattr(source, "chunks", None)
+        return _slabs(tuple(ds.shape), unit, ds.dtype.itemsize)
+
+    def _fill(self, source: Any, reader: Any, ds: Any, bar: _Progress) -> int:
+        """Copy the data of ``source`` (read through ``reader``) into the new ``ds``."""
+        itemsize = ds.dtype.itemsize
+        for sel in self._slabs_of(source, ds):
+            ds[sel] = reader[sel]
+            bar.update(math.prod(s.stop - s.start for s in sel) * itemsize)
         return int(ds.size) * itemsize
+
+    def _fill_many(self, jobs: list[tuple[Any, Any, tuple[slice, ...]]], bar: _Progress) -> None:
+        """Copy one slab of each ``(reader, ds, slab)``: the reads in one batch."""
+        values = read_many([(reader, sel) for reader, _, sel in jobs])
+        for (_, ds, sel), value in zip(jobs, values):
+            ds[sel] = value
+            bar.update(math.prod(s.stop - s.start for s in sel) * ds.dtype.itemsize)
 
 
 def _h5py_dtype_for_objects(source: Any) -> Any:
@@ -865,7 +966,7 @@ def copy_all(
     copier = _Copier(if_exists, dry_run, shallow, without_attrs, create_kws, not _is_h5py(dest))
     if copier.check_attrs:
         _zarr_attrs(source)
-    for key, member in _members(source):
+    for key, member in copier._members(source):
         copier.plan(member, dest, (), key, False)
     from .cluster import connect
 
