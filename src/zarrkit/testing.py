@@ -209,6 +209,10 @@ class RecordingStore(Store):
         return self.store.partial_reads
 
     @property
+    def requests_in_flight(self) -> int:  # type: ignore[override]
+        return self.concurrency  # seen as an object store
+
+    @property
     def verbatim(self) -> bool:  # type: ignore[override]
         return self.store.verbatim
 

@@ -190,6 +190,11 @@ class Store(MutableMapping):
     erasable: ClassVar[bool] = True
     #: :meth:`getrange` reads part of a value without reading all of it
     partial_reads: ClassVar[bool] = False
+    #: requests the store keeps in flight when each pays a network latency (an object
+    #: store); 0 for a local store (the default). Above 0, a read or write of many chunks
+    #: overlaps its requests with the codec work (``pipeline/chunks.py``: ``_Requests``),
+    #: in concurrent ``getitems``/``setitems`` calls whose keys add up to this many
+    requests_in_flight: int = 0
     #: writes from several processes reach one store and lose nothing. False for an in-memory
     #: store (each process would write to its own copy), a single-file archive (``ZipStore``)
     #: and DBM files: an array refuses to write to such a store from a process other than the
