@@ -623,7 +623,9 @@ def test_requests_in_flight_at_the_server(s3_gate: Any, s3_server: Any, client: 
             p.endswith(("/", "list-type=2")) for _, p in s3_gate.seen
         )
         assert len(s3_gate.seen) == 401
-        assert s3_gate.max_in_flight == REQUESTS_IN_FLIGHT
+        # (four getitems calls of 16 keys at once: a call takes its next 16 when its last
+        # request is answered, so some slots may be free at the busiest moment)
+        assert REQUESTS_IN_FLIGHT * 3 // 4 < s3_gate.max_in_flight <= REQUESTS_IN_FLIGHT
         s3_gate.reset()
         c = zarrkit.open_consolidated(_gated_store(s3_gate, s3_server, client, f"flight-{client}.zarr"),
                                       mode="r")  # fmt: skip
