@@ -15,13 +15,16 @@ chunks are read straight into the output (``os.readv`` into the destination's ro
 chunk whose destination is contiguous is decoded straight into it (when its compressor's
 header states the decoded size, which is checked first); other chunks decode into a scratch
 buffer of the pool thread and are copied. Other stores: the keys of a batch are fetched with
-one ``getitems`` call, then decoded and scattered in the pool.
+one ``getitems`` call, then decoded and scattered in the pool; on a store over a network
+(``Store.requests_in_flight``) in groups, each decoded as it arrives while the next ones are
+fetched (:class:`_Requests`: at most two batches held).
 
 Writes mirror it: one fused merge -> encode -> write task per chunk for local files (chunks
 only partly covered are read in the task); otherwise partly covered chunks are fetched in one batch, merged and encoded in the pool, and stored with one ``setitems``
 (and, with ``write_empty_chunks=False``, fill-value chunks are removed with one
-``delitems``). With a synchronizer every chunk of a batch is locked across the
-read-modify-write.
+``delitems``); on a store over a network, batch ``k`` is stored while batch ``k + 1`` is
+encoded (without a synchronizer). With a synchronizer every chunk of a batch is locked across
+the read-modify-write.
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ everything else is here, once:
   the process that uses it, reopened after ``fork`` or unpickling;
 - declared capabilities, as class attributes: ``listable``, ``erasable``,
   ``partial_reads`` (``getrange`` reads part of a value), ``multiprocess_safe`` (writes
-  from several processes are kept), ``fork_safe`` (usable in a forked child).
+  from several processes are kept), ``fork_safe`` (usable in a forked child),
+  ``requests_in_flight`` (a store over a network, and how many requests it keeps at once).
 
 Any other mapping (a dict, an fsspec ``FSMap``, an object with the five mapping methods
 zarr 2 asked for) is adapted by :func:`as_store` into a :class:`KVStore`, which picks how
