@@ -311,3 +311,64 @@ def test_overridden_getitems_is_called() -> None:
     store = Counting(mem, concurrency=8)
     assert (zarrkit.open_array(store, mode="r")[...] == data()).all()
     assert Counting.calls == 32  # groups of 2 keys
+
+
+def test_shards_fetched_one_batch_ahead(monkeypatch: Any) -> None:
+    """ShardedPipeline: batch 1's shards are requested while batch 0 is scattered (its
+    scatter waits for them), one batch at a time (never two batches' requests at once);
+    whole shards (a whole read) and ranges of them (a part of each)."""
+    from zarrkit.pipeline import sharding
+
+    class Watching(RecordingStore):
+        def __init__(self, store: Any, **kw: Any) -> None:
+            super().__init__(store, **kw)
+            self.first: set[str] | None = None
+            self.next_started = threading.Event()
+            self.calls_now = self.most_calls = 0
+
+        def getitems(self, keys: Any, *, contexts: Any = None) -> dict[str, Any]:
+            keys = list(keys)
+            return self._watched(set(keys), lambda: super(Watching, self).getitems(keys))
+
+        def getranges(self, requests: Any) -> list[bytes | None]:
+            keys = {k for k, _, _ in requests}
+            return self._watched(keys, lambda: super(Watching, self).getranges(requests))
+
+        def _watched(self, keys: set[str], call: Any) -> Any:
+            with self._lock:
+                if self.first is None:
+                    self.first = keys
+                elif keys - self.first:
+                    self.next_started.set()
+                self.calls_now += 1
+                self.most_calls = max(self.most_calls, self.calls_now)
+            try:
+                return call()
+            finally:
+                with self._lock:
+                    self.calls_now -= 1
+
+    mem = MemoryStore()
+    value = data()
+    kw = dict(zarr_format=3, shards=(20, 20), compressor=None)
+    make(mem, **kw)[...] = value
+    rec = Watching(mem, latency=0.002)
+    z = zarrkit.open_array(rec, mode="r")
+    assert isinstance(z._pipeline, sharding.ShardedPipeline)
+    z._pipeline.batch = 8  # 2 shards of 4 inner chunks a batch: 8 batches
+    original = sharding.run_parallel
+    waited: list[bool] = []
+
+    def run(fn: Any, items: Any, *args: Any, **kw: Any) -> Any:
+        if not waited:
+            waited.append(rec.next_started.wait(WAIT))
+        return original(fn, items, *args, **kw)
+
+    monkeypatch.setattr(sharding, "run_parallel", run)
+    assert (z[...] == value).all()
+    assert waited == [True]
+    assert rec.most_calls == 1  # one batch's requests at a time
+    rec.first, waited[:] = None, []
+    rec.next_started.clear()
+    assert (z[::20, ::20] == value[::20, ::20]).all()  # one inner chunk of each: ranges
+    assert waited == [True] and rec.most_calls == 1
