@@ -131,12 +131,15 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--s3", default="")
     p.add_argument("--chunks", default="1000,250")
+    p.add_argument("--shards", type=int, default=0, help="Zarr v3 shards of this side")
     args = p.parse_args()
     L = args.latency
     data = np.random.default_rng(0).integers(0, 256, size=SHAPE, dtype=np.int32)
     print(f"zarrkit from {zarrkit.__file__}; latency {L * 1e3:.0f} ms")
     for c in (int(x) for x in args.chunks.split(",")):
-        n = math.prod(-(-s // c) for s in SHAPE)
+        side = args.shards or c
+        n = math.prod(-(-s // side) for s in SHAPE)
+        kw: dict[str, Any] = dict(zarr_format=3, shards=(side, side)) if args.shards else {}
         floor = math.ceil(n / 64) * L
         targets: dict[str, tuple[Any, Far | None]] = {}
         rec = Far(MemoryStore(), latency=L)
@@ -146,7 +149,7 @@ def main() -> None:
             for k, v in s3_stores(args.s3, str(c)).items():
                 targets[f"s3 {k}"] = (v, None)
         for label, (store, recorder) in targets.items():
-            z = zarrkit.open_array(store, mode="w", shape=SHAPE, chunks=(c, c), dtype="i4")
+            z = zarrkit.open_array(store, mode="w", shape=SHAPE, chunks=(c, c), dtype="i4", **kw)
 
             def write(z: Any = z) -> None:
                 z[...] = data
