@@ -372,3 +372,26 @@ def test_shards_fetched_one_batch_ahead(monkeypatch: Any) -> None:
     rec.next_started.clear()
     assert (z[::20, ::20] == value[::20, ::20]).all()  # one inner chunk of each: ranges
     assert waited == [True] and rec.most_calls == 1
+
+
+def test_lazy_source_written_ahead(monkeypatch: Any) -> None:
+    """An array as the value: each batch's pieces are read from it once, before encoding."""
+    source = make(MemoryStore())
+    source[...] = data()
+    reads: list[Any] = []
+    original = type(source).__getitem__
+
+    def counting(self: Any, sel: Any) -> Any:
+        if self is source:
+            reads.append(sel)
+        return original(self, sel)
+
+    monkeypatch.setattr(type(source), "__getitem__", counting)
+    rec = RecordingStore(MemoryStore(), concurrency=8)
+    z = make(rec)
+    z._pipeline.write_batch = 8
+    z[...] = source
+    assert len(reads) == 64  # one piece per chunk
+    assert rec.count("PUT") == 64 + 1
+    monkeypatch.undo()
+    assert (z[...] == data()).all()

@@ -596,6 +596,12 @@ class _Write:
         )
         self.pieces: dict[int, np.ndarray] = {}
 
+    def _read_pieces(self, batch: range) -> None:
+        """The pieces of a lazy source for ``batch``, read here, in the calling thread."""
+        if self.lazy:
+            projections, value = self.projections, self.value
+            self.pieces = {i: np.asarray(value[projections[i].out_selection]) for i in batch}
+
     def _merge(self, p: ChunkProjection, edge: bool) -> bool:
         """The chunk is merged with what is stored. With a synchronizer an edge chunk is
         one too: another writer may have grown the array and stored items past the shape
@@ -605,8 +611,7 @@ class _Write:
     def run(self, batch: range) -> None:
         pipe = self.pipe
         projections = self.projections
-        if self.lazy and self.fused:  # pieces of a lazy source are read in the calling thread
-            self.pieces = {i: np.asarray(self.value[projections[i].out_selection]) for i in batch}
+        self._read_pieces(batch)  # (before the locks are taken)
         keys = self.keys
         # with a synchronizer every chunk of the batch is locked, whole ones too: storing a
         # whole chunk inside another writer's read-modify-write of it would be lost
@@ -704,8 +709,8 @@ class _Write:
         partly covered chunks fetched in one batch, every chunk built and encoded in the
         pool."""
         pipe, projections, keys = self.pipe, self.projections, self.keys
-        if self.lazy:  # pieces of a lazy source are read here, in the calling thread
-            self.pieces = {i: np.asarray(self.value[projections[i].out_selection]) for i in batch}
+        if not self.pieces:
+            self._read_pieces(batch)
         edges = {i: projections[i].edge for i in batch}
         merge = [keys[i] for i in batch if self._merge(projections[i], edges[i])]
         existing = pipe.store.getitems(merge, contexts={}) if merge else {}
