@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
+import os
 import pickle
 import sys
 import threading
@@ -134,8 +135,9 @@ class FailingStore(Store):
 
 class RecordingStore(Store):
     """``store`` seen as an object store: every request is recorded, may wait ``latency``
-    seconds, and the requests of a batch run concurrently (at most ``concurrency`` at once,
-    as :class:`~zarrkit.storage.ObjectStore` does). A tool to count requests and see how many
+    seconds, and the requests of a batch run concurrently (at most ``concurrency`` at once
+    over all its calls, as a connection pool; ``requests_in_flight``, so the chunk pipeline
+    treats it as a store over a network). A tool to count requests and see how many
     are in flight, in tests and measurements.
 
     ``requests`` lists ``(kind, key)`` in the order the requests started: ``'GET'`` (a value,
@@ -159,6 +161,8 @@ class RecordingStore(Store):
         self.concurrency = int(concurrency)
         self._dimension_separator = self.store._dimension_separator
         self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid = 0
         self.reset()
 
     def reset(self) -> None:
@@ -197,8 +201,17 @@ class RecordingStore(Store):
 
         if len(calls) <= 1:
             return [run(c) for c in calls]
-        with ThreadPoolExecutor(min(self.concurrency, len(calls))) as pool:
-            return list(pool.map(run, calls))
+        return list(self._threads().map(run, calls))
+
+    def _threads(self) -> ThreadPoolExecutor:
+        """The store's ``concurrency`` threads, shared by its calls (a connection pool: the
+        requests of calls running at once add up to at most ``concurrency``); made anew in
+        a forked child."""
+        with self._lock:
+            if self._pool is None or self._pool_pid != os.getpid():
+                self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="recording")
+                self._pool_pid = os.getpid()
+            return self._pool
 
     @property
     def read_only(self) -> bool:
@@ -207,6 +220,10 @@ class RecordingStore(Store):
     @property
     def partial_reads(self) -> bool:  # type: ignore[override]
         return self.store.partial_reads
+
+    @property
+    def requests_in_flight(self) -> int:  # type: ignore[override]
+        return self.concurrency  # seen as an object store
 
     @property
     def verbatim(self) -> bool:  # type: ignore[override]

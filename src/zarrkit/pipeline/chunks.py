@@ -15,13 +15,16 @@ chunks are read straight into the output (``os.readv`` into the destination's ro
 chunk whose destination is contiguous is decoded straight into it (when its compressor's
 header states the decoded size, which is checked first); other chunks decode into a scratch
 buffer of the pool thread and are copied. Other stores: the keys of a batch are fetched with
-one ``getitems`` call, then decoded and scattered in the pool.
+one ``getitems`` call, then decoded and scattered in the pool; on a store over a network
+(``Store.requests_in_flight``) in groups, each decoded as it arrives while the next ones are
+fetched (:class:`_Requests`: at most two batches held).
 
 Writes mirror it: one fused merge -> encode -> write task per chunk for local files (chunks
 only partly covered are read in the task); otherwise partly covered chunks are fetched in one batch, merged and encoded in the pool, and stored with one ``setitems``
 (and, with ``write_empty_chunks=False``, fill-value chunks are removed with one
-``delitems``). With a synchronizer every chunk of a batch is locked across the
-read-modify-write.
+``delitems``); on a store over a network, batch ``k`` is stored while batch ``k + 1`` is
+encoded (without a synchronizer). With a synchronizer every chunk of a batch is locked across
+the read-modify-write.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import functools
 import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 import numcodecs
@@ -57,6 +61,9 @@ _WRITE_BATCH_BYTES = 32 * 2**20
 _MAX_BATCH = 1024
 # chunks up to this size decode into a buffer kept by each pool thread
 _SCRATCH_MAX = 16 * 2**20
+# on a store over a network (``Store.requests_in_flight``): the getitems/setitems calls of a
+# read or write running at once, each of ``requests_in_flight / _CALLS`` keys
+_CALLS = 4
 
 _scratch_local = threading.local()
 
@@ -257,6 +264,10 @@ class StorePipeline(ChunkPipeline):
         one ``getitems`` per batch, the scatter in the pool."""
         n, prefix = len(projections), self.prefix
         keys = [prefix + name for name in names]
+        group = _group_size(self.store, self.batch)
+        if group and n > group:
+            self._fetch_ahead(keys, put, inline, group)
+            return
         for batch in self._batches(n, self.batch):
             # ``contexts`` is part of zarr 2's store protocol: foreign Store subclasses
             # may require it
@@ -272,6 +283,46 @@ class StorePipeline(ChunkPipeline):
                 return put(i, found.get(keys[i]))
 
             run_parallel(put_found, batch, inline)
+
+    def _fetch_ahead(
+        self, keys: list[str], put: Callable[[int, Any], bool], inline: bool, group: int
+    ) -> None:
+        """:meth:`_fetch` on a store over a network: ``getitems`` of groups of ``group`` keys,
+        ``_CALLS`` at a time, each group decoded and scattered as soon as it arrives while
+        the next ones are fetched. Keys requested and not yet scattered: at most two
+        batches (``2 * self.batch``), so at most two batches of stored bytes are held."""
+        store, context, strict = self.store, self.context, self.strict
+
+        def get(part: range) -> dict:
+            part_keys = [keys[i] for i in part]
+            contexts = {} if context is None else ConstantMap(part_keys, context)
+            return store.getitems(part_keys, contexts=contexts)
+
+        parts = list(self._batches(len(keys), group))
+        window = 2 * self.batch
+        with _Requests() as requests:
+            for part in parts:
+                while requests.held + len(part) > window:
+                    self._scatter(*requests.next_done(), keys, put, inline, strict)
+                requests.submit(get, part, len(part))
+            while requests.held:
+                self._scatter(*requests.next_done(), keys, put, inline, strict)
+
+    @staticmethod
+    def _scatter(
+        part: range,
+        found: dict,
+        keys: list[str],
+        put: Callable[[int, Any], bool],
+        inline: bool,
+        strict: bool,
+    ) -> None:
+        """Hand the chunks ``part`` fetched (``found``) to ``put``, in the pool."""
+        if strict:
+            missing_keys = [keys[i] for i in part if keys[i] not in found]
+            if missing_keys:
+                raise MissingChunkError(missing_keys)
+        run_parallel(lambda i: put(i, found.get(keys[i])), part, inline)
 
     # -- writes ----------------------------------------------------------------------------
     def write(self, indexer: Indexer, value: Any, fields: Any = None, lazy: bool = False) -> None:
@@ -291,6 +342,10 @@ class StorePipeline(ChunkPipeline):
             self.chain.encode_objects(value.reshape(-1))
         if w.fused and not w.lazy and self.synchronizer is None:
             w.run(range(n))  # per-chunk tasks hold one chunk each: no batches needed
+            return
+        group = _group_size(self.store, self.write_batch)
+        if group and not w.fused and self.synchronizer is None and n > self.write_batch:
+            w.run_ahead(list(self._batches(n, self.write_batch)), group)
             return
         for batch in self._batches(n, self.write_batch):
             w.run(batch)
@@ -541,6 +596,12 @@ class _Write:
         )
         self.pieces: dict[int, np.ndarray] = {}
 
+    def _read_pieces(self, batch: range) -> None:
+        """The pieces of a lazy source for ``batch``, read here, in the calling thread."""
+        if self.lazy:
+            projections, value = self.projections, self.value
+            self.pieces = {i: np.asarray(value[projections[i].out_selection]) for i in batch}
+
     def _merge(self, p: ChunkProjection, edge: bool) -> bool:
         """The chunk is merged with what is stored. With a synchronizer an edge chunk is
         one too: another writer may have grown the array and stored items past the shape
@@ -550,8 +611,7 @@ class _Write:
     def run(self, batch: range) -> None:
         pipe = self.pipe
         projections = self.projections
-        if self.lazy:  # pieces of a lazy source are read here, in the calling thread
-            self.pieces = {i: np.asarray(self.value[projections[i].out_selection]) for i in batch}
+        self._read_pieces(batch)  # (before the locks are taken)
         keys = self.keys
         # with a synchronizer every chunk of the batch is locked, whole ones too: storing a
         # whole chunk inside another writer's read-modify-write of it would be lost
@@ -606,10 +666,51 @@ class _Write:
             return self.value
         return self.pieces[i] if self.lazy else self.value[p.out_selection]
 
+    def run_ahead(self, batches: list[range], group: int) -> None:
+        """:meth:`run` of every batch on a store over a network (no synchronizer): batch
+        ``k + 1`` is encoded while batch ``k`` is stored, with ``setitems``/``delitems`` of
+        groups of ``group`` keys, ``_CALLS`` at a time. A batch is encoded only once at
+        most one batch is still being stored: at most two batches of encoded chunks are
+        held. A chunk that fails to encode stores nothing of its batch (the batches before
+        it are all stored, as one at a time); a failed request stops every group not
+        started yet."""
+        store = self.pipe.store
+        with _Requests() as requests:
+            for batch in batches:
+                while requests.held > self.pipe.write_batch:
+                    requests.next_done()
+                try:
+                    to_set, to_delete = self._encode_batch(batch, self.pipe._inline(len(batch)))
+                except BaseException:
+                    requests.finish()  # the batches before it are stored whole
+                    raise
+                items = list(to_set.items())
+                for start in range(0, len(items), group):
+                    part = dict(items[start : start + group])
+                    requests.submit(store.setitems, part, len(part))
+                for start in range(0, len(to_delete), group):
+                    part_keys = to_delete[start : start + group]
+                    requests.submit(store.delitems, part_keys, len(part_keys))
+                del items, to_set
+            requests.finish()
+
     def _store_batch(self, batch: range, inline: bool) -> dict[str, bytes]:
         """Fetch the partly covered chunks in one batch, build and encode every chunk in the
         pool, then store them with one ``setitems`` (and one ``delitems``)."""
+        to_set, to_delete = self._encode_batch(batch, inline)
+        if to_set:
+            self.pipe.store.setitems(to_set)
+        if to_delete:
+            self.pipe.store.delitems(to_delete)
+        return to_set
+
+    def _encode_batch(self, batch: range, inline: bool) -> tuple[dict[str, bytes], list[str]]:
+        """The encoded chunks of ``batch`` to store, and the fill-value chunks to delete: the
+        partly covered chunks fetched in one batch, every chunk built and encoded in the
+        pool."""
         pipe, projections, keys = self.pipe, self.projections, self.keys
+        if not self.pieces:
+            self._read_pieces(batch)
         edges = {i: projections[i].edge for i in batch}
         merge = [keys[i] for i in batch if self._merge(projections[i], edges[i])]
         existing = pipe.store.getitems(merge, contexts={}) if merge else {}
@@ -623,13 +724,8 @@ class _Write:
             return key, pipe.chain.encode(chunk)
 
         results = run_parallel(build, batch, inline)
-        to_set = {k: v for k, v in results if v is not None}
-        to_delete = [k for k, v in results if v is None]
-        if to_set:
-            pipe.store.setitems(to_set)
-        if to_delete:
-            pipe.store.delitems(to_delete)
-        return to_set
+        self.pieces = {}
+        return {k: v for k, v in results if v is not None}, [k for k, v in results if v is None]
 
     def _chunk(
         self, i: int, p: ChunkProjection, edge: bool, whole: bool, stored: Callable[[], Any]
@@ -741,3 +837,52 @@ def _is_fill(chunk: np.ndarray, fill: Any) -> bool:
     if chunk.dtype.kind in "biuf" and fill == 0:
         return not chunk.any()  # no temporary array (-0.0 counts as 0, NaN does not)
     return bool(np.all(chunk == fill))
+
+
+def _group_size(store: Store, batch: int) -> int:
+    """Keys per ``getitems``/``setitems`` call when a read or write on ``store`` overlaps
+    its requests with the codec work (``_CALLS`` calls at once add up to the store's
+    ``requests_in_flight``; at most a batch); 0 on a local store (one batch at a time)."""
+    in_flight = getattr(store, "requests_in_flight", 0)
+    if not in_flight:
+        return 0
+    return max(1, min(batch, -(-in_flight // _CALLS)))
+
+
+class _Requests:
+    """The store calls of one read or write on a store over a network: each runs on one of
+    ``_CALLS`` threads of its own (they wait on the network, not on the CPU: never the
+    shared pool's), while the calling thread decodes or encodes. ``held`` counts the keys of
+    the calls submitted and not yet taken back with :meth:`next_done`. Leaving the block
+    on an error cancels the calls not started and waits for the running ones."""
+
+    def __init__(self) -> None:
+        self._threads = ThreadPoolExecutor(_CALLS, thread_name_prefix="zarrkit-requests")
+        self._pending: dict[Future, tuple[Any, int]] = {}
+        self.held = 0
+
+    def __enter__(self) -> _Requests:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for f in self._pending:
+            f.cancel()
+        self._threads.shutdown(wait=True)
+
+    def submit(self, call: Callable[[Any], Any], arg: Any, size: int) -> None:
+        self._pending[self._threads.submit(call, arg)] = (arg, size)
+        self.held += size
+
+    def next_done(self) -> tuple[Any, Any]:
+        """The argument and result of a call that has finished (the first submitted among
+        those done); its exception raises."""
+        done, _ = wait(self._pending, return_when=FIRST_COMPLETED)
+        f = next(f for f in self._pending if f in done)
+        arg, size = self._pending.pop(f)
+        self.held -= size
+        return arg, f.result()
+
+    def finish(self) -> None:
+        """Wait for every call submitted; the first error (in submission order) raises."""
+        while self._pending:
+            self.next_done()

@@ -46,7 +46,15 @@ from ..formats.meta import ArrayMeta
 from ..indexing import ChunkProjection
 from ..storage.base import ConstantMap, Store
 from .base import PipelineOptions
-from .chunks import _BATCH_BYTES, _MAX_BATCH, StorePipeline, _is_fill, _Write
+from .chunks import (
+    _BATCH_BYTES,
+    _MAX_BATCH,
+    StorePipeline,
+    _group_size,
+    _is_fill,
+    _Requests,
+    _Write,
+)
 from .codec_chain import CodecChain
 
 __all__ = ["ShardedPipeline", "ShardLayout", "ABSENT"]
@@ -444,29 +452,14 @@ class ShardedPipeline(StorePipeline):
         (its bytes, or None if absent)."""
         groups = self._group(projections)
         whole = not self.partial
-        for batch in self._shard_batches(groups, self.batch, whole):
-            if whole:
-                keys = [self.key(s) for s in batch]
-                data, missing = self._read_whole(batch, keys, groups)
-            else:
-                # a shard of which a read needs at least half the chunks is read whole, in
-                # one request (its index comes along); the others as index + ranges
-                half = self.n_inner / 2
-                most = [s for s in batch if len({j for _, j in groups[s]}) >= half]
-                few = [s for s in batch if len({j for _, j in groups[s]}) < half]
-                data, missing = {}, []
-                for part, read in ((most, self._read_whole), (few, self._read_ranges)):
-                    if part:
-                        got, lost = read(part, [self.key(s) for s in part], groups)
-                        data.update(got)
-                        missing += lost
-                keys = [self.key(s) for s in most + few]
-                batch = most + few
+
+        def scatter(fetched: tuple[list, list[str], dict[int, Any], list[str]]) -> None:
+            batch, keys, data, missing = fetched
             if self.strict and missing:
                 raise MissingChunkError(missing)
             items = [(i, j, k) for s, k in zip(batch, keys) for i, j in groups[s]]
 
-            def put_one(item: tuple[int, int, str], data: dict[int, Any] = data) -> bool:
+            def put_one(item: tuple[int, int, str]) -> bool:
                 i, j, key = item
                 try:
                     return put(i, data.get(i))
@@ -474,6 +467,48 @@ class ShardedPipeline(StorePipeline):
                     raise self._inner_error(key, j, e) from e
 
             run_parallel(put_one, items, inline)
+
+        def fetch(batch: list[tuple[int, ...]]) -> tuple[list, list[str], dict, list[str]]:
+            return self._fetch_batch(batch, groups, whole)
+
+        batches = self._shard_batches(groups, self.batch, whole)
+        if len(batches) < 2 or not _group_size(self.store, 1):
+            for batch in batches:
+                scatter(fetch(batch))
+            return
+        # a store over a network: batch k + 1 is fetched while batch k is scattered, one
+        # batch ahead (one batch's requests in flight, two batches' bytes held at most)
+        with _Requests() as requests:
+            requests.submit(fetch, batches[0], 1)
+            for batch in batches[1:]:
+                fetched = requests.next_done()[1]
+                requests.submit(fetch, batch, 1)
+                scatter(fetched)
+            scatter(requests.next_done()[1])
+
+    def _fetch_batch(
+        self, batch: list[tuple[int, ...]], groups: dict, whole: bool
+    ) -> tuple[list, list[str], dict[int, Any], list[str]]:
+        """The stored inner chunks of the shards ``batch``: the shards (in the order their
+        keys come), their keys, ``projection index -> bytes`` and the keys missing."""
+        if whole:
+            keys = [self.key(s) for s in batch]
+            data, missing = self._read_whole(batch, keys, groups)
+        else:
+            # a shard of which a read needs at least half the chunks is read whole, in
+            # one request (its index comes along); the others as index + ranges
+            half = self.n_inner / 2
+            most = [s for s in batch if len({j for _, j in groups[s]}) >= half]
+            few = [s for s in batch if len({j for _, j in groups[s]}) < half]
+            data, missing = {}, []
+            for part, read in ((most, self._read_whole), (few, self._read_ranges)):
+                if part:
+                    got, lost = read(part, [self.key(s) for s in part], groups)
+                    data.update(got)
+                    missing += lost
+            keys = [self.key(s) for s in most + few]
+            batch = most + few
+        return batch, keys, data, missing
 
     def _read_whole(
         self, batch: list[tuple[int, ...]], keys: list[str], groups: dict

@@ -15,7 +15,8 @@ everything else is here, once:
   the process that uses it, reopened after ``fork`` or unpickling;
 - declared capabilities, as class attributes: ``listable``, ``erasable``,
   ``partial_reads`` (``getrange`` reads part of a value), ``multiprocess_safe`` (writes
-  from several processes are kept), ``fork_safe`` (usable in a forked child).
+  from several processes are kept), ``fork_safe`` (usable in a forked child),
+  ``requests_in_flight`` (a store over a network, and how many requests it keeps at once).
 
 Any other mapping (a dict, an fsspec ``FSMap``, an object with the five mapping methods
 zarr 2 asked for) is adapted by :func:`as_store` into a :class:`KVStore`, which picks how
@@ -190,6 +191,11 @@ class Store(MutableMapping):
     erasable: ClassVar[bool] = True
     #: :meth:`getrange` reads part of a value without reading all of it
     partial_reads: ClassVar[bool] = False
+    #: requests the store keeps in flight when each pays a network latency (an object
+    #: store); 0 for a local store (the default). Above 0, a read or write of many chunks
+    #: overlaps its requests with the codec work (``pipeline/chunks.py``: ``_Requests``),
+    #: in concurrent ``getitems``/``setitems`` calls whose keys add up to this many
+    requests_in_flight: int = 0
     #: writes from several processes reach one store and lose nothing. False for an in-memory
     #: store (each process would write to its own copy), a single-file archive (``ZipStore``)
     #: and DBM files: an array refuses to write to such a store from a process other than the

@@ -470,6 +470,12 @@ class FSStore(Store):
     # -- partial reads ---------------------------------------------------------------------
     partial_reads = True  # fsspec reads byte ranges (HTTP range requests on object stores)
 
+    @property
+    def requests_in_flight(self) -> int:  # type: ignore[override]
+        """64 (``REQUESTS_IN_FLIGHT``) on an asynchronous file system (s3fs, gcsfs, adlfs,
+        HTTP: network requests), 0 on a local or in-memory one."""
+        return REQUESTS_IN_FLIGHT if getattr(self.fs, "async_impl", False) else 0
+
     def getrange(self, key: str, start: int = 0, length: int | None = None) -> bytes:
         range_slice(start, length)  # (checks the arguments)
         path = self._full(self._normalize_key(key))

@@ -311,6 +311,10 @@ class ObjectStore(Store):
     # -- partial reads ---------------------------------------------------------------------
     partial_reads = True  # range requests (a suffix too: ``bytes=-n``)
 
+    @property
+    def requests_in_flight(self) -> int:  # type: ignore[override]
+        return self.concurrency  # (per batch: the chunk pipeline's calls add up to it)
+
     def getrange(self, key: str, start: int = 0, length: int | None = None) -> bytes:
         data = self.getranges([(key, start, length)])[0]
         if data is None:
