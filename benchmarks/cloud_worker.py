@@ -526,6 +526,9 @@ def zarrkit_inflight(lib: Lib, cfg: dict[str, Any]) -> dict[str, Any]:
 
         bound = getattr(base, "REQUESTS_IN_FLIGHT", 10)
     threads = get_num_threads()
+    # a store over a network overlaps a call's next batch with this one's codec work (two
+    # batches' requests at once, since _Requests); before that, one batch at a time
+    ahead = 2 if hasattr(pc, "_Requests") else 1
     out: dict[str, Any] = {"store_bound": bound}
     for row, side, batch_bytes in (
         ("read_c1000", cfg["chunk"], pc._BATCH_BYTES),
@@ -534,7 +537,7 @@ def zarrkit_inflight(lib: Lib, cfg: dict[str, Any]) -> dict[str, Any]:
         ("write_c250", cfg["small_chunk"], pc._WRITE_BATCH_BYTES),
     ):
         batch = max(2 * threads, min(pc._MAX_BATCH, batch_bytes // (side * side * 4)))
-        out[row] = min(batch, bound)
+        out[row] = min(ahead * batch, bound)
     shard_bytes = cfg["shard"] ** 2 * 4
     out["v3_shard_read"] = min(bound, max(1, min(pc._MAX_BATCH, pc._BATCH_BYTES // shard_bytes)))
     return out
