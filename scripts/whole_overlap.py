@@ -4,9 +4,9 @@ request floor ``ceil(N / 64) * latency`` (plus the codec work that cannot overla
     PYTHONPATH=src python scripts/whole_overlap.py [--latency 0.03] [--repeat 3]
         [--s3 http://127.0.0.1:PORT]   # also ObjectStore and FSStore on that S3 endpoint
 
-``memory+latency``: a MemoryStore behind a wrapper waiting ``--latency`` per request, its
-requests on 64 threads shared by all its calls (a connection pool; defined here, so that
-every tree is measured on the same store). ``codec``: the same work on a plain MemoryStore (no
+``memory+latency``: a MemoryStore behind ``latency_overlap.Far``, waiting ``--latency`` per
+request, its requests on 64 threads shared by all its calls (a connection pool; defined in
+scripts/, so that every tree is measured on the same store). ``codec``: the same work on a plain MemoryStore (no
 latency): the decode/encode and copies alone. Runs against any zarrkit tree (compare with
 ``PYTHONPATH=/other/src``). Prints the best time of ``--repeat`` runs, the requests, the most
 in flight at once, the time in latencies and the floor.
@@ -16,83 +16,26 @@ from __future__ import annotations
 
 import argparse
 import math
-import threading
+import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 import zarrkit
 from zarrkit.storage import MemoryStore
-from zarrkit.storage.base import Store
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from latency_overlap import Far as _Far  # noqa: E402  (the one latency wrapper of scripts/)
 
 SHAPE = (8000, 8000)
 
 
-class Far(Store):
-    """``inner`` with ``latency`` seconds per GET/PUT, 64 requests at once over all calls."""
+class Far(_Far):
+    """latency_overlap's far-away store, seen by the pipeline as one over a network."""
 
     requests_in_flight = 64  # (a tree without it reads and writes as it always did)
-
-    def __init__(self, inner: Store, latency: float) -> None:
-        self.inner, self.latency = inner, latency
-        self._pool = ThreadPoolExecutor(64)
-        self._lock = threading.Lock()
-        self.reset()
-
-    def reset(self) -> None:
-        self.counts: dict[str, int] = {}
-        self.now = self.max_in_flight = 0
-
-    def _one(self, kind: str, call: Any) -> Any:
-        with self._lock:
-            self.counts[kind] = self.counts.get(kind, 0) + 1
-            self.now += 1
-            self.max_in_flight = max(self.max_in_flight, self.now)
-        try:
-            time.sleep(self.latency)
-            return call()
-        finally:
-            with self._lock:
-                self.now -= 1
-
-    def __getitem__(self, key: str) -> Any:
-        return self._one("GET", lambda: self.inner[key])
-
-    def getitems(self, keys: Any, *, contexts: Any = None) -> dict[str, Any]:
-        def get(k: str) -> Any:
-            try:
-                return self[k]
-            except KeyError:
-                return None
-
-        keys = list(keys)
-        return {k: v for k, v in zip(keys, self._pool.map(get, keys)) if v is not None}
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._one("PUT", lambda: self.inner.__setitem__(key, value))
-
-    def setitems(self, values: Any) -> None:
-        list(self._pool.map(lambda kv: self.__setitem__(*kv), values.items()))
-
-    def __delitem__(self, key: str) -> None:
-        self._one("DELETE", lambda: self.inner.__delitem__(key))
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.inner
-
-    def __iter__(self) -> Any:
-        return iter(self.inner)
-
-    def __len__(self) -> int:
-        return len(self.inner)
-
-    def listdir(self, path: str = "") -> list[str]:
-        return self.inner.listdir(path)
-
-    def rmdir(self, path: str = "") -> None:
-        self.inner.rmdir(path)
 
 
 def best(run: Any, repeat: int) -> float:
@@ -164,9 +107,9 @@ def main() -> None:
                 if recorder is not None:
                     recorder.reset()
                     run()
-                    kinds = recorder.counts
+                    kinds = recorder.requests
                     extra = (
-                        f" {kinds}, at most {recorder.max_in_flight} in flight, "
+                        f" {kinds}, at most {recorder.most} in flight, "
                         f"{took / L:5.1f} latencies (floor {floor / L:.0f}: {took / floor:4.2f}x)"
                     )
                 print(f"{c}² ({n:4d} objects) {label:20s} {what:5s} {took * 1e3:7.0f} ms{extra}")

@@ -103,14 +103,7 @@ class NativePipeline(FilesPipeline):
     # -- reads -----------------------------------------------------------------------------
     def read(self, indexer: Indexer, out: np.ndarray, fields: Any = None) -> None:
         """Fill ``out`` (shaped like ``indexer.buffer_shape``) with the selection."""
-        if (
-            self._native_reads
-            and native.ENABLED
-            and fields is None
-            and out.dtype == self.meta.dtype
-            and out.flags.writeable
-            and out.shape == tuple(indexer.buffer_shape)
-        ):
+        if self._native_reads and _loop_fills(out, indexer, self.meta, fields):
             plan = native.plan(indexer, self.meta.separator, self.meta.key_prefix)
             if plan is not None:
                 rest = self._read_plan(plan, out)
@@ -191,6 +184,18 @@ class NativePipeline(FilesPipeline):
         return [plan.projection(i) for i in rest]
 
 
+def _loop_fills(out: np.ndarray, indexer: Indexer, meta: ArrayMeta, fields: Any) -> bool:
+    """Whether the compiled loop may fill ``out`` for this call: the loop is on, no fields are
+    asked for, and ``out`` is the writeable buffer of the selection in the array's dtype."""
+    return (
+        native.ENABLED
+        and fields is None
+        and out.dtype == meta.dtype
+        and out.flags.writeable
+        and out.shape == tuple(indexer.buffer_shape)
+    )
+
+
 #: the fewest inner chunks a read of shards takes through the loop: below it the Python
 #: path is faster (measured on an 8000² int32 array, shards 2000², chunks 250², Blosc lz4 on
 #: tmpfs, 2 cores: regions of 1 to 4 chunks 15-35% slower through the loop, 9 about even,
@@ -223,14 +228,7 @@ class NativeShardedPipeline(ShardedPipeline):
 
     def read(self, indexer: Indexer, out: np.ndarray, fields: Any = None) -> None:
         """Fill ``out`` (shaped like ``indexer.buffer_shape``) with the selection."""
-        if (
-            self._native_reads
-            and native.ENABLED
-            and fields is None
-            and out.dtype == self.meta.dtype
-            and out.flags.writeable
-            and out.shape == tuple(indexer.buffer_shape)
-        ):
+        if self._native_reads and _loop_fills(out, indexer, self.meta, fields):
             few = _chunk_count(indexer) < SHARD_LOOP_MIN
             plan = None if few else native.plan(indexer, self.meta.separator, self.meta.key_prefix)
             if plan is not None:
