@@ -133,6 +133,50 @@ def test_batch_encoded_while_the_previous_one_is_stored(monkeypatch: Any) -> Non
     assert (zarrkit.open_array(rec.store, mode="r")[...] == data()).all()
 
 
+def test_shards_encoded_while_the_previous_ones_are_stored(monkeypatch: Any) -> None:
+    """ShardedPipeline: the first shards' PUTs wait until the next shards are being
+    encoded; every shard is stored, byte for byte as one at a time."""
+    from zarrkit.pipeline import sharding
+
+    kw = dict(zarr_format=3, shards=(20, 20), compressor=None)
+    serial = MemoryStore()
+    make(serial, **kw)[...] = data()
+    encoding_next = threading.Event()
+    waited: list[bool] = []
+    first: set[str] = set()
+
+    class Slow(RecordingStore):
+        def __setitem__(self, key: str, value: Any) -> None:
+            if key in first:
+                waited.append(encoding_next.wait(WAIT))
+            super().__setitem__(key, value)
+
+    rec = Slow(MemoryStore(), concurrency=8)
+    z = make(rec, **kw)
+    pipe = z._pipeline
+    assert isinstance(pipe, sharding.ShardedPipeline)
+    pipe.write_batch = 8  # 2 shards of 4 inner chunks a batch: 8 batches
+    original = sharding.ShardedPipeline._encode_shards
+    encoded: list[int] = []
+
+    def encode(self: Any, w: Any, batch: Any, groups: Any) -> Any:
+        encoded.append(len(batch))
+        if len(encoded) == 1:
+            first.update(self.key(s) for s in batch)
+        else:
+            encoding_next.set()
+        return original(self, w, batch, groups)
+
+    monkeypatch.setattr(sharding.ShardedPipeline, "_encode_shards", encode)
+    rec.reset()
+    z[...] = data()
+    assert encoded == [2] * 8
+    assert waited == [True, True]
+    assert rec.count("PUT") == 16
+    stored = {k: bytes(v) for k, v in rec.store.items() if not k.endswith(".json")}
+    assert stored == {k: bytes(v) for k, v in serial.items() if not k.endswith(".json")}
+
+
 class _Copies(RecordingStore):
     """Every GET returns fresh bytes (as from a network); PUTs keep only the sizes, so that
     what the pipeline holds is all that tracemalloc sees."""
@@ -195,6 +239,22 @@ def test_write_holds_at_most_two_batches() -> None:
     peak = _peak(write)
     assert len(store.sizes) == 64 and set(store.sizes.values()) == {CHUNK_BYTES}
     assert peak < 8 * CHUNK_BYTES + 4 * CHUNK_BYTES, peak
+
+
+def test_shard_write_holds_at_most_two_batches() -> None:
+    store = _Copies(MemoryStore())
+    z = make(store, n=8, chunk=50, zarr_format=3, shards=(100, 100))  # 16 shards of 4
+    z._pipeline.write_batch = 4  # a shard a batch
+    value = data(chunk=50)
+
+    def write() -> None:
+        z[...] = value
+
+    peak = _peak(write)
+    assert len(store.sizes) == 16
+    shard = 4 * 50 * 50 * 4
+    # all 16 shards held would be 2.5 MB
+    assert peak < 2 * shard + 2 * shard + shard, peak
 
 
 def test_read_error_mid_way_names_the_key() -> None:
@@ -313,11 +373,12 @@ def test_overridden_getitems_is_called() -> None:
     assert Counting.calls == 32  # groups of 2 keys
 
 
-def test_shards_fetched_one_batch_ahead(monkeypatch: Any) -> None:
-    """ShardedPipeline: batch 1's shards are requested while batch 0 is scattered (its
-    scatter waits for them), one batch at a time (never two batches' requests at once);
+def test_shards_fetched_ahead_in_parts(monkeypatch: Any) -> None:
+    """ShardedPipeline: the next shards are requested while the first ones are scattered
+    (the first scatter waits for them), in parts of a quarter of a batch, several calls at
+    once, and never more than two batches of inner chunks requested and not yet scattered;
     whole shards (a whole read) and ranges of them (a part of each)."""
-    from zarrkit.pipeline import sharding
+    from zarrkit.pipeline import chunks, sharding
 
     class Watching(RecordingStore):
         def __init__(self, store: Any, **kw: Any) -> None:
@@ -354,24 +415,39 @@ def test_shards_fetched_one_batch_ahead(monkeypatch: Any) -> None:
     make(mem, **kw)[...] = value
     rec = Watching(mem, latency=0.002)
     z = zarrkit.open_array(rec, mode="r")
-    assert isinstance(z._pipeline, sharding.ShardedPipeline)
-    z._pipeline.batch = 8  # 2 shards of 4 inner chunks a batch: 8 batches
-    original = sharding.run_parallel
+    pipe = z._pipeline
+    assert isinstance(pipe, sharding.ShardedPipeline)
+    pipe.batch = 8  # 2 shards of 4 inner chunks a batch, fetched in parts of 2 chunks
+    original_run, original_fetch = sharding.run_parallel, pipe._fetch_batch
     waited: list[bool] = []
+    count = {"requested": 0, "scattered": 0, "most": 0}
+    lock = threading.Lock()
 
     def run(fn: Any, items: Any, *args: Any, **kw: Any) -> Any:
         if not waited:
             waited.append(rec.next_started.wait(WAIT))
-        return original(fn, items, *args, **kw)
+        result = original_run(fn, items, *args, **kw)
+        with lock:
+            count["scattered"] += len(items)
+        return result
+
+    def fetch_batch(batch: Any, groups: Any, whole: bool) -> Any:
+        with lock:
+            count["requested"] += sum(len(groups[s]) for s in batch)
+            count["most"] = max(count["most"], count["requested"] - count["scattered"])
+        return original_fetch(batch, groups, whole)
 
     monkeypatch.setattr(sharding, "run_parallel", run)
-    assert (z[...] == value).all()
-    assert waited == [True]
-    assert rec.most_calls == 1  # one batch's requests at a time
-    rec.first, waited[:] = None, []
-    rec.next_started.clear()
-    assert (z[::20, ::20] == value[::20, ::20]).all()  # one inner chunk of each: ranges
-    assert waited == [True] and rec.most_calls == 1
+    monkeypatch.setattr(pipe, "_fetch_batch", fetch_batch)
+    for sel in (np.s_[...], np.s_[::20, ::20]):  # whole shards; one inner chunk of each
+        rec.first, waited[:], rec.most_calls = None, [], 0
+        rec.next_started.clear()
+        count.update(requested=0, scattered=0, most=0)
+        assert (z[sel] == value[sel]).all()
+        assert waited == [True]
+        assert 1 < rec.most_calls <= chunks._CALLS
+        assert count["most"] <= 2 * pipe.batch
+        assert count["requested"] == count["scattered"]
 
 
 def test_lazy_source_written_ahead(monkeypatch: Any) -> None:

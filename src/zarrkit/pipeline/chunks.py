@@ -667,32 +667,16 @@ class _Write:
         return self.pieces[i] if self.lazy else self.value[p.out_selection]
 
     def run_ahead(self, batches: list[range], group: int) -> None:
-        """:meth:`run` of every batch on a store over a network (no synchronizer): batch
-        ``k + 1`` is encoded while batch ``k`` is stored, with ``setitems``/``delitems`` of
-        groups of ``group`` keys, ``_CALLS`` at a time. A batch is encoded only once at
-        most one batch is still being stored: at most two batches of encoded chunks are
-        held. A chunk that fails to encode stores nothing of its batch (the batches before
-        it are all stored, as one at a time); a failed request stops every group not
-        started yet."""
-        store = self.pipe.store
-        with _Requests() as requests:
-            for batch in batches:
-                while requests.held > self.pipe.write_batch:
-                    requests.next_done()
-                try:
-                    to_set, to_delete = self._encode_batch(batch, self.pipe._inline(len(batch)))
-                except BaseException:
-                    requests.finish()  # the batches before it are stored whole
-                    raise
-                items = list(to_set.items())
-                for start in range(0, len(items), group):
-                    part = dict(items[start : start + group])
-                    requests.submit(store.setitems, part, len(part))
-                for start in range(0, len(to_delete), group):
-                    part_keys = to_delete[start : start + group]
-                    requests.submit(store.delitems, part_keys, len(part_keys))
-                del items, to_set
-            requests.finish()
+        """:meth:`run` of every batch on a store over a network (no synchronizer), through
+        :func:`_store_ahead`: batch ``k + 1`` is encoded while batch ``k`` is stored."""
+        pipe = self.pipe
+        _store_ahead(
+            pipe.store,
+            batches,
+            lambda batch: self._encode_batch(batch, pipe._inline(len(batch))),
+            group,
+            pipe.write_batch,
+        )
 
     def _store_batch(self, batch: range, inline: bool) -> dict[str, bytes]:
         """Fetch the partly covered chunks in one batch, build and encode every chunk in the
@@ -847,6 +831,41 @@ def _group_size(store: Store, batch: int) -> int:
     if not in_flight:
         return 0
     return max(1, min(batch, -(-in_flight // _CALLS)))
+
+
+def _store_ahead(
+    store: Store,
+    batches: Sequence[Any],
+    encode: Callable[[Any], tuple[dict[str, Any], list[str]]],
+    group: int,
+    limit: int,
+    weight: int = 1,
+) -> None:
+    """Encode and store ``batches`` on a store over a network: ``encode(batch)`` gives the
+    values to set and the keys to delete, stored with ``setitems``/``delitems`` of groups
+    of ``group`` keys, ``_CALLS`` at a time, while the next batch is encoded. A batch is
+    encoded only once at most ``limit`` units (``weight`` per key: a chunk is one, a shard
+    its inner chunks) are still being stored: at most two batches of encoded data are held.
+    A batch that fails to encode stores nothing (the batches before it are all stored, as
+    one at a time); a failed request stops every group not started yet."""
+    with _Requests() as requests:
+        for batch in batches:
+            while requests.held > limit:
+                requests.next_done()
+            try:
+                to_set, to_delete = encode(batch)
+            except BaseException:
+                requests.finish()  # the batches before it are stored whole
+                raise
+            items = list(to_set.items())
+            for start in range(0, len(items), group):
+                part = dict(items[start : start + group])
+                requests.submit(store.setitems, part, weight * len(part))
+            for start in range(0, len(to_delete), group):
+                part_keys = to_delete[start : start + group]
+                requests.submit(store.delitems, part_keys, weight * len(part_keys))
+            del items, to_set
+        requests.finish()
 
 
 class _Requests:

@@ -48,11 +48,13 @@ from ..storage.base import ConstantMap, Store
 from .base import PipelineOptions
 from .chunks import (
     _BATCH_BYTES,
+    _CALLS,
     _MAX_BATCH,
     StorePipeline,
     _group_size,
     _is_fill,
     _Requests,
+    _store_ahead,
     _Write,
 )
 from .codec_chain import CodecChain
@@ -408,16 +410,21 @@ class ShardedPipeline(StorePipeline):
         return groups
 
     def _shard_batches(
-        self, groups: dict[tuple[int, ...], list[tuple[int, int]]], limit: int, whole: bool
+        self,
+        groups: dict[tuple[int, ...], list[tuple[int, int]]],
+        limit: int,
+        whole: bool,
+        shards: int | None = None,
     ) -> list[list[tuple[int, ...]]]:
-        """Shards in batches of at most ``limit`` inner chunks (or of ``shard_batch``
-        shards when ``whole`` shards are fetched)."""
+        """Shards in batches of at most ``limit`` inner chunks (or of ``shards`` shards,
+        by default ``shard_batch``, when ``whole`` shards are fetched)."""
         batches: list[list[tuple[int, ...]]] = []
         current: list[tuple[int, ...]] = []
         count = 0
+        most = (shards or self.shard_batch) if whole else limit
         for shard, members in groups.items():
             size = 1 if whole else len(members)
-            if current and count + size > (self.shard_batch if whole else limit):
+            if current and count + size > most:
                 batches.append(current)
                 current, count = [], 0
             current.append(shard)
@@ -476,15 +483,23 @@ class ShardedPipeline(StorePipeline):
             for batch in batches:
                 scatter(fetch(batch))
             return
-        # a store over a network: batch k + 1 is fetched while batch k is scattered, one
-        # batch ahead (one batch's requests in flight, two batches' bytes held at most)
+        # a store over a network: the batch is fetched in _CALLS parts at once, each
+        # scattered as it arrives while the next ones are fetched; requested and not yet
+        # scattered: at most two batches (of shards if whole, else of inner chunks)
+        unit = self.shard_batch if whole else self.batch
+        part = max(1, unit // _CALLS)
+        parts = self._shard_batches(groups, part, whole, shards=part)
+
+        def size(batch: list[tuple[int, ...]]) -> int:
+            return len(batch) if whole else sum(len(groups[s]) for s in batch)
+
         with _Requests() as requests:
-            requests.submit(fetch, batches[0], 1)
-            for batch in batches[1:]:
-                fetched = requests.next_done()[1]
-                requests.submit(fetch, batch, 1)
-                scatter(fetched)
-            scatter(requests.next_done()[1])
+            for batch in parts:
+                while requests.held and requests.held + size(batch) > 2 * unit:
+                    scatter(requests.next_done()[1])
+                requests.submit(fetch, batch, size(batch))
+            while requests.held:
+                scatter(requests.next_done()[1])
 
     def _fetch_batch(
         self, batch: list[tuple[int, ...]], groups: dict, whole: bool
@@ -644,6 +659,18 @@ class ShardedPipeline(StorePipeline):
             # a write of several batches could stop half way: every item is checked
             # against the codec before any shard is stored
             self.chain.encode_objects(value.reshape(-1))
+        group = _group_size(self.store, self.write_batch)
+        if group and not w.synced and len(batches) > 1:
+            # a store over a network: the next shards are encoded while these are stored
+            _store_ahead(
+                self.store,
+                batches,
+                lambda batch: self._encode_shards(w, batch, groups),
+                group,
+                max(self.write_batch, self.n_inner),
+                weight=self.n_inner,
+            )
+            return
         for batch in batches:
             self._write_batch(w, batch, groups)
 
@@ -660,60 +687,72 @@ class ShardedPipeline(StorePipeline):
     def _write_batch(self, w: _Write, batch: list[tuple[int, ...]], groups: dict) -> None:
         keys = [self.key(s) for s in batch]
         with self._locked(keys if w.synced else []):
-            if w.lazy:
-                w.pieces = self._lazy_pieces(w, batch, groups)
-            covered = {s: self._covered(w, s, groups[s]) for s in batch}
-            partial_keys = [k for s, k in zip(batch, keys) if not covered[s]]
-            found = self.store.getitems(partial_keys, contexts={}) if partial_keys else {}
-            stored = {k: self._parse(k, found[k]) for k in partial_keys if k in found}
-            items = [
-                (i, j, k)
-                for s, k in zip(batch, keys)
-                if not (covered[s] and w.scalar_fill)
-                for i, j in groups[s]
-            ]
-            fill = self.meta.fill_value
-
-            def build(item: tuple[int, int, str]) -> bytes | None:
-                i, j, key = item
-                p = w.projections[i]
-                edge = p.edge
-                whole = not w._merge(p, edge)
-                old = stored.get(key, {}).get(j)
-                try:
-                    chunk = w._chunk(i, p, edge, whole, lambda: old)
-                except CorruptChunkError as e:
-                    raise self._inner_error(key, j, e) from e
-                if w.skip_fill and _is_fill(chunk, fill):
-                    return None
-                return self.chain.encode(chunk)
-
-            encoded = run_parallel(build, items, self._inline(len(items)))
-            new: dict[str, dict[int, bytes | None]] = {}
-            for (_, j, key), data in zip(items, encoded):
-                new.setdefault(key, {})[j] = data
-            to_set: dict[str, bytes] = {}
-            to_delete: list[str] = []
-            for shard, key in zip(batch, keys):
-                # a shard covered whole starts empty: its inner chunks past the array are
-                # never stored (as zarr-python writes shards)
-                content: dict[int, Any] = {} if covered[shard] else dict(stored.get(key, {}))
-                for j, data in new.get(key, {}).items():
-                    if data is None:
-                        content.pop(j, None)
-                    else:
-                        content[j] = data
-                if content:
-                    to_set[key] = self._assemble(content)
-                else:
-                    to_delete.append(key)
+            to_set, to_delete = self._encode_shards(w, batch, groups)
             if to_set:
                 self.store.setitems(to_set)
             if to_delete:
                 self.store.delitems(to_delete)
             if to_set and w.synced and self.options.meta_store is not None:
                 self._drop_cut_shards(batch, keys, to_set)
-        w.pieces = {}
+
+    def _encode_shards(
+        self, w: _Write, batch: list[tuple[int, ...]], groups: dict
+    ) -> tuple[dict[str, bytes], list[str]]:
+        """The shards of ``batch`` to store (key -> bytes) and those left empty (to delete):
+        the partly covered shards fetched in one batch, their inner chunks built and encoded
+        in the pool."""
+        keys = [self.key(s) for s in batch]
+        if w.lazy:
+            w.pieces = self._lazy_pieces(w, batch, groups)
+        covered = {s: self._covered(w, s, groups[s]) for s in batch}
+        partial_keys = [k for s, k in zip(batch, keys) if not covered[s]]
+        found = self.store.getitems(partial_keys, contexts={}) if partial_keys else {}
+        stored = {k: self._parse(k, found[k]) for k in partial_keys if k in found}
+        items = [
+            (i, j, k)
+            for s, k in zip(batch, keys)
+            if not (covered[s] and w.scalar_fill)
+            for i, j in groups[s]
+        ]
+        fill = self.meta.fill_value
+
+        def build(item: tuple[int, int, str]) -> bytes | None:
+            i, j, key = item
+            p = w.projections[i]
+            edge = p.edge
+            whole = not w._merge(p, edge)
+            old = stored.get(key, {}).get(j)
+            try:
+                chunk = w._chunk(i, p, edge, whole, lambda: old)
+            except CorruptChunkError as e:
+                raise self._inner_error(key, j, e) from e
+            if w.skip_fill and _is_fill(chunk, fill):
+                return None
+            return self.chain.encode(chunk)
+
+        try:
+            encoded = run_parallel(build, items, self._inline(len(items)))
+        finally:
+            w.pieces = {}
+        new: dict[str, dict[int, bytes | None]] = {}
+        for (_, j, key), data in zip(items, encoded):
+            new.setdefault(key, {})[j] = data
+        to_set: dict[str, bytes] = {}
+        to_delete: list[str] = []
+        for shard, key in zip(batch, keys):
+            # a shard covered whole starts empty: its inner chunks past the array are
+            # never stored (as zarr-python writes shards)
+            content: dict[int, Any] = {} if covered[shard] else dict(stored.get(key, {}))
+            for j, data in new.get(key, {}).items():
+                if data is None:
+                    content.pop(j, None)
+                else:
+                    content[j] = data
+            if content:
+                to_set[key] = self._assemble(content)
+            else:
+                to_delete.append(key)
+        return to_set, to_delete
 
     def _assemble(self, content: dict[int, Any]) -> bytes:
         """A shard's bytes: its inner chunks (innermost index -> bytes) in Morton order and
