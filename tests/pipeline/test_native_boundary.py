@@ -360,7 +360,9 @@ def test_a_write_into_a_missing_folder_is_deferred_with_enoent(tmp_path):
 
 
 def _pool_threads() -> int:
-    return sum(t.name.startswith("zarrkit") for t in threading.enumerate())
+    """Threads of the shared pool (``zarrkit_<n>``; not the long-lived ``zarrkit-obstore``,
+    ``zarrkit-abs``, ... threads of stores that earlier tests used)."""
+    return sum(t.name.startswith("zarrkit_") for t in threading.enumerate())
 
 
 def test_scratch_buffers_end_with_their_threads(tmp_path):

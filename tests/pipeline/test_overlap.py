@@ -177,6 +177,47 @@ def test_shards_encoded_while_the_previous_ones_are_stored(monkeypatch: Any) -> 
     assert stored == {k: bytes(v) for k, v in serial.items() if not k.endswith(".json")}
 
 
+def test_well_compressed_shards_keep_several_puts_in_flight(monkeypatch: Any) -> None:
+    """The bytes a shard write holds in its requests are the encoded ones: shards that
+    compress well keep several PUTs in flight (here the first three wait until the fourth
+    shard is encoded) in the memory one batch of raw shards would take."""
+    from zarrkit.pipeline import sharding
+
+    kw = dict(zarr_format=3, shards=(20, 20), compressor=numcodecs.Zstd(1))
+    value = np.zeros((80, 80), dtype="i4")
+    value[::7, ::3] = 5
+    fourth = threading.Event()
+    waited: list[bool] = []
+    first: set[str] = set()
+
+    class Slow(RecordingStore):
+        def __setitem__(self, key: str, v: Any) -> None:
+            if key in first:
+                waited.append(fourth.wait(WAIT))
+            super().__setitem__(key, v)
+
+    rec = Slow(MemoryStore(), concurrency=8)
+    z = make(rec, **kw)
+    pipe = z._pipeline
+    pipe.write_batch = 4  # the raw bytes of one shard a batch: 16 batches
+    original = sharding.ShardedPipeline._encode_shards
+    encoded: list[int] = []
+
+    def encode(self: Any, w: Any, batch: Any, groups: Any) -> Any:
+        encoded.append(len(batch))
+        if len(encoded) <= 3:
+            first.update(self.key(s) for s in batch)
+        elif len(encoded) == 4:
+            fourth.set()
+        return original(self, w, batch, groups)
+
+    monkeypatch.setattr(sharding.ShardedPipeline, "_encode_shards", encode)
+    z[...] = value
+    assert encoded == [1] * 16
+    assert waited == [True, True, True]
+    assert (zarrkit.open_array(rec.store, mode="r")[...] == value).all()
+
+
 class _Copies(RecordingStore):
     """Every GET returns fresh bytes (as from a network); PUTs keep only the sizes, so that
     what the pipeline holds is all that tracemalloc sees."""

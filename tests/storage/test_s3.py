@@ -643,3 +643,18 @@ def test_requests_in_flight_at_the_server(s3_gate: Any, s3_server: Any, client: 
         assert s3_gate.max_in_flight > 7  # the members' documents were asked for at once
     finally:
         s3_gate.latency = 0.0
+
+
+@pytest.mark.parametrize("client", ["s3fs", pytest.param("obstore", marks=needs_obstore)])
+def test_large_values_are_one_put(s3_gate: Any, s3_server: Any, client: str) -> None:
+    """A value of several MB (a shard) goes up as one PUT, alone or in a batch: no multipart
+    upload (three round trips one after the other, parts left behind if cut off)."""
+    store = _gated_store(s3_gate, s3_server, client, f"large-{client}")
+    value = np.random.default_rng(5).integers(0, 255, 6 * 2**20 + 7, dtype="u1").tobytes()
+    s3_gate.reset()
+    store["a/0"] = value
+    store.setitems({"b/0": value, "b/1": value[::-1]})
+    prefix = f"/{s3_gate.bucket}/large-{client}/"
+    objects = sorted(r for r in s3_gate.seen if r[1].startswith(prefix))
+    assert objects == [("PUT", prefix + k) for k in ("a/0", "b/0", "b/1")]
+    assert store["a/0"] == value and store["b/1"] == value[::-1]

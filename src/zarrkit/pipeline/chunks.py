@@ -123,6 +123,7 @@ class StorePipeline(ChunkPipeline):
         self.write_batch = max(
             2 * get_num_threads(), min(_MAX_BATCH, _WRITE_BATCH_BYTES // chunk_bytes)
         )
+        self._chunk_bytes = chunk_bytes
         # -- decided once per array ----------------------------------------------------------
         # a chunk whose index reaches these in some dimension sticks out of the array
         # decoded chunks go through the thread's scratch buffer (plain items only)
@@ -133,6 +134,12 @@ class StorePipeline(ChunkPipeline):
         self._contiguous = "c_contiguous" if meta.order == "C" else "f_contiguous"
 
     # -- helpers ---------------------------------------------------------------------------
+    @property
+    def held_write_bytes(self) -> int:
+        """Encoded bytes a write on a store over a network keeps in its requests before it
+        encodes more (:func:`_store_ahead`): the raw bytes of ``write_batch`` chunks."""
+        return self.write_batch * self._chunk_bytes
+
     def key(self, coords: tuple[int, ...]) -> str:
         return self.prefix + self.meta.chunk_key(coords)
 
@@ -675,7 +682,7 @@ class _Write:
             batches,
             lambda batch: self._encode_batch(batch, pipe._inline(len(batch))),
             group,
-            pipe.write_batch,
+            pipe.held_write_bytes,
         )
 
     def _store_batch(self, batch: range, inline: bool) -> dict[str, bytes]:
@@ -839,18 +846,20 @@ def _store_ahead(
     encode: Callable[[Any], tuple[dict[str, Any], list[str]]],
     group: int,
     limit: int,
-    weight: int = 1,
 ) -> None:
     """Encode and store ``batches`` on a store over a network: ``encode(batch)`` gives the
     values to set and the keys to delete, stored with ``setitems``/``delitems`` of groups
-    of ``group`` keys, ``_CALLS`` at a time, while the next batch is encoded. A batch is
-    encoded only once at most ``limit`` units (``weight`` per key: a chunk is one, a shard
-    its inner chunks) are still being stored: at most two batches of encoded data are held.
-    A batch that fails to encode stores nothing (the batches before it are all stored, as
-    one at a time); a failed request stops every group not started yet."""
+    of ``group`` keys, ``_CALLS`` at a time, while the next batches are encoded. A batch is
+    encoded only once at most ``limit`` bytes of encoded values, or only the batch before
+    it, are still being stored (the encoded size, not the raw one: well compressed data
+    keeps more requests in flight in the same memory); so at most ``limit`` bytes or one
+    batch, plus the batch being encoded, are held. A batch that
+    fails to encode stores nothing (the batches before it are all stored, as one at a
+    time); a failed request stops every group not started yet."""
     with _Requests() as requests:
+        last = 0  # bytes of the batch stored last: the next is always encoded meanwhile
         for batch in batches:
-            while requests.held > limit:
+            while requests.held > max(limit, last):
                 requests.next_done()
             try:
                 to_set, to_delete = encode(batch)
@@ -858,12 +867,15 @@ def _store_ahead(
                 requests.finish()  # the batches before it are stored whole
                 raise
             items = list(to_set.items())
+            held = requests.held
             for start in range(0, len(items), group):
                 part = dict(items[start : start + group])
-                requests.submit(store.setitems, part, weight * len(part))
+                size = sum(max(1, memoryview(v).nbytes) for v in part.values())
+                requests.submit(store.setitems, part, size)
             for start in range(0, len(to_delete), group):
                 part_keys = to_delete[start : start + group]
-                requests.submit(store.delitems, part_keys, weight * len(part_keys))
+                requests.submit(store.delitems, part_keys, len(part_keys))
+            last = requests.held - held
             del items, to_set
         requests.finish()
 

@@ -667,8 +667,7 @@ class ShardedPipeline(StorePipeline):
                 batches,
                 lambda batch: self._encode_shards(w, batch, groups),
                 group,
-                max(self.write_batch, self.n_inner),
-                weight=self.n_inner,
+                self.held_write_bytes,
             )
             return
         for batch in batches:

@@ -99,6 +99,18 @@ def _runtime_here(store: object) -> None:
     )
 
 
+# values up to this size go up as one PUT: atomic, one request; obstore's default would cut
+# anything above 5 MB into a multipart upload (four requests and three round trips one
+# after the other for a 6 MB shard, and parts left behind if the upload is cut off)
+_SINGLE_PUT_MAX = 256 * 2**20
+
+
+def _put_options(value: Any) -> dict[str, Any]:
+    """Keyword arguments of obstore's ``put`` for ``value`` (from :func:`_buffer`)."""
+    size = value.nbytes if isinstance(value, memoryview) else len(value)
+    return {"use_multipart": False} if size <= _SINGLE_PUT_MAX else {}
+
+
 def _buffer(value: Any) -> Any:
     """``value`` as something obstore can upload; anything without the buffer protocol is a
     ``TypeError``."""
@@ -222,7 +234,8 @@ class ObjectStore(Store):
 
     def __setitem__(self, key: str, value: Any) -> None:
         self._check_writable()
-        self._obstore.put(self.store, self._full(key), _buffer(value))
+        value = _buffer(value)
+        self._obstore.put(self.store, self._full(key), value, **_put_options(value))
 
     def __delitem__(self, key: str) -> None:
         self._check_writable()
@@ -306,7 +319,7 @@ class ObjectStore(Store):
         return bytes(await result.bytes_async())
 
     async def _put_one(self, item: tuple[str, Any]) -> None:
-        await self._obstore.put_async(self.store, item[0], item[1])
+        await self._obstore.put_async(self.store, item[0], item[1], **_put_options(item[1]))
 
     # -- partial reads ---------------------------------------------------------------------
     partial_reads = True  # range requests (a suffix too: ``bytes=-n``)
