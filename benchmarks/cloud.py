@@ -117,6 +117,10 @@ class Server:
     def set_latency(self, ms: float) -> None:
         self.call("PUT", f"/__latency__/{ms:g}")
 
+    def peak(self) -> int:
+        """The most requests in flight at once since the last call (counted by the server)."""
+        return int(self.call("PUT", "/__latency__/peak"))
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -164,16 +168,20 @@ def fmt_mib(b: float | None) -> str:
     return f"{b / 2**20:.1f}" if b < 10 * 2**20 else f"{b / 2**20:.0f}"
 
 
-def floor_text(row: str, lat: float, doc: dict[str, Any]) -> str:
+def floor_text(row: str, lat_key: str, doc: dict[str, Any]) -> str:
     """``ceil(objects / in flight) x latency + transfer`` of zarrkit ObjectStore, with the
-    transfer time its median at 0 ms (when measured)."""
-    inflight = doc.get("inflight", {}).get("zarrkit-obstore", {}).get(row)
+    transfer time its median at 0 ms (when measured) and the requests in flight those the
+    server counted at this latency (else the worker's estimate)."""
+    by_lat = doc["results"].get(row, {})
+    measured = by_lat.get(lat_key, {}).get("zarrkit-obstore", {}).get("in_flight")
+    inflight = max(measured) if measured else None
+    inflight = inflight or doc.get("inflight", {}).get("zarrkit-obstore", {}).get(row)
     if row not in WHOLE_READS or not inflight:
         return ""
-    base = doc["results"].get(row, {}).get("0", {}).get("zarrkit-obstore", {}).get("median")
+    base = by_lat.get("0", {}).get("zarrkit-obstore", {}).get("median")
     if base is None:
         return ""
-    floor = math.ceil(objects(row, doc["config"]) / inflight) * lat / 1000 + base
+    floor = math.ceil(objects(row, doc["config"]) / inflight) * float(lat_key) / 1000 + base
     return f"{compare.fmt_time(floor)} ({inflight} in flight)"
 
 
@@ -209,7 +217,7 @@ def table(doc: dict[str, Any]) -> str:
                 texts.append(text)
             ratio = f"{best_peer / best_zk:.2f}" if best_peer and best_zk else "-"
             lines.append(f"| {row_label(row, doc['config'])} | {lat} ms | " + " | ".join(texts)
-                         + f" | {ratio} | {floor_text(row, float(lat), doc)} |")  # fmt: skip
+                         + f" | {ratio} | {floor_text(row, lat, doc)} |")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -226,6 +234,30 @@ def memory_table(doc: dict[str, Any]) -> str:
             texts.append(fmt_mib(max(peaks)) if peaks else "-")
         lines.append(f"| {row_label(row, doc['config'])} | " + " | ".join(texts) + " |")
     return "\n".join(lines)
+
+
+def in_flight_table(doc: dict[str, Any]) -> str:
+    """The most requests in flight at once, counted at the server, per row and library (the
+    largest over rounds), at each latency above 0 (at 0 ms moto's CPU decides)."""
+    libs = [lib for lib in LIBS if any(lib in cells for r in doc["results"].values()
+                                       for cells in r.values())]  # fmt: skip
+    lats = [k for k in doc["latencies_ms"] if float(k) > 0]
+    if not lats:
+        return ""
+    lines = ["| workload [objects]: most requests in flight | latency | "
+             + " | ".join(TITLES[lib] for lib in libs) + " |",
+             "|---|---|" + "---|" * len(libs)]  # fmt: skip
+    for row, by_lat in doc["results"].items():
+        for lat in lats:
+            counts = [by_lat.get(lat, {}).get(lib, {}).get("in_flight") for lib in libs]
+            if not any(counts):
+                continue
+            texts = [str(max(c)) if c else "-" for c in counts]
+            label = row_label(row, doc["config"])
+            if row.startswith(("read_c", "write_c", "v3_shard")):
+                label += f" [{objects(row, doc['config'])}]"
+            lines.append(f"| {label} | {lat} ms | " + " | ".join(texts) + " |")
+    return "\n".join(lines) if len(lines) > 2 else ""
 
 
 # -- main --------------------------------------------------------------------------------------
@@ -351,13 +383,16 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
                             continue
                         t0 = time.perf_counter()
                         req = {"op": "run", "workload": row, "repeat": args.repeat, "warmup": 0}
+                        server.peak()
                         try:
                             answer = workers[lib].ask(req)
                         except compare.WorkerError as e:
                             answer = {"ok": False, "error": str(e)}
+                        in_flight = server.peak()
                         if answer["ok"]:
                             cell["times"].extend(answer["times"])
                             cell["peaks"].extend(answer["peaks"])
+                            cell.setdefault("in_flight", []).append(in_flight)
                             log(f"[{lat_key} ms, round {rnd + 1}/{args.rounds}] {row:15} "
                                 f"{lib:16} median {compare.fmt_time(statistics.median(answer['times']))}"
                                 f" ({time.perf_counter() - t0:.1f} s)")  # fmt: skip
@@ -428,8 +463,10 @@ def report(doc: dict[str, Any], args: argparse.Namespace) -> None:
         f"- {TITLES[lib]}: " + ", ".join(f"{k} {v}" for k, v in ver.items() if k != "zarrkit_path")
         for lib, ver in doc["environment"]["versions"].items()
     )
+    doc["in_flight_table"] = flight = in_flight_table(doc)
     inflight = "; ".join(f"{TITLES[lib]}: {v}" for lib, v in doc["inflight"].items())
-    text = f"{header}\n{versions}\n\nzarrkit requests in flight: {inflight}\n\n{md}\n\n{mem}\n"
+    text = (f"{header}\n{versions}\n\nzarrkit requests in flight, the workers' estimate: "
+            f"{inflight}\n\n{md}\n\n{mem}\n" + (f"\n{flight}\n" if flight else ""))  # fmt: skip
     print(text)
     if args.json:
         Path(args.json).write_text(json.dumps(doc, indent=1))

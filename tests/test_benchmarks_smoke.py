@@ -306,19 +306,22 @@ def test_cloud_quick_runs_every_row_on_zarrkit(tmp_path, capsys):
     try:
         cloud = load_script(CLOUD, "bench_cloud")
         out = tmp_path / "cloud.json"
-        doc = cloud.main(["--quick", "--libs", "zarrkit", "--latency", "0", "--quiet", "--warmup", "0",
-                          "--json", str(out)])  # fmt: skip
+        doc = cloud.main(["--quick", "--libs", "zarrkit", "--latency", "0,5", "--quiet",
+                          "--warmup", "0", "--json", str(out)])  # fmt: skip
     finally:
         sys.path.remove(str(CLOUD.parent))
         sys.modules.pop("bench_cloud", None)
     assert list(doc["results"]) == list(cloud.ROWS)
     for row, by_latency in doc["results"].items():
-        assert list(by_latency) == ["0"]
-        assert set(by_latency["0"]) == {"zarrkit-obstore", "zarrkit-fsspec"}
-        for cell in by_latency["0"].values():
-            assert cell["error"] is None and not cell["na"], (row, cell)
-            assert len(cell["times"]) == 1 and cell["times"][0] > 0
-            assert len(cell["peaks"]) == 1
+        assert list(by_latency) == ["0", "5"]
+        for cells in by_latency.values():
+            assert set(cells) == {"zarrkit-obstore", "zarrkit-fsspec"}
+            for cell in cells.values():
+                assert cell["error"] is None and not cell["na"], (row, cell)
+                assert len(cell["times"]) == 1 and cell["times"][0] > 0
+                assert len(cell["peaks"]) == 1 and len(cell["in_flight"]) == 1
+    # counted at the server: a whole read of 16 objects overlaps its requests
+    assert 1 < doc["results"]["read_c250"]["5"]["zarrkit-obstore"]["in_flight"][0] <= 16
     assert json.loads(out.read_text())["config"]["n"] == cloud.QUICK["n"]
     assert doc["inflight"]["zarrkit-obstore"]["store_bound"] >= 1
     text = capsys.readouterr().out
@@ -326,3 +329,5 @@ def test_cloud_quick_runs_every_row_on_zarrkit(tmp_path, capsys):
     assert "| read 200², chunks 100² | 0 ms |" in text
     assert "in flight)" in text  # the floor of the whole reads
     assert "| workload (peak RSS, MiB) |" in text
+    assert "| workload [objects]: most requests in flight | latency |" in text
+    assert "| read 200², chunks 50² [16] | 5 ms |" in text
