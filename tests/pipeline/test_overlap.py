@@ -416,8 +416,8 @@ def test_overridden_getitems_is_called() -> None:
 
 def test_shards_fetched_ahead_in_parts(monkeypatch: Any) -> None:
     """ShardedPipeline: the next shards are requested while the first ones are scattered
-    (the first scatter waits for them), in parts of a quarter of a batch, several calls at
-    once, and never more than two batches of inner chunks requested and not yet scattered;
+    (the first scatter waits for them), in parts of half a batch, several calls at once,
+    and never more than two batches of inner chunks requested and not yet scattered;
     whole shards (a whole read) and ranges of them (a part of each)."""
     from zarrkit.pipeline import chunks, sharding
 
@@ -458,7 +458,7 @@ def test_shards_fetched_ahead_in_parts(monkeypatch: Any) -> None:
     z = zarrkit.open_array(rec, mode="r")
     pipe = z._pipeline
     assert isinstance(pipe, sharding.ShardedPipeline)
-    pipe.batch = 8  # 2 shards of 4 inner chunks a batch, fetched in parts of 2 chunks
+    pipe.batch = 8  # 2 shards of 4 inner chunks a batch, fetched a shard a part
     original_run, original_fetch = sharding.run_parallel, pipe._fetch_batch
     waited: list[bool] = []
     count = {"requested": 0, "scattered": 0, "most": 0}

@@ -483,11 +483,13 @@ class ShardedPipeline(StorePipeline):
             for batch in batches:
                 scatter(fetch(batch))
             return
-        # a store over a network: the batch is fetched in _CALLS parts at once, each
-        # scattered as it arrives while the next ones are fetched; requested and not yet
-        # scattered: at most two batches (of shards if whole, else of inner chunks)
+        # a store over a network: fetched in parts, _CALLS at once, each scattered as it
+        # arrives while the next ones are fetched; requested and not yet scattered: at most
+        # two batches (of shards if whole, else of inner chunks), which the _CALLS calls
+        # share (a shard is one request: parts of a quarter batch would keep only one
+        # batch's shards in flight)
         unit = self.shard_batch if whole else self.batch
-        part = max(1, unit // _CALLS)
+        part = max(1, 2 * unit // _CALLS)
         parts = self._shard_batches(groups, part, whole, shards=part)
 
         def size(batch: list[tuple[int, ...]]) -> int:
