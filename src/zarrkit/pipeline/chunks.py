@@ -882,13 +882,13 @@ def _store_ahead(
 
 class _Requests:
     """The store calls of one read or write on a store over a network: each runs on one of
-    ``_CALLS`` threads of its own (they wait on the network, not on the CPU: never the
+    ``calls`` threads of its own (they wait on the network, not on the CPU: never the
     shared pool's), while the calling thread decodes or encodes. ``held`` counts the keys of
     the calls submitted and not yet taken back with :meth:`next_done`. Leaving the block
     on an error cancels the calls not started and waits for the running ones."""
 
-    def __init__(self) -> None:
-        self._threads = ThreadPoolExecutor(_CALLS, thread_name_prefix="zarrkit-requests")
+    def __init__(self, calls: int = _CALLS) -> None:
+        self._threads = ThreadPoolExecutor(calls, thread_name_prefix="zarrkit-requests")
         self._pending: dict[Future, tuple[Any, int]] = {}
         self.held = 0
 

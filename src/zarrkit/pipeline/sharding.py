@@ -483,19 +483,22 @@ class ShardedPipeline(StorePipeline):
             for batch in batches:
                 scatter(fetch(batch))
             return
-        # a store over a network: fetched in parts, _CALLS at once, each scattered as it
-        # arrives while the next ones are fetched; requested and not yet scattered: at most
-        # two batches (of shards if whole, else of inner chunks), which the _CALLS calls
-        # share (a shard is one request: parts of a quarter batch would keep only one
-        # batch's shards in flight)
+        # a store over a network: fetched in parts, several calls at once, each part
+        # scattered as it arrives while the next ones are fetched; requested and not yet
+        # scattered: at most two batches (of shards if whole, else of inner chunks). Large
+        # shards go one per call (a call of several waits for the slowest of them), as many
+        # calls as the window holds shards, up to the store's requests in flight
         unit = self.shard_batch if whole else self.batch
-        part = max(1, 2 * unit // _CALLS)
+        per_shard = 1 if whole else self.n_inner
+        in_window = max(1, 2 * unit // per_shard)
+        calls = max(_CALLS, min(self.store.requests_in_flight, in_window))
+        part = max(per_shard, 2 * unit // calls)
         parts = self._shard_batches(groups, part, whole, shards=part)
 
         def size(batch: list[tuple[int, ...]]) -> int:
             return len(batch) if whole else sum(len(groups[s]) for s in batch)
 
-        with _Requests() as requests:
+        with _Requests(calls) as requests:
             for batch in parts:
                 while requests.held and requests.held + size(batch) > 2 * unit:
                     scatter(requests.next_done()[1])
