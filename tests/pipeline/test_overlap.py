@@ -133,43 +133,55 @@ def test_batch_encoded_while_the_previous_one_is_stored(monkeypatch: Any) -> Non
     assert (zarrkit.open_array(rec.store, mode="r")[...] == data()).all()
 
 
-def test_shards_encoded_while_the_previous_ones_are_stored(monkeypatch: Any) -> None:
-    """ShardedPipeline: the first shards' PUTs wait until the next shards are being
-    encoded; every shard is stored, byte for byte as one at a time."""
+def _shard_write_holding_puts(
+    monkeypatch: Any, value: np.ndarray, write_batch: int, held: int, **kw: Any
+) -> tuple[Any, list[int], list[bool]]:
+    """Write ``value`` into a new sharded array on a store whose PUTs of the shards of the
+    first ``held`` batches wait until batch ``held + 1`` is being encoded (a write that
+    stores before it encodes on would time out). The store, the batch sizes encoded, and
+    whether each held PUT saw that batch begin."""
     from zarrkit.pipeline import sharding
 
-    kw = dict(zarr_format=3, shards=(20, 20), compressor=None)
-    serial = MemoryStore()
-    make(serial, **kw)[...] = data()
-    encoding_next = threading.Event()
+    started = threading.Event()
     waited: list[bool] = []
     first: set[str] = set()
 
     class Slow(RecordingStore):
-        def __setitem__(self, key: str, value: Any) -> None:
+        def __setitem__(self, key: str, v: Any) -> None:
             if key in first:
-                waited.append(encoding_next.wait(WAIT))
-            super().__setitem__(key, value)
+                waited.append(started.wait(WAIT))
+            super().__setitem__(key, v)
 
     rec = Slow(MemoryStore(), concurrency=8)
-    z = make(rec, **kw)
-    pipe = z._pipeline
-    assert isinstance(pipe, sharding.ShardedPipeline)
-    pipe.write_batch = 8  # 2 shards of 4 inner chunks a batch: 8 batches
+    z = make(rec, zarr_format=3, shards=(20, 20), **kw)
+    assert isinstance(z._pipeline, sharding.ShardedPipeline)
+    z._pipeline.write_batch = write_batch
     original = sharding.ShardedPipeline._encode_shards
     encoded: list[int] = []
 
     def encode(self: Any, w: Any, batch: Any, groups: Any) -> Any:
         encoded.append(len(batch))
-        if len(encoded) == 1:
+        if len(encoded) <= held:
             first.update(self.key(s) for s in batch)
-        else:
-            encoding_next.set()
+        elif len(encoded) == held + 1:
+            started.set()
         return original(self, w, batch, groups)
 
     monkeypatch.setattr(sharding.ShardedPipeline, "_encode_shards", encode)
     rec.reset()
-    z[...] = data()
+    z[...] = value
+    return rec, encoded, waited
+
+
+def test_shards_encoded_while_the_previous_ones_are_stored(monkeypatch: Any) -> None:
+    """ShardedPipeline: the first shards' PUTs wait until the next shards are being
+    encoded; every shard is stored, byte for byte as one at a time."""
+    serial = MemoryStore()
+    make(serial, zarr_format=3, shards=(20, 20), compressor=None)[...] = data()
+    # 2 shards of 4 inner chunks a batch: 8 batches
+    rec, encoded, waited = _shard_write_holding_puts(
+        monkeypatch, data(), write_batch=8, held=1, compressor=None
+    )
     assert encoded == [2] * 8
     assert waited == [True, True]
     assert rec.count("PUT") == 16
@@ -181,38 +193,12 @@ def test_well_compressed_shards_keep_several_puts_in_flight(monkeypatch: Any) ->
     """The bytes a shard write holds in its requests are the encoded ones: shards that
     compress well keep several PUTs in flight (here the first three wait until the fourth
     shard is encoded) in the memory one batch of raw shards would take."""
-    from zarrkit.pipeline import sharding
-
-    kw = dict(zarr_format=3, shards=(20, 20), compressor=numcodecs.Zstd(1))
     value = np.zeros((80, 80), dtype="i4")
     value[::7, ::3] = 5
-    fourth = threading.Event()
-    waited: list[bool] = []
-    first: set[str] = set()
-
-    class Slow(RecordingStore):
-        def __setitem__(self, key: str, v: Any) -> None:
-            if key in first:
-                waited.append(fourth.wait(WAIT))
-            super().__setitem__(key, v)
-
-    rec = Slow(MemoryStore(), concurrency=8)
-    z = make(rec, **kw)
-    pipe = z._pipeline
-    pipe.write_batch = 4  # the raw bytes of one shard a batch: 16 batches
-    original = sharding.ShardedPipeline._encode_shards
-    encoded: list[int] = []
-
-    def encode(self: Any, w: Any, batch: Any, groups: Any) -> Any:
-        encoded.append(len(batch))
-        if len(encoded) <= 3:
-            first.update(self.key(s) for s in batch)
-        elif len(encoded) == 4:
-            fourth.set()
-        return original(self, w, batch, groups)
-
-    monkeypatch.setattr(sharding.ShardedPipeline, "_encode_shards", encode)
-    z[...] = value
+    # the raw bytes of one shard a batch: 16 batches
+    rec, encoded, waited = _shard_write_holding_puts(
+        monkeypatch, value, write_batch=4, held=3, compressor=numcodecs.Zstd(1)
+    )
     assert encoded == [1] * 16
     assert waited == [True, True, True]
     assert (zarrkit.open_array(rec.store, mode="r")[...] == value).all()

@@ -853,9 +853,9 @@ def _store_ahead(
     encoded only once at most ``limit`` bytes of encoded values, or only the batch before
     it, are still being stored (the encoded size, not the raw one: well compressed data
     keeps more requests in flight in the same memory); so at most ``limit`` bytes or one
-    batch, plus the batch being encoded, are held. A batch that
-    fails to encode stores nothing (the batches before it are all stored, as one at a
-    time); a failed request stops every group not started yet."""
+    batch, plus the batch being encoded, are held. A batch that fails to encode stores
+    nothing (the batches before it are all stored, as one at a time); a failed request
+    stops every group not started yet."""
     with _Requests() as requests:
         last = 0  # bytes of the batch stored last: the next is always encoded meanwhile
         for batch in batches:
@@ -883,8 +883,9 @@ def _store_ahead(
 class _Requests:
     """The store calls of one read or write on a store over a network: each runs on one of
     ``calls`` threads of its own (they wait on the network, not on the CPU: never the
-    shared pool's), while the calling thread decodes or encodes. ``held`` counts the keys of
-    the calls submitted and not yet taken back with :meth:`next_done`. Leaving the block
+    shared pool's), while the calling thread decodes or encodes. ``held`` adds up the sizes
+    (keys, inner chunks or encoded bytes: the caller's unit) of the calls submitted and not
+    yet taken back with :meth:`next_done`. Leaving the block
     on an error cancels the calls not started and waits for the running ones."""
 
     def __init__(self, calls: int = _CALLS) -> None:
